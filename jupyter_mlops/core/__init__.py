@@ -1,0 +1,1 @@
+"""Framework-free business logic. Imports neither tornado, jupyter_server, IPython nor ipywidgets."""

@@ -1,0 +1,62 @@
+"""One family of domain errors; each door maps them to its own medium exactly once.
+
+Every error carries an HTTP status and a message written for the person who made the request: what was wrong
+and how to fix it. Messages never include the request payload or a traceback.
+"""
+
+from __future__ import annotations
+
+
+class MLOpsError(Exception):
+    """Base of all domain errors. ``status`` is the HTTP status a REST door answers with."""
+
+    status: int = 500
+    code: str = "INTERNAL_ERROR"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def to_dict(self) -> dict[str, str]:
+        return {"error_code": self.code, "message": self.message}
+
+
+class InvalidRequest(MLOpsError):
+    """The caller sent something we cannot act on (bad name, bad reference, bad payload)."""
+
+    status = 400
+    code = "INVALID_REQUEST"
+
+
+class Forbidden(MLOpsError):
+    status = 403
+    code = "FORBIDDEN"
+
+
+class NotFound(MLOpsError):
+    status = 404
+    code = "NOT_FOUND"
+
+
+class Conflict(MLOpsError):
+    status = 409
+    code = "CONFLICT"
+
+
+class UnsupportedMediaType(MLOpsError):
+    status = 415
+    code = "UNSUPPORTED_MEDIA_TYPE"
+
+
+class Unavailable(MLOpsError):
+    """A dependency (serving daemon, MLflow server) is not reachable or not ready yet."""
+
+    status = 503
+    code = "UNAVAILABLE"
+
+
+class DeploymentFailed(MLOpsError):
+    """A deployment could not reach ``ready``; the message names the failing step and its cause."""
+
+    status = 422
+    code = "DEPLOYMENT_FAILED"

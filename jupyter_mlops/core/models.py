@@ -1,0 +1,222 @@
+"""Typed records that cross layers: REST bodies, magic output, daemon status, TypeScript mirrors (src/api.ts).
+
+MLflow owns models and versions; ``RegisteredModel`` and ``ModelVersion`` are read-only views of its records.
+jupyter_mlops owns deployments: ``DeploymentSpec`` is what a user asks for, ``Deployment`` what exists.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from . import validation
+from .errors import InvalidRequest
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+# --- registry views -------------------------------------------------------------------------------------------
+
+
+class ModelVersion(Record):
+    name: str
+    version: str
+    aliases: list[str] = []
+    run_id: str | None = None
+    source: str | None = None
+    status: str | None = None
+    description: str | None = None
+    tags: dict[str, str] = {}
+    created_at: datetime | None = None
+    signature: dict[str, Any] | None = None
+    metrics: dict[str, float] = {}
+    params: dict[str, str] = {}
+
+    @property
+    def uri(self) -> str:
+        return f"models:/{self.name}/{self.version}"
+
+
+class RegisteredModel(Record):
+    name: str
+    description: str | None = None
+    tags: dict[str, str] = {}
+    aliases: dict[str, str] = {}
+    latest_version: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    versions: list[ModelVersion] = []
+
+
+class Page(Record):
+    """One page of a list; ``next_page_token`` is absent on the last page."""
+
+    items: list[Any]
+    next_page_token: str | None = None
+    total: int | None = None
+
+
+# --- references -----------------------------------------------------------------------------------------------
+
+_REF = re.compile(r"^(?P<name>[^/@]+)(?:/(?P<version>[^/@]+)|@(?P<alias>[^/@]+))?$")
+
+
+class ModelRef(Record):
+    """``NAME``, ``NAME/VERSION`` or ``NAME@ALIAS`` (also accepted with a ``models:/`` prefix).
+
+    A bare ``NAME`` means the latest version at the moment it is resolved.
+    """
+
+    name: str
+    version: str | None = None
+    alias: str | None = None
+
+    @classmethod
+    def parse(cls, text: object) -> ModelRef:
+        if not isinstance(text, str) or not text.strip():
+            raise InvalidRequest("A model reference is required: NAME, NAME/VERSION or NAME@ALIAS.")
+        ref = text.strip()
+        if ref.startswith("models:/"):
+            ref = ref[len("models:/") :]
+        elif "://" in ref or ref.startswith(("runs:/", "file:", "/")):
+            raise InvalidRequest(
+                f"Unsupported model reference {text!r}: deploy a registered model as NAME, NAME/VERSION, "
+                "NAME@ALIAS or models:/NAME/VERSION (register a run first with register('runs:/...'))."
+            )
+        match = _REF.match(ref)
+        if not match:
+            raise InvalidRequest(f"Invalid model reference {text!r}: expected NAME, NAME/VERSION or NAME@ALIAS.")
+        name = validation.model_name(match["name"])
+        version = validation.version(match["version"]) if match["version"] else None
+        alias = validation.alias(match["alias"]) if match["alias"] else None
+        return cls(name=name, version=version, alias=alias)
+
+    def __str__(self) -> str:
+        if self.version:
+            return f"{self.name}/{self.version}"
+        if self.alias:
+            return f"{self.name}@{self.alias}"
+        return self.name
+
+    @property
+    def uri(self) -> str:
+        return f"models:/{self}"
+
+
+# --- deployments ----------------------------------------------------------------------------------------------
+
+
+class VariantRole(str, Enum):
+    primary = "primary"
+    canary = "canary"
+    shadow = "shadow"
+
+
+class DeploymentState(str, Enum):
+    pending = "pending"
+    resolving = "resolving"
+    loading = "loading"
+    warming = "warming"
+    ready = "ready"
+    failed = "failed"
+    stopped = "stopped"
+    unknown = "unknown"
+
+
+class StepStatus(str, Enum):
+    pending = "pending"
+    running = "running"
+    done = "done"
+    failed = "failed"
+
+
+DEPLOY_STEPS = ("resolving", "loading", "warming", "ready")
+
+
+class DeploymentStep(Record):
+    name: str
+    status: StepStatus = StepStatus.pending
+    message: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+class Variant(Record):
+    """One pinned model version behind a deployment, with its share of traffic."""
+
+    name: str = "primary"
+    model_name: str
+    model_version: str
+    weight: int = Field(default=100, ge=0, le=100)
+    role: VariantRole = VariantRole.primary
+
+    @property
+    def model_uri(self) -> str:
+        return f"models:/{self.model_name}/{self.model_version}"
+
+
+class DeploymentSpec(Record):
+    """What a user asks for: a model reference and a deployment name (derived from the model when absent)."""
+
+    model: str
+    name: str | None = None
+    target: str = "local"
+    wait: bool = True
+
+    @field_validator("model")
+    @classmethod
+    def _model(cls, value: str) -> str:
+        ModelRef.parse(value)
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str | None) -> str | None:
+        return None if value is None else validation.deployment_name(value)
+
+
+class VariantStatus(Record):
+    name: str
+    model_uri: str
+    state: DeploymentState = DeploymentState.pending
+    message: str | None = None
+
+
+class RuntimeStatus(Record):
+    """What a target reports about one deployment (the observed state)."""
+
+    name: str
+    state: DeploymentState
+    steps: list[DeploymentStep] = []
+    message: str | None = None
+    url: str | None = None
+    variants: list[VariantStatus] = []
+    updated_at: datetime | None = None
+
+
+class Deployment(Record):
+    """A deployment as users see it: desired state from our store joined with the target's observed state."""
+
+    name: str
+    owner: str | None = None
+    target: str = "local"
+    model_ref: str
+    model_name: str
+    model_version: str
+    variants: list[Variant] = []
+    state: DeploymentState = DeploymentState.pending
+    steps: list[DeploymentStep] = []
+    message: str | None = None
+    url: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def model_uri(self) -> str:
+        return f"models:/{self.model_name}/{self.model_version}"

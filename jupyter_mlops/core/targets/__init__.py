@@ -1,0 +1,5 @@
+"""Targets: where deployments run."""
+
+from .base import ProgressCallback, Target
+
+__all__ = ["ProgressCallback", "Target"]

@@ -1,0 +1,51 @@
+"""The Target contract: where deployments run. Desired state lives in the Store; a target converges onto it.
+
+The contract is a superset of ``mlflow.deployments.BaseDeploymentClient``: every method states its behaviour.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable
+
+from ..models import RuntimeStatus
+
+ProgressCallback = Callable[[RuntimeStatus], None]
+
+
+class Target(abc.ABC):
+    """A place where deployments run (the local serving daemon, Ray Serve, KServe)."""
+
+    name: str = "abstract"
+
+    @abc.abstractmethod
+    def apply(self, deployment_name: str) -> RuntimeStatus:
+        """Converge ``deployment_name`` onto its desired state in the Store. Returns at once (no waiting);
+        the deployment then moves through loading -> warming -> ready (or failed). If the desired state is gone,
+        the deployment is removed. Idempotent."""
+
+    @abc.abstractmethod
+    def remove(self, deployment_name: str) -> None:
+        """Stop serving ``deployment_name``. Idempotent: removing an unknown deployment is not an error."""
+
+    @abc.abstractmethod
+    def status(self, deployment_name: str) -> RuntimeStatus | None:
+        """The observed state of one deployment, or None when the target does not know it."""
+
+    @abc.abstractmethod
+    def statuses(self) -> dict[str, RuntimeStatus]:
+        """Observed state of every deployment the target runs. Must not start anything."""
+
+    @abc.abstractmethod
+    def wait_ready(
+        self, deployment_name: str, timeout: float, on_progress: ProgressCallback | None = None
+    ) -> RuntimeStatus:
+        """Block until the deployment's current generation is ready or failed; call ``on_progress`` whenever
+        the status changes. Raises DeploymentFailed (naming the failed step) or Unavailable on timeout."""
+
+    @abc.abstractmethod
+    def invoke(self, deployment_name: str, body: bytes, content_type: str) -> tuple[int, dict[str, str], bytes]:
+        """Send one scoring request to the deployment's endpoint; returns (status, headers, body) as given."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release clients and connections; never stops serving."""
