@@ -1,6 +1,74 @@
-"""jupyter_mlops: register, deploy and monitor ML models from JupyterLab."""
+"""jupyter_mlops: register, deploy and monitor ML models from JupyterLab, with MLflow as the registry."""
+
+from __future__ import annotations
+
+from typing import Any
 
 try:
     from ._version import __version__
 except ImportError:  # pragma: no cover - source tree without a build
     __version__ = "0.0.0.dev0"
+
+_API = {
+    "client",
+    "deploy",
+    "deployment",
+    "deployments",
+    "model",
+    "models",
+    "predict",
+    "register",
+    "reset_client",
+    "set_alias",
+    "undeploy",
+    "versions",
+}
+
+
+def __getattr__(name: str) -> Any:
+    # The API pulls in MLflow (over a second to import): load it on first use, not on `import jupyter_mlops`,
+    # which JupyterLab does at start-up to discover extensions.
+    if name in _API:
+        from .core import api
+
+        return getattr(api, name)
+    if name == "MLOpsError":
+        from .core.errors import MLOpsError
+
+        return MLOpsError
+    raise AttributeError(f"module 'jupyter_mlops' has no attribute {name!r}")
+
+
+__all__ = [
+    "MLOpsError",
+    "__version__",
+    "client",
+    "deploy",
+    "deployment",
+    "deployments",
+    "model",
+    "models",
+    "predict",
+    "register",
+    "reset_client",
+    "set_alias",
+    "undeploy",
+    "versions",
+]
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    return [{"src": "labextension", "dest": "jupyter_mlops"}]
+
+
+def _jupyter_server_extension_points() -> list[dict[str, Any]]:
+    from .server.extension import MLOpsExtension
+
+    return [{"module": "jupyter_mlops", "app": MLOpsExtension}]
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext jupyter_mlops``: registers the %register, %deploy, ... magics."""
+    from .magics import load_ipython_extension as load
+
+    load(ipython)

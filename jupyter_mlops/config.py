@@ -30,9 +30,9 @@ class MLOpsConfig(Configurable):
     data_dir = Unicode(help="Folder for the embedded defaults: MLflow store, our store, serving state.").tag(
         config=True
     )
-    tracking_uri = Unicode(
-        help="MLflow tracking URI. Default: $MLFLOW_TRACKING_URI, else SQLite in data_dir."
-    ).tag(config=True)
+    tracking_uri = Unicode(help="MLflow tracking URI. Default: $MLFLOW_TRACKING_URI, else SQLite in data_dir.").tag(
+        config=True
+    )
     registry_uri = Unicode(help="MLflow registry URI. Default: the tracking URI.").tag(config=True)
     artifact_root = Unicode(help="Artifact root for experiments we create. Default: data_dir/mlartifacts.").tag(
         config=True
@@ -45,9 +45,7 @@ class MLOpsConfig(Configurable):
         config=True
     )
     serving_port = Int(0, help="Port of the serving daemon; 0 picks a free one.").tag(config=True)
-    deploy_timeout = Float(120.0, help="Seconds a deploy may take to become ready before it fails.").tag(
-        config=True
-    )
+    deploy_timeout = Float(120.0, help="Seconds a deploy may take to become ready before it fails.").tag(config=True)
     default_target = Unicode("local", help="Target used when a deploy names none.").tag(config=True)
     mlflow_ui_url = Unicode("", help="Base URL of an MLflow UI to link to from the sidebar (optional).").tag(
         config=True
@@ -89,6 +87,14 @@ class MLOpsConfig(Configurable):
 
     def to_env(self) -> dict[str, str]:
         """Effective settings as environment variables, for kernels and the serving daemon to inherit."""
-        names = ("data_dir", "tracking_uri", "registry_uri", "artifact_root", "store_url", "serving_host",
-                 "serving_port", "experiment_name")
+        names = (
+            "data_dir",
+            "tracking_uri",
+            "registry_uri",
+            "artifact_root",
+            "store_url",
+            "serving_host",
+            "serving_port",
+            "experiment_name",
+        )
         return {ENV_PREFIX + n.upper(): str(getattr(self, n)) for n in names}

@@ -83,7 +83,13 @@ class Store:
             yield session
 
     def create_deployment(
-        self, name: str, *, owner: str | None, target: str, model_ref: str, variants: list[Variant],
+        self,
+        name: str,
+        *,
+        owner: str | None,
+        target: str,
+        model_ref: str,
+        variants: list[Variant],
         config: dict[str, Any] | None = None,
     ) -> Deployment:
         with self.session() as s:

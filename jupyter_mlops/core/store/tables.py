@@ -40,9 +40,7 @@ class VariantRow(Base):
     __tablename__ = "mlops_variants"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    deployment_name: Mapped[str] = mapped_column(
-        ForeignKey("mlops_deployments.name", ondelete="CASCADE"), index=True
-    )
+    deployment_name: Mapped[str] = mapped_column(ForeignKey("mlops_deployments.name", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(63))
     model_name: Mapped[str] = mapped_column(String(255))
     model_version: Mapped[str] = mapped_column(String(32))

@@ -1,0 +1,353 @@
+"""MLflow registry and tracking facade: the only module that talks to MLflow's client APIs.
+
+MLflow is the system of record for models, versions, aliases, metrics and artifacts; this module reads its
+records into our typed views and logs models through MLflow's own flavors. Aliases, never stages.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import inspect
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
+from typing import Any
+
+import mlflow
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException, RestException
+
+from .errors import Conflict, InvalidRequest, MLOpsError, NotFound, Unavailable
+from .models import ModelRef, ModelVersion, Page, RegisteredModel
+
+log = logging.getLogger(__name__)
+
+# MLflow's fluent API (log_model, start_run) reads process-global URIs: serialise our use of it.
+_FLUENT_LOCK = threading.RLock()
+
+# Module prefix of a model's class -> MLflow flavor module that can log it.
+_FLAVORS: tuple[tuple[str, str], ...] = (
+    ("sklearn", "mlflow.sklearn"),
+    ("xgboost", "mlflow.xgboost"),
+    ("lightgbm", "mlflow.lightgbm"),
+    ("catboost", "mlflow.catboost"),
+    ("statsmodels", "mlflow.statsmodels"),
+    ("torch", "mlflow.pytorch"),
+    ("keras", "mlflow.keras"),
+    ("tensorflow", "mlflow.tensorflow"),
+)
+
+
+def _ms_to_datetime(ms: int | None) -> datetime | None:
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc) if ms else None
+
+
+def translate_mlflow_error(exc: MlflowException, what: str) -> MLOpsError:
+    """Map an MLflow error onto our family, keeping MLflow's message (it names the problem well)."""
+    code = getattr(exc, "error_code", "")
+    message = getattr(exc, "message", str(exc))
+    if code in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"):
+        return NotFound(f"{what} was not found in the MLflow registry. {message}")
+    if code in ("RESOURCE_ALREADY_EXISTS",):
+        return Conflict(message)
+    if code in ("INVALID_PARAMETER_VALUE", "BAD_REQUEST", "INVALID_STATE"):
+        return InvalidRequest(message)
+    if isinstance(exc, RestException) or code in ("TEMPORARILY_UNAVAILABLE", "ENDPOINT_NOT_FOUND"):
+        return Unavailable(f"The MLflow server did not answer as expected: {message}")
+    return MLOpsError(f"MLflow failed on {what}: {message}")
+
+
+class _CallableModel(mlflow.pyfunc.PythonModel):
+    """Wraps a plain Python callable so any function of a DataFrame can be registered and served."""
+
+    def __init__(self, fn: Callable[[Any], Any]) -> None:
+        self.fn = fn
+
+    # No type hints on purpose: MLflow reads them as a schema and warns about ``Any``.
+    def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
+        return self.fn(model_input)
+
+
+class Registry:
+    """Reads and writes MLflow's registry and tracking store through ``MlflowClient``."""
+
+    def __init__(
+        self,
+        tracking_uri: str,
+        registry_uri: str | None = None,
+        *,
+        artifact_root: str | None = None,
+        experiment_name: str = "jupyter_mlops",
+    ) -> None:
+        self.tracking_uri = tracking_uri
+        self.registry_uri = registry_uri or tracking_uri
+        self.artifact_root = artifact_root
+        self.experiment_name = experiment_name
+        self.client = MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.registry_uri)
+        self._experiment_id: str | None = None
+
+    # --- reading ----------------------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _errors(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except MLOpsError:
+            raise
+        except MlflowException as exc:
+            raise translate_mlflow_error(exc, what) from None
+
+    def version(self, name: str, version: str, *, detail: bool = True) -> ModelVersion:
+        with self._errors(f"Version {version} of model {name!r}"):
+            mv = self.client.get_model_version(name, version)
+            return self._to_version(mv, detail=detail)
+
+    def resolve(self, ref: ModelRef) -> ModelVersion:
+        """Pin a reference to one version: NAME/VERSION as given, NAME@ALIAS through the alias, NAME = latest."""
+        if ref.version:
+            return self.version(ref.name, ref.version, detail=False)
+        if ref.alias:
+            return self._to_version(self._by_alias(ref.name, ref.alias), detail=False)
+        with self._errors(f"Model {ref.name!r}"):
+            found = self.client.search_model_versions(
+                f"name = '{ref.name}'", max_results=1, order_by=["version_number DESC"]
+            )
+        if not found:
+            raise NotFound(f"Model {ref.name!r} has no versions in the MLflow registry. Register one first.")
+        return self._to_version(found[0], detail=False)
+
+    def _by_alias(self, name: str, alias: str) -> Any:
+        with self._errors(f"Model {name!r}"):
+            self.client.get_registered_model(name)
+        try:
+            return self.client.get_model_version_by_alias(name, alias)
+        except MlflowException:
+            raise NotFound(
+                f"Model {name!r} has no alias {alias!r}. Point it at a version first: %alias or set_alias()."
+            ) from None
+
+    def versions(self, name: str) -> list[ModelVersion]:
+        with self._errors(f"Model {name!r}"):
+            self.client.get_registered_model(name)
+            found = self.client.search_model_versions(f"name = '{name}'", order_by=["version_number DESC"])
+        return [self._to_version(mv, detail=True) for mv in found]
+
+    def model(self, name: str) -> RegisteredModel:
+        with self._errors(f"Model {name!r}"):
+            rm = self.client.get_registered_model(name)
+        return self._to_model(rm, self.versions(name))
+
+    def search(self, text: str | None = None, max_results: int = 50, page_token: str | None = None) -> Page:
+        """One page of registered models whose name contains ``text``, with their versions (newest first)."""
+        filter_string = None
+        if text:
+            escaped = text.replace("'", "''")
+            filter_string = f"name ILIKE '%{escaped}%'"
+        with self._errors("The model search"):
+            found = self.client.search_registered_models(
+                filter_string=filter_string, max_results=max_results, order_by=["name ASC"], page_token=page_token
+            )
+            items = []
+            for rm in found:
+                versions = self.client.search_model_versions(f"name = '{rm.name}'", order_by=["version_number DESC"])
+                items.append(self._to_model(rm, [self._to_version(mv, detail=False) for mv in versions]))
+        return Page(items=items, next_page_token=found.token or None)
+
+    def _to_version(self, mv: Any, *, detail: bool) -> ModelVersion:
+        metrics: dict[str, float] = {}
+        params: dict[str, str] = {}
+        if detail and mv.run_id:
+            with contextlib.suppress(MlflowException):
+                run = self.client.get_run(mv.run_id)
+                metrics = dict(run.data.metrics)
+                params = dict(run.data.params)
+        signature = None
+        with contextlib.suppress(Exception):
+            info = self._model_info(mv.name, str(mv.version)) if detail else None
+            if info is not None and info.signature is not None:
+                # MLflow encodes each half of the signature as a JSON string; expose plain objects.
+                signature = {k: json.loads(v) if isinstance(v, str) else v for k, v in info.signature.to_dict().items()}
+        return ModelVersion(
+            name=mv.name,
+            version=str(mv.version),
+            aliases=list(getattr(mv, "aliases", []) or []),
+            run_id=mv.run_id or None,
+            source=mv.source,
+            status=mv.status,
+            description=mv.description or None,
+            tags=dict(mv.tags or {}),
+            created_at=_ms_to_datetime(mv.creation_timestamp),
+            signature=signature,
+            metrics=metrics,
+            params=params,
+        )
+
+    def _model_info(self, name: str, version: str) -> Any:
+        with self.fluent():
+            return mlflow.models.get_model_info(f"models:/{name}/{version}")
+
+    @staticmethod
+    def _to_model(rm: Any, versions: list[ModelVersion]) -> RegisteredModel:
+        return RegisteredModel(
+            name=rm.name,
+            description=rm.description or None,
+            tags=dict(rm.tags or {}),
+            aliases={str(k): str(v) for k, v in (rm.aliases or {}).items()},
+            latest_version=versions[0].version if versions else None,
+            created_at=_ms_to_datetime(rm.creation_timestamp),
+            updated_at=_ms_to_datetime(rm.last_updated_timestamp),
+            versions=versions,
+        )
+
+    # --- writing ----------------------------------------------------------------------------------------------
+
+    def set_alias(self, name: str, alias: str, version: str) -> ModelVersion:
+        with self._errors(f"Version {version} of model {name!r}"):
+            self.client.get_model_version(name, version)
+            self.client.set_registered_model_alias(name, alias, version)
+        return self.version(name, version)
+
+    def delete_alias(self, name: str, alias: str) -> None:
+        self._by_alias(name, alias)
+        with self._errors(f"Alias {alias!r} of model {name!r}"):
+            self.client.delete_registered_model_alias(name, alias)
+
+    def set_version_tags(self, name: str, version: str, tags: dict[str, str]) -> None:
+        with self._errors(f"Version {version} of model {name!r}"):
+            for key, value in tags.items():
+                self.client.set_model_version_tag(name, version, key, value)
+
+    def experiment_id(self) -> str:
+        """Our experiment, created with its artifacts under ``artifact_root`` (never the process's cwd)."""
+        if self._experiment_id is None:
+            with self._errors("The MLflow experiment"):
+                exp = self.client.get_experiment_by_name(self.experiment_name)
+                if exp is None:
+                    try:
+                        self._experiment_id = self.client.create_experiment(
+                            self.experiment_name, artifact_location=self.artifact_root
+                        )
+                    except MlflowException:  # created concurrently by another process
+                        exp = self.client.get_experiment_by_name(self.experiment_name)
+                        if exp is None:
+                            raise
+                        self._experiment_id = exp.experiment_id
+                else:
+                    self._experiment_id = exp.experiment_id
+        return self._experiment_id
+
+    @contextlib.contextmanager
+    def fluent(self) -> Iterator[None]:
+        """Point MLflow's process-global fluent API at our stores for the duration of a block."""
+        with _FLUENT_LOCK:
+            previous_tracking = mlflow.get_tracking_uri()
+            previous_registry = mlflow.get_registry_uri()
+            mlflow.set_tracking_uri(self.tracking_uri)
+            mlflow.set_registry_uri(self.registry_uri)
+            try:
+                yield
+            finally:
+                mlflow.set_tracking_uri(previous_tracking)
+                mlflow.set_registry_uri(previous_registry)
+
+    def log_model(
+        self,
+        model: Any,
+        name: str,
+        *,
+        signature: Any,
+        input_example: Any,
+        params: dict[str, Any],
+        metrics: dict[str, float],
+        tags: dict[str, str],
+        description: str | None,
+    ) -> ModelVersion:
+        """Log an in-memory model with its MLflow flavor into a run, then register it as a new version."""
+        experiment_id = self.experiment_id()
+        flavor, kwargs = self._flavor_for(model)
+        with self.fluent(), self._errors(f"Logging model {name!r}"):
+            active = mlflow.active_run()
+            reuse = active is not None and mlflow.get_tracking_uri() == self.tracking_uri
+            run_ctx = (
+                contextlib.nullcontext(active)
+                if reuse
+                else mlflow.start_run(
+                    experiment_id=experiment_id, run_name=f"register-{name}", nested=active is not None
+                )
+            )
+            with run_ctx as run:
+                assert run is not None
+                if params:
+                    mlflow.log_params({k: str(v)[:6000] for k, v in params.items()})
+                if metrics:
+                    mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
+                mlflow.set_tags(tags)
+                info = flavor.log_model(name="model", signature=signature, input_example=input_example, **kwargs)
+                mv = mlflow.register_model(info.model_uri, name, tags=tags)
+                if mv.run_id != run.info.run_id:  # older servers drop the run link of logged models
+                    log.debug("registered %s from logged model %s", name, info.model_uri)
+            if description:
+                self.client.update_model_version(name, mv.version, description=description)
+        return self.version(name, str(mv.version))
+
+    def register_uri(self, uri: str, name: str, *, tags: dict[str, str], description: str | None) -> ModelVersion:
+        """Register an existing ``runs:/`` or ``models:/`` URI as a new version of ``name``."""
+        if not uri.startswith(("runs:/", "models:/")):
+            raise InvalidRequest(
+                f"Unsupported model URI {uri!r}: use runs:/<run_id>/<path> or models:/<name>/<version> "
+                "(or models:/<model_id> for a logged model)."
+            )
+        with self.fluent(), self._errors(f"Model URI {uri!r}"):
+            mv = mlflow.register_model(uri, name, tags=tags)
+            if description:
+                self.client.update_model_version(name, mv.version, description=description)
+        return self.version(name, str(mv.version))
+
+    @staticmethod
+    def _flavor_for(model: Any) -> tuple[Any, dict[str, Any]]:
+        """The MLflow flavor that can log ``model`` and the arguments it needs."""
+        if isinstance(model, mlflow.pyfunc.PythonModel):
+            return mlflow.pyfunc, {"python_model": model}
+        module = type(model).__module__.split(".")[0]
+        for prefix, flavor_name in _FLAVORS:
+            if module == prefix:
+                flavor = importlib.import_module(flavor_name)
+                kwargs: dict[str, Any] = {}
+                if flavor_name == "mlflow.sklearn":
+                    kwargs = {"sk_model": model, **_sklearn_serialization(model)}
+                else:
+                    first = next(iter(inspect.signature(flavor.log_model).parameters))
+                    kwargs = {first: model}
+                if hasattr(flavor, "get_default_pip_requirements"):
+                    # Skips MLflow's requirement inference, which re-imports the model in a subprocess (~3 s).
+                    with contextlib.suppress(Exception):
+                        kwargs["pip_requirements"] = [
+                            *flavor.get_default_pip_requirements(),
+                            f"mlflow=={mlflow.__version__}",
+                        ]
+                return flavor, kwargs
+        if callable(model) and not isinstance(model, type):
+            return mlflow.pyfunc, {"python_model": _CallableModel(model)}
+        raise InvalidRequest(
+            f"Cannot register an object of type {type(model).__name__}: pass a model of a framework MLflow can "
+            "log (scikit-learn, XGBoost, LightGBM, PyTorch, ...), an mlflow.pyfunc.PythonModel, a Python "
+            "function of a DataFrame, or a runs:/ or models:/ URI."
+        )
+
+
+def _sklearn_serialization(model: Any) -> dict[str, Any]:
+    """Save scikit-learn models with skops, trusting exactly the types of the model we are saving.
+
+    MLflow refuses types skops does not trust by default (GradientBoosting's trees); these come from the
+    user's own in-memory model, so trusting them is safe. Without skops, fall back to cloudpickle.
+    """
+    try:
+        import skops.io as sio
+
+        untrusted = sio.get_untrusted_types(data=sio.dumps(model))
+    except Exception:  # skops missing or unable to serialise this estimator
+        return {"serialization_format": "cloudpickle"}
+    return {"serialization_format": "skops", "skops_trusted_types": untrusted}

@@ -1,0 +1,133 @@
+"""The magics themselves: parse the line, call one MLOps method, display the result.
+
+User mistakes (unknown variable, bad name, missing model) raise UsageError: a one-line message, no traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.display import display
+
+from ..core.errors import MLOpsError
+from ..core.models import Deployment, RuntimeStatus
+from .display import DeploymentsView, DeploymentView, ModelsView, VersionView
+
+
+@contextmanager
+def _usage_errors() -> Iterator[None]:
+    try:
+        yield
+    except MLOpsError as exc:
+        raise UsageError(exc.message) from None
+
+
+@magics_class
+class MLOpsMagics(Magics):
+    """%register, %deploy, %undeploy, %models, %deployments."""
+
+    @property
+    def mlops(self) -> Any:
+        from ..core.api import client
+
+        return client()
+
+    def _variable(self, name: str | None, what: str) -> Any:
+        if name is None:
+            return None
+        namespace = self.shell.user_ns if self.shell is not None else {}
+        if name not in namespace:
+            raise UsageError(f"No variable named {name!r} in this notebook for {what}: run the cell defining it first.")
+        return namespace[name]
+
+    @magic_arguments()
+    @argument("model", help="Variable holding the model, or a runs:/ or models:/ URI.")
+    @argument("--name", "-n", required=True, help="Registered model name.")
+    @argument("--X", dest="X", help="Variable holding the training features (infers the signature).")
+    @argument("--y", dest="y", help="Variable holding the training target.")
+    @argument("--alias", "-a", help="Alias to point at the new version, e.g. champion.")
+    @argument("--description", "-d", help="Description of the version.")
+    @line_magic
+    def register(self, line: str) -> VersionView:
+        """Register a model from this notebook into the MLflow registry: %register model --name churn --X X_train"""
+        args = parse_argstring(self.register, line)
+        is_uri = args.model.startswith(("runs:/", "models:/"))
+        model = args.model if is_uri else self._variable(args.model, "the model")
+        with _usage_errors():
+            version = self.mlops.register(
+                model,
+                args.name,
+                self._variable(args.X, "--X"),
+                self._variable(args.y, "--y"),
+                alias=args.alias,
+                description=args.description,
+            )
+        return VersionView(version)
+
+    @magic_arguments()
+    @argument("model", help="NAME, NAME/VERSION or NAME@ALIAS.")
+    @argument("--as", dest="name", help="Deployment name (lowercase, digits, '-'); default from the model name.")
+    @argument("--target", "-t", help="Where to deploy (default: local).")
+    @argument("--replace", action="store_true", help="Swap the model of an existing deployment without downtime.")
+    @line_magic
+    def deploy(self, line: str) -> DeploymentView:
+        """Deploy a registered model as a live HTTP endpoint: %deploy churn@champion --as churn-prod"""
+        args = parse_argstring(self.deploy, line)
+        handle = display(DeploymentView(_placeholder(args.model, args.name)), display_id=True)
+        on_progress = _progress_updater(handle, args.model) if handle is not None else None
+        with _usage_errors():
+            deployment = self.mlops.deploy(
+                args.model, args.name, target=args.target, replace=args.replace, on_progress=on_progress
+            )
+        view = DeploymentView(deployment)
+        if handle is not None:
+            handle.update(view)
+            return None  # type: ignore[return-value] - already shown in place
+        return view
+
+    @magic_arguments()
+    @argument("name", help="Deployment name.")
+    @line_magic
+    def undeploy(self, line: str) -> str:
+        """Stop a deployment and remove its endpoint: %undeploy churn-prod"""
+        args = parse_argstring(self.undeploy, line)
+        with _usage_errors():
+            existed = self.mlops.undeploy(args.name)
+        return f"Undeployed {args.name}." if existed else f"No deployment named {args.name}; nothing to do."
+
+    @magic_arguments()
+    @argument("filter", nargs="?", default=None, help="Show models whose name contains this text.")
+    @line_magic
+    def models(self, line: str) -> ModelsView:
+        """List registered models: %models [text]"""
+        args = parse_argstring(self.models, line)
+        with _usage_errors():
+            page = self.mlops.models(args.filter, max_results=200)
+        return ModelsView(page.items)
+
+    @line_magic
+    def deployments(self, line: str) -> DeploymentsView:
+        """List deployments with their state and endpoint: %deployments"""
+        if line.strip():
+            raise UsageError("%deployments takes no arguments.")
+        with _usage_errors():
+            return DeploymentsView(self.mlops.deployments())
+
+
+def _placeholder(model: str, name: str | None) -> Deployment:
+    return Deployment(name=name or "...", model_ref=model, model_name=model, model_version="?")
+
+
+def _progress_updater(handle: Any, model: str) -> Callable[[RuntimeStatus], None]:
+    def update(status: RuntimeStatus) -> None:
+        shown = _placeholder(model, status.name).model_copy(
+            update={"state": status.state, "steps": status.steps, "message": status.message}
+        )
+        handle.update(DeploymentView(shown))
+
+    return update

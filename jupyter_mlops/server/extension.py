@@ -1,0 +1,59 @@
+"""The Jupyter server extension: settings, the shared MLOps facade, and the route table."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from typing import Any
+
+from jupyter_server.extension.application import ExtensionApp
+
+from ..config import MLOpsConfig
+from .routes import route_table
+
+log = logging.getLogger(__name__)
+
+
+class MLOpsExtension(ExtensionApp):
+    """Serves /mlops/api/* and keeps the deployments of this server's store running."""
+
+    name = "jupyter_mlops"
+    load_other_extensions = True
+    classes = [MLOpsConfig]
+
+    def initialize_settings(self) -> None:
+        self.mlops_config = MLOpsConfig(parent=self)
+        # Kernels started by this server inherit the same stores, so %register and the sidebar agree.
+        os.environ.update(self.mlops_config.to_env())
+        self._mlops: Any = None
+        self._mlops_lock = threading.Lock()
+        self.settings["mlops_service"] = self.service
+        # Bring deployments back after a restart without delaying the server's start-up.
+        threading.Thread(target=self._reconcile, name="mlops-reconcile", daemon=True).start()
+
+    def service(self) -> Any:
+        """The MLOps facade, built on first use (importing MLflow takes over a second)."""
+        with self._mlops_lock:
+            if self._mlops is None:
+                from ..core.service import MLOps
+
+                owner = os.environ.get("JUPYTERHUB_USER")
+                self._mlops = MLOps(self.mlops_config, user=owner)
+            return self._mlops
+
+    def _reconcile(self) -> None:
+        try:
+            count = self.service().reconcile()
+            if count:
+                self.log.info("jupyter_mlops: reconciled %d deployment(s)", count)
+        except Exception as exc:
+            self.log.warning("jupyter_mlops: could not reconcile deployments at start-up: %s", exc)
+
+    def initialize_handlers(self) -> None:
+        self.handlers.extend(route_table())
+
+    async def stop_extension(self) -> None:
+        # The serving daemon outlives Jupyter on purpose; only our clients are closed.
+        if getattr(self, "_mlops", None) is not None:
+            self._mlops.close()

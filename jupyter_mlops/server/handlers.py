@@ -1,0 +1,199 @@
+"""REST handlers: parse, call one MLOps method in a worker thread, render. No logic lives here."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.base.handlers import APIHandler
+from pydantic import BaseModel, ValidationError
+from tornado import web
+
+from .. import __version__
+from ..core.errors import MLOpsError
+
+T = TypeVar("T")
+API = "/mlops/api"
+MAX_JSON_BODY = 1024 * 1024
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _validation_message(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first.get("loc", ())) or "body"
+    return f"Invalid request body at '{where}': {first.get('msg', 'invalid value')}."
+
+
+class MLOpsHandler(APIHandler):
+    """Base of every /mlops/api handler: authorization resource, the facade, the one error mapping."""
+
+    auth_resource = "mlops"
+
+    @property
+    def mlops(self) -> Any:
+        return self.settings["mlops_service"]()
+
+    @property
+    def actor(self) -> str:
+        user = self.current_user
+        return getattr(user, "username", None) or getattr(user, "name", None) or "anonymous"
+
+    async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a blocking core call off the event loop; domain errors become JSON 4xx/5xx with their message."""
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(None, functools.partial(fn, *args, **kwargs))
+        except MLOpsError as exc:
+            raise web.HTTPError(exc.status, "%s", exc.message, reason=exc.code) from None
+        except ValidationError as exc:
+            raise web.HTTPError(400, "%s", _validation_message(exc)) from None
+
+    def json_body(self) -> dict[str, Any]:
+        content_type = self.request.headers.get("Content-Type", "application/json").split(";")[0].strip()
+        if content_type != "application/json":
+            raise web.HTTPError(415, "%s", f"Send JSON with Content-Type: application/json (got {content_type!r}).")
+        if len(self.request.body) > MAX_JSON_BODY:
+            raise web.HTTPError(413, "%s", "The request body is larger than 1 MiB.")
+        try:
+            body = json.loads(self.request.body or b"{}")
+        except ValueError:
+            raise web.HTTPError(400, "%s", "The request body is not valid JSON.") from None
+        if not isinstance(body, dict):
+            raise web.HTTPError(400, "%s", "The request body must be a JSON object.")
+        return body
+
+    def send(self, value: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(_jsonable(value)))
+
+    def int_argument(self, name: str, default: int) -> int:
+        raw = self.get_query_argument(name, str(default))
+        try:
+            return int(raw)
+        except ValueError:
+            raise web.HTTPError(400, "%s", f"Query argument {name!r} must be an integer (got {raw!r}).") from None
+
+
+class VersionHandler(MLOpsHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.send({"version": __version__})
+
+
+class ModelsHandler(MLOpsHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        page = await self.call(
+            self.mlops.models,
+            self.get_query_argument("filter", None),
+            max_results=self.int_argument("max_results", 50),
+            page_token=self.get_query_argument("page_token", None),
+        )
+        self.send(page)
+
+
+class ModelHandler(MLOpsHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        self.send(await self.call(self.mlops.model, name))
+
+
+class VersionsHandler(MLOpsHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        versions = await self.call(self.mlops.versions, name)
+        self.send({"items": versions, "next_page_token": None, "total": len(versions)})
+
+
+class ModelVersionHandler(MLOpsHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, name: str, version: str) -> None:
+        self.send(await self.call(self.mlops.version, name, version))
+
+
+class AliasHandler(MLOpsHandler):
+    @web.authenticated
+    @authorized
+    async def put(self, name: str, alias: str) -> None:
+        body = self.json_body()
+        if "version" not in body:
+            raise web.HTTPError(400, "%s", 'Give the version the alias should point at: {"version": "3"}.')
+        self.send(await self.call(self.mlops.set_alias, name, alias, body["version"], actor=self.actor))
+
+    @web.authenticated
+    @authorized
+    async def delete(self, name: str, alias: str) -> None:
+        await self.call(self.mlops.delete_alias, name, alias, actor=self.actor)
+        self.set_status(204)
+        self.finish()
+
+
+class DeploymentsHandler(MLOpsHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        items = await self.call(self.mlops.deployments)
+        self.send({"items": items, "next_page_token": None, "total": len(items)})
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        from ..core.models import DeploymentSpec
+
+        body = self.json_body()
+        body.setdefault("wait", False)
+        try:
+            spec = DeploymentSpec.model_validate(body)
+        except ValidationError as exc:
+            raise web.HTTPError(400, "%s", _validation_message(exc)) from None
+        deployment = await self.call(
+            self.mlops.deploy, spec.model, spec.name, target=spec.target, wait=spec.wait, actor=self.actor
+        )
+        self.set_header("Location", f"{self.base_url.rstrip('/')}{API}/deployments/{deployment.name}")
+        self.send(deployment, status=201 if spec.wait else 202)
+
+
+class DeploymentHandler(MLOpsHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        self.send(await self.call(self.mlops.deployment, name))
+
+    @web.authenticated
+    @authorized
+    async def delete(self, name: str) -> None:
+        await self.call(self.mlops.undeploy, name, actor=self.actor)
+        self.set_status(204)
+        self.finish()
+
+
+class PredictHandler(MLOpsHandler):
+    """An authenticated proxy to a deployment's endpoint, for users who reach Jupyter but not its loopback."""
+
+    @web.authenticated
+    @authorized
+    async def post(self, name: str) -> None:
+        content_type = self.request.headers.get("Content-Type", "application/json")
+        status, headers, body = await self.call(self.mlops.invoke, name, self.request.body, content_type)
+        self.set_status(status)
+        for key, value in headers.items():
+            if key.lower() in ("content-type", "retry-after") or key.lower().startswith("x-mlops-"):
+                self.set_header(key, value)
+        self.finish(body)
