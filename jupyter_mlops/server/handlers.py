@@ -26,7 +26,17 @@ def _jsonable(value: Any) -> Any:
         return value.model_dump(mode="json")
     if isinstance(value, list):
         return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
     return value
+
+
+class Refusal(web.HTTPError):
+    """An HTTP error whose message is shown to the user as is (tornado would %-format log_message)."""
+
+    def __init__(self, status: int, message: str, reason: str | None = None) -> None:
+        super().__init__(status, message.replace("%", "%%"), reason=reason)
+        self.message = message
 
 
 def _validation_message(exc: ValidationError) -> str:
@@ -55,23 +65,31 @@ class MLOpsHandler(APIHandler):
         try:
             return await loop.run_in_executor(None, functools.partial(fn, *args, **kwargs))
         except MLOpsError as exc:
-            raise web.HTTPError(exc.status, "%s", exc.message, reason=exc.code) from None
+            raise Refusal(exc.status, exc.message, reason=exc.code) from None
         except ValidationError as exc:
-            raise web.HTTPError(400, "%s", _validation_message(exc)) from None
+            raise Refusal(400, _validation_message(exc)) from None
 
     def json_body(self) -> dict[str, Any]:
         content_type = self.request.headers.get("Content-Type", "application/json").split(";")[0].strip()
         if content_type != "application/json":
-            raise web.HTTPError(415, "%s", f"Send JSON with Content-Type: application/json (got {content_type!r}).")
+            raise Refusal(415, f"Send JSON with Content-Type: application/json (got {content_type!r}).")
         if len(self.request.body) > MAX_JSON_BODY:
-            raise web.HTTPError(413, "%s", "The request body is larger than 1 MiB.")
+            raise Refusal(413, "The request body is larger than 1 MiB.")
         try:
             body = json.loads(self.request.body or b"{}")
         except ValueError:
-            raise web.HTTPError(400, "%s", "The request body is not valid JSON.") from None
+            raise Refusal(400, "The request body is not valid JSON.") from None
         if not isinstance(body, dict):
-            raise web.HTTPError(400, "%s", "The request body must be a JSON object.")
+            raise Refusal(400, "The request body must be a JSON object.")
         return body
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, Refusal):
+            self.set_header("Content-Type", "application/json")
+            self.finish(json.dumps({"message": exc.message, "reason": exc.reason}))
+            return
+        super().write_error(status_code, **kwargs)
 
     def send(self, value: Any, status: int = 200) -> None:
         self.set_status(status)
@@ -83,7 +101,7 @@ class MLOpsHandler(APIHandler):
         try:
             return int(raw)
         except ValueError:
-            raise web.HTTPError(400, "%s", f"Query argument {name!r} must be an integer (got {raw!r}).") from None
+            raise Refusal(400, f"Query argument {name!r} must be an integer (got {raw!r}).") from None
 
 
 class VersionHandler(MLOpsHandler):
@@ -134,7 +152,7 @@ class AliasHandler(MLOpsHandler):
     async def put(self, name: str, alias: str) -> None:
         body = self.json_body()
         if "version" not in body:
-            raise web.HTTPError(400, "%s", 'Give the version the alias should point at: {"version": "3"}.')
+            raise Refusal(400, 'Give the version the alias should point at: {"version": "3"}.')
         self.send(await self.call(self.mlops.set_alias, name, alias, body["version"], actor=self.actor))
 
     @web.authenticated
@@ -162,7 +180,9 @@ class DeploymentsHandler(MLOpsHandler):
         try:
             spec = DeploymentSpec.model_validate(body)
         except ValidationError as exc:
-            raise web.HTTPError(400, "%s", _validation_message(exc)) from None
+            raise Refusal(400, _validation_message(exc)) from None
+        except MLOpsError as exc:
+            raise Refusal(exc.status, exc.message, reason=exc.code) from None
         deployment = await self.call(
             self.mlops.deploy, spec.model, spec.name, target=spec.target, wait=spec.wait, actor=self.actor
         )

@@ -1,0 +1,66 @@
+# Two commands for a new machine: `make demo` and `make test`. Everything else is a step of those.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+CHROMIUM ?= /usr/bin/chromium
+PORT ?= 8888
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: help env demo test lint lint-py lint-ts test-py test-js test-ui test-notebooks browser format clean
+
+help:
+	@echo "make demo   - create .venv, build everything, start JupyterLab with the demo notebook"
+	@echo "make test   - create .venv if needed, then lint and run every test suite"
+
+# The environment: Python package (editable, which builds the TypeScript frontend) + linked labextension.
+$(VENV)/.installed: pyproject.toml package.json yarn.lock
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[test,lint]"
+	$(BIN)/jupyter labextension develop --overwrite . >/dev/null
+	$(BIN)/jlpm build
+	touch $@
+
+env: $(VENV)/.installed
+
+# Debian's Chromium for the browser tests (Playwright's own browser download cannot work offline).
+browser:
+	@test -x $(CHROMIUM) || { apt-get update -q && apt-get install -y -q --no-install-recommends chromium; }
+
+demo: env
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) $(ROOT_FLAG) examples/demo.ipynb
+
+lint: env lint-py lint-ts
+
+lint-py:
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(PY) scripts/check_auth.py
+
+lint-ts:
+	$(BIN)/jlpm lint:check
+
+test: env browser lint test-py test-js test-ui
+	@echo "make test: all suites passed"
+
+# pytest exits 5 when it collects nothing: that is a failure here, never a silent pass.
+test-py:
+	$(PY) -m pytest -q tests
+
+test-js:
+	$(BIN)/jlpm test
+
+test-ui: browser
+	$(PY) -m pytest -q -c tests/ui/pytest.ini tests/ui
+
+format:
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+	$(BIN)/jlpm prettier
+
+clean:
+	rm -rf $(VENV) node_modules lib jupyter_mlops/labextension tsconfig.tsbuildinfo

@@ -1,0 +1,120 @@
+"""REST API of the server extension, against real MLflow, a real daemon and real HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from jupyter_mlops import __version__
+
+
+async def test_version(api) -> None:
+    status, body, _ = await api("GET", "version")
+    assert (status, body) == (200, {"version": __version__})
+
+
+async def test_catalog(api, iris_version) -> None:
+    status, page, _ = await api("GET", "models", params={"filter": "iris"})
+    assert status == 200
+    assert [m["name"] for m in page["items"]] == ["iris"]
+    assert page["items"][0]["aliases"]["champion"] == iris_version.version
+
+    status, model, _ = await api("GET", "models", "iris")
+    assert status == 200 and model["versions"][0]["version"] == iris_version.version
+
+    status, version, _ = await api("GET", "models", "iris", "versions", iris_version.version)
+    assert status == 200 and version["signature"]["inputs"][0]["name"] == "sepal_length"
+
+    status, versions, _ = await api("GET", "models", "iris", "versions")
+    assert status == 200 and versions["total"] >= 1
+
+
+async def test_alias_put_and_delete(api, mlops, trained_model, iris) -> None:
+    mlops.register(trained_model, "aliases-rest", iris[0].head(20))
+    status, version, _ = await api("PUT", "models", "aliases-rest", "aliases", "staging", body={"version": "1"})
+    assert status == 200 and "staging" in version["aliases"]
+    status, _, _ = await api("DELETE", "models", "aliases-rest", "aliases", "staging")
+    assert status == 204
+    status, body, _ = await api("DELETE", "models", "aliases-rest", "aliases", "staging")
+    assert status == 404 and "no alias" in body["message"]
+
+
+@pytest.mark.parametrize(
+    ("method", "parts", "body", "status", "fragment"),
+    [
+        ("GET", ("models", "nope"), None, 404, "not found"),
+        ("GET", ("models", "iris", "versions", "77"), None, 404, "not found"),
+        ("GET", ("models", "iris", "versions", "abc"), None, 400, "positive integers"),
+        ("GET", ("models", "bad name"), None, 400, "Invalid model name"),
+        ("GET", ("models", "a..b"), None, 400, ".."),
+        ("GET", ("models", "x" * 64), None, 400, "limit is 63"),
+        ("GET", ("deployments", "Bad_Name"), None, 400, "deployment name"),
+        ("GET", ("deployments", "nothing-here"), None, 404, "No deployment"),
+        ("POST", ("deployments",), {"model": "s3://bucket/model"}, 400, "Unsupported model reference"),
+        ("POST", ("deployments",), {"model": "iris/99"}, 404, "not found"),
+        ("POST", ("deployments",), {"model": "iris", "name": "UPPER"}, 400, "deployment name"),
+        ("POST", ("deployments",), {}, 400, "model"),
+        ("POST", ("deployments",), {"model": "iris", "unexpected": 1}, 400, "unexpected"),
+        ("POST", ("deployments",), "not json", 400, "not valid JSON"),
+        ("POST", ("deployments",), "[1, 2]", 400, "JSON object"),
+        ("PUT", ("models", "iris", "aliases", "champion"), {}, 400, "version"),
+        ("POST", ("deployments", "nothing-here", "predict"), {"inputs": [[1]]}, 404, "No deployment"),
+        ("GET", ("models",), None, 400, "max_results"),
+    ],
+)
+async def test_bad_input_gets_4xx_with_a_message(api, iris_version, method, parts, body, status, fragment) -> None:
+    params = {"max_results": "0"} if parts == ("models",) else None
+    code, reply, _ = await api(method, *parts, body=body, params=params)
+    assert code == status, reply
+    assert fragment.lower() in reply["message"].lower()
+    assert "Traceback" not in str(reply)
+
+
+async def test_wrong_content_type_is_415(api, iris_version) -> None:
+    code, reply, _ = await api(
+        "POST", "deployments", body="model=iris", headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
+    assert code == 415 and "application/json" in reply["message"]
+
+
+async def test_deploy_predict_through_proxy_and_undeploy(api, iris_version, trained_model, iris) -> None:
+    X, _ = iris
+    code, created, response = await api("POST", "deployments", body={"model": "iris@champion", "name": "iris-rest"})
+    assert code == 202
+    assert response.headers["Location"].endswith("/mlops/api/deployments/iris-rest")
+    assert created["model_version"] == iris_version.version
+
+    for _ in range(600):
+        code, deployment, _ = await api("GET", "deployments", "iris-rest")
+        if deployment["state"] in ("ready", "failed"):
+            break
+        await asyncio.sleep(0.05)
+    assert deployment["state"] == "ready", deployment
+    assert [s["name"] for s in deployment["steps"]] == ["resolving", "loading", "warming", "ready"]
+    assert deployment["url"].startswith("http://127.0.0.1:")
+
+    code, listing, _ = await api("GET", "deployments")
+    assert "iris-rest" in [d["name"] for d in listing["items"]]
+
+    rows = X.head(5)
+    payload = {"dataframe_split": {"columns": list(rows.columns), "data": rows.values.tolist()}}
+    code, reply, _ = await api("POST", "deployments", "iris-rest", "predict", body=payload)
+    assert code == 200
+    assert reply["predictions"] == trained_model.predict(rows).tolist()
+
+    code, reply, _ = await api(
+        "POST", "deployments", "iris-rest", "predict", body={"dataframe_records": [{"sepal_length": 1.0}]}
+    )
+    assert code == 400
+    assert "sepal_width" in reply["message"]
+
+    code, _, _ = await api("POST", "deployments", body={"model": "iris@champion", "name": "iris-rest"})
+    assert code == 409
+
+    code, _, _ = await api("DELETE", "deployments", "iris-rest")
+    assert code == 204
+    code, _, _ = await api("DELETE", "deployments", "iris-rest")
+    assert code == 204  # idempotent
+    code, _, _ = await api("GET", "deployments", "iris-rest")
+    assert code == 404
