@@ -1,0 +1,178 @@
+"""A real notebook, run by a real kernel: train, %register, %deploy, call the endpoint every way, %undeploy.
+
+The Jupyter proxy route is called on a real `jupyter server` process started by the `jupyter_server_process`
+fixture, with its token, as a user behind JupyterHub or Binder would reach the endpoint.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+CELLS = [
+    "%load_ext jupyter_mlops",
+    """
+import json, os, requests
+import pandas as pd
+from sklearn.datasets import load_breast_cancer
+from sklearn.ensemble import GradientBoostingClassifier
+data = load_breast_cancer(as_frame=True)
+X = data.data.iloc[:, :8]
+X.columns = [c.replace(' ', '_') for c in X.columns]
+y = data.target
+model = GradientBoostingClassifier(n_estimators=30, random_state=0).fit(X, y)
+expected = model.predict(X.head(7)).tolist()
+""",
+    "%register model --name cancer --X X --y y --alias champion",
+    "%deploy cancer@champion --as cancer-prod",
+    """
+import jupyter_mlops
+dep = jupyter_mlops.deployment('cancer-prod')
+assert dep.state.value == 'ready', dep
+rows = X.head(7)
+bodies = {
+    'dataframe_split': {'dataframe_split': rows.to_dict(orient='split', index=False)},
+    'dataframe_records': {'dataframe_records': rows.to_dict(orient='records')},
+    'instances': {'instances': rows.to_dict(orient='records')},
+    'inputs': {'inputs': {c: rows[c].tolist() for c in rows.columns}},
+}
+results = {}
+for fmt, body in bodies.items():
+    r = requests.post(dep.url, json=body, timeout=30)
+    assert r.status_code == 200, (fmt, r.status_code, r.text)
+    results[fmt] = r.json()['predictions']
+assert all(v == expected for v in results.values()), results
+""",
+    """
+proxy = os.environ['TEST_JUPYTER_URL'] + 'mlops/api/deployments/cancer-prod/predict'
+r = requests.post(proxy, json=bodies['dataframe_split'],
+                  headers={'Authorization': 'token ' + os.environ['TEST_JUPYTER_TOKEN']}, timeout=30)
+assert r.status_code == 200, r.text
+assert r.json()['predictions'] == expected
+assert jupyter_mlops.predict('cancer-prod', rows) == expected
+""",
+    "%deployments",
+    "%models cancer",
+    "%undeploy cancer-prod",
+    "assert [d.name for d in jupyter_mlops.deployments()] == []",
+]
+
+MISTAKES = [
+    ("%register nothing --name x", "No variable named 'nothing'"),
+    ("%deploy no-such-model", "not found"),
+    ("%deploy cancer/1 --as Bad_Name", "Invalid deployment name"),
+    ("%register model", "--name"),
+    ("%undeploy ../etc", "must not contain"),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def notebook_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    data_dir = tmp_path / "mlops"
+    monkeypatch.setenv("JUPYTER_MLOPS_DATA_DIR", str(data_dir))
+    return data_dir
+
+
+@pytest.fixture
+def jupyter_server_process(notebook_env: Path, tmp_path: Path, monkeypatch) -> Iterator[tuple[str, str]]:
+    port, token = _free_port(), secrets.token_hex(16)
+    root = tmp_path / "root"
+    root.mkdir()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "jupyter_server",
+            f"--ServerApp.port={port}",
+            "--ServerApp.ip=127.0.0.1",
+            f"--IdentityProvider.token={token}",
+            "--ServerApp.open_browser=False",
+            f"--ServerApp.root_dir={root}",
+            "--allow-root",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=open(tmp_path / "server.log", "wb"),
+    )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(url + "mlops/api/version", headers={"Authorization": f"token {token}"}).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None, (tmp_path / "server.log").read_text()[-3000:]
+            time.sleep(0.2)
+        monkeypatch.setenv("TEST_JUPYTER_URL", url)
+        monkeypatch.setenv("TEST_JUPYTER_TOKEN", token)
+        yield url, token
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def _run(sources: list[str], cwd: Path) -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(src.strip()) for src in sources]
+    NotebookClient(nb, kernel_name="python3", timeout=300, resources={"metadata": {"path": str(cwd)}}).execute()
+    return nb
+
+
+def _stop_daemon(data_dir: Path) -> None:
+    from jupyter_mlops.config import MLOpsConfig
+    from jupyter_mlops.core.store import Store
+    from jupyter_mlops.core.targets.local import LocalTarget
+
+    config = MLOpsConfig(data_dir=str(data_dir))
+    LocalTarget(config, Store(config.store_url)).stop_daemon()
+
+
+def test_notebook_register_deploy_call_undeploy(notebook_env, jupyter_server_process, tmp_path) -> None:
+    try:
+        nb = _run(CELLS, tmp_path)
+    finally:
+        _stop_daemon(notebook_env)
+    outputs = {i: nb.cells[i].outputs for i in range(len(nb.cells))}
+    register_html = outputs[2][0]["data"]["text/html"]
+    assert "cancer" in register_html and "champion" in register_html
+    deploy_html = "".join(o.get("data", {}).get("text/html", "") for o in outputs[3])
+    assert "ready" in deploy_html and "curl" in deploy_html and "/deployments/cancer-prod/invocations" in deploy_html
+    assert "cancer-prod" in outputs[6][0]["data"]["text/html"]
+    assert "Undeployed cancer-prod" in outputs[8][0]["data"]["text/plain"]
+
+
+def test_magic_mistakes_are_one_line_usage_errors(notebook_env, tmp_path) -> None:
+    setup = [CELLS[0], CELLS[1], "%register model --name cancer --X X"]
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(s.strip()) for s in setup + [m for m, _ in MISTAKES]]
+    client = NotebookClient(
+        nb, kernel_name="python3", timeout=300, allow_errors=True, resources={"metadata": {"path": str(tmp_path)}}
+    )
+    try:
+        client.execute()
+    finally:
+        if (notebook_env / "serving" / "daemon.json").exists():
+            _stop_daemon(notebook_env)
+    for cell, (_, fragment) in zip(nb.cells[len(setup) :], MISTAKES, strict=True):
+        errors = [o for o in cell.outputs if o.output_type == "error"]
+        assert errors, f"{cell.source!r} raised nothing"
+        assert errors[0].ename == "UsageError", (cell.source, errors[0].ename, errors[0].evalue)
+        assert fragment in errors[0].evalue, (cell.source, errors[0].evalue)
