@@ -176,3 +176,19 @@ def test_magic_mistakes_are_one_line_usage_errors(notebook_env, tmp_path) -> Non
         assert errors, f"{cell.source!r} raised nothing"
         assert errors[0].ename == "UsageError", (cell.source, errors[0].ename, errors[0].evalue)
         assert fragment in errors[0].evalue, (cell.source, errors[0].evalue)
+
+
+def test_demo_notebook_runs_end_to_end(notebook_env, tmp_path) -> None:
+    """examples/demo.ipynb, exactly as shipped (outputs stripped in git), runs without an error."""
+    path = Path(__file__).parents[2] / "examples" / "demo.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), "strip outputs before committing"
+    try:
+        NotebookClient(
+            nb, kernel_name="python3", timeout=300, resources={"metadata": {"path": str(tmp_path)}}
+        ).execute()
+    finally:
+        if (notebook_env / "serving" / "daemon.json").exists():
+            _stop_daemon(notebook_env)
+    texts = [o.get("data", {}).get("text/plain", "") for c in nb.cells for o in c.get("outputs", [])]
+    assert any("400" in t and "mean_" in t for t in texts), "the bad request cell should show a 400 naming a column"
