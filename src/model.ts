@@ -1,0 +1,345 @@
+import { IDisposable } from '@lumino/disposable';
+import { Poll } from '@lumino/polling';
+import { ISignal, Signal } from '@lumino/signaling';
+import * as api from './api';
+import { Deployment, DeploymentSpec, RegisteredModel } from './api';
+import { MLOpsRequestError } from './request';
+import { isInProgress } from './utils';
+
+/** The REST calls the model makes; replaceable in tests. */
+export type MLOpsClient = Pick<
+  typeof api,
+  | 'listModels'
+  | 'listDeployments'
+  | 'getDeployment'
+  | 'createDeployment'
+  | 'deleteDeployment'
+  | 'setAlias'
+  | 'deleteAlias'
+>;
+
+/**
+ * Frontend state of the MLOps sidebar: registered models and deployments,
+ * refreshed by a poll, with signals for the views.
+ *
+ * The poll runs at the configured interval while the sidebar is visible, goes
+ * to standby when it is hidden (or the browser tab is), backs off when the
+ * server fails, and speeds up while a deployment is on its way to ready.
+ */
+export class MLOpsModel implements IDisposable {
+  constructor(options: MLOpsModel.IOptions = {}) {
+    this._client = options.client ?? api;
+    this._interval = options.refreshInterval ?? MLOpsModel.DEFAULT_INTERVAL;
+    this._fastInterval = options.fastInterval ?? MLOpsModel.FAST_INTERVAL;
+    this._active = options.active ?? false;
+    this._poll = new Poll({
+      auto: false,
+      factory: () => this._fetch(),
+      frequency: this._frequency(this._interval),
+      name: 'jupyter_mlops:refresh',
+      standby: () => (this._active ? 'when-hidden' : true)
+    });
+    void this._poll.start();
+  }
+
+  /** Emitted on any change: models, deployments or status. */
+  get changed(): ISignal<this, void> {
+    return this._changed;
+  }
+
+  get modelsChanged(): ISignal<this, RegisteredModel[]> {
+    return this._modelsChanged;
+  }
+
+  get deploymentsChanged(): ISignal<this, Deployment[]> {
+    return this._deploymentsChanged;
+  }
+
+  get models(): RegisteredModel[] {
+    return this._models;
+  }
+
+  get deployments(): Deployment[] {
+    return this._deployments;
+  }
+
+  /** Whether a first refresh has completed (successfully or not). */
+  get loaded(): boolean {
+    return this._loaded;
+  }
+
+  /** The last refresh error, cleared by the next successful refresh. */
+  get error(): MLOpsRequestError | null {
+    return this._error;
+  }
+
+  /** Emitted when a refresh fails after having succeeded (or at first). */
+  get refreshFailed(): ISignal<this, MLOpsRequestError> {
+    return this._refreshFailed;
+  }
+
+  /** Whether the views are visible: polling stands by when they are not. */
+  get active(): boolean {
+    return this._active;
+  }
+  set active(active: boolean) {
+    if (active === this._active) {
+      return;
+    }
+    this._active = active;
+    if (active) {
+      void this._poll.refresh();
+    }
+  }
+
+  /** The refresh interval in milliseconds. */
+  get refreshInterval(): number {
+    return this._interval;
+  }
+  set refreshInterval(interval: number) {
+    if (interval === this._interval || !(interval > 0)) {
+      return;
+    }
+    this._interval = interval;
+    this._updateFrequency();
+    if (this._active) {
+      void this._poll.refresh();
+    }
+  }
+
+  /** Whether any deployment is on its way to ready or failed. */
+  get hasDeploymentInProgress(): boolean {
+    return this._deployments.some(d => isInProgress(d.state));
+  }
+
+  get isDisposed(): boolean {
+    return this._isDisposed;
+  }
+
+  dispose(): void {
+    if (this._isDisposed) {
+      return;
+    }
+    this._isDisposed = true;
+    this._poll.dispose();
+    this._watches.forEach(poll => poll.dispose());
+    this._watches.clear();
+    Signal.clearData(this);
+  }
+
+  /**
+   * Fetch models and deployments now.
+   */
+  async refresh(): Promise<void> {
+    try {
+      await this._fetch();
+    } catch {
+      // Recorded in `error` and reported through `refreshFailed`.
+    }
+  }
+
+  /**
+   * Ask for a deployment and follow its progress until ready or failed.
+   *
+   * @throws MLOpsRequestError with the server's message when it is refused
+   */
+  async deploy(spec: DeploymentSpec): Promise<Deployment> {
+    const deployment = await this._client.createDeployment(spec);
+    this._upsert(deployment);
+    this.watch(deployment.name);
+    return deployment;
+  }
+
+  /**
+   * Follow one deployment (`GET deployments/{name}`) at the fast interval
+   * until it is ready, failed or gone.
+   */
+  watch(name: string): void {
+    if (this._isDisposed || this._watches.has(name)) {
+      return;
+    }
+    const poll = new Poll({
+      factory: async () => {
+        try {
+          const deployment = await this._client.getDeployment(name);
+          this._upsert(deployment);
+          if (!isInProgress(deployment.state)) {
+            this._unwatch(name);
+          }
+        } catch (error) {
+          if (error instanceof MLOpsRequestError && error.status === 404) {
+            this._remove(name);
+            this._unwatch(name);
+            return;
+          }
+          throw error;
+        }
+      },
+      frequency: this._frequency(this._fastInterval),
+      name: `jupyter_mlops:watch:${name}`,
+      standby: 'never'
+    });
+    this._watches.set(name, poll);
+  }
+
+  /**
+   * Stop a deployment and drop it from the list.
+   */
+  async stopDeployment(name: string): Promise<void> {
+    await this._client.deleteDeployment(name);
+    this._unwatch(name);
+    this._remove(name);
+    void this._poll.refresh();
+  }
+
+  /**
+   * Point an alias at a version, then refresh the models.
+   */
+  async setAlias(model: string, alias: string, version: string): Promise<void> {
+    await this._client.setAlias(model, alias, version);
+    await this.refresh();
+  }
+
+  async deleteAlias(model: string, alias: string): Promise<void> {
+    await this._client.deleteAlias(model, alias);
+    await this.refresh();
+  }
+
+  private async _fetch(): Promise<void> {
+    const seq = ++this._seq;
+    try {
+      const [models, deployments] = await Promise.all([
+        this._fetchAllModels(),
+        this._client.listDeployments()
+      ]);
+      if (seq !== this._seq || this._isDisposed) {
+        return; // A newer refresh has started: its answer wins.
+      }
+      this._error = null;
+      this._loaded = true;
+      this._models = models;
+      this._modelsChanged.emit(models);
+      this._setDeployments(deployments.items);
+    } catch (reason) {
+      if (seq !== this._seq || this._isDisposed) {
+        return;
+      }
+      const error =
+        reason instanceof MLOpsRequestError
+          ? reason
+          : new MLOpsRequestError(0, String(reason));
+      const isNew = this._error?.message !== error.message;
+      this._error = error;
+      this._loaded = true;
+      this._changed.emit();
+      if (isNew) {
+        this._refreshFailed.emit(error);
+      }
+      throw error; // Lets the poll back off.
+    }
+  }
+
+  private async _fetchAllModels(): Promise<RegisteredModel[]> {
+    const models: RegisteredModel[] = [];
+    let pageToken: string | undefined;
+    for (let page = 0; page < MLOpsModel.MAX_MODEL_PAGES; page++) {
+      const result = await this._client.listModels({
+        maxResults: MLOpsModel.MODEL_PAGE_SIZE,
+        pageToken
+      });
+      models.push(...result.items);
+      if (!result.next_page_token) {
+        break;
+      }
+      pageToken = result.next_page_token;
+    }
+    return models;
+  }
+
+  private _setDeployments(deployments: Deployment[]): void {
+    this._deployments = deployments;
+    this._updateFrequency();
+    this._deploymentsChanged.emit(deployments);
+    this._changed.emit();
+  }
+
+  private _upsert(deployment: Deployment): void {
+    const index = this._deployments.findIndex(d => d.name === deployment.name);
+    const next = [...this._deployments];
+    if (index < 0) {
+      next.unshift(deployment);
+    } else {
+      next[index] = deployment;
+    }
+    this._setDeployments(next);
+  }
+
+  private _remove(name: string): void {
+    if (this._deployments.some(d => d.name === name)) {
+      this._setDeployments(this._deployments.filter(d => d.name !== name));
+    }
+  }
+
+  private _unwatch(name: string): void {
+    const poll = this._watches.get(name);
+    if (poll) {
+      this._watches.delete(name);
+      // Disposing from inside the poll's own factory must wait for it to end.
+      void Promise.resolve().then(() => poll.dispose());
+    }
+  }
+
+  private _updateFrequency(): void {
+    const interval = this.hasDeploymentInProgress
+      ? Math.min(this._fastInterval, this._interval)
+      : this._interval;
+    this._poll.frequency = this._frequency(interval);
+  }
+
+  private _frequency(interval: number) {
+    return {
+      interval,
+      backoff: true,
+      max: Math.max(interval, MLOpsModel.MAX_BACKOFF)
+    };
+  }
+
+  private _client: MLOpsClient;
+  private _interval: number;
+  private _fastInterval: number;
+  private _active: boolean;
+  private _poll: Poll;
+  private _watches = new Map<string, Poll>();
+  private _seq = 0;
+  private _models: RegisteredModel[] = [];
+  private _deployments: Deployment[] = [];
+  private _loaded = false;
+  private _error: MLOpsRequestError | null = null;
+  private _isDisposed = false;
+  private _changed = new Signal<this, void>(this);
+  private _modelsChanged = new Signal<this, RegisteredModel[]>(this);
+  private _deploymentsChanged = new Signal<this, Deployment[]>(this);
+  private _refreshFailed = new Signal<this, MLOpsRequestError>(this);
+}
+
+export namespace MLOpsModel {
+  /** Default refresh interval (ms), the `refreshInterval` setting's default. */
+  export const DEFAULT_INTERVAL = 5000;
+  /** Refresh interval (ms) while a deployment is in progress. */
+  export const FAST_INTERVAL = 1000;
+  /** Longest wait (ms) between retries while the server keeps failing. */
+  export const MAX_BACKOFF = 60 * 1000;
+  export const MODEL_PAGE_SIZE = 100;
+  export const MAX_MODEL_PAGES = 10;
+
+  export interface IOptions {
+    /** Refresh interval in milliseconds. */
+    refreshInterval?: number;
+    /** Refresh interval in milliseconds while a deployment is in progress. */
+    fastInterval?: number;
+    /** Whether the views start visible (polling stands by otherwise). */
+    active?: boolean;
+    /** The REST client; the real one by default. */
+    client?: MLOpsClient;
+  }
+}

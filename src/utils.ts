@@ -1,0 +1,95 @@
+import {
+  DEPLOY_STEPS,
+  Deployment,
+  DeploymentState,
+  DeploymentStep,
+  IN_PROGRESS_STATES,
+  StepStatus
+} from './api';
+
+/** Deployment names are RFC 1123 labels (`validation.deployment_name`). */
+export const MAX_DEPLOYMENT_NAME_LENGTH = 63;
+const DEPLOYMENT_NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
+
+/**
+ * Whether a deployment name is a valid lowercase DNS label.
+ */
+export function isValidDeploymentName(name: string): boolean {
+  return (
+    name.length <= MAX_DEPLOYMENT_NAME_LENGTH && DEPLOYMENT_NAME.test(name)
+  );
+}
+
+/**
+ * Derive a deployment name from a model name, the way the server suggests one:
+ * lowercase, runs of other characters folded into '-', trimmed to 63.
+ */
+export function toDeploymentName(modelName: string): string {
+  const name = modelName
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/-{2,}/g, '-')
+    .replace(/^-+/, '')
+    .slice(0, MAX_DEPLOYMENT_NAME_LENGTH)
+    .replace(/-+$/, '');
+  return name || 'my-model';
+}
+
+/**
+ * Whether a deployment is still on its way to ready or failed.
+ */
+export function isInProgress(state: DeploymentState): boolean {
+  return IN_PROGRESS_STATES.includes(state);
+}
+
+/**
+ * The steps to show for a deployment: the server's own, or the standard ones
+ * inferred from the state when the server sent none.
+ */
+export function stepsOf(deployment: Deployment): DeploymentStep[] {
+  if (deployment.steps.length > 0) {
+    return deployment.steps;
+  }
+  const state = deployment.state;
+  const current = DEPLOY_STEPS.indexOf(state);
+  return DEPLOY_STEPS.map((name, index): DeploymentStep => {
+    let status: StepStatus = 'pending';
+    if (state === 'ready') {
+      status = 'done';
+    } else if (current >= 0) {
+      status =
+        index < current ? 'done' : index === current ? 'running' : 'pending';
+    } else if (state === 'failed' && index === 0) {
+      status = 'failed';
+    }
+    return { name, status };
+  });
+}
+
+/**
+ * The step that failed, if any, with the message to show.
+ */
+export function failedStep(deployment: Deployment): DeploymentStep | null {
+  return deployment.steps.find(step => step.status === 'failed') ?? null;
+}
+
+/**
+ * Normalise an npm version to its PEP 440 spelling, so the frontend's
+ * `0.2.0-beta.1` and the server's `0.2.0b1` compare equal.
+ */
+export function normalizeVersion(version: string): string {
+  return version
+    .trim()
+    .replace(/^v/, '')
+    .replace(/-alpha\.?(\d+)/, 'a$1')
+    .replace(/-beta\.?(\d+)/, 'b$1')
+    .replace(/-rc\.?(\d+)/, 'rc$1')
+    .replace(/-dev\.?(\d+)/, '.dev$1');
+}
+
+/**
+ * Whether the frontend and server versions are the same release.
+ */
+export function versionsMatch(frontend: string, server: string): boolean {
+  return normalizeVersion(frontend) === normalizeVersion(server);
+}
