@@ -113,7 +113,10 @@ def jupyter_server_process(notebook_env: Path, tmp_path: Path, monkeypatch) -> I
     url = f"http://127.0.0.1:{port}/"
     try:
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
+        while True:
+            assert time.monotonic() < deadline, "jupyter server did not serve /mlops/api: " + (
+                tmp_path / "server.log"
+            ).read_text()[-3000:]
             try:
                 if httpx.get(url + "mlops/api/version", headers={"Authorization": f"token {token}"}).status_code == 200:
                     break
