@@ -198,6 +198,8 @@ class RuntimeStatus(Record):
     url: str | None = None
     variants: list[VariantStatus] = []
     updated_at: datetime | None = None
+    # Store generation this status describes, so a caller can wait for *its* change (not an older one).
+    generation: int | None = None
 
 
 class Deployment(Record):

@@ -88,11 +88,30 @@ class Registry:
         self.experiment_name = experiment_name
         self.client = MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.registry_uri)
         self._experiment_id: str | None = None
+        self._prepared = False
+
+    def prepare(self) -> None:
+        """Create MLflow's tables once, safely when several processes share one SQLite file.
+
+        Jupyter, its kernels and the serving daemon open the same embedded store; MLflow's schema migration
+        is not safe to run concurrently ("duplicate column name"), so the first use is serialised by a file lock.
+        """
+        if self._prepared:
+            return
+        with contextlib.ExitStack() as stack:
+            for uri in sorted({self.tracking_uri, self.registry_uri}):
+                stack.enter_context(_sqlite_creation_lock(uri))
+            with self._errors("The MLflow store"):
+                self.client.search_experiments(max_results=1)
+                self.client.search_registered_models(max_results=1)
+        self._prepared = True
 
     # --- reading ----------------------------------------------------------------------------------------------
 
     @contextlib.contextmanager
     def _errors(self, what: str) -> Iterator[None]:
+        if not self._prepared and what != "The MLflow store":
+            self.prepare()
         try:
             yield
         except MLOpsError:
@@ -112,6 +131,7 @@ class Registry:
         if ref.alias:
             return self._to_version(self._by_alias(ref.name, ref.alias), detail=False)
         with self._errors(f"Model {ref.name!r}"):
+            self.client.get_registered_model(ref.name)
             found = self.client.search_model_versions(
                 f"name = '{ref.name}'", max_results=1, order_by=["version_number DESC"]
             )
@@ -336,6 +356,25 @@ class Registry:
             "log (scikit-learn, XGBoost, LightGBM, PyTorch, ...), an mlflow.pyfunc.PythonModel, a Python "
             "function of a DataFrame, or a runs:/ or models:/ URI."
         )
+
+
+@contextlib.contextmanager
+def _sqlite_creation_lock(uri: str) -> Iterator[None]:
+    """An exclusive lock beside a SQLite database file (no-op for other stores)."""
+    if not uri.startswith("sqlite:///") or uri.endswith(":memory:"):
+        yield
+        return
+    import fcntl
+    from pathlib import Path
+
+    lock_path = Path(uri[len("sqlite:///") :] + ".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _sklearn_serialization(model: Any) -> dict[str, Any]:

@@ -1,0 +1,180 @@
+"""Run the serving daemon: bind, publish daemon.json, bring back every local deployment, serve until told to stop.
+
+One process (uvicorn with uvloop and httptools when installed). The socket is bound before anything else so the
+port is known (port 0 = a free one) and connections queue in the backlog until the app is up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import os
+import secrets
+import socket
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import uvicorn
+from starlette.applications import Starlette
+
+from .. import __version__
+from ..core.store import Store
+from . import daemon_file
+from .app import DEFAULT_MAX_REQUEST_BYTES, ServingContext, create_app
+from .host import MLflowLoader, ModelHost
+
+log = logging.getLogger(__name__)
+
+WATCH_INTERVAL = 2.0  # seconds between checks that daemon.json still names this process
+
+
+@dataclass(frozen=True)
+class DaemonSettings:
+    """Everything the daemon is started with (from the command line, defaulting to MLOpsConfig)."""
+
+    data_dir: Path
+    store_url: str
+    tracking_uri: str
+    registry_uri: str
+    host: str = "127.0.0.1"
+    port: int = 0
+    allow_remote: bool = False
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+
+
+class DaemonError(Exception):
+    """The daemon cannot start (non-loopback host without permission, port in use)."""
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port``; port 0 lets the OS choose a free port."""
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host.strip("[]"), port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(1024)
+    except OSError as exc:
+        sock.close()
+        raise DaemonError(f"Cannot listen on {host}:{port}: {exc.strerror or exc}.") from None
+    return sock
+
+
+def _url(sock: socket.socket) -> tuple[str, int, str]:
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    return host, port, f"http://{shown}:{port}"
+
+
+def run(settings: DaemonSettings) -> int:
+    """Serve until SIGTERM/SIGINT or ``POST /admin/shutdown``; returns the process exit code."""
+    if not settings.allow_remote and not is_loopback(settings.host):
+        raise DaemonError(
+            f"Refusing to serve on {settings.host!r}: the serving API is not authenticated. Bind a loopback "
+            "address, or set MLOpsConfig.allow_remote_serving = True behind an authenticating proxy."
+        )
+    sock = bind(settings.host, settings.port)
+    host, port, url = _url(sock)
+    # Child processes and lazily imported MLflow code read these, so every part of the daemon agrees.
+    os.environ["MLFLOW_TRACKING_URI"] = settings.tracking_uri
+    os.environ["MLFLOW_REGISTRY_URI"] = settings.registry_uri
+
+    store = Store(settings.store_url)
+    model_host = ModelHost(store, url, loader=MLflowLoader(settings.tracking_uri, settings.registry_uri))
+    info = daemon_file.DaemonInfo(
+        pid=os.getpid(),
+        host=host,
+        port=port,
+        url=url,
+        token=secrets.token_urlsafe(32),
+        version=__version__,
+        started_at=datetime.now(timezone.utc).isoformat(),
+    )
+    info_path = daemon_file.path_in(settings.data_dir)
+    server: uvicorn.Server | None = None
+
+    def request_shutdown() -> None:
+        if server is not None:
+            server.should_exit = True
+
+    ctx = ServingContext(
+        host=model_host,
+        token=info.token,
+        version=info.version,
+        url=url,
+        started_at=info.started_at,
+        max_request_bytes=settings.max_request_bytes,
+        request_shutdown=request_shutdown,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        model_host.preload()
+        daemon_file.write(info_path, info)
+        log.info("Serving on %s (pid %s); discovery file %s", url, info.pid, info_path)
+        tasks = [
+            asyncio.create_task(_restore(model_host)),
+            asyncio.create_task(_watch_discovery_file(info_path, info.pid, request_shutdown)),
+        ]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            daemon_file.remove_if_owned(info_path, info.pid)
+            model_host.close()
+            store.close()
+            log.info("Stopped")
+
+    config = uvicorn.Config(
+        create_app(ctx, lifespan=lifespan),
+        loop="auto",  # uvloop when installed
+        http="auto",  # httptools when installed
+        lifespan="on",
+        access_log=False,  # the hot path does not log per request
+        log_config=None,
+        server_header=False,
+        timeout_graceful_shutdown=10,
+    )
+    server = uvicorn.Server(config)
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+    return 0
+
+
+async def _restore(model_host: ModelHost) -> None:
+    """Bring back every local deployment from the Store (the daemon may be a restart)."""
+    try:
+        statuses = await model_host.reconcile()
+        log.info("Restoring %d deployment(s) from the store", len(statuses))
+    except Exception:
+        log.exception("Could not read deployments from the store; POST /admin/reconcile retries")
+
+
+async def _watch_discovery_file(path: Path, pid: int, request_shutdown: Callable[[], None]) -> None:
+    """Exit when daemon.json no longer names us (data dir deleted, or another daemon took over): no client can
+    find this process any more, so it would only hold memory and a port forever."""
+    while True:
+        await asyncio.sleep(WATCH_INTERVAL)
+        info = await asyncio.to_thread(daemon_file.read, path)
+        if info is None or info.pid != pid:
+            log.warning("%s no longer names this daemon (pid %s); shutting down", path, pid)
+            request_shutdown()
+            return

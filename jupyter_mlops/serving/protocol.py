@@ -1,0 +1,303 @@
+"""MLflow scoring protocol (``/invocations``) as plain functions, so any web layer only adapts bytes in and out.
+
+Compatible with ``mlflow models serve``: JSON bodies carry exactly one of ``dataframe_split``,
+``dataframe_records``, ``instances`` or ``inputs`` (plus optional ``params``), CSV bodies are a data frame, and
+answers are ``{"predictions": ...}``. Errors are ``MLOpsError`` subclasses whose JSON shape matches MLflow's
+(``{"error_code": "BAD_REQUEST", "message": ...}``), except that messages never repeat the request payload and
+never carry a traceback.
+
+MLflow and pandas are imported inside the functions that need them: importing MLflow costs about a second, and
+the daemon should answer its admin API before any model is loaded.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from ..core.errors import InvalidRequest, MLOpsError, UnsupportedMediaType
+
+log = logging.getLogger(__name__)
+
+CONTENT_TYPE_JSON = "application/json"
+CONTENT_TYPE_CSV = "text/csv"
+CONTENT_TYPE_PARQUET = "application/vnd.apache.parquet"
+CONTENT_TYPES = (CONTENT_TYPE_JSON, CONTENT_TYPE_CSV, CONTENT_TYPE_PARQUET)
+
+DF_SPLIT = "dataframe_split"
+DF_RECORDS = "dataframe_records"
+INSTANCES = "instances"
+INPUTS = "inputs"
+PARAMS = "params"
+INPUT_FORMATS = (DF_SPLIT, DF_RECORDS, INSTANCES, INPUTS)
+
+REQUIRED_INPUT_FORMAT = (
+    "The input must be a JSON dictionary with exactly one of the input fields "
+    f"{{{', '.join(repr(f) for f in INPUT_FORMATS)}}}"
+)
+MAX_MESSAGE_LENGTH = 500
+
+
+class BadScoringRequest(InvalidRequest):
+    """The scoring request cannot be parsed or does not fit the model; MLflow's ``BAD_REQUEST``."""
+
+    code = "BAD_REQUEST"
+
+
+class PayloadTooLarge(MLOpsError):
+    """The request body exceeds the daemon's size limit."""
+
+    status = 413
+    code = "PAYLOAD_TOO_LARGE"
+
+
+@dataclass(frozen=True)
+class ScoringModel:
+    """What the protocol needs from a loaded pyfunc model, computed once at load time (not per request)."""
+
+    predict: Callable[[Any, dict[str, Any] | None], Any]
+    input_schema: Any | None = None
+    # Models whose signature comes from type hints take ``inputs`` unparsed (MLflow does the same).
+    inputs_as_is: bool = False
+
+    @classmethod
+    def from_pyfunc(cls, model: Any) -> ScoringModel:
+        metadata = model.metadata
+        from_type_hint = getattr(metadata, "_is_signature_from_type_hint", None)
+        return cls(
+            predict=lambda data, params: model.predict(data, params=params),
+            input_schema=metadata.get_input_schema(),
+            inputs_as_is=bool(from_type_hint()) if callable(from_type_hint) else False,
+        )
+
+
+@dataclass(frozen=True)
+class ScoringInput:
+    """A parsed request: the data handed to ``predict`` and the optional inference parameters."""
+
+    data: Any
+    params: dict[str, Any] | None = None
+
+
+def invocations(model: ScoringModel, body: bytes, content_type: str | None) -> bytes:
+    """Score one ``/invocations`` request; returns the JSON response body (status 200) or raises MLOpsError."""
+    scoring_input = parse_request(body, content_type, model)
+    return predictions_to_json(predict(model, scoring_input))
+
+
+# --- request parsing -------------------------------------------------------------------------------------------
+
+
+def media_type(content_type: str | None) -> str:
+    """The media type of a ``Content-Type`` header; only UTF-8 and no other parameters, as MLflow accepts."""
+    if not content_type:
+        raise UnsupportedMediaType(f"A Content-Type header is required; supported types: {', '.join(CONTENT_TYPES)}.")
+    mime, *parameters = (part.strip() for part in content_type.split(";"))
+    options = {key.strip().lower(): value.strip() for key, _, value in (p.partition("=") for p in parameters if p)}
+    if options.get("charset", "utf-8").strip('"').lower() != "utf-8":
+        raise UnsupportedMediaType("The scoring server only supports UTF-8.")
+    if unknown := sorted(set(options) - {"charset"}):
+        raise UnsupportedMediaType(f"Unrecognized content type parameters: {', '.join(unknown)[:100]}.")
+    mime = mime.lower()
+    if mime not in CONTENT_TYPES:
+        raise UnsupportedMediaType(
+            f"This predictor only supports the following content types: {', '.join(CONTENT_TYPES)}. "
+            f"Got {content_type[:100]!r}."
+        )
+    return mime
+
+
+def parse_request(body: bytes, content_type: str | None, model: ScoringModel) -> ScoringInput:
+    """Turn a request body into model input according to its content type and the model's input schema."""
+    mime = media_type(content_type)
+    if mime == CONTENT_TYPE_JSON:
+        return parse_json(body, model)
+    if mime == CONTENT_TYPE_CSV:
+        return ScoringInput(parse_csv(body, model.input_schema))
+    return ScoringInput(parse_parquet(body))
+
+
+def decode_json(body: bytes) -> dict[str, Any]:
+    """Decode a JSON request body that must be an object."""
+    try:
+        decoded = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        # orjson's message names the position only, never the offending text.
+        raise BadScoringRequest(
+            f"Invalid input. Ensure that input is a valid JSON formatted string. Error: {exc}"
+        ) from None
+    if isinstance(decoded, dict):
+        return decoded
+    kind = "a list" if isinstance(decoded, list) else f"unexpected input type '{type(decoded).__name__}'"
+    raise BadScoringRequest(f"Invalid input. {REQUIRED_INPUT_FORMAT}. Received {kind}.")
+
+
+def parse_json(body: bytes, model: ScoringModel) -> ScoringInput:
+    """Parse an MLflow JSON scoring request. Keys other than the formats and ``params`` are ignored (as MLflow)."""
+    payload = decode_json(body)
+    params = payload.get(PARAMS)
+    if params is not None and not isinstance(params, dict):
+        raise BadScoringRequest("Invalid input. 'params' must be a JSON object of parameter names to values.")
+    formats = [key for key in INPUT_FORMATS if key in payload]
+    if model.inputs_as_is:
+        if INPUTS not in payload:
+            raise BadScoringRequest(
+                "Request payload must be a dictionary with 'inputs' key when the model contains a valid "
+                f"type hint. Found input fields: {formats}."
+            )
+        return ScoringInput(payload[INPUTS], params)
+    if len(formats) != 1:
+        raise BadScoringRequest(f"{REQUIRED_INPUT_FORMAT}. Received dictionary with input fields: {formats}.")
+    (input_format,) = formats
+    return ScoringInput(_parse_format(input_format, payload[input_format], model.input_schema), params)
+
+
+def _parse_format(input_format: str, value: Any, schema: Any | None) -> Any:
+    from mlflow.exceptions import MlflowException
+    from mlflow.utils.proto_json_utils import dataframe_from_parsed_json, parse_tf_serving_input
+
+    try:
+        if input_format in (INSTANCES, INPUTS):
+            return parse_tf_serving_input({input_format: value}, schema=schema)
+        return dataframe_from_parsed_json(value, pandas_orient=input_format[len("dataframe_") :], schema=schema)
+    except MlflowException as exc:
+        raise BadScoringRequest(_without_payload(exc.message)) from None
+    except Exception as exc:
+        raise BadScoringRequest(
+            f"Invalid input. The '{input_format}' field is not a valid representation ({type(exc).__name__})."
+        ) from None
+
+
+def parse_csv(body: bytes, schema: Any | None) -> Any:
+    """A CSV body (as written by ``DataFrame.to_csv``) as a data frame, typed by the schema's columns."""
+    import io
+
+    import pandas as pd
+
+    try:
+        text = body.decode("utf-8")
+        dtypes = None
+        if schema is not None and schema.has_input_names():
+            dtypes = dict(zip(schema.input_names(), schema.pandas_types(), strict=True))
+        return pd.read_csv(io.StringIO(text), dtype=dtypes)
+    except Exception as exc:
+        raise BadScoringRequest(
+            "Failed to parse input as a Pandas DataFrame. Ensure that the input is a valid CSV-formatted "
+            f"Pandas DataFrame produced using the `pandas.DataFrame.to_csv()` method ({type(exc).__name__})."
+        ) from None
+
+
+def parse_parquet(body: bytes) -> Any:
+    """A Parquet body as a data frame."""
+    import io
+
+    import pandas as pd
+
+    try:
+        return pd.read_parquet(io.BytesIO(body))
+    except Exception as exc:
+        raise BadScoringRequest(
+            "Failed to parse input as a Pandas DataFrame. Ensure that the input is a valid Parquet Pandas "
+            f"DataFrame produced using the `pandas.DataFrame.to_parquet()` method ({type(exc).__name__})."
+        ) from None
+
+
+# --- prediction ------------------------------------------------------------------------------------------------
+
+
+def predict(model: ScoringModel, scoring_input: ScoringInput) -> Any:
+    """Run the model; schema violations and model errors become 400s with a message that omits the data."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return model.predict(scoring_input.data, scoring_input.params)
+    except MlflowException as exc:
+        # pyfunc wraps schema errors as "Failed to enforce schema of data '<the data>' ... Error: <cause>";
+        # the cause (e.g. "Model is missing inputs ['x']") is the chained exception, without the data.
+        cause = exc.__context__
+        if getattr(exc, "error_class", None) == "SCHEMA_ENFORCEMENT_FAILED" or (
+            isinstance(cause, Exception) and exc.message.startswith("Failed to enforce schema")
+        ):
+            detail = _message_of(cause) if isinstance(cause, Exception) else "the input does not match it"
+            raise BadScoringRequest(_without_payload(f"Failed to enforce the model's input schema: {detail}")) from None
+        raise BadScoringRequest(_without_payload(exc.message)) from None
+    except Exception as exc:
+        log.warning("Model raised %s while predicting", type(exc).__name__)
+        log.debug("Prediction error", exc_info=True)
+        raise BadScoringRequest(
+            "Encountered an unexpected error while evaluating the model. Verify that the serialized input "
+            f"Dataframe is compatible with the model for inference ({type(exc).__name__})."
+        ) from None
+
+
+def _message_of(exc: Exception) -> str:
+    message = getattr(exc, "message", None)
+    return message if isinstance(message, str) else str(exc)
+
+
+# MLflow's conversion helpers quote the offending data in a few messages; keep the part that names the column.
+_DATA_QUOTES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"(?:of |for )?data '.*?' with schema", re.DOTALL), "with schema"),
+    (re.compile(r"(?:for |of )?data `.*", re.DOTALL), ""),
+    (re.compile(r"\s*Error: '.*", re.DOTALL), ""),
+    (re.compile(r"\s*Error: \w+\(.*", re.DOTALL), ""),
+)
+
+
+def _without_payload(message: str) -> str:
+    """Strip the fragments in which MLflow quotes request data, and bound the length."""
+    for pattern, replacement in _DATA_QUOTES:
+        message = pattern.sub(replacement, message)
+    message = message.strip() or "Invalid input."
+    if len(message) > MAX_MESSAGE_LENGTH:
+        message = message[: MAX_MESSAGE_LENGTH - 3] + "..."
+    return message
+
+
+# --- responses -------------------------------------------------------------------------------------------------
+
+_JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+
+
+def predictions_to_json(raw_predictions: Any) -> bytes:
+    """``{"predictions": ...}`` as MLflow renders it: arrays as lists, data frames and series as records."""
+    return orjson.dumps({"predictions": jsonable(raw_predictions)}, default=_json_default, option=_JSON_OPTIONS)
+
+
+def jsonable(data: Any) -> Any:
+    """Data frames and series become lists of records (MLflow's ``orient="records"``); the rest passes through."""
+    import sys
+
+    pd = sys.modules.get("pandas")
+    if pd is not None:
+        if isinstance(data, pd.DataFrame):
+            return data.to_dict(orient="records")
+        if isinstance(data, pd.Series):
+            return pd.DataFrame(data).to_dict(orient="records")
+    return data
+
+
+def _json_default(value: Any) -> Any:
+    """Fallback for what orjson cannot encode natively (object arrays, numpy scalars, bytes, timestamps)."""
+    import base64
+    import datetime as dt
+
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, (bytes, bytearray)):
+        return base64.encodebytes(bytes(value)).decode("ascii")
+    if isinstance(value, (dt.date, dt.datetime, dt.time)) or hasattr(value, "isoformat"):
+        return value.isoformat()
+    if hasattr(value, "model_dump"):
+        return value.model_dump()
+    raise TypeError(f"Type {type(value).__name__} is not JSON serializable")
+
+
+def error_body(error: MLOpsError) -> bytes:
+    """The JSON body of an error response: ``{"error_code": ..., "message": ...}``."""
+    return orjson.dumps(error.to_dict())
