@@ -31,7 +31,9 @@ def main() -> int:
                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in VERBS:
                     missing = REQUIRED - decorator_names(node)
                     if missing:
-                        problems.append(f"{path}:{node.lineno} {cls.name}.{node.name} lacks @{', @'.join(sorted(missing))}")
+                        problems.append(
+                            f"{path}:{node.lineno} {cls.name}.{node.name} lacks @{', @'.join(sorted(missing))}"
+                        )
     for problem in problems:
         print(problem)
     print(f"check_auth: {'FAILED' if problems else 'ok'} ({len(problems)} unauthenticated verb(s))")

@@ -68,7 +68,7 @@ def data_fingerprint(X: Any) -> dict[str, str]:
         import pandas as pd
 
         frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(X)
-        digest = hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).values.tobytes()).hexdigest()
+        digest = hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes()).hexdigest()
         return {
             "data.fingerprint": f"sha256:{digest[:32]}",
             "data.rows": str(len(frame)),

@@ -11,6 +11,7 @@ import importlib
 import inspect
 import json
 import logging
+import os
 import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
@@ -19,6 +20,7 @@ from typing import Any
 import mlflow
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException, RestException
+from mlflow.pyfunc import PythonModel
 
 from .errors import Conflict, InvalidRequest, MLOpsError, NotFound, Unavailable
 from .models import ModelRef, ModelVersion, Page, RegisteredModel
@@ -60,7 +62,7 @@ def translate_mlflow_error(exc: MlflowException, what: str) -> MLOpsError:
     return MLOpsError(f"MLflow failed on {what}: {message}")
 
 
-class _CallableModel(mlflow.pyfunc.PythonModel):
+class _CallableModel(PythonModel):
     """Wraps a plain Python callable so any function of a DataFrame can be registered and served."""
 
     def __init__(self, fn: Callable[[Any], Any]) -> None:
@@ -261,17 +263,31 @@ class Registry:
 
     @contextlib.contextmanager
     def fluent(self) -> Iterator[None]:
-        """Point MLflow's process-global fluent API at our stores for the duration of a block."""
+        """Point MLflow's process-global fluent API at our stores for the duration of a block.
+
+        ``mlflow.set_tracking_uri`` also writes MLFLOW_TRACKING_URI into the environment, so the previous raw
+        state (often "unset") and the environment are restored exactly: a notebook's own MLflow use, and
+        settings read later from the environment, must not see our URIs or MLflow's defaults leak.
+        """
+        from mlflow.tracking._model_registry import utils as registry_state
+        from mlflow.tracking._tracking_service import utils as tracking_state
+
         with _FLUENT_LOCK:
-            previous_tracking = mlflow.get_tracking_uri()
-            previous_registry = mlflow.get_registry_uri()
+            saved_env = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+            previous_tracking = tracking_state._tracking_uri
+            previous_registry = registry_state._registry_uri
             mlflow.set_tracking_uri(self.tracking_uri)
             mlflow.set_registry_uri(self.registry_uri)
             try:
                 yield
             finally:
-                mlflow.set_tracking_uri(previous_tracking)
-                mlflow.set_registry_uri(previous_registry)
+                mlflow.set_tracking_uri(previous_tracking)  # type: ignore[arg-type] - None means "unset"
+                registry_state._registry_uri = previous_registry
+                for key, value in saved_env.items():
+                    if value is None:
+                        os.environ.pop(key, None)
+                    else:
+                        os.environ[key] = value
 
     def log_model(
         self,

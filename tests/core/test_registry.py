@@ -109,3 +109,16 @@ def test_predicting_on_wrong_features_is_explained(mlops, trained_model) -> None
     with pytest.raises(InvalidRequest) as err:
         mlops.register(trained_model, "wrong", pd.DataFrame({"only": [1.0]}))
     assert "failed to predict on X" in err.value.message
+
+
+def test_registering_leaves_mlflow_global_state_as_it_was(mlops, monkeypatch) -> None:
+    """A notebook's own MLflow settings (and the environment) are untouched by our use of MLflow's fluent API."""
+    import os
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    before = mlflow.get_tracking_uri()
+    X = pd.DataFrame({"x": [0.0, 1.0]})
+    mlops.register(LinearRegression().fit(X, [0.0, 1.0]), "leak-check", X)
+    assert "MLFLOW_TRACKING_URI" not in os.environ
+    assert "MLFLOW_REGISTRY_URI" not in os.environ
+    assert mlflow.get_tracking_uri() == before

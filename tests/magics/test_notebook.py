@@ -6,7 +6,6 @@ fixture, with its token, as a user behind JupyterHub or Binder would reach the e
 
 from __future__ import annotations
 
-import os
 import secrets
 import socket
 import subprocess
@@ -114,9 +113,9 @@ def jupyter_server_process(notebook_env: Path, tmp_path: Path, monkeypatch) -> I
     try:
         deadline = time.monotonic() + 60
         while True:
-            assert time.monotonic() < deadline, "jupyter server did not serve /mlops/api: " + (
-                tmp_path / "server.log"
-            ).read_text()[-3000:]
+            assert time.monotonic() < deadline, (
+                "jupyter server did not serve /mlops/api: " + (tmp_path / "server.log").read_text()[-3000:]
+            )
             try:
                 if httpx.get(url + "mlops/api/version", headers={"Authorization": f"token {token}"}).status_code == 200:
                     break
@@ -153,6 +152,7 @@ def test_notebook_register_deploy_call_undeploy(notebook_env, jupyter_server_pro
         nb = _run(CELLS, tmp_path)
     finally:
         _stop_daemon(notebook_env)
+
     def shown(index: int, mime: str) -> str:
         return "".join(o.get("data", {}).get(mime, "") for o in nb.cells[index].outputs)
 

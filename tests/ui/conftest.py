@@ -17,8 +17,14 @@ import pytest
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
 ]
 DOCS = Path(__file__).parents[2] / "docs"
 
@@ -63,10 +69,22 @@ def lab(data_dir: Path, tmp_path_factory: pytest.TempPathFactory, mlops) -> Iter
     log = root / "lab.log"
     env = {**os.environ, "JUPYTER_MLOPS_DATA_DIR": str(data_dir)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", f"--ServerApp.port={port}", "--ServerApp.ip=127.0.0.1",
-         f"--IdentityProvider.token={token}", "--ServerApp.open_browser=False", f"--ServerApp.root_dir={root}",
-         "--allow-root", "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
-        stdout=subprocess.DEVNULL, stderr=open(log, "wb"), env=env,
+        [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            f"--ServerApp.port={port}",
+            "--ServerApp.ip=127.0.0.1",
+            f"--IdentityProvider.token={token}",
+            "--ServerApp.open_browser=False",
+            f"--ServerApp.root_dir={root}",
+            "--allow-root",
+            "--LabApp.news_url=None",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=open(log, "wb"),
+        env=env,
     )
     base = f"http://127.0.0.1:{port}/"
     try:
@@ -75,7 +93,10 @@ def lab(data_dir: Path, tmp_path_factory: pytest.TempPathFactory, mlops) -> Iter
             assert proc.poll() is None, log.read_text()[-3000:]
             assert time.monotonic() < deadline, "JupyterLab did not start: " + log.read_text()[-3000:]
             try:
-                if httpx.get(base + "mlops/api/version", headers={"Authorization": f"token {token}"}).status_code == 200:
+                if (
+                    httpx.get(base + "mlops/api/version", headers={"Authorization": f"token {token}"}).status_code
+                    == 200
+                ):
                     break
             except httpx.TransportError:
                 pass
@@ -98,7 +119,10 @@ def browser(tmp_path_factory: pytest.TempPathFactory):
     profile = tmp_path_factory.mktemp("chromium-profile")
     with sync_playwright() as p:
         context = p.chromium.launch_persistent_context(
-            str(profile), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
+            str(profile),
+            executable_path=CHROMIUM,
+            headless=True,
+            args=CHROMIUM_ARGS,
             viewport={"width": 1400, "height": 900},
         )
         yield context

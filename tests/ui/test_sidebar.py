@@ -20,7 +20,9 @@ def _iris() -> tuple[pd.DataFrame, pd.Series]:
 
 def test_sidebar_shows_models_and_a_running_deployment(page: Page, mlops) -> None:
     X, y = _iris()
-    mlops.register(GradientBoostingClassifier(n_estimators=10, random_state=0).fit(X, y), "iris", X, y, alias="champion")
+    mlops.register(
+        GradientBoostingClassifier(n_estimators=10, random_state=0).fit(X, y), "iris", X, y, alias="champion"
+    )
     mlops.deploy("iris@champion", "iris-prod")
 
     page.click(SIDEBAR_TAB)
