@@ -281,7 +281,7 @@ class Registry:
             try:
                 yield
             finally:
-                mlflow.set_tracking_uri(previous_tracking)  # type: ignore[arg-type] - None means "unset"
+                mlflow.set_tracking_uri(previous_tracking)  # type: ignore[arg-type]  # None means "unset"
                 registry_state._registry_uri = previous_registry
                 for key, value in saved_env.items():
                     if value is None:
