@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -27,6 +28,18 @@ CHROMIUM_ARGS = [
     "--disable-dev-shm-usage",
 ]
 DOCS = Path(__file__).parents[2] / "docs"
+SIDEBAR_TAB = '.jp-SideBar .lm-TabBar-tab[data-id="jp-mlops-sidebar"]'
+
+
+def open_sidebar(page) -> object:
+    """Show the MLOps panel (the layout restorer may already have it open: a click would then close it)."""
+    tab = page.locator(SIDEBAR_TAB)
+    if "lm-mod-current" not in (tab.get_attribute("class") or ""):
+        tab.click()
+    panel = page.locator("#jp-mlops-sidebar")
+    panel.wait_for(state="visible")
+    return panel
+
 
 for _var in [v for v in os.environ if v.startswith(("JUPYTER_MLOPS_", "MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"))]:
     del os.environ[_var]
@@ -61,13 +74,22 @@ def mlops(data_dir: Path):
     service.close()
 
 
+def _user_setting(root: Path, package: str, plugin: str, values: dict) -> None:
+    folder = root / package
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{plugin}.jupyterlab-settings").write_text(json.dumps(values))
+
+
 @pytest.fixture(scope="session")
 def lab(data_dir: Path, tmp_path_factory: pytest.TempPathFactory, mlops) -> Iterator[str]:
     """JupyterLab on a free loopback port; yields its URL with the token."""
     port, token = _free_port(), secrets.token_hex(16)
     root = tmp_path_factory.mktemp("lab-root")
     log = root / "lab.log"
-    env = {**os.environ, "JUPYTER_MLOPS_DATA_DIR": str(data_dir)}
+    settings = tmp_path_factory.mktemp("lab-settings")
+    _user_setting(settings, "@jupyterlab/apputils-extension", "notification", {"fetchNews": "false"})
+    _user_setting(settings, "@jupyterlab/apputils-extension", "themes", {"theme": "JupyterLab Light"})
+    env = {**os.environ, "JUPYTER_MLOPS_DATA_DIR": str(data_dir), "JUPYTERLAB_SETTINGS_DIR": str(settings)}
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -135,5 +157,18 @@ def page(browser, lab):
     page = browser.new_page()
     page.goto(lab)
     page.wait_for_selector("#jp-main-dock-panel", timeout=60_000)
+    page.wait_for_selector(SIDEBAR_TAB, timeout=60_000)
     yield page
     page.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """On failure, keep a screenshot of the page under test-results/ to see what the user would have seen."""
+    outcome = yield
+    report = outcome.get_result()
+    page = item.funcargs.get("page") if report.when == "call" and report.failed else None
+    if page is not None:
+        target = Path(__file__).parents[2] / "test-results"
+        target.mkdir(exist_ok=True)
+        page.screenshot(path=str(target / f"{item.name}.png"))

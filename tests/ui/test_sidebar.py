@@ -7,9 +7,7 @@ from playwright.sync_api import Page, expect
 from sklearn.datasets import load_iris
 from sklearn.ensemble import GradientBoostingClassifier
 
-from .conftest import DOCS
-
-SIDEBAR_TAB = '.jp-SideBar .lm-TabBar-tab[data-id="jp-mlops-sidebar"]'
+from tests.ui.conftest import DOCS, open_sidebar
 
 
 def _iris() -> tuple[pd.DataFrame, pd.Series]:
@@ -25,8 +23,7 @@ def test_sidebar_shows_models_and_a_running_deployment(page: Page, mlops) -> Non
     )
     mlops.deploy("iris@champion", "iris-prod")
 
-    page.click(SIDEBAR_TAB)
-    panel = page.locator("#jp-mlops-sidebar")
+    panel = open_sidebar(page)
     model = panel.locator('[data-model-name="iris"]')
     expect(model).to_be_visible(timeout=30_000)
     expect(model.locator('[data-alias="champion"]')).to_be_visible()
@@ -41,8 +38,7 @@ def test_deploy_from_the_sidebar_and_watch_it_become_ready(page: Page, mlops) ->
     X, y = _iris()
     version = mlops.register(GradientBoostingClassifier(n_estimators=5, random_state=1).fit(X, y), "flowers", X)
 
-    page.click(SIDEBAR_TAB)
-    panel = page.locator("#jp-mlops-sidebar")
+    panel = open_sidebar(page)
     panel.get_by_role("button", name=f"Deploy version {version.version} of flowers").click()
     dialog = page.locator(".jp-Dialog")
     name = dialog.locator('input[name="name"]')
@@ -72,8 +68,7 @@ def test_a_refused_name_is_explained_in_the_dialog(page: Page, mlops) -> None:
     mlops.register(GradientBoostingClassifier(n_estimators=5, random_state=2).fit(X, y), "petals", X)
     mlops.deploy("petals", "taken")
 
-    page.click(SIDEBAR_TAB)
-    panel = page.locator("#jp-mlops-sidebar")
+    panel = open_sidebar(page)
     panel.get_by_role("button", name="Deploy version 1 of petals").click()
     dialog = page.locator(".jp-Dialog")
     dialog.locator('input[name="name"]').fill("taken")
