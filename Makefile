@@ -7,6 +7,8 @@ CHROMIUM ?= /usr/bin/chromium
 PORT ?= 8888
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
+# jlpm, jupyter-builder and friends come from the venv.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: help env demo test lint lint-py lint-ts test-py test-js test-ui test-notebooks browser format clean
@@ -20,7 +22,7 @@ $(VENV)/.installed: pyproject.toml package.json yarn.lock
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e ".[test,lint]"
-	$(BIN)/jupyter labextension develop --overwrite . >/dev/null
+	$(BIN)/jupyter-builder develop --overwrite . >/dev/null
 	$(BIN)/jlpm build
 	touch $@
 
