@@ -11,7 +11,7 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help env demo test lint lint-py lint-ts test-py test-js test-ui test-notebooks browser format clean
+.PHONY: help env demo test lint lint-py lint-ts test-py test-js test-ui test-binder browser format clean
 
 help:
 	@echo "make demo   - create .venv, build everything, start JupyterLab with the demo notebook"
@@ -46,7 +46,7 @@ lint-py:
 lint-ts:
 	$(BIN)/jlpm lint:check
 
-test: env browser lint test-py test-js test-ui
+test: env browser lint test-py test-js test-ui test-binder
 	@echo "make test: all suites passed"
 
 # pytest exits 5 when it collects nothing: that is a failure here, never a silent pass.
@@ -55,6 +55,10 @@ test-py:
 
 test-js:
 	$(BIN)/jlpm test
+
+# Binder's steps (binder/postBuild, binder/start) in a fresh venv, then the demo notebook with no Node on PATH.
+test-binder:
+	$(PY) -m pytest -q -p no:cacheprovider tests/binder
 
 test-ui: browser
 	$(PY) -m pytest -q -c tests/ui/pytest.ini tests/ui
