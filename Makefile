@@ -11,7 +11,7 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help env demo test lint lint-py lint-ts test-py test-js test-ui test-binder browser format clean
+.PHONY: help env demo test services lint lint-py lint-ts test-py test-ray test-js test-ui test-binder test-hub hub-tools browser format clean
 
 help:
 	@echo "make demo   - create .venv, build everything, start JupyterLab with the demo notebook"
@@ -46,12 +46,25 @@ lint-py:
 lint-ts:
 	$(BIN)/jlpm lint:check
 
-test: env browser lint test-py test-js test-ui test-binder
+test: env browser lint test-py test-ray test-js test-ui test-binder test-hub
 	@echo "make test: all suites passed"
 
 # pytest exits 5 when it collects nothing: that is a failure here, never a silent pass.
-test-py:
+test-py: services
 	$(PY) -m pytest -q tests
+
+# Debian's PostgreSQL server for tests/team (the tests start and stop their own cluster as the postgres user;
+# no default "main" cluster is created, so nothing is left listening on 5432).
+services:
+	@test -x /usr/lib/postgresql/15/bin/initdb || { \
+	  mkdir -p /etc/postgresql-common && \
+	  { test -e /etc/postgresql-common/createcluster.conf || echo "create_main_cluster = false" > /etc/postgresql-common/createcluster.conf; } && \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+	    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold postgresql; }
+
+# Ray Serve on a real local Ray cluster (about 2.5 GB, 1-2 minutes): its own line, still part of `make test`.
+test-ray:
+	MLOPS_TEST_RAY=1 $(PY) -m pytest -q tests/targets/test_ray.py
 
 test-js:
 	$(BIN)/jlpm test
@@ -62,6 +75,15 @@ test-binder:
 
 test-ui: browser
 	$(PY) -m pytest -q -c tests/ui/pytest.ini tests/ui
+
+# A real JupyterHub (alice, bob, carol) for governance and isolation; configurable-http-proxy 5.2 (5.3 wants Node 22).
+hub-tools: .hub-tools/node_modules/.bin/configurable-http-proxy
+
+.hub-tools/node_modules/.bin/configurable-http-proxy:
+	mkdir -p .hub-tools && npm install --silent --no-audit --no-fund --prefix .hub-tools configurable-http-proxy@5.2.0
+
+test-hub: env hub-tools
+	$(PY) -m pytest -q -c tests/hub/pytest.ini tests/hub
 
 format:
 	$(BIN)/ruff format .

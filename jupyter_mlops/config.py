@@ -8,11 +8,12 @@ extension exports its effective settings to the environment so kernels it starts
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
 
-from traitlets import Bool, Dict, Float, Int, Unicode, default
+from traitlets import Bool, Dict, Float, Int, List, Unicode, default
 from traitlets.config import Configurable
 
 ENV_PREFIX = "JUPYTER_MLOPS_"
@@ -22,6 +23,14 @@ def _default_data_dir() -> str:
     from jupyter_core.paths import jupyter_data_dir
 
     return str(Path(jupyter_data_dir()) / "mlops")
+
+
+def _from_env(trait: Any, text: str) -> Any:
+    """A trait value from an environment variable; lists as JSON or comma-separated (traitlets' List.from_string
+    fails on an unbound trait)."""
+    if isinstance(trait, List):
+        return json.loads(text) if text.strip().startswith("[") else [s.strip() for s in text.split(",") if s.strip()]
+    return trait.from_string(text)
 
 
 class MLOpsConfig(Configurable):
@@ -46,12 +55,60 @@ class MLOpsConfig(Configurable):
     )
     serving_port = Int(0, help="Port of the serving daemon; 0 picks a free one.").tag(config=True)
     deploy_timeout = Float(120.0, help="Seconds a deploy may take to become ready before it fails.").tag(config=True)
+    # Monitoring (jupyter_mlops.core.monitoring; the inference log writer in the serving daemon reads these too).
+    inference_log_enabled = Bool(True, help="Log every scoring request of the serving daemon (monitoring).").tag(
+        config=True
+    )
+    inference_log_sample_rate = Float(1.0, help="Share of requests whose inputs/outputs are logged (0-1).").tag(
+        config=True
+    )
+    inference_log_retention_days = Float(30.0, help="Days the inference log keeps records (0 = forever).").tag(
+        config=True
+    )
+    inference_log_queue_size = Int(10000, help="Records the serving daemon buffers before dropping.").tag(config=True)
+    inference_log_redact = Unicode(
+        "", help="'module:function' applied to each logged input DataFrame before it is stored (redaction hook)."
+    ).tag(config=True)
+    latency_objective_ms = Float(250.0, help="p95 latency objective for the health score and alerts.").tag(config=True)
+    alert_webhook_url = Unicode("", help="Webhook called with every firing alert (optional).").tag(config=True)
+    allow_private_webhooks = Bool(
+        False, help="Allow alert webhooks to private, loopback and link-local addresses."
+    ).tag(config=True)
     default_target = Unicode("local", help="Target used when a deploy names none.").tag(config=True)
     mlflow_ui_url = Unicode("", help="Base URL of an MLflow UI to link to from the sidebar (optional).").tag(
         config=True
     )
     allow_remote_serving = Bool(False, help="Allow serving_host other than loopback.").tag(config=True)
     roles = Dict(help="Role of each user name or hub group, e.g. {'alice': 'approver'}.").tag(config=True)
+    default_role = Unicode(
+        "deployer", help="Role of users not named in roles: viewer, deployer, approver or admin."
+    ).tag(config=True)
+    grants = Dict(
+        help="Deployments a user may use and change although another user owns them: {'bob': ['churn-*']}."
+    ).tag(config=True)
+    protected_aliases = List(Unicode(), help="Aliases whose move needs an approval, e.g. ['champion'].").tag(
+        config=True
+    )
+    protected_deployments = List(
+        Unicode(), help="Deployment names (glob patterns) whose deploys need an approval, e.g. ['*-prod']."
+    ).tag(config=True)
+    require_deployment_token = Bool(
+        False, help="Require each deployment's bearer token on its endpoint (always on under JupyterHub)."
+    ).tag(config=True)
+    parity_tolerance = Float(
+        1e-6, help="Largest difference allowed between served and in-process predictions at deploy time."
+    ).tag(config=True)
+    isolate_users = Bool(
+        help="Each user sees and changes only their own deployments unless granted. Default: on under JupyterHub."
+    ).tag(config=True)
+    targets = Dict(
+        help="Extra deployment targets: name -> class path, e.g. {'kserve': "
+        "'jupyter_mlops.core.targets.kserve.KServeTarget'}. Each class is built as cls(config, store); "
+        "'local' (the serving daemon) is always there."
+    ).tag(config=True)
+    target_options = Dict(
+        help="Settings of each target by name, e.g. {'kserve': {'namespace': 'models', 'kubeconfig': 'PATH'}}."
+    ).tag(config=True)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -59,7 +116,11 @@ class MLOpsConfig(Configurable):
             env = os.environ.get(ENV_PREFIX + name.upper())
             if env is not None and name not in (self.config.get(type(self).__name__) or {}) and name not in kwargs:
                 trait = self.traits()[name]
-                self.set_trait(name, trait.from_string(env))
+                self.set_trait(name, _from_env(trait, env))
+
+    @default("isolate_users")
+    def _isolate_users(self) -> bool:
+        return bool(os.environ.get("JUPYTERHUB_USER"))
 
     @default("data_dir")
     def _data_dir(self) -> str:
@@ -75,6 +136,8 @@ class MLOpsConfig(Configurable):
 
     @default("artifact_root")
     def _artifact_root(self) -> str:
+        if self.tracking_uri.startswith(("http://", "https://")):
+            return ""  # a tracking server decides where artifacts go (e.g. proxied with --serve-artifacts)
         return (Path(self.data_dir) / "mlartifacts").as_uri()
 
     @default("store_url")
@@ -96,5 +159,12 @@ class MLOpsConfig(Configurable):
             "serving_host",
             "serving_port",
             "experiment_name",
+            "inference_log_enabled",
+            "inference_log_sample_rate",
+            "inference_log_retention_days",
+            "inference_log_queue_size",
+            "inference_log_redact",
+            "targets",  # so kernels started by the server can deploy to the same configured targets
+            "target_options",
         )
         return {ENV_PREFIX + n.upper(): str(getattr(self, n)) for n in names}

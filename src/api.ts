@@ -6,6 +6,7 @@
  * ISO 8601 strings; optional Python fields arrive as `null` or are absent.
  */
 import { URLExt } from '@jupyterlab/coreutils';
+import type { AuditEvent } from './governance';
 import { jsonBody, requestAPI } from './request';
 
 // --- registry views (MLflow owns these) ------------------------------------
@@ -120,6 +121,10 @@ export interface DeploymentSpec {
   /** A DNS label; derived from the model name by the server when absent. */
   name?: string;
   target?: string;
+  /** Onto an existing deployment: add the version as a canary with this share (%). */
+  canary?: number;
+  /** Onto an existing deployment: add the version as a shadow (mirrored traffic). */
+  shadow?: boolean;
 }
 
 export interface VersionInfo {
@@ -209,5 +214,191 @@ export function predict<T = unknown>(
   return requestAPI<T>(
     `deployments/${seg(name)}/predict`,
     jsonBody('POST', payload)
+  );
+}
+
+// --- sidebar settings from the server --------------------------------------
+
+/** Read-only settings of the server extension (`GET config`). */
+export interface UIConfig {
+  /** Base URL of an MLflow UI to link to; null when none is configured. */
+  mlflow_ui_url?: string | null;
+  default_target: string;
+}
+
+export function getUIConfig(): Promise<UIConfig> {
+  return requestAPI<UIConfig>('config');
+}
+
+/**
+ * The MLflow UI page of a registered model (or one of its versions), when an
+ * MLflow UI is configured.
+ */
+export function mlflowModelUrl(
+  base: string | null | undefined,
+  name: string,
+  version?: string
+): string | null {
+  if (!base) {
+    return null;
+  }
+  const root = base.replace(/\/+$/, '');
+  const model = `${root}/#/models/${seg(name)}`;
+  return version ? `${model}/versions/${seg(version)}` : model;
+}
+
+// --- rollouts (canary, shadow, traffic, promote, rollback) -----------------
+
+/** One entry of a deployment's rollout history (`RolloutEvent`). */
+export interface RolloutEvent {
+  time: string;
+  /** deploy, canary, shadow, traffic, promote, rollback, auto_rollback, sync, undeploy */
+  kind: string;
+  message: string;
+  variant?: string | null;
+  actor?: string | null;
+}
+
+/**
+ * Set the traffic split by variant name or role, e.g. `{primary: 80,
+ * canary: 20}` (shadows take 0; the weights sum to 100).
+ */
+export function setTraffic(
+  name: string,
+  weights: Record<string, number>
+): Promise<Deployment> {
+  return requestAPI<Deployment>(
+    `deployments/${seg(name)}/traffic`,
+    jsonBody('PUT', { weights })
+  );
+}
+
+/** Make the canary (or shadow) the primary at 100%. */
+export function promote(name: string): Promise<Deployment> {
+  return requestAPI<Deployment>(`deployments/${seg(name)}/promote`, {
+    method: 'POST'
+  });
+}
+
+/** Drop the canary, or return to the previous primary. */
+export function rollback(name: string): Promise<Deployment> {
+  return requestAPI<Deployment>(`deployments/${seg(name)}/rollback`, {
+    method: 'POST'
+  });
+}
+
+export async function listEvents(name: string): Promise<RolloutEvent[]> {
+  const page = await requestAPI<{ items: RolloutEvent[] }>(
+    `deployments/${seg(name)}/events`
+  );
+  return page.items;
+}
+
+// --- monitoring -------------------------------------------------------------
+
+export type HealthColour = 'green' | 'amber' | 'red';
+
+export interface Health {
+  score: number | null;
+  colour: HealthColour | string;
+  components?: Record<string, unknown>;
+}
+
+/** The fleet's health (`GET health`): one entry per deployment. */
+export interface FleetHealth extends Health {
+  deployments: Array<{ name: string } & Health>;
+}
+
+export interface OpsPoint {
+  time: string;
+  variant?: string | null;
+  requests: number;
+  errors: number;
+  error_rate: number;
+  p50_ms?: number | null;
+  p95_ms?: number | null;
+  p99_ms?: number | null;
+  throughput_rps?: number | null;
+}
+
+export interface Histogram {
+  bins: Array<number | string>;
+  counts: number[];
+}
+
+export interface FeatureDrift {
+  feature: string;
+  statistic: string;
+  value: number | null;
+  threshold: number | null;
+  drifted: boolean;
+  baseline?: Histogram | null;
+  live?: Histogram | null;
+}
+
+export interface Alert {
+  id: string | number;
+  rule: string;
+  metric?: string;
+  value?: number | null;
+  threshold?: number | null;
+  state: 'firing' | 'resolved' | string;
+  fired_at?: string | null;
+  message: string;
+  deployment?: string | null;
+}
+
+/** A deployment's monitoring over one window (`GET .../monitoring`). */
+export interface MonitoringReport {
+  deployment: string;
+  window: string;
+  summary?: Record<string, number | null>;
+  ops: OpsPoint[];
+  drift: {
+    share: number;
+    drifted: boolean;
+    features: FeatureDrift[];
+    message?: string | null;
+  } | null;
+  performance: Array<{ time: string; metric: string; value: number }>;
+  health: Health;
+  alerts: Alert[];
+  dropped_records: number;
+}
+
+export function getHealth(): Promise<FleetHealth> {
+  return requestAPI<FleetHealth>('health');
+}
+
+export function getMonitoring(
+  name: string,
+  window = '1h'
+): Promise<MonitoringReport> {
+  return requestAPI<MonitoringReport>(
+    `deployments/${seg(name)}/monitoring${URLExt.objectToQueryString({ window })}`
+  );
+}
+
+export async function listAlerts(): Promise<Alert[]> {
+  const page = await requestAPI<{ items: Alert[] }>('alerts');
+  return page.items;
+}
+
+// --- governance -------------------------------------------------------------
+
+/** Audit entries (oldest first), under a target such as `deployment/churn`. */
+export async function listAudit(target?: string): Promise<AuditEvent[]> {
+  const query = target ? { target, format: 'json' } : { format: 'json' };
+  const page = await requestAPI<{ items: AuditEvent[] }>(
+    `audit${URLExt.objectToQueryString(query)}`
+  );
+  return page.items;
+}
+
+/** The URL that downloads the audit log as CSV (the browser session authenticates it). */
+export function auditCsvUrl(baseUrl: string, target?: string): string {
+  const query = target ? { target, format: 'csv' } : { format: 'csv' };
+  return (
+    URLExt.join(baseUrl, 'mlops/api/audit') + URLExt.objectToQueryString(query)
   );
 }

@@ -8,4 +8,18 @@ export namespace CommandIDs {
   export const refresh = 'mlops:refresh';
   /** Deploy a model version; args `{model?: string, version?: string}`. */
   export const deploy = 'mlops:deploy';
+  /** Open a registered model's detail; args `{model: string}`. */
+  export const openModel = 'mlops:open-model';
+  /** Add a cell calling a deployment below the active cell; args `{name}`. */
+  export const insertCode = 'mlops:insert-code';
+  /** Copy a deployment's endpoint URL; args `{name: string}`. */
+  export const copyUrl = 'mlops:copy-url';
+  /** Stop a deployment after confirmation; args `{name: string}`. */
+  export const stop = 'mlops:stop';
+  /** Open a deployment's monitoring and rollout history; args `{name}`. */
+  export const monitor = 'mlops:monitor';
+  /** Open the audit log. */
+  export const audit = 'mlops:audit';
+  /** Open a deployment's lineage, audit history and model card; args `{name}`. */
+  export const governance = 'mlops:governance';
 }

@@ -6,8 +6,11 @@ import {
 import {
   ICommandPalette,
   InputDialog,
-  Notification
+  MainAreaWidget,
+  Notification,
+  WidgetTracker
 } from '@jupyterlab/apputils';
+import { INotebookTracker, NotebookActions } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import {
   ITranslator,
@@ -15,13 +18,13 @@ import {
   TranslationBundle
 } from '@jupyterlab/translation';
 import { refreshIcon } from '@jupyterlab/ui-components';
-import { RegisteredModel } from './api';
+import { Deployment, RegisteredModel } from './api';
 import { CommandIDs } from './commands';
 import { mlopsIcon } from './icons';
 import { MLOpsModel } from './model';
 // The sidebar tab must exist as soon as the application starts.
 // eslint-disable-next-line jupyter/prefer-lazy-imports
-import { MLOpsSidePanel } from './widgets/MLOpsSidePanel';
+import { copyUrl, MLOpsSidePanel } from './widgets/MLOpsSidePanel';
 
 export { CommandIDs } from './commands';
 export { MLOpsModel } from './model';
@@ -30,6 +33,18 @@ const PLUGIN_ID = 'jupyter_mlops:plugin';
 const CATEGORY = 'MLOps';
 
 const NO_ARGS = { type: 'object', properties: {} };
+const MODEL_ARGS = {
+  type: 'object',
+  properties: {
+    model: { type: 'string', description: 'Registered model name' }
+  }
+};
+const DEPLOYMENT_ARGS = {
+  type: 'object',
+  properties: {
+    name: { type: 'string', description: 'Deployment name' }
+  }
+};
 const DEPLOY_ARGS = {
   type: 'object',
   properties: {
@@ -53,18 +68,26 @@ const plugin: JupyterFrontEndPlugin<void> = {
   description:
     'Register, deploy and monitor ML models from JupyterLab, with MLflow as the system of record.',
   autoStart: true,
-  optional: [ILayoutRestorer, ISettingRegistry, ITranslator, ICommandPalette],
+  optional: [
+    ILayoutRestorer,
+    ISettingRegistry,
+    ITranslator,
+    ICommandPalette,
+    INotebookTracker
+  ],
   activate: (
     app: JupyterFrontEnd,
     restorer: ILayoutRestorer | null,
     settingRegistry: ISettingRegistry | null,
     translator: ITranslator | null,
-    palette: ICommandPalette | null
+    palette: ICommandPalette | null,
+    notebooks: INotebookTracker | null
   ): void => {
     translator = translator ?? nullTranslator;
     const trans = translator.load('jupyter_mlops');
     const { commands, shell } = app;
     let defaultTarget = 'local';
+    let targetFromSettings = false;
 
     const model = new MLOpsModel();
     const panel = new MLOpsSidePanel({ model, commands, translator });
@@ -82,6 +105,14 @@ const plugin: JupyterFrontEndPlugin<void> = {
       .then(result => {
         serverPresent = result === 'ok' || result === 'mismatch';
       });
+    // The server's default target applies unless the user chose one.
+    void app.restored
+      .then(() => model.loadUIConfig())
+      .then(config => {
+        if (config?.default_target && !targetFromSettings) {
+          defaultTarget = config.default_target;
+        }
+      });
     model.refreshFailed.connect((_, error) => {
       if (serverPresent) {
         Notification.error(
@@ -98,8 +129,12 @@ const plugin: JupyterFrontEndPlugin<void> = {
           const apply = () => {
             const seconds = settings.get('refreshInterval').composite as number;
             model.refreshInterval = Math.max(1, seconds) * 1000;
+            const chosen = settings.get('defaultTarget');
+            targetFromSettings = chosen.user !== undefined;
             defaultTarget =
-              (settings.get('defaultTarget').composite as string) || 'local';
+              targetFromSettings || !model.uiConfig?.default_target
+                ? (chosen.composite as string) || 'local'
+                : model.uiConfig.default_target;
           };
           apply();
           settings.changed.connect(apply);
@@ -139,7 +174,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
       execute: async args => {
         const choice = await chooseVersion(
           model,
-          args.model as string | undefined,
+          (args.model as string | undefined) ??
+            (args.fromContextMenu ? hitData(app, 'modelName') : undefined),
           args.version as string | undefined,
           trans
         );
@@ -161,17 +197,267 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
     });
 
+    const details = new WidgetTracker<MainAreaWidget>({
+      namespace: 'jupyter_mlops-model'
+    });
+    const deployVersion = (m: RegisteredModel, version: string) =>
+      void commands.execute(CommandIDs.deploy, { model: m.name, version });
+
+    commands.addCommand(CommandIDs.openModel, {
+      label: args =>
+        args.model
+          ? trans.__('Open model %1', String(args.model))
+          : trans.__('Open model details'),
+      caption: trans.__(
+        'Versions, metrics, parameters, signature, lineage and aliases of a model'
+      ),
+      icon: mlopsIcon,
+      describedBy: { args: MODEL_ARGS },
+      execute: async args => {
+        const name =
+          (args.model as string | undefined) ??
+          (args.fromContextMenu ? hitData(app, 'modelName') : undefined);
+        if (!name) {
+          return;
+        }
+        const { createDetailPanel, detailId } =
+          await import('./widgets/detail');
+        const open = details.find(w => w.id === detailId(name));
+        if (open) {
+          shell.activateById(open.id);
+          return;
+        }
+        const panel = createDetailPanel({
+          name,
+          model,
+          trans,
+          onDeploy: (m, version) => deployVersion(m, version.version)
+        });
+        void details.add(panel);
+        shell.add(panel, 'main');
+        shell.activateById(panel.id);
+      }
+    });
+
+    // From a context menu, the row it was opened on says which deployment.
+    const findDeployment = (args: {
+      name?: unknown;
+      fromContextMenu?: unknown;
+    }): Deployment | undefined => {
+      const name =
+        (args.name as string | undefined) ??
+        (args.fromContextMenu ? hitData(app, 'deploymentName') : undefined);
+      return model.deployments.find(d => d.name === name);
+    };
+
+    commands.addCommand(CommandIDs.insertCode, {
+      label: trans.__('Insert code calling the deployment'),
+      caption: trans.__(
+        'Add a cell below the active cell that scores the deployment'
+      ),
+      describedBy: { args: DEPLOYMENT_ARGS },
+      execute: args => insertCode(findDeployment(args))
+    });
+
+    async function insertCode(
+      deployment: Deployment | undefined
+    ): Promise<void> {
+      const panel = notebooks?.currentWidget;
+      if (!deployment) {
+        return;
+      }
+      if (!panel) {
+        Notification.warning(
+          trans.__(
+            'Open a notebook to insert code calling %1.',
+            deployment.name
+          )
+        );
+        return;
+      }
+      const { predictionSnippet } = await import('./utils');
+      const notebook = panel.content;
+      NotebookActions.insertBelow(notebook);
+      notebook.activeCell?.model.sharedModel.setSource(
+        predictionSnippet(deployment)
+      );
+      shell.activateById(panel.id);
+    }
+
+    commands.addCommand(CommandIDs.monitor, {
+      label: trans.__('Monitoring and history'),
+      caption: trans.__(
+        'Traffic, latency, drift, alerts and rollout history of a deployment'
+      ),
+      icon: mlopsIcon,
+      describedBy: { args: DEPLOYMENT_ARGS },
+      execute: async args => {
+        const name =
+          (args.name as string | undefined) ??
+          (args.fromContextMenu ? hitData(app, 'deploymentName') : undefined);
+        if (!name) {
+          return;
+        }
+        const { createMonitoringPanel, monitoringId } =
+          await import('./widgets/monitoring');
+        const open = details.find(w => w.id === monitoringId(name));
+        if (open) {
+          shell.activateById(open.id);
+          return;
+        }
+        const panel = createMonitoringPanel({ name, model, trans });
+        void details.add(panel);
+        shell.add(panel, 'main');
+        shell.activateById(panel.id);
+      }
+    });
+
+    commands.addCommand(CommandIDs.governance, {
+      label: trans.__('Lineage, audit and model card'),
+      caption: trans.__(
+        'Where a deployment comes from, who changed it, and its model card'
+      ),
+      icon: mlopsIcon,
+      describedBy: { args: DEPLOYMENT_ARGS },
+      execute: async args => {
+        const name =
+          (args.name as string | undefined) ??
+          (args.fromContextMenu ? hitData(app, 'deploymentName') : undefined);
+        if (!name) {
+          return;
+        }
+        const { createGovernancePanel, governanceId } =
+          await import('./widgets/governance');
+        const open = details.find(w => w.id === governanceId(name));
+        if (open) {
+          shell.activateById(open.id);
+          return;
+        }
+        const panel = createGovernancePanel({ name, trans });
+        void details.add(panel);
+        shell.add(panel, 'main');
+        shell.activateById(panel.id);
+      }
+    });
+
+    commands.addCommand(CommandIDs.audit, {
+      label: trans.__('Open MLOps audit log'),
+      caption: trans.__('Who registered, deployed and changed what, and when'),
+      icon: mlopsIcon,
+      describedBy: { args: NO_ARGS },
+      execute: async () => {
+        const { AUDIT_ID, createAuditPanel } = await import('./widgets/audit');
+        const open = details.find(w => w.id === AUDIT_ID);
+        if (open) {
+          shell.activateById(open.id);
+          return;
+        }
+        const panel = createAuditPanel(trans);
+        void details.add(panel);
+        shell.add(panel, 'main');
+        shell.activateById(panel.id);
+      }
+    });
+
+    // Each alert that fires while JupyterLab runs is shown once.
+    model.alertFired.connect((_, alert) => {
+      Notification.warning(
+        trans.__(
+          'MLOps alert on %1: %2',
+          alert.deployment ?? '?',
+          alert.message
+        ),
+        {
+          autoClose: false,
+          actions: alert.deployment
+            ? [
+                {
+                  label: trans.__('Open monitoring'),
+                  callback: () =>
+                    void commands.execute(CommandIDs.monitor, {
+                      name: alert.deployment as string
+                    })
+                }
+              ]
+            : []
+        }
+      );
+    });
+
+    commands.addCommand(CommandIDs.copyUrl, {
+      label: trans.__('Copy endpoint URL'),
+      describedBy: { args: DEPLOYMENT_ARGS },
+      execute: args => {
+        const deployment = findDeployment(args);
+        if (deployment?.url) {
+          copyUrl(deployment.url, trans);
+        }
+      }
+    });
+
+    commands.addCommand(CommandIDs.stop, {
+      label: trans.__('Stop deployment…'),
+      describedBy: { args: DEPLOYMENT_ARGS },
+      execute: async args => {
+        const deployment = findDeployment(args);
+        if (deployment) {
+          const { stopWithConfirmation } = await import('./widgets/dialogs');
+          await stopWithConfirmation(model, deployment, trans);
+        }
+      }
+    });
+
+    // Context menus on the sidebar's rows: the row's data attributes say which.
+    app.contextMenu.addItem({
+      command: CommandIDs.openModel,
+      selector: '.jp-MLOps-model',
+      args: { fromContextMenu: true },
+      rank: 1
+    });
+    app.contextMenu.addItem({
+      command: CommandIDs.deploy,
+      selector: '.jp-MLOps-model',
+      args: { fromContextMenu: true },
+      rank: 2
+    });
+    for (const [command, rank] of [
+      [CommandIDs.insertCode, 1],
+      [CommandIDs.monitor, 2],
+      [CommandIDs.copyUrl, 3],
+      [CommandIDs.stop, 4],
+      [CommandIDs.governance, 5]
+    ] as const) {
+      app.contextMenu.addItem({
+        command,
+        selector: '.jp-MLOps-deployment',
+        args: { fromContextMenu: true },
+        rank
+      });
+    }
+
     if (palette) {
       for (const command of [
         CommandIDs.open,
         CommandIDs.refresh,
-        CommandIDs.deploy
+        CommandIDs.deploy,
+        CommandIDs.audit
       ]) {
         palette.addItem({ command, category: CATEGORY });
       }
     }
   }
 };
+
+/**
+ * A data attribute of the sidebar row a context menu was opened on.
+ */
+function hitData(
+  app: JupyterFrontEnd,
+  key: 'modelName' | 'deploymentName'
+): string | undefined {
+  const node = app.contextMenuHitTest(n => n.dataset[key] !== undefined);
+  return node?.dataset[key];
+}
 
 function modelRefLabel(args: { model?: unknown; version?: unknown }): string {
   return args.version ? `${args.model}/${args.version}` : String(args.model);
@@ -214,12 +500,19 @@ async function chooseVersion(
     name = picked.value.slice(0, index);
     version = picked.value.slice(index + 1);
   }
-  const registered = model.models.find(m => m.name === name);
+  // The sidebar holds one page of a large catalog: ask the server otherwise.
+  let registered = model.models.find(m => m.name === name);
   if (!registered) {
-    Notification.error(
-      trans.__('Model %1 is not registered (or not loaded yet).', name)
-    );
-    return null;
+    try {
+      registered = await model.getModel(name);
+    } catch (reason) {
+      Notification.error(
+        reason instanceof Error
+          ? reason.message
+          : trans.__('Model %1 is not registered.', name)
+      );
+      return null;
+    }
   }
   const chosen = version ?? registered.versions[0]?.version;
   if (!chosen || !registered.versions.some(v => v.version === chosen)) {

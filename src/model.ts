@@ -2,7 +2,16 @@ import { IDisposable } from '@lumino/disposable';
 import { Poll } from '@lumino/polling';
 import { ISignal, Signal } from '@lumino/signaling';
 import * as api from './api';
-import { Deployment, DeploymentSpec, RegisteredModel } from './api';
+import {
+  Alert,
+  Deployment,
+  DeploymentSpec,
+  Health,
+  MonitoringReport,
+  RegisteredModel,
+  RolloutEvent,
+  UIConfig
+} from './api';
 import { MLOpsRequestError } from './request';
 import { isInProgress } from './utils';
 
@@ -16,6 +25,15 @@ export type MLOpsClient = Pick<
   | 'deleteDeployment'
   | 'setAlias'
   | 'deleteAlias'
+  | 'getModel'
+  | 'getUIConfig'
+  | 'setTraffic'
+  | 'promote'
+  | 'rollback'
+  | 'listEvents'
+  | 'getHealth'
+  | 'getMonitoring'
+  | 'listAlerts'
 >;
 
 /**
@@ -61,6 +79,114 @@ export class MLOpsModel implements IDisposable {
 
   get deployments(): Deployment[] {
     return this._deployments;
+  }
+
+  /**
+   * The catalog search: text the model names contain, matched by the server
+   * (case-insensitive). Setting it resets the catalog to its first page.
+   */
+  get filter(): string {
+    return this._filter;
+  }
+  set filter(text: string) {
+    if (text === this._filter) {
+      return;
+    }
+    this._filter = text;
+    this._modelLimit = MLOpsModel.MODEL_PAGE_SIZE;
+    this._filtering = true;
+    this._changed.emit();
+    void this.refresh();
+  }
+
+  /** Whether the server has more models than the ones loaded. */
+  get hasMoreModels(): boolean {
+    return this._hasMoreModels;
+  }
+
+  /** Whether a new search is on its way (the list shows the previous one). */
+  get searching(): boolean {
+    return this._filtering;
+  }
+
+  /**
+   * Load the next page of the catalog. Later refreshes keep every loaded page
+   * current in one request.
+   */
+  async loadMoreModels(): Promise<void> {
+    if (!this._hasMoreModels) {
+      return;
+    }
+    this._modelLimit = Math.min(
+      this._modelLimit + MLOpsModel.MODEL_PAGE_SIZE,
+      MLOpsModel.MAX_MODELS
+    );
+    await this.refresh();
+  }
+
+  /** Each deployment's health (score and colour), when the server reports it. */
+  health(name: string): Health | undefined {
+    return this._health.get(name);
+  }
+
+  /** Emitted once per alert that fires while the sidebar runs. */
+  get alertFired(): ISignal<this, Alert> {
+    return this._alertFired;
+  }
+
+  /**
+   * Set a deployment's traffic split, e.g. `{primary: 80, canary: 20}`, and
+   * follow it until the change is live.
+   */
+  async setTraffic(
+    name: string,
+    weights: Record<string, number>
+  ): Promise<Deployment> {
+    return this._follow(await this._client.setTraffic(name, weights));
+  }
+
+  /** Make the canary the primary at 100%. */
+  async promote(name: string): Promise<Deployment> {
+    return this._follow(await this._client.promote(name));
+  }
+
+  /** Drop the canary, or go back to the previous primary. */
+  async rollback(name: string): Promise<Deployment> {
+    return this._follow(await this._client.rollback(name));
+  }
+
+  /** A deployment's rollout history, oldest first. */
+  events(name: string): Promise<RolloutEvent[]> {
+    return this._client.listEvents(name);
+  }
+
+  /** A deployment's monitoring over a window such as "1h". */
+  monitoring(name: string, window = '1h'): Promise<MonitoringReport> {
+    return this._client.getMonitoring(name, window);
+  }
+
+  /** The server's read-only settings, once `loadUIConfig` has read them. */
+  get uiConfig(): UIConfig | null {
+    return this._uiConfig;
+  }
+
+  /**
+   * Read the server's settings (MLflow UI link, default target) once; a
+   * server without the `config` route leaves them unset.
+   */
+  async loadUIConfig(): Promise<UIConfig | null> {
+    try {
+      this._uiConfig = await this._client.getUIConfig();
+      this._changed.emit();
+    } catch {
+      // An older server: no MLflow UI link, the settings' default target.
+    }
+    return this._uiConfig;
+  }
+
+  /** One model with its versions in detail (metrics, params, signature). */
+  getModel(name: string): Promise<RegisteredModel> {
+    return this._client.getModel(name);
   }
 
   /** Whether a first refresh has completed (successfully or not). */
@@ -209,14 +335,16 @@ export class MLOpsModel implements IDisposable {
     const seq = ++this._seq;
     try {
       const [models, deployments] = await Promise.all([
-        this._fetchAllModels(),
-        this._client.listDeployments()
+        this._fetchModels(),
+        this._client.listDeployments(),
+        this._fetchHealthAndAlerts()
       ]);
       if (seq !== this._seq || this._isDisposed) {
         return; // A newer refresh has started: its answer wins.
       }
       this._error = null;
       this._loaded = true;
+      this._filtering = false;
       this._models = models;
       this._modelsChanged.emit(models);
       this._setDeployments(deployments.items);
@@ -231,6 +359,7 @@ export class MLOpsModel implements IDisposable {
       const isNew = this._error?.message !== error.message;
       this._error = error;
       this._loaded = true;
+      this._filtering = false;
       this._changed.emit();
       if (isNew) {
         this._refreshFailed.emit(error);
@@ -239,21 +368,56 @@ export class MLOpsModel implements IDisposable {
     }
   }
 
-  private async _fetchAllModels(): Promise<RegisteredModel[]> {
-    const models: RegisteredModel[] = [];
-    let pageToken: string | undefined;
-    for (let page = 0; page < MLOpsModel.MAX_MODEL_PAGES; page++) {
-      const result = await this._client.listModels({
-        maxResults: MLOpsModel.MODEL_PAGE_SIZE,
-        pageToken
-      });
-      models.push(...result.items);
-      if (!result.next_page_token) {
-        break;
-      }
-      pageToken = result.next_page_token;
+  /**
+   * The loaded part of the catalog in one request: the server filters and
+   * pages, so the sidebar never reads every model of a large registry.
+   */
+  private async _fetchModels(): Promise<RegisteredModel[]> {
+    const result = await this._client.listModels({
+      filter: this._filter.trim() || undefined,
+      maxResults: this._modelLimit
+    });
+    this._hasMoreModels =
+      !!result.next_page_token && this._modelLimit < MLOpsModel.MAX_MODELS;
+    return result.items;
+  }
+
+  /**
+   * Health colours and new alerts: optional extras, so a server without
+   * monitoring (or a failing monitor) never breaks the lists.
+   */
+  private async _fetchHealthAndAlerts(): Promise<void> {
+    const [health, alerts] = await Promise.allSettled([
+      this._client.getHealth(),
+      this._client.listAlerts()
+    ]);
+    if (health.status === 'fulfilled') {
+      this._health = new Map(
+        (health.value.deployments ?? []).map(d => [d.name, d])
+      );
     }
-    return models;
+    if (alerts.status === 'fulfilled') {
+      const firstLook = this._seenAlerts === null;
+      const seen = this._seenAlerts ?? new Set<string>();
+      for (const alert of alerts.value) {
+        const id = String(alert.id);
+        if (seen.has(id)) {
+          continue;
+        }
+        seen.add(id);
+        // Alerts already there when the sidebar starts are not news.
+        if (!firstLook && alert.state === 'firing') {
+          this._alertFired.emit(alert);
+        }
+      }
+      this._seenAlerts = seen;
+    }
+  }
+
+  private _follow(deployment: Deployment): Deployment {
+    this._upsert(deployment);
+    this.watch(deployment.name);
+    return deployment;
   }
 
   private _setDeployments(deployments: Deployment[]): void {
@@ -312,6 +476,14 @@ export class MLOpsModel implements IDisposable {
   private _watches = new Map<string, Poll>();
   private _seq = 0;
   private _models: RegisteredModel[] = [];
+  private _filter = '';
+  private _health = new Map<string, Health>();
+  private _seenAlerts: Set<string> | null = null;
+  private _alertFired = new Signal<this, Alert>(this);
+  private _uiConfig: UIConfig | null = null;
+  private _filtering = false;
+  private _modelLimit = MLOpsModel.MODEL_PAGE_SIZE;
+  private _hasMoreModels = false;
   private _deployments: Deployment[] = [];
   private _loaded = false;
   private _error: MLOpsRequestError | null = null;
@@ -329,8 +501,10 @@ export namespace MLOpsModel {
   export const FAST_INTERVAL = 1000;
   /** Longest wait (ms) between retries while the server keeps failing. */
   export const MAX_BACKOFF = 60 * 1000;
-  export const MODEL_PAGE_SIZE = 100;
-  export const MAX_MODEL_PAGES = 10;
+  /** Models per catalog page ("Load more" adds one page). */
+  export const MODEL_PAGE_SIZE = 50;
+  /** The most models the sidebar holds (the API's largest page). */
+  export const MAX_MODELS = 1000;
 
   export interface IOptions {
     /** Refresh interval in milliseconds. */

@@ -93,3 +93,37 @@ export function normalizeVersion(version: string): string {
 export function versionsMatch(frontend: string, server: string): boolean {
   return normalizeVersion(frontend) === normalizeVersion(server);
 }
+
+/**
+ * Python for a notebook cell that scores a deployment: through the
+ * jupyter_mlops API, and the same request over plain HTTP with `requests`.
+ * `X` is left for the user to define (a DataFrame with the input columns).
+ */
+export function predictionSnippet(deployment: Deployment): string {
+  const name = JSON.stringify(deployment.name);
+  const lines = [
+    `# Score deployment ${name} (${deployment.model_name}/${deployment.model_version}).`,
+    '# X: a pandas DataFrame with the columns of the model signature.',
+    'import jupyter_mlops',
+    '',
+    `predictions = jupyter_mlops.predict(${name}, X)`
+  ];
+  if (deployment.url) {
+    lines.push(
+      '',
+      '# The same request over HTTP (MLflow scoring protocol):',
+      'import requests',
+      '',
+      'response = requests.post(',
+      `    ${JSON.stringify(deployment.url)},`,
+      '    json={"dataframe_split": X.to_dict(orient="split", index=False)},',
+      '    timeout=30,',
+      ')',
+      'response.raise_for_status()',
+      'response.json()["predictions"]'
+    );
+  } else {
+    lines.push('predictions');
+  }
+  return lines.join('\n');
+}

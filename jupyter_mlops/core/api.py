@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from .models import Deployment, ModelVersion, Page, RegisteredModel
+from .models import Deployment, ModelVersion, Page, RegisteredModel, RolloutEvent
 from .service import MLOps
 
 _default: MLOps | None = None
@@ -68,3 +68,96 @@ def predict(name: str, data: Any, params: dict[str, Any] | None = None) -> Any:
 
 def undeploy(name: str) -> bool:
     return client().undeploy(name)
+
+
+def set_traffic(name: str, weights: dict[str, int], **kwargs: Any) -> Deployment:
+    return client().set_traffic(name, weights, **kwargs)
+
+
+def promote(name: str, **kwargs: Any) -> Deployment:
+    return client().promote(name, **kwargs)
+
+
+def rollback(name: str, **kwargs: Any) -> Deployment:
+    return client().rollback(name, **kwargs)
+
+
+def sync(name: str, **kwargs: Any) -> Deployment:
+    return client().sync(name, **kwargs)
+
+
+def events(name: str, limit: int = 100) -> list[RolloutEvent]:
+    return client().events(name, limit)
+
+
+# --- monitoring -------------------------------------------------------------------------------------------------
+
+
+def monitor(name: str, window: str | float = "1h") -> Any:
+    """A MonitoringReport: ``.drift`` and ``.ops`` DataFrames, ``.performance``, ``.health``, ``.alerts``."""
+    return client().monitor(name, window)
+
+
+def feedback(name: str, request_ids: Any, labels: Any) -> dict[str, Any]:
+    """Ground-truth labels for logged requests (ids from the X-MLOps-Request-Id response header)."""
+    return client().feedback(name, request_ids, labels)
+
+
+def alerts(name: str | None = None) -> list[dict[str, Any]]:
+    return client().alerts(name)
+
+
+def alert_rules(name: str, rules: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    return client().alert_rules(name, rules)
+
+
+def health(name: str | None = None, window: str | float = "1h") -> dict[str, Any]:
+    return client().health(name, window)
+
+
+# --- governance (issue 6) ------------------------------------------------------------------------------------------
+
+
+def audit(target: str | None = None, **kwargs: Any) -> list[Any]:
+    """Audit ledger entries, oldest first (``target`` like ``deployment/NAME`` or ``model/NAME``)."""
+    return client().audit_events(target, **kwargs)
+
+
+def verify_audit() -> Any:
+    return client().verify_audit()
+
+
+def served_at(deployment: str, at: Any) -> Any:
+    return client().served_at(deployment, at)
+
+
+def request_approval(action: str, target: str, payload: dict[str, Any] | None = None) -> Any:
+    return client().request_approval(action, target, payload)
+
+
+def approvals(status: str | None = None) -> list[Any]:
+    return client().approvals(status)
+
+
+def grant(approval_id: int, comment: str | None = None) -> Any:
+    return client().grant(approval_id, comment=comment)
+
+
+def reject(approval_id: int, comment: str | None = None) -> Any:
+    return client().reject(approval_id, comment=comment)
+
+
+def card(name: str, version: str | None = None) -> Any:
+    return client().card(name, version)
+
+
+def update_card(name: str, version: str, **sections: str) -> Any:
+    return client().update_card(name, version, sections)
+
+
+def lineage(subject: str) -> Any:
+    return client().lineage(subject)
+
+
+def issue_token(name: str) -> str:
+    return client().issue_token(name)

@@ -168,6 +168,11 @@ class DeploymentSpec(Record):
     name: str | None = None
     target: str = "local"
     wait: bool = True
+    # Rollouts onto an existing deployment: a canary taking this share of traffic, or a shadow variant.
+    canary: int | None = Field(default=None, ge=0, le=100)
+    shadow: bool = False
+    batching: dict[str, Any] | None = None  # {"max_batch_size": int, "max_wait_ms": float, "enabled": bool}
+    isolated: bool = False
 
     @field_validator("model")
     @classmethod
@@ -222,3 +227,13 @@ class Deployment(Record):
     @property
     def model_uri(self) -> str:
         return f"models:/{self.model_name}/{self.model_version}"
+
+
+class RolloutEvent(Record):
+    """One entry of a deployment's rollout history: what changed, why, and which variant it concerned."""
+
+    time: datetime
+    kind: str  # deploy, canary, shadow, traffic, promote, rollback, auto_rollback, sync, undeploy
+    message: str
+    variant: str | None = None
+    actor: str | None = None

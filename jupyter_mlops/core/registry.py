@@ -30,6 +30,11 @@ log = logging.getLogger(__name__)
 # MLflow's fluent API (log_model, start_run) reads process-global URIs: serialise our use of it.
 _FLUENT_LOCK = threading.RLock()
 
+# Catalog paging: names per `name IN (...)` version query (SQLite's bound-parameter limit is far above) and
+# versions per page of that query.
+_NAMES_PER_QUERY = 200
+_VERSIONS_PER_QUERY = 10_000
+
 # Module prefix of a model's class -> MLflow flavor module that can log it.
 _FLAVORS: tuple[tuple[str, str], ...] = (
     ("sklearn", "mlflow.sklearn"),
@@ -45,6 +50,11 @@ _FLAVORS: tuple[tuple[str, str], ...] = (
 
 def _ms_to_datetime(ms: int | None) -> datetime | None:
     return datetime.fromtimestamp(ms / 1000, tz=timezone.utc) if ms else None
+
+
+def _quoted(value: str) -> str:
+    """A string literal for MLflow's filter syntax, which has no escapes: pick the quote the value lacks."""
+    return f'"{value}"' if "'" in value else f"'{value}'"
 
 
 def translate_mlflow_error(exc: MlflowException, what: str) -> MLOpsError:
@@ -88,7 +98,9 @@ class Registry:
         self.registry_uri = registry_uri or tracking_uri
         self.artifact_root = artifact_root
         self.experiment_name = experiment_name
-        self.client = MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.registry_uri)
+        # MlflowClient may open (and so create and migrate) the stores: do it under the creation lock too.
+        with mlflow_store_lock(self.tracking_uri, self.registry_uri):
+            self.client = MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.registry_uri)
         self._experiment_id: str | None = None
         self._prepared = False
 
@@ -100,12 +112,9 @@ class Registry:
         """
         if self._prepared:
             return
-        with contextlib.ExitStack() as stack:
-            for uri in sorted({self.tracking_uri, self.registry_uri}):
-                stack.enter_context(_sqlite_creation_lock(uri))
-            with self._errors("The MLflow store"):
-                self.client.search_experiments(max_results=1)
-                self.client.search_registered_models(max_results=1)
+        with mlflow_store_lock(self.tracking_uri, self.registry_uri), self._errors("The MLflow store"):
+            self.client.search_experiments(max_results=1)
+            self.client.search_registered_models(max_results=1)
         self._prepared = True
 
     # --- reading ----------------------------------------------------------------------------------------------
@@ -166,17 +175,34 @@ class Registry:
         """One page of registered models whose name contains ``text``, with their versions (newest first)."""
         filter_string = None
         if text:
-            escaped = text.replace("'", "''")
-            filter_string = f"name ILIKE '%{escaped}%'"
+            filter_string = f"name ILIKE {_quoted('%' + text + '%')}"
         with self._errors("The model search"):
             found = self.client.search_registered_models(
                 filter_string=filter_string, max_results=max_results, order_by=["name ASC"], page_token=page_token
             )
-            items = []
-            for rm in found:
-                versions = self.client.search_model_versions(f"name = '{rm.name}'", order_by=["version_number DESC"])
-                items.append(self._to_model(rm, [self._to_version(mv, detail=False) for mv in versions]))
+            by_name = self._versions_of([rm.name for rm in found])
+            items = [self._to_model(rm, by_name.get(rm.name, [])) for rm in found]
         return Page(items=items, next_page_token=found.token or None)
+
+    def _versions_of(self, names: list[str]) -> dict[str, list[ModelVersion]]:
+        """Versions (newest first) of a page of models in one query per chunk, not one query per model (N+1)."""
+        by_name: dict[str, list[ModelVersion]] = {name: [] for name in names}
+        for start in range(0, len(names), _NAMES_PER_QUERY):
+            quoted = ", ".join(_quoted(n) for n in names[start : start + _NAMES_PER_QUERY])
+            token: str | None = None
+            while True:
+                found = self.client.search_model_versions(
+                    f"name IN ({quoted})",
+                    max_results=_VERSIONS_PER_QUERY,
+                    order_by=["name ASC", "version_number DESC"],
+                    page_token=token,
+                )
+                for mv in found:
+                    by_name.setdefault(mv.name, []).append(self._to_version(mv, detail=False))
+                token = found.token or None
+                if not token:
+                    break
+        return by_name
 
     def _to_version(self, mv: Any, *, detail: bool) -> ModelVersion:
         metrics: dict[str, float] = {}
@@ -213,6 +239,14 @@ class Registry:
 
     @staticmethod
     def _to_model(rm: Any, versions: list[ModelVersion]) -> RegisteredModel:
+        # MLflow's version search leaves `aliases` empty: take each version's aliases from the model's map.
+        by_version: dict[str, list[str]] = {}
+        for alias, number in sorted((rm.aliases or {}).items()):
+            by_version.setdefault(str(number), []).append(str(alias))
+        versions = [
+            v if v.aliases or v.version not in by_version else v.model_copy(update={"aliases": by_version[v.version]})
+            for v in versions
+        ]
         return RegisteredModel(
             name=rm.name,
             description=rm.description or None,
@@ -241,6 +275,55 @@ class Registry:
         with self._errors(f"Version {version} of model {name!r}"):
             for key, value in tags.items():
                 self.client.set_model_version_tag(name, version, key, value)
+
+    # --- monitoring: baselines travel with the version's run; a monitoring run per deployment and version ----
+
+    def log_run_json(self, run_id: str, artifact_file: str, data: dict[str, Any]) -> None:
+        """Store a JSON document as an artifact of a run (the training baseline of a model version)."""
+        with self._errors(f"Run {run_id}"):
+            self.client.log_dict(run_id, data, artifact_file)
+
+    def read_run_json(self, run_id: str, artifact_file: str) -> dict[str, Any] | None:
+        """A JSON artifact of a run, or None when the run has none at that path."""
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp, contextlib.suppress(MlflowException, OSError, ValueError):
+            with self._errors(f"Run {run_id}"):
+                local = self.client.download_artifacts(run_id, artifact_file, tmp)
+            with open(local, encoding="utf-8") as handle:
+                data = json.load(handle)
+            return data if isinstance(data, dict) else None
+        return None
+
+    def monitoring_run(self, name: str, version: str, deployment: str) -> str:
+        """The run that collects a deployment's monitoring metrics for one model version (created once).
+
+        Its id is kept as the version tag ``mlops.monitoring_run.<deployment>``, which links the two both ways.
+        """
+        key = f"mlops.monitoring_run.{deployment}"
+        current = self.version(name, version, detail=False).tags.get(key)
+        if current:
+            return current
+        with self._errors(f"Monitoring run of {deployment!r}"):
+            run = self.client.create_run(
+                self.experiment_id(),
+                run_name=f"monitoring-{deployment}",
+                tags={
+                    "mlops.kind": "monitoring",
+                    "mlops.deployment": deployment,
+                    "mlops.model_name": name,
+                    "mlops.model_version": version,
+                    "mlops.model_uri": f"models:/{name}/{version}",
+                },
+            )
+            self.client.set_model_version_tag(name, version, key, run.info.run_id)
+        return str(run.info.run_id)
+
+    def log_run_metrics(self, run_id: str, metrics: dict[str, float], timestamp_ms: int, step: int = 0) -> None:
+        from mlflow.entities import Metric
+
+        with self._errors(f"Run {run_id}"):
+            self.client.log_batch(run_id, metrics=[Metric(k, float(v), timestamp_ms, step) for k, v in metrics.items()])
 
     def experiment_id(self) -> str:
         """Our experiment, created with its artifacts under ``artifact_root`` (never the process's cwd)."""
@@ -372,6 +455,19 @@ class Registry:
             "log (scikit-learn, XGBoost, LightGBM, PyTorch, ...), an mlflow.pyfunc.PythonModel, a Python "
             "function of a DataFrame, or a runs:/ or models:/ URI."
         )
+
+
+@contextlib.contextmanager
+def mlflow_store_lock(*uris: str | None) -> Iterator[None]:
+    """Hold the creation lock of every SQLite store among ``uris`` (each once, in a fixed order).
+
+    Every process of ours (Jupyter, kernels, the serving daemon) opens MLflow's embedded stores under it, since
+    MLflow's schema creation is not safe to run concurrently on one SQLite file.
+    """
+    with contextlib.ExitStack() as stack:
+        for uri in sorted({u for u in uris if u}):
+            stack.enter_context(_sqlite_creation_lock(uri))
+        yield
 
 
 @contextlib.contextmanager

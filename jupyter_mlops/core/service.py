@@ -9,11 +9,18 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from ..config import MLOpsConfig
 from . import lineage, payloads, validation
+from .deployments import rollout
+from .deployments.config import DeploymentConfig, batching_settings
 from .errors import InvalidRequest, MLOpsError, NotFound, Unavailable
+from .governance import AuditLedger, DeploymentTokens, Governance, cards
+from .governance.audit import AuditEvent, ChainReport, ServedAt
+from .governance.cards import LineageChain, ModelCard
+from .governance.policy import Approval
 from .models import (
     Deployment,
     DeploymentSpec,
@@ -23,6 +30,7 @@ from .models import (
     ModelVersion,
     Page,
     RegisteredModel,
+    RolloutEvent,
     RuntimeStatus,
     StepStatus,
     Variant,
@@ -64,6 +72,10 @@ class MLOps:
         self.store = store or Store(self.config.store_url)
         self._targets = targets
         self._lock = threading.Lock()
+        # Governance (issue 6): the append-only ledger, roles/approvals, and per-deployment tokens.
+        self.audit = AuditLedger(self.store)
+        self.governance = Governance(self.config, self.store, self.audit)
+        self.tokens = DeploymentTokens(self.store)
 
     # --- targets ----------------------------------------------------------------------------------------------
 
@@ -74,6 +86,10 @@ class MLOps:
                 from .targets.local import LocalTarget
 
                 self._targets = {"local": LocalTarget(self.config, self.store)}
+                # Targets named in configuration (c.MLOpsConfig.targets), e.g. "kserve" or "ray".
+                from .targets.registry import build_targets
+
+                self._targets.update(build_targets(self.config, self.store))
             return self._targets
 
     def target(self, name: str) -> Target:
@@ -108,6 +124,7 @@ class MLOps:
         """
         name = validation.model_name(name)
         alias = validation.alias(alias) if alias else None
+        self._authorize("register", actor, target=f"model/{name}")
         all_tags = {**lineage.capture(X, notebook=notebook, user=actor or self.user), **(tags or {})}
         if isinstance(model, str):
             version = self.registry.register_uri(model, name, tags=all_tags, description=description)
@@ -123,8 +140,11 @@ class MLOps:
                 tags=all_tags,
                 description=description,
             )
+        if X is not None:
+            self.monitoring.record_baseline(version, model, X)  # training profile, an artifact of the version's run
+        self._audit("register", actor, f"model/{name}/{version.version}", None, _version_state(version))
         if alias:
-            version = self.registry.set_alias(name, alias, version.version)
+            version = self.set_alias(name, alias, version.version, actor=actor)
         return version
 
     def models(self, filter: str | None = None, max_results: int = 50, page_token: str | None = None) -> Page:
@@ -142,12 +162,23 @@ class MLOps:
         return self.registry.version(validation.model_name(name), validation.version(version))
 
     def set_alias(self, name: str, alias: str, version: str | int, *, actor: str | None = None) -> ModelVersion:
-        return self.registry.set_alias(
-            validation.model_name(name), validation.alias(alias), validation.version(version)
-        )
+        name, alias, version = validation.model_name(name), validation.alias(alias), validation.version(version)
+        target = f"model/{name}@{alias}"
+        self._authorize("set_alias", actor, target=target)
+        if self.governance.is_protected("set_alias", alias=alias):
+            self.governance.require_approval("set_alias", self._actor(actor), self.user, target, version)
+        before = self._alias_version(name, alias)
+        result = self.registry.set_alias(name, alias, version)
+        self._audit("set_alias", actor, target, {"version": before}, {"version": version})
+        return result
 
     def delete_alias(self, name: str, alias: str, *, actor: str | None = None) -> None:
-        self.registry.delete_alias(validation.model_name(name), validation.alias(alias))
+        name, alias = validation.model_name(name), validation.alias(alias)
+        target = f"model/{name}@{alias}"
+        self._authorize("delete_alias", actor, target=target)
+        before = self._alias_version(name, alias)
+        self.registry.delete_alias(name, alias)
+        self._audit("delete_alias", actor, target, {"version": before}, None)
 
     # --- deployments ------------------------------------------------------------------------------------------
 
@@ -161,13 +192,20 @@ class MLOps:
         replace: bool = False,
         on_progress: ProgressCallback | None = None,
         actor: str | None = None,
+        canary: int | None = None,
+        shadow: bool = False,
+        batching: dict[str, Any] | None = None,
+        isolated: bool = False,
     ) -> Deployment:
         """Deploy ``NAME``, ``NAME/VERSION`` or ``NAME@ALIAS`` as a live endpoint.
 
         The reference is resolved once to a pinned version. With ``wait`` this returns when the deployment is
         ready (or raises DeploymentFailed naming the failed step); otherwise it returns at once and the
         deployment's ``steps`` show progress. ``replace`` swaps the model of an existing deployment without
-        downtime.
+        downtime (the old version is remembered for ``rollback``). Onto an existing deployment, ``canary=20``
+        adds the version as a canary taking 20% of traffic and ``shadow=True`` as a shadow that gets a mirrored
+        copy of every request. ``batching`` (``{"max_batch_size", "max_wait_ms", "enabled"}``) tunes
+        micro-batching.
         """
         spec = DeploymentSpec(model=model, name=name, target=target or self.config.default_target, wait=wait)
         ref = ModelRef.parse(spec.model)
@@ -175,21 +213,44 @@ class MLOps:
         pinned = self.registry.resolve(ref)
         dep_name = spec.name or deployment_name_for(ref.name)
         variants = [Variant(model_name=pinned.name, model_version=pinned.version, role=VariantRole.primary)]
-        if replace and self._exists(dep_name):
-            self.store.replace_variants(dep_name, model_ref=str(ref), variants=variants)
+        existing = self._existing(dep_name)
+        owner = existing.owner if existing is not None else self._owner_for(actor)
+        audit_target = f"deployment/{dep_name}"
+        self._authorize("deploy", actor, target=audit_target, owner=owner, deployment=dep_name)
+        if self.governance.is_protected("deploy", deployment=dep_name):
+            self.governance.require_approval("deploy", self._actor(actor), owner, audit_target, pinned.version)
+        settings = _serving_settings(batching, isolated)
+        if canary is not None or shadow or (replace and self._exists(dep_name)):
+            self._roll_out(dep_name, ref, pinned, canary=canary, shadow=shadow, settings=settings, actor=actor)
         else:
             self.store.create_deployment(
-                dep_name, owner=actor or self.user, target=spec.target, model_ref=str(ref), variants=variants
-            )
+                dep_name, owner=owner, target=spec.target, model_ref=str(ref), variants=variants,
+                config=DeploymentConfig().merged(**settings).to_json(),
+            )  # fmt: skip
+            message = f"deployed {pinned.uri}"
+            rollout.record_event(self.store, dep_name, "deploy", message, variant="primary", actor=owner)
+            if self._tokens_required():
+                self.tokens.issue(dep_name)  # locks the endpoint at once; the owner gets a token with issue_token()
+        before = _serving_state(existing)
+        after = _serving_state(self.store.get_deployment(dep_name))
         status = deploy_target.apply(dep_name)
         if on_progress is not None:
             on_progress(status)
         if spec.wait:
-            status = deploy_target.wait_ready(dep_name, self.config.deploy_timeout, on_progress)
+            try:
+                status = deploy_target.wait_ready(dep_name, self.config.deploy_timeout, on_progress)
+            except MLOpsError as exc:
+                self._audit(
+                    "deploy", actor, audit_target, before, after, owner=owner, outcome="failed", detail=exc.message
+                )
+                raise
+        self._audit("deploy", actor, audit_target, before, after, owner=owner)
         return self._merge(self.store.get_deployment(dep_name), status)
 
-    def deployments(self, owner: str | None = None) -> list[Deployment]:
+    def deployments(self, owner: str | None = None, *, actor: str | None = None) -> list[Deployment]:
         records = self.store.list_deployments(owner=owner)
+        if actor is not None:  # under JupyterHub a user sees only what they own or were granted
+            records = [d for d in records if self.governance.may_use(actor, d.owner, d.name)]
         observed: dict[str, RuntimeStatus] = {}
         for target_name in {d.target for d in records}:
             try:
@@ -198,8 +259,9 @@ class MLOps:
                 log.warning("target %s did not report status: %s", target_name, exc.message)
         return [self._merge(d, observed.get(d.name)) for d in records]
 
-    def deployment(self, name: str) -> Deployment:
+    def deployment(self, name: str, *, actor: str | None = None) -> Deployment:
         record = self.store.get_deployment(validation.deployment_name(name))
+        self._authorize("read", actor, target=f"deployment/{record.name}", owner=record.owner, deployment=record.name)
         try:
             status = self.target(record.target).status(record.name)
         except Unavailable:
@@ -213,15 +275,19 @@ class MLOps:
             record = self.store.get_deployment(name)
         except NotFound:
             return False
+        self._authorize("undeploy", actor, target=f"deployment/{name}", owner=record.owner, deployment=name)
         self.store.delete_deployment(name)
         self.target(record.target).remove(name)
+        self.tokens.revoke(name)
+        self._audit("undeploy", actor, f"deployment/{name}", _serving_state(record), None, owner=record.owner)
         return True
 
     def invoke(
-        self, name: str, body: bytes, content_type: str = "application/json"
+        self, name: str, body: bytes, content_type: str = "application/json", *, actor: str | None = None
     ) -> tuple[int, dict[str, str], bytes]:
         """Send a raw scoring request to a deployment (the REST proxy route uses this)."""
         record = self.store.get_deployment(validation.deployment_name(name))
+        self._authorize("read", actor, target=f"deployment/{record.name}", owner=record.owner, deployment=record.name)
         return self.target(record.target).invoke(record.name, body, content_type)
 
     def predict(self, name: str, data: Any, params: dict[str, Any] | None = None) -> Any:
@@ -246,13 +312,408 @@ class MLOps:
                     target.apply(record.name)
         return len(records)
 
+    # --- rollouts (canary, shadow, traffic, promote, rollback, alias sync) -------------------------------------
+
+    def set_traffic(
+        self, name: str, weights: dict[str, int], *, wait: bool = True, actor: str | None = None
+    ) -> Deployment:
+        """Set traffic weights by variant name or role, e.g. ``{"primary": 80, "canary": 20}`` (sum 100)."""
+        name = validation.deployment_name(name)
+
+        def apply(variants: list[Variant], config: DeploymentConfig) -> rollout.Outcome:
+            updated = rollout.with_weights(variants, weights)
+            return updated, config, "traffic", f"traffic set: {rollout.describe(updated)}"
+
+        return self._apply_change(name, apply, wait=wait, actor=actor)
+
+    def promote(self, name: str, *, wait: bool = True, actor: str | None = None) -> Deployment:
+        """Make the canary (or the shadow, without a canary) the primary at 100%; the old primary is remembered
+        for ``rollback``. No model is reloaded: the promoted version is already warm."""
+        name = validation.deployment_name(name)
+
+        def apply(variants: list[Variant], config: DeploymentConfig) -> rollout.Outcome:
+            updated, old, new = rollout.promoted(variants)
+            message = f"promoted {new.model_uri} to primary (was {old.model_uri})"
+            return updated, rollout.remember_primary(config, old), "promote", message
+
+        return self._apply_change(name, apply, wait=wait, actor=actor)
+
+    def rollback(self, name: str, *, wait: bool = True, actor: str | None = None) -> Deployment:
+        """Undo the last rollout step: drop the canary if there is one, else return to the previous primary."""
+        name = validation.deployment_name(name)
+
+        def apply(variants: list[Variant], config: DeploymentConfig) -> rollout.Outcome:
+            updated, message = rollout.rolled_back(variants, config.previous_primary)
+            current = rollout.primary_of(variants)
+            if updated[0].model_uri != current.model_uri:
+                config = rollout.remember_primary(config, current)
+            return updated, config, "rollback", message
+
+        return self._apply_change(name, apply, wait=wait, actor=actor)
+
+    def sync(self, name: str, *, wait: bool = True, actor: str | None = None) -> Deployment:
+        """Re-resolve an alias-driven deployment (deployed as ``NAME@ALIAS``); redeploy when the alias moved."""
+        name = validation.deployment_name(name)
+        record = self.store.get_deployment(name)
+        ref = ModelRef.parse(record.model_ref)
+        if ref.version is not None:
+            raise InvalidRequest(
+                f"Deployment {name!r} is pinned to {record.model_ref}; only deployments of NAME@ALIAS (or NAME, "
+                "the latest version) follow the registry. Deploy NAME@ALIAS to make it alias-driven."
+            )
+        pinned = self.registry.resolve(ref)
+        current = rollout.primary_of(record.variants)
+        if (current.model_name, current.model_version) == (pinned.name, pinned.version):
+            message = f"{record.model_ref} still resolves to {pinned.uri}; nothing to redeploy"
+            rollout.record_event(self.store, name, "sync", message, variant="primary", actor=actor or self.user)
+            return self.deployment(name)
+
+        def apply(variants: list[Variant], config: DeploymentConfig) -> rollout.Outcome:
+            old = rollout.primary_of(variants)
+            updated = [
+                v.model_copy(update={"model_name": pinned.name, "model_version": pinned.version})
+                if v.role == VariantRole.primary
+                else v
+                for v in variants
+            ]
+            message = f"{record.model_ref} moved to {pinned.uri} (was {old.model_uri}); redeployed"
+            return updated, rollout.remember_primary(config, old), "sync", message
+
+        return self._apply_change(name, apply, wait=wait, actor=actor)
+
+    def events(self, name: str, limit: int = 100) -> list[RolloutEvent]:
+        """Rollout history of a deployment, oldest first: deploys, canaries, traffic, promotes, rollbacks and
+        automatic rollbacks with their reasons."""
+        return rollout.events(self.store, validation.deployment_name(name), limit)
+
+    def _roll_out(
+        self,
+        name: str,
+        ref: ModelRef,
+        pinned: ModelVersion,
+        *,
+        canary: int | None,
+        shadow: bool,
+        settings: dict[str, Any],
+        actor: str | None,
+    ) -> None:
+        """Add a canary or shadow, or replace the primary (remembering it), on an existing deployment."""
+        if canary is not None and shadow:
+            raise InvalidRequest("Choose canary=<weight> or shadow=True, not both.")
+        if canary is not None and (isinstance(canary, bool) or not isinstance(canary, int)):
+            raise InvalidRequest("canary must be an integer weight from 0 to 100.")
+        if not self._exists(name):
+            raise NotFound(
+                f"No deployment named {name!r} to add a {'canary' if canary is not None else 'shadow'} to: deploy "
+                "its primary model first."
+            )
+
+        def apply(variants: list[Variant], config: DeploymentConfig) -> rollout.Outcome:
+            config = config.merged(**settings) if settings else config
+            if canary is not None:
+                updated = rollout.with_canary(variants, pinned.name, pinned.version, canary)
+                return updated, config, "canary", f"canary {pinned.uri} at {canary}%"
+            if shadow:
+                updated = rollout.with_shadow(variants, pinned.name, pinned.version)
+                return updated, config, "shadow", f"shadow {pinned.uri} gets a mirrored copy of every request"
+            current = rollout.primary_of(variants)
+            primary = current.model_copy(
+                update={"model_name": pinned.name, "model_version": pinned.version, "weight": 100}
+            )
+            kept = [v for v in variants if v.role == VariantRole.shadow]
+            message = f"replaced the primary {current.model_uri} with {pinned.uri}"
+            return [primary, *kept], rollout.remember_primary(config, current), "deploy", message
+
+        primary_change = canary is None and not shadow
+        model_ref = str(ref) if primary_change else None
+        rollout.change(self.store, name, apply, actor=actor or self.user, model_ref=model_ref)
+
+    def _apply_change(self, name: str, apply: rollout.Change, *, wait: bool, actor: str | None) -> Deployment:
+        """Write one rollout change to the store, let the target converge, and (with ``wait``) wait for it."""
+        apply, audited = self._governed_change(name, apply, actor)  # governance: authorize now, audit once written
+        record = rollout.change(self.store, name, apply, actor=actor or self.user)
+        audited()
+        target = self.target(record.target)
+        status = target.apply_traffic(name)
+        if wait:
+            status = target.wait_ready(name, self.config.deploy_timeout)
+        return self._merge(self.store.get_deployment(name), status)
+
     def close(self) -> None:
         if self._targets:
             for target in self._targets.values():
                 target.close()
+        if getattr(self, "_monitoring", None) is not None:
+            self._monitoring.close()  # waits for the MLflow history it is still logging
         self.store.close()
 
+    # --- governance (issue 6) ---------------------------------------------------------------------------------
+
+    def audit_events(
+        self,
+        target: str | None = None,
+        *,
+        since: Any = None,
+        until: Any = None,
+        actor: str | None = None,
+        limit: int = 1000,
+    ) -> list[AuditEvent]:
+        """Ledger entries, oldest first; ``target`` like ``deployment/NAME`` or ``model/NAME`` (and below it)."""
+        if not 1 <= limit <= 100_000:
+            raise InvalidRequest("limit must be between 1 and 100000.")
+        return self.audit.events(target, since=since, until=until, actor=actor, limit=limit)
+
+    def export_audit(
+        self, target: str | None = None, *, format: str = "json", since: Any = None, until: Any = None
+    ) -> str:
+        """The ledger (or part of it) as CSV or JSON text."""
+        if format not in ("json", "csv"):
+            raise InvalidRequest(f"Unknown export format {format!r}: use json or csv.")
+        events = self.audit.events(target, since=since, until=until, limit=1_000_000)
+        return self.audit.to_csv(events) if format == "csv" else self.audit.to_json(events)
+
+    def verify_audit(self) -> ChainReport:
+        """Recompute the ledger's hash chain; reports the first entry edited, removed or inserted."""
+        return self.audit.verify()
+
+    def served_at(self, deployment: str, at: Any) -> ServedAt:
+        """Which model version served ``deployment`` at time ``at`` (ISO text or datetime), from the ledger."""
+        return self.audit.served_at(validation.deployment_name(deployment), at)
+
+    def whoami(self, actor: str | None = None) -> dict[str, Any]:
+        user = self._actor(actor)
+        return {"user": user, "owner": self.user, "role": self.governance.role(user)}
+
+    def request_approval(
+        self, action: str, target: str, payload: dict[str, Any] | None = None, *, actor: str | None = None
+    ) -> Approval:
+        """Ask for a protected change; the request carries the candidate's metrics, its baseline and schema diff.
+
+        ``set_alias``: target ``model/NAME@ALIAS``, payload ``{"version": V}``. ``deploy``: target
+        ``deployment/NAME``, payload ``{"model": "NAME/VERSION"}`` (or ``{"model": NAME, "version": V}``).
+        """
+        payload = dict(payload or {})
+        owner: str | None = self.user
+        if action == "set_alias":
+            match = re.fullmatch(r"model/([^@/]+)@([^@/]+)", target or "")
+            if not match or "version" not in payload:
+                raise InvalidRequest('set_alias approvals need target "model/NAME@ALIAS" and payload {"version": V}.')
+            name, alias = validation.model_name(match[1]), validation.alias(match[2])
+            candidate = self.registry.version(name, validation.version(payload["version"]))
+            baseline_version = self._alias_version(name, alias)
+        elif action == "deploy":
+            match = re.fullmatch(r"deployment/([^/]+)", target or "")
+            if not match or not payload.get("model"):
+                raise InvalidRequest('deploy approvals need target "deployment/NAME" and payload {"model": REF}.')
+            dep_name = validation.deployment_name(match[1])
+            ref = ModelRef.parse(payload["model"])
+            resolved = self.registry.resolve(ref)
+            candidate = self.registry.version(resolved.name, resolved.version)
+            existing = self._existing(dep_name)
+            owner = existing.owner if existing is not None else owner
+            name = candidate.name
+            baseline_version = existing.model_version if existing is not None and existing.model_name == name else None
+        else:
+            raise InvalidRequest(f"Approvals cover set_alias and deploy; {action!r} needs none.")
+        payload["version"] = candidate.version
+        baseline = self.registry.version(name, baseline_version) if baseline_version else None
+        evidence = {
+            "candidate": {"model": candidate.uri, "metrics": candidate.metrics},
+            "baseline": {"model": baseline.uri, "metrics": baseline.metrics} if baseline else None,
+            "schema_diff": _schema_diff(baseline.signature if baseline else None, candidate.signature),
+        }
+        return self.governance.create_request(action, target, payload, evidence, self._actor(actor), owner)
+
+    def approvals(self, status: str | None = None) -> list[Approval]:
+        return self.governance.approvals(status)
+
+    def grant(self, approval_id: int, *, actor: str | None = None, comment: str | None = None) -> Approval:
+        """Grant a pending request (approver role, and not the requester); the change may then be made once."""
+        return self.governance.decide(int(approval_id), self._actor(actor), grant=True, comment=comment)
+
+    def reject(self, approval_id: int, *, actor: str | None = None, comment: str | None = None) -> Approval:
+        return self.governance.decide(int(approval_id), self._actor(actor), grant=False, comment=comment)
+
+    def issue_token(self, name: str, *, actor: str | None = None) -> str:
+        """A new bearer token for a deployment's endpoint (the previous one stops working); shown only now."""
+        record = self.store.get_deployment(validation.deployment_name(name))
+        target = f"deployment/{record.name}"
+        self._authorize("issue_token", actor, target=target, owner=record.owner, deployment=record.name)
+        token = self.tokens.issue(record.name)
+        self._audit("issue_token", actor, target, None, {"token": "issued"}, owner=record.owner)
+        return token
+
+    def lineage(self, subject: str, *, actor: str | None = None) -> LineageChain:
+        """The chain deployment -> version -> run -> notebook/commit, for a deployment name or NAME[/VERSION]."""
+        deployment = None
+        if "/" not in subject and "@" not in subject and self._existing(subject) is not None:
+            deployment = self.deployment(subject, actor=actor)
+            version = self.registry.version(deployment.model_name, deployment.model_version)
+        else:
+            version = self.registry.resolve(ModelRef.parse(subject))
+        return cards.chain(version, deployment)
+
+    def card(self, name: str, version: str | None = None) -> ModelCard:
+        """The model card of a version (latest when omitted), regenerated from MLflow and our records."""
+        ref = ModelRef.parse(f"{name}/{version}" if version else name)
+        found = self.registry.resolve(ref)
+        mv = self.registry.version(found.name, found.version)
+        return self._build_card(mv, cards.load_sections(self.registry.client, mv.run_id))
+
+    def update_card(self, name: str, version: str, sections: dict[str, str], *, actor: str | None = None) -> ModelCard:
+        """Write the human sections (intended_use, limitations) and store the card as artifacts of the version."""
+        unknown = set(sections) - set(cards.EDITABLE)
+        if unknown:
+            raise InvalidRequest(f"Only {', '.join(cards.EDITABLE)} can be edited (got {', '.join(sorted(unknown))}).")
+        if any(not isinstance(v, str) or len(v) > 20_000 for v in sections.values()):
+            raise InvalidRequest("Card sections must be text of at most 20000 characters.")
+        mv = self.registry.version(validation.model_name(name), validation.version(version))
+        target = f"model/{mv.name}/{mv.version}"
+        self._authorize("update_card", actor, target=target)
+        current = cards.load_sections(self.registry.client, mv.run_id)
+        card = self._build_card(mv, {**current, **sections})
+        cards.store_card(self.registry.client, card, mv.run_id)
+        self._audit("update_card", actor, target, current, {k: card.model_dump()[k] for k in cards.EDITABLE})
+        return card
+
+    def _build_card(self, mv: ModelVersion, sections: dict[str, str]) -> ModelCard:
+        deployed = [
+            d.name
+            for d in self.store.list_deployments()
+            if d.model_name == mv.name and any(v.model_version == mv.version for v in d.variants)
+        ]
+        approvals = [
+            a.model_dump(mode="json", include={"id", "action", "target", "status", "requested_by", "decided_by"})
+            for a in self.governance.approvals()
+            if a.target.startswith((f"model/{mv.name}@", "deployment/"))
+            and str(a.payload.get("version")) == mv.version
+            and (a.target.startswith("model/") or a.payload.get("model", "").split("/")[0].split("@")[0] == mv.name)
+        ]
+        monitoring = None
+        summary = getattr(self, "monitoring_summary", None)  # provided by the monitoring work when present
+        if callable(summary):
+            try:
+                monitoring = summary(mv.name, mv.version)
+            except Exception:  # a card must render even when monitoring has nothing yet
+                monitoring = None
+        return cards.build_card(mv, sections=sections, deployments=deployed, approvals=approvals, monitoring=monitoring)
+
+    # --- monitoring (core/monitoring) --------------------------------------------------------------------------
+
+    @property
+    def monitoring(self) -> Any:
+        """The monitoring service of this facade (created on first use)."""
+        with self._lock:
+            if getattr(self, "_monitoring", None) is None:
+                from .monitoring.service import Monitoring
+
+                self._monitoring = Monitoring(self)
+            return self._monitoring
+
+    def monitor(self, name: str, window: str | float = "1h") -> Any:
+        """A MonitoringReport of a deployment over the last ``window`` (ops, drift, performance, health, alerts)."""
+        return self.monitoring.report(validation.deployment_name(name), window)
+
+    def feedback(self, name: str, request_ids: Any, labels: Any, *, actor: str | None = None) -> dict[str, Any]:
+        """Ground-truth labels for logged requests (ids from the X-MLOps-Request-Id header); returns the count."""
+        result = self.monitoring.feedback(
+            validation.deployment_name(name), request_ids, labels, actor=actor or self.user
+        )
+        self._audit("feedback", actor, f"deployment/{name}", None, {"accepted": result.get("accepted")})
+        return result
+
+    def alerts(self, name: str | None = None) -> list[dict[str, Any]]:
+        """Alerts (firing and resolved, newest first) of one deployment or all, after evaluating their rules."""
+        return self.monitoring.alerts(validation.deployment_name(name) if name is not None else None)
+
+    def alert_rules(self, name: str, rules: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+        """A deployment's alert rules; with ``rules``, replace its own rules first (defaults fill the rest)."""
+        name = validation.deployment_name(name)
+        if rules is None:
+            self.store.get_deployment(name)
+            return self.monitoring.rules(name)
+        return self.monitoring.set_rules(name, rules)
+
+    def health(self, name: str | None = None, window: str | float = "1h") -> dict[str, Any]:
+        """Health score (0-100, green/amber/red) of one deployment, or of the fleet when ``name`` is None."""
+        return self.monitoring.health(validation.deployment_name(name) if name is not None else None, window)
+
+    def monitoring_summary(self, model_name: str, version: str) -> dict[str, Any] | None:
+        """For model cards: the health of the deployments serving a version and whether it has a baseline."""
+        return self.monitoring.summary(model_name, version)
+
+    def _governed_change(
+        self, name: str, apply: rollout.Change, actor: str | None
+    ) -> tuple[rollout.Change, Callable[[], None]]:
+        """Authorize a rollout change (traffic, promote, rollback, sync) and return ``apply`` wrapped to learn its
+        kind, with a callback that records the change (before and after) in the audit ledger."""
+        record = self.store.get_deployment(name)
+        target = f"deployment/{name}"
+        self._authorize("rollout", actor, target=target, owner=record.owner, deployment=name)
+        kinds: list[str] = []
+
+        def wrapped(variants: list[Variant], config: DeploymentConfig) -> rollout.Outcome:
+            outcome = apply(variants, config)
+            kinds.append(outcome[2])
+            return outcome
+
+        def audited() -> None:
+            action = {"traffic": "set_traffic"}.get(kinds[-1], kinds[-1]) if kinds else "rollout"
+            after = _serving_state(self.store.get_deployment(name))
+            self._audit(action, actor, target, _serving_state(record), after, owner=record.owner)
+
+        return wrapped, audited
+
     # --- helpers ----------------------------------------------------------------------------------------------
+
+    def _actor(self, actor: str | None) -> str:
+        return actor or self.user
+
+    def _owner_for(self, actor: str | None) -> str:
+        """Owner of a new resource: the server's user under a hub (whoever acts), else whoever acts."""
+        return self.user if self.config.isolate_users else (actor or self.user)
+
+    def _tokens_required(self) -> bool:
+        return bool(self.config.require_deployment_token or self.config.isolate_users)
+
+    def _authorize(
+        self, action: str, actor: str | None, *, target: str, owner: str | None = None, deployment: str | None = None
+    ) -> None:
+        self.governance.authorize(
+            action, self._actor(actor), owner=owner or self.user, target=target, deployment=deployment
+        )
+
+    def _audit(
+        self,
+        action: str,
+        actor: str | None,
+        target: str,
+        before: Any,
+        after: Any,
+        *,
+        owner: str | None = None,
+        outcome: str = "ok",
+        detail: str | None = None,
+    ) -> None:
+        """Append to the ledger; a failure to record is logged loudly but does not undo the finished action."""
+        try:
+            self.audit.record(
+                action, self._actor(actor), owner or self.user, target, before, after, outcome=outcome, detail=detail
+            )
+        except Exception:
+            log.exception("Could not record %s on %s in the audit ledger", action, target)
+
+    def _existing(self, name: str) -> Deployment | None:
+        try:
+            return self.store.get_deployment(name)
+        except NotFound:
+            return None
+
+    def _alias_version(self, name: str, alias: str) -> str | None:
+        try:
+            return self.registry.resolve(ModelRef(name=name, alias=alias)).version
+        except NotFound:
+            return None
 
     def _exists(self, name: str) -> bool:
         return self.store.generation(name) is not None
@@ -270,6 +731,51 @@ class MLOps:
         return record.model_copy(
             update={"state": status.state, "steps": status.steps, "message": status.message, "url": status.url}
         )
+
+
+def _version_state(version: ModelVersion) -> dict[str, Any]:
+    return {"model_name": version.name, "model_version": version.version, "run_id": version.run_id}
+
+
+def _serving_state(record: Deployment | None) -> dict[str, Any] | None:
+    """What a deployment serves, as the ledger records it (``served_at`` reads it back)."""
+    if record is None:
+        return None
+    return {
+        "model_name": record.model_name,
+        "model_version": record.model_version,
+        "model_ref": record.model_ref,
+        "target": record.target,
+        "variants": [v.model_dump(mode="json") for v in record.variants],
+    }
+
+
+def _schema_diff(baseline: dict[str, Any] | None, candidate: dict[str, Any] | None) -> dict[str, Any]:
+    """Input columns added, removed or retyped between the baseline's signature and the candidate's."""
+
+    def columns(signature: dict[str, Any] | None) -> dict[str, str]:
+        inputs = (signature or {}).get("inputs") or []
+        return {str(c.get("name")): str(c.get("type")) for c in inputs if isinstance(c, dict)}
+
+    old, new = columns(baseline), columns(candidate)
+    return {
+        "added": sorted(set(new) - set(old)),
+        "removed": sorted(set(old) - set(new)),
+        "changed": {k: [old[k], new[k]] for k in sorted(set(old) & set(new)) if old[k] != new[k]},
+    }
+
+
+def _serving_settings(batching: dict[str, Any] | None, isolated: bool) -> dict[str, Any]:
+    """Checked serving settings from deploy arguments (only those given, so existing ones are kept)."""
+    if isolated:
+        raise InvalidRequest(
+            "isolated=True (a deployment in its own supervised process) is not available yet on the local target; "
+            "deploy without it to serve from the shared daemon."
+        )
+    settings: dict[str, Any] = {}
+    if batching is not None:
+        settings["batching"] = batching_settings(batching)
+    return settings
 
 
 def _predict_fn(model: Any) -> Any:

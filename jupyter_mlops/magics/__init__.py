@@ -9,3 +9,6 @@ def load_ipython_extension(ipython: Any) -> None:
     from .commands import MLOpsMagics
 
     ipython.register_magics(MLOpsMagics)
+    from .governance import GovernanceMagics  # %mlops audit|card|approve ... (issue 6)
+
+    ipython.register_magics(GovernanceMagics)

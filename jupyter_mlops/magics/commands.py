@@ -29,7 +29,7 @@ def _usage_errors() -> Iterator[None]:
 
 @magics_class
 class MLOpsMagics(Magics):
-    """%register, %deploy, %undeploy, %models, %deployments."""
+    """%register, %deploy, %undeploy, %models, %deployments, %traffic, %promote, %rollback."""
 
     @property
     def mlops(self) -> Any:
@@ -74,6 +74,8 @@ class MLOpsMagics(Magics):
     @argument("--as", dest="name", help="Deployment name (lowercase, digits, '-'); default from the model name.")
     @argument("--target", "-t", help="Where to deploy (default: local).")
     @argument("--replace", action="store_true", help="Swap the model of an existing deployment without downtime.")
+    @argument("--canary", type=int, help="Add the model to an existing deployment as a canary with this weight.")
+    @argument("--shadow", action="store_true", help="Add the model to an existing deployment as a shadow.")
     @line_magic
     def deploy(self, line: str) -> DeploymentView:
         """Deploy a registered model as a live HTTP endpoint: %deploy churn@champion --as churn-prod"""
@@ -82,13 +84,48 @@ class MLOpsMagics(Magics):
         on_progress = _progress_updater(handle, args.model) if handle is not None else None
         with _usage_errors():
             deployment = self.mlops.deploy(
-                args.model, args.name, target=args.target, replace=args.replace, on_progress=on_progress
-            )
+                args.model, args.name, target=args.target, replace=args.replace, on_progress=on_progress,
+                canary=args.canary, shadow=args.shadow,
+            )  # fmt: skip
         view = DeploymentView(deployment)
         if handle is not None:
             handle.update(view)
             return None  # type: ignore[return-value] - already shown in place
         return view
+
+    @magic_arguments()
+    @argument("name", help="Deployment name.")
+    @argument("weights", nargs="+", help="VARIANT=WEIGHT pairs by name or role, e.g. primary=80 canary=20.")
+    @line_magic
+    def traffic(self, line: str) -> DeploymentView:
+        """Split traffic between a deployment's variants: %traffic churn-prod primary=80 canary=20"""
+        args = parse_argstring(self.traffic, line)
+        weights: dict[str, int] = {}
+        for pair in args.weights:
+            key, sep, value = pair.partition("=")
+            if not sep or not key or not value.strip().isdigit():
+                raise UsageError(f"Expected VARIANT=WEIGHT (e.g. canary=20), got {pair!r}.")
+            weights[key] = int(value)
+        with _usage_errors():
+            return DeploymentView(self.mlops.set_traffic(args.name, weights))
+
+    @magic_arguments()
+    @argument("name", help="Deployment name.")
+    @line_magic
+    def promote(self, line: str) -> DeploymentView:
+        """Make a deployment's canary its primary (100% of traffic): %promote churn-prod"""
+        args = parse_argstring(self.promote, line)
+        with _usage_errors():
+            return DeploymentView(self.mlops.promote(args.name))
+
+    @magic_arguments()
+    @argument("name", help="Deployment name.")
+    @line_magic
+    def rollback(self, line: str) -> DeploymentView:
+        """Drop the canary, or go back to the previous primary version: %rollback churn-prod"""
+        args = parse_argstring(self.rollback, line)
+        with _usage_errors():
+            return DeploymentView(self.mlops.rollback(args.name))
 
     @magic_arguments()
     @argument("name", help="Deployment name.")
@@ -117,6 +154,25 @@ class MLOpsMagics(Magics):
             raise UsageError("%deployments takes no arguments.")
         with _usage_errors():
             return DeploymentsView(self.mlops.deployments())
+
+    @magic_arguments()
+    @argument("name", help="Deployment name.")
+    @argument("--window", "-w", default="1h", help="How far back to look: 15m, 1h, 1d, ... (default 1h).")
+    @argument("--refresh", "-r", type=float, default=10.0, help="Seconds between refreshes (default 10).")
+    @line_magic
+    def monitor(self, line: str) -> Any:
+        """A live monitoring dashboard of a deployment (ops, drift, health, alerts): %monitor churn --window 1h"""
+        from ..core import validation
+        from ..widgets.monitoring import MonitorDashboard
+
+        args = parse_argstring(self.monitor, line)
+        if args.refresh < 1:
+            raise UsageError("--refresh must be at least 1 second.")
+        mlops = self.mlops
+        with _usage_errors():
+            name = validation.deployment_name(args.name)
+            first = mlops.monitor(name, args.window)  # a bad name or window fails here, as a UsageError
+        return MonitorDashboard(lambda: mlops.monitor(name, args.window), refresh_seconds=args.refresh, initial=first)
 
 
 def _placeholder(model: str, name: str | None) -> Deployment:

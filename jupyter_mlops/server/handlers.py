@@ -15,6 +15,7 @@ from tornado import web
 
 from .. import __version__
 from ..core.errors import MLOpsError
+from . import identity
 
 T = TypeVar("T")
 API = "/mlops/api"
@@ -56,8 +57,7 @@ class MLOpsHandler(APIHandler):
 
     @property
     def actor(self) -> str:
-        user = self.current_user
-        return getattr(user, "username", None) or getattr(user, "name", None) or "anonymous"
+        return identity.actor_of(self)  # the hub user acting (owner = this server's user)
 
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a blocking core call off the event loop; domain errors become JSON 4xx/5xx with their message."""
@@ -109,6 +109,16 @@ class VersionHandler(MLOpsHandler):
     @authorized
     async def get(self) -> None:
         self.send({"version": __version__})
+
+
+class UIConfigHandler(MLOpsHandler):
+    """Read-only settings the sidebar needs: the MLflow UI to link to and the default deploy target."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        config = self.mlops.config
+        self.send({"mlflow_ui_url": config.mlflow_ui_url or None, "default_target": config.default_target})
 
 
 class ModelsHandler(MLOpsHandler):
@@ -167,7 +177,7 @@ class DeploymentsHandler(MLOpsHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        items = await self.call(self.mlops.deployments)
+        items = await self.call(self.mlops.deployments, actor=self.actor)
         self.send({"items": items, "next_page_token": None, "total": len(items)})
 
     @web.authenticated
@@ -184,8 +194,9 @@ class DeploymentsHandler(MLOpsHandler):
         except MLOpsError as exc:
             raise Refusal(exc.status, exc.message, reason=exc.code) from None
         deployment = await self.call(
-            self.mlops.deploy, spec.model, spec.name, target=spec.target, wait=spec.wait, actor=self.actor
-        )
+            self.mlops.deploy, spec.model, spec.name, target=spec.target, wait=spec.wait, actor=self.actor,
+            canary=spec.canary, shadow=spec.shadow, batching=spec.batching, isolated=spec.isolated,
+        )  # fmt: skip
         self.set_header("Location", f"{self.base_url.rstrip('/')}{API}/deployments/{deployment.name}")
         self.send(deployment, status=201 if spec.wait else 202)
 
@@ -194,7 +205,7 @@ class DeploymentHandler(MLOpsHandler):
     @web.authenticated
     @authorized
     async def get(self, name: str) -> None:
-        self.send(await self.call(self.mlops.deployment, name))
+        self.send(await self.call(self.mlops.deployment, name, actor=self.actor))
 
     @web.authenticated
     @authorized
@@ -211,9 +222,126 @@ class PredictHandler(MLOpsHandler):
     @authorized
     async def post(self, name: str) -> None:
         content_type = self.request.headers.get("Content-Type", "application/json")
-        status, headers, body = await self.call(self.mlops.invoke, name, self.request.body, content_type)
+        status, headers, body = await self.call(
+            self.mlops.invoke, name, self.request.body, content_type, actor=self.actor
+        )
         self.set_status(status)
         for key, value in headers.items():
             if key.lower() in ("content-type", "retry-after") or key.lower().startswith("x-mlops-"):
                 self.set_header(key, value)
         self.finish(body)
+
+
+class TrafficHandler(MLOpsHandler):
+    """``PUT {"weights": {"primary": 80, "canary": 20}}``: the deployment's traffic split (202 + Deployment)."""
+
+    @web.authenticated
+    @authorized
+    async def put(self, name: str) -> None:
+        weights = self.json_body().get("weights")
+        if not isinstance(weights, dict):
+            raise Refusal(400, 'The body must be {"weights": {"primary": 80, "canary": 20}}.')
+        self.send(await self.call(self.mlops.set_traffic, name, weights, wait=False, actor=self.actor), status=202)
+
+
+class PromoteHandler(MLOpsHandler):
+    """``POST .../promote``: the canary becomes the primary (202 + Deployment)."""
+
+    @web.authenticated
+    @authorized
+    async def post(self, name: str) -> None:
+        self.send(await self.call(self.mlops.promote, name, wait=False, actor=self.actor), status=202)
+
+
+class RollbackHandler(MLOpsHandler):
+    """``POST .../rollback``: drop the canary, or return to the previous primary (202 + Deployment)."""
+
+    @web.authenticated
+    @authorized
+    async def post(self, name: str) -> None:
+        self.send(await self.call(self.mlops.rollback, name, wait=False, actor=self.actor), status=202)
+
+
+class SyncHandler(MLOpsHandler):
+    """``POST .../sync``: re-resolve an alias-driven deployment and redeploy if the alias moved (202)."""
+
+    @web.authenticated
+    @authorized
+    async def post(self, name: str) -> None:
+        self.send(await self.call(self.mlops.sync, name, wait=False, actor=self.actor), status=202)
+
+
+class EventsHandler(MLOpsHandler):
+    """``GET .../events``: the deployment's rollout history, oldest first."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        items = await self.call(self.mlops.events, name, self.int_argument("limit", 100))
+        self.send({"items": items})
+
+
+# --- monitoring ---------------------------------------------------------------------------------------------------
+
+
+class MonitoringHandler(MLOpsHandler):
+    """``GET .../monitoring?window=1h``: ops time series, drift per feature, performance, health, alerts."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        report = await self.call(self.mlops.monitor, name, self.get_query_argument("window", "1h"))
+        self.send(report.to_dict())
+
+
+class FeedbackHandler(MLOpsHandler):
+    """``POST .../feedback {"items": [{"request_id": "...", "label": ...}]}``: ground truth -> ``{"accepted": n}``."""
+
+    @web.authenticated
+    @authorized
+    async def post(self, name: str) -> None:
+        items = self.json_body().get("items")
+        if not isinstance(items, list) or not all(
+            isinstance(i, dict) and set(i) == {"request_id", "label"} for i in items
+        ):
+            raise Refusal(400, 'Send {"items": [{"request_id": "...", "label": ...}, ...]}.')
+        ids = [i["request_id"] for i in items]
+        labels = [i["label"] for i in items]
+        result = await self.call(self.mlops.feedback, name, ids, labels, actor=self.actor)
+        self.send({"accepted": result["accepted"]})
+
+
+class AlertRulesHandler(MLOpsHandler):
+    """``GET``/``PUT .../alert-rules {"rules": [...]}``: a deployment's alert rules (its own plus defaults)."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        self.send({"items": await self.call(self.mlops.alert_rules, name)})
+
+    @web.authenticated
+    @authorized
+    async def put(self, name: str) -> None:
+        rules = self.json_body().get("rules")
+        if not isinstance(rules, list):
+            raise Refusal(400, 'Send {"rules": [{"name", "metric", "op", "threshold", "window"}, ...]}.')
+        self.send({"items": await self.call(self.mlops.alert_rules, name, rules)})
+
+
+class AlertsHandler(MLOpsHandler):
+    """``GET /alerts[?deployment=NAME]``: alerts newest first, with ids (the sidebar notifies each once)."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        name = self.get_query_argument("deployment", None)
+        self.send({"items": await self.call(self.mlops.alerts, name)})
+
+
+class HealthHandler(MLOpsHandler):
+    """``GET /health[?window=1h]``: the fleet's health score and each deployment's."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.send(await self.call(self.mlops.health, None, self.get_query_argument("window", "1h")))

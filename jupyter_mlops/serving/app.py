@@ -6,10 +6,13 @@ Protocol V2), ``/metrics`` or batching can be added as more route groups over th
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import secrets
-from collections.abc import Callable, Mapping, Sequence
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,14 +26,20 @@ from starlette.types import Lifespan
 
 from ..core.errors import MLOpsError, NotFound, Unavailable
 from ..core.models import DeploymentState
-from .host import DeploymentRuntime, ModelHost
-from .protocol import BadScoringRequest, PayloadTooLarge, error_body
+from . import auth as deployment_auth
+from . import v2
+from .host import DeploymentRuntime, ModelHost, ServedVariant, ServingSet, VariantWindow
+from .protocol import BadScoringRequest, PayloadTooLarge, Scored, error_body
+from .records import RequestRecord
 
 log = logging.getLogger(__name__)
 
 JSON = "application/json"
 DEFAULT_MAX_REQUEST_BYTES = 50 * 1024 * 1024
 _OK = orjson.dumps({"status": "ok"})
+REQUEST_ID_HEADER = "X-MLOps-Request-Id"
+VARIANT_HEADER = "X-MLOps-Variant"
+VERSION_HEADER = "X-MLOps-Model-Version"
 
 
 class Unauthenticated(MLOpsError):
@@ -56,6 +65,20 @@ class NotReady(Unavailable):
         return {**super().to_dict(), "state": self.state.value}
 
 
+class Overloaded(Unavailable):
+    """The deployment's queue is full: answer now with 503 + Retry-After instead of letting latency grow."""
+
+    code = "OVERLOADED"
+    retry_after = "1"
+
+
+class TimedOut(MLOpsError):
+    """The prediction did not finish within the deployment's timeout."""
+
+    status = 504
+    code = "TIMEOUT"
+
+
 @dataclass
 class ServingContext:
     """What every route needs: the model host, the admin token and the daemon's identity and limits."""
@@ -68,6 +91,31 @@ class ServingContext:
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
     request_shutdown: Callable[[], None] = lambda: None
     pid: int = field(default_factory=os.getpid)
+    # Observers of completed scoring requests (inference log, monitoring); see records.py.
+    on_request: list[Callable[[RequestRecord], None]] = field(default_factory=list)
+
+    def completed(self, runtime: DeploymentRuntime | None, record: RequestRecord) -> None:
+        """The one place a finished scoring request is known: metrics, rollout windows, then observers."""
+        metrics = self.host.metrics
+        status = str(record.status)
+        if record.shadow:
+            metrics.shadow_requests.labels(record.deployment, record.variant, status).inc()
+        else:
+            metrics.requests.labels(record.deployment, record.variant, status).inc()
+            metrics.latency.labels(record.deployment, record.variant).observe(record.latency_ms / 1000)
+        if runtime is not None and record.variant != "-":
+            window = runtime.windows.get(record.variant)
+            if window is None:
+                serving = runtime.active
+                size = serving.settings.auto_rollback.window if serving else 200
+                window = runtime.windows[record.variant] = VariantWindow(size)
+            # Any non-2xx counts: the primary sees the same mix of bad requests, so only a worse model stands out.
+            window.add(record.status >= 400, record.latency_ms)
+        for observer in self.on_request:
+            try:
+                observer(record)
+            except Exception:
+                log.exception("An on_request observer failed; the request was answered anyway")
 
 
 def json_response(content: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
@@ -104,6 +152,87 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 # --- data plane ------------------------------------------------------------------------------------------------
 
+# (variant, body, request id) -> scored: a protocol's parse + predict + serialise, off the event loop.
+Scorer = Callable[[ServedVariant, bytes, str], Awaitable[Scored]]
+
+
+async def serve_request(
+    ctx: ServingContext,
+    request: Request,
+    name: str,
+    scorer: Scorer,
+    *,
+    version: str | None = None,
+    render_error: Callable[[MLOpsError], bytes] = error_body,
+) -> Response:
+    """The serving path shared by every protocol: route to a variant (or the one serving ``version``), score
+    within the deployment's timeout and queue bound, mirror to shadows, and report the completed request
+    (``ctx.completed``) whatever its outcome."""
+    arrived, started = time.time(), time.perf_counter()
+    request_id = uuid.uuid4().hex
+    runtime = ctx.host.get(name)
+    served: ServedVariant | None = None
+    scored: Scored | None = None
+    headers = {REQUEST_ID_HEADER: request_id}
+    admitted = False
+    try:
+        await deployment_auth.require_token(ctx, request, name)  # governance: per-deployment bearer token
+        if runtime is None:
+            raise NotFound(f"No deployment named {name!r} is served here.")
+        serving = runtime.active
+        if serving is None:
+            raise NotReady(runtime)
+        config = serving.settings
+        served = serving.route() if version is None else serving.with_version(version)
+        if served is None:
+            raise NotFound(f"Deployment {name!r} does not serve version {version!r}.")
+        headers[VARIANT_HEADER] = served.variant.name
+        headers[VERSION_HEADER] = served.variant.model_version
+        if runtime.in_flight >= config.max_queue:
+            raise Overloaded(
+                f"Deployment {name!r} has {runtime.in_flight} requests in progress (limit {config.max_queue}); "
+                "retry after the time in Retry-After."
+            )
+        runtime.in_flight += 1
+        admitted = True
+        ctx.host.metrics.queue_depth.labels(name).set(runtime.in_flight)
+        body = await read_body(request, ctx.max_request_bytes)
+        try:
+            scored = await asyncio.wait_for(scorer(served, body, request_id), config.timeout_ms / 1000)
+        except asyncio.TimeoutError:
+            raise TimedOut(
+                f"The prediction took longer than the deployment's timeout of {config.timeout_ms} ms."
+            ) from None
+        ctx.host.metrics.observe_stages(name, scored.timings)
+        for shadow in serving.shadows if version is None else ():
+            task = asyncio.get_running_loop().create_task(
+                _mirror(ctx, runtime, serving, shadow, scorer, body, request_id)
+            )
+            _background.add(task)  # keep a reference until done (the loop holds tasks weakly)
+            task.add_done_callback(_background.discard)
+        response = Response(scored.body, media_type=JSON, headers=headers)
+    except MLOpsError as exc:
+        response = _error_response(exc, headers, render_error)
+    finally:
+        if admitted and runtime is not None:
+            runtime.in_flight -= 1
+            ctx.host.metrics.queue_depth.labels(name).set(runtime.in_flight)
+    ctx.completed(
+        runtime,
+        RequestRecord(
+            request_id=request_id,
+            deployment=name if runtime is not None else "-",
+            variant=served.variant.name if served else "-",
+            model_version=served.variant.model_version if served else "",
+            time=arrived,
+            latency_ms=(time.perf_counter() - started) * 1000,
+            status=response.status_code,
+            inputs=scored.inputs if scored else None,
+            outputs=scored.outputs if scored else None,
+        ),
+    )
+    return response
+
 
 def data_plane_routes(ctx: ServingContext) -> list[BaseRoute]:
     """Health and MLflow-compatible scoring, per deployment. Loopback-bound, no authentication yet."""
@@ -118,13 +247,15 @@ def data_plane_routes(ctx: ServingContext) -> list[BaseRoute]:
         return json_response({"status": "ok", "state": runtime.state.value})
 
     async def invocations(request: Request) -> Response:
-        runtime = _deployment(ctx, request)
-        serving = runtime.active
-        if serving is None:
-            raise NotReady(runtime)
-        body = await read_body(request, ctx.max_request_bytes)
-        result = await ctx.host.score(serving.route(), body, request.headers.get("content-type"))
-        return Response(result, media_type=JSON)
+        content_type = request.headers.get("content-type")
+
+        async def scorer(served: ServedVariant, body: bytes, _request_id: str) -> Scored:
+            runtime = ctx.host.get(request.path_params["name"])
+            serving = runtime.active if runtime is not None else None
+            max_rows = serving.settings.max_rows if serving is not None else 100_000
+            return await ctx.host.score(served, body, content_type, max_rows)
+
+        return await serve_request(ctx, request, request.path_params["name"], scorer)
 
     return [
         Route("/ping", ping, methods=["GET"]),
@@ -133,6 +264,123 @@ def data_plane_routes(ctx: ServingContext) -> list[BaseRoute]:
         Route("/deployments/{name}/health", deployment_ping, methods=["GET"]),
         Route("/deployments/{name}/invocations", invocations, methods=["POST"]),
     ]
+
+
+_background: set[asyncio.Task[None]] = set()
+
+
+async def _mirror(
+    ctx: ServingContext,
+    runtime: DeploymentRuntime,
+    serving: ServingSet,
+    shadow: ServedVariant,
+    scorer: Scorer,
+    body: bytes,
+    request_id: str,
+) -> None:
+    """Score a mirrored copy on a shadow variant; its answer is recorded and never returned to the client."""
+    arrived, started = time.time(), time.perf_counter()
+    scored: Scored | None = None
+    status = 200
+    config = serving.settings
+    try:
+        scored = await asyncio.wait_for(scorer(shadow, body, request_id), config.timeout_ms / 1000)
+    except asyncio.TimeoutError:
+        status = TimedOut.status
+    except MLOpsError as exc:
+        status = exc.status
+    except Exception:
+        log.exception("Shadow variant %s of %s failed", shadow.variant.name, runtime.name)
+        status = 500
+    ctx.completed(
+        runtime,
+        RequestRecord(
+            request_id=request_id,
+            deployment=runtime.name,
+            variant=shadow.variant.name,
+            model_version=shadow.variant.model_version,
+            time=arrived,
+            latency_ms=(time.perf_counter() - started) * 1000,
+            status=status,
+            inputs=scored.inputs if scored else None,
+            outputs=scored.outputs if scored else None,
+            shadow=True,
+        ),
+    )
+
+
+def v2_routes(ctx: ServingContext) -> list[BaseRoute]:
+    """Open Inference Protocol V2 (REST): health, model metadata and readiness, infer. A model is a deployment."""
+
+    def render(exc: MLOpsError) -> bytes:
+        return v2.error_body(exc)
+
+    def v2_error(exc: MLOpsError) -> Response:
+        return _error_response(exc, None, render)
+
+    async def live(_request: Request) -> Response:
+        return json_response({"live": True})
+
+    async def ready(_request: Request) -> Response:
+        """Ready when every deployment of this daemon has a serving set (loaded and warmed)."""
+        names = [status.name for status in ctx.host.statuses()]
+        pending = [name for name in names if (runtime := ctx.host.get(name)) is not None and runtime.active is None]
+        return json_response({"ready": not pending}, status=200 if not pending else 503)
+
+    async def model_metadata(request: Request) -> Response:
+        name = request.path_params["name"]
+        runtime = ctx.host.get(name)
+        if runtime is None:
+            return v2_error(NotFound(f"No model (deployment) named {name!r} is served here."))
+        serving = runtime.active
+        if serving is None:
+            return v2_error(NotReady(runtime))
+        served = serving.route()
+        versions = sorted({v.variant.model_version for v in serving.variants}, key=lambda v: (len(v), v))
+        return json_response(v2.metadata(name, versions, served.model))
+
+    async def model_ready(request: Request) -> Response:
+        name = request.path_params["name"]
+        runtime = ctx.host.get(name)
+        if runtime is None:
+            return v2_error(NotFound(f"No model (deployment) named {name!r} is served here."))
+        is_ready = runtime.active is not None
+        return json_response({"name": name, "ready": is_ready}, status=200 if is_ready else 503)
+
+    async def infer(request: Request) -> Response:
+        name = request.path_params["name"]
+        version = request.path_params.get("version")
+        json_length = request.headers.get(v2.BINARY_HEADER)
+
+        def infer_v2(served: ServedVariant, body: bytes, request_id: str) -> Scored:
+            return v2.infer(
+                served.model, body, json_length,
+                deployment=name, version=served.variant.model_version, request_id=request_id,
+            )  # fmt: skip
+
+        async def scorer(served: ServedVariant, body: bytes, request_id: str) -> Scored:
+            return await ctx.host.run(infer_v2, served, body, request_id)
+
+        return await serve_request(ctx, request, name, scorer, version=version, render_error=render)
+
+    return [
+        Route("/v2/health/live", live, methods=["GET"]),
+        Route("/v2/health/ready", ready, methods=["GET"]),
+        Route("/v2/models/{name}", model_metadata, methods=["GET"]),
+        Route("/v2/models/{name}/ready", model_ready, methods=["GET"]),
+        Route("/v2/models/{name}/infer", infer, methods=["POST"]),
+        Route("/v2/models/{name}/versions/{version}/infer", infer, methods=["POST"]),
+        Route("/v2/models/{name}/versions/{version}/ready", model_ready, methods=["GET"]),
+    ]
+
+
+def observability_routes(ctx: ServingContext) -> list[BaseRoute]:
+    """``GET /metrics`` in Prometheus' text format."""
+
+    async def metrics(_request: Request) -> Response:
+        return Response(ctx.host.metrics.render(), media_type=ctx.host.metrics.content_type)
+
+    return [Route("/metrics", metrics, methods=["GET"])]
 
 
 # --- admin -----------------------------------------------------------------------------------------------------
@@ -202,12 +450,21 @@ def admin_routes(ctx: ServingContext) -> list[BaseRoute]:
 # --- error mapping (the one place errors become responses) -----------------------------------------------------
 
 
+def _error_response(
+    exc: MLOpsError, headers: Mapping[str, str] | None = None, render: Callable[[MLOpsError], bytes] = error_body
+) -> Response:
+    extra = dict(headers or {})
+    retry_after = getattr(exc, "retry_after", None)
+    if isinstance(retry_after, str):
+        extra["Retry-After"] = retry_after
+    if isinstance(exc, Unauthenticated):
+        extra["WWW-Authenticate"] = "Bearer"
+    return Response(render(exc), status_code=exc.status, media_type=JSON, headers=extra or None)
+
+
 async def _domain_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, MLOpsError)
-    headers = {"Retry-After": exc.retry_after} if isinstance(exc, NotReady) else None
-    if isinstance(exc, Unauthenticated):
-        headers = {"WWW-Authenticate": "Bearer"}
-    return Response(error_body(exc), status_code=exc.status, media_type=JSON, headers=headers)
+    return _error_response(exc)
 
 
 async def _http_error(_request: Request, exc: Exception) -> Response:
@@ -230,7 +487,7 @@ def create_app(
     extra_routes: Sequence[BaseRoute] = (),
 ) -> Starlette:
     """The daemon's ASGI app. ``extra_routes`` lets later protocols plug in without touching these."""
-    routes = [*data_plane_routes(ctx), *admin_routes(ctx), *extra_routes]
+    routes = [*data_plane_routes(ctx), *v2_routes(ctx), *observability_routes(ctx), *admin_routes(ctx), *extra_routes]
     app = Starlette(
         routes=routes,
         exception_handlers={

@@ -22,14 +22,17 @@ import uvicorn
 from starlette.applications import Starlette
 
 from .. import __version__
+from ..core.deployments.rollout import auto_rollback
 from ..core.store import Store
 from . import daemon_file
 from .app import DEFAULT_MAX_REQUEST_BYTES, ServingContext, create_app
 from .host import MLflowLoader, ModelHost
+from .inference_log import start_for_daemon
 
 log = logging.getLogger(__name__)
 
 WATCH_INTERVAL = 2.0  # seconds between checks that daemon.json still names this process
+ROLLOUT_INTERVAL = 1.0  # seconds between automatic-rollback checks
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,8 @@ def run(settings: DaemonSettings) -> int:
         max_request_bytes=settings.max_request_bytes,
         request_shutdown=request_shutdown,
     )
+    inference_log = start_for_daemon(store.engine)  # monitoring: completed requests -> bounded queue -> store
+    ctx.on_request.append(inference_log)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -130,6 +135,7 @@ def run(settings: DaemonSettings) -> int:
         tasks = [
             asyncio.create_task(_restore(model_host)),
             asyncio.create_task(_watch_discovery_file(info_path, info.pid, request_shutdown)),
+            asyncio.create_task(_watch_rollouts(model_host)),
         ]
         try:
             yield
@@ -138,6 +144,7 @@ def run(settings: DaemonSettings) -> int:
                 task.cancel()
             daemon_file.remove_if_owned(info_path, info.pid)
             model_host.close()
+            await asyncio.to_thread(inference_log.close)
             store.close()
             log.info("Stopped")
 
@@ -166,6 +173,22 @@ async def _restore(model_host: ModelHost) -> None:
         log.info("Restoring %d deployment(s) from the store", len(statuses))
     except Exception:
         log.exception("Could not read deployments from the store; POST /admin/reconcile retries")
+
+
+async def _watch_rollouts(model_host: ModelHost) -> None:
+    """Automatic rollback: once a second, set canaries that do worse than their primary to weight 0 (in the
+    store, with an event saying why) and converge. Store errors are logged and retried on the next tick."""
+    while True:
+        await asyncio.sleep(ROLLOUT_INTERVAL)
+        for name, variant, reason in model_host.canaries_to_roll_back():
+            try:
+                changed = await asyncio.to_thread(auto_rollback, model_host.store, name, variant, reason)
+                if changed:
+                    log.warning("Auto-rollback of %s canary %s: %s", name, variant, reason)
+                    model_host.metrics.auto_rollbacks.labels(name, variant).inc()
+                    await model_host.reconcile(name)
+            except Exception:
+                log.exception("Auto-rollback of %s failed; retrying", name)
 
 
 async def _watch_discovery_file(path: Path, pid: int, request_shutdown: Callable[[], None]) -> None:

@@ -12,17 +12,20 @@ import asyncio
 import contextlib
 import logging
 import os
+import random
 import sqlite3
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import select
 
+from ..core.deployments.config import DeploymentConfig
 from ..core.models import (
     DEPLOY_STEPS,
     DeploymentState,
@@ -35,7 +38,19 @@ from ..core.models import (
 )
 from ..core.store import Store
 from ..core.store.tables import DeploymentRow
-from .protocol import ScoringModel, invocations
+from . import parity
+from .batching import MicroBatcher
+from .metrics import ServingMetrics
+from .protocol import (
+    BadScoringRequest,
+    Scored,
+    ScoringInput,
+    ScoringModel,
+    parse_request,
+    predict,
+    predictions_to_json,
+    score,
+)
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +73,7 @@ class DesiredDeployment:
     name: str
     generation: int
     variants: tuple[Variant, ...]
+    config: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def primary(self) -> Variant | None:
@@ -85,6 +101,7 @@ def read_desired(store: Store, name: str | None = None) -> dict[str, DesiredDepl
                     )
                     for v in row.variants
                 ),
+                config=dict(row.config or {}),
             )
             for row in session.scalars(query)
         }
@@ -95,22 +112,82 @@ def read_desired(store: Store, name: str | None = None) -> dict[str, DesiredDepl
 
 @dataclass(frozen=True)
 class ServedVariant:
-    """A loaded, warmed model version behind a deployment."""
+    """A loaded, warmed model version behind a deployment (with its micro-batcher when batching is on)."""
 
     variant: Variant
     model: ScoringModel
+    batcher: MicroBatcher | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
 class ServingSet:
-    """The variants of one generation that answer requests; replaced as a whole, never mutated."""
+    """The variants of one generation that answer requests; replaced as a whole, never mutated.
+
+    Answering variants (primary, canary) split traffic by weight; shadow variants get a mirrored copy of every
+    request and their answers are never returned.
+    """
 
     generation: int
     variants: tuple[ServedVariant, ...]
+    config: dict[str, Any] = field(default_factory=dict)
+    _answering: tuple[ServedVariant, ...] = field(init=False, repr=False)
+    _cumulative: tuple[int, ...] = field(init=False, repr=False)
+    shadows: tuple[ServedVariant, ...] = field(init=False)
+    settings: DeploymentConfig = field(init=False)  # ``config`` parsed once, not per request
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "settings", DeploymentConfig.load(self.config))
+        answering = tuple(v for v in self.variants if v.variant.role != VariantRole.shadow and v.variant.weight > 0)
+        if not answering:  # every weight 0 (e.g. a canary rolled back mid-edit): the primary answers
+            answering = (
+                tuple(v for v in self.variants if v.variant.role == VariantRole.primary)[:1] or self.variants[:1]
+            )
+        total, cumulative = 0, []
+        for served in answering:
+            total += max(served.variant.weight, 1 if len(answering) == 1 else 0)
+            cumulative.append(total)
+        object.__setattr__(self, "_answering", answering)
+        object.__setattr__(self, "_cumulative", tuple(cumulative))
+        object.__setattr__(self, "shadows", tuple(v for v in self.variants if v.variant.role == VariantRole.shadow))
 
     def route(self) -> ServedVariant:
-        """The variant for the next request. Only the primary is loaded for now; traffic split chooses here."""
-        return self.variants[0]
+        """The variant for the next request: a weighted random choice among the answering variants."""
+        if len(self._answering) == 1:
+            return self._answering[0]
+        pick = random.random() * self._cumulative[-1]
+        for served, bound in zip(self._answering, self._cumulative, strict=True):
+            if pick < bound:
+                return served
+        return self._answering[-1]
+
+    def with_version(self, version: str) -> ServedVariant | None:
+        """The variant serving model version ``version`` (V2's ``/versions/{v}/infer`` bypasses the split)."""
+        return next((v for v in self.variants if v.variant.model_version == version), None)
+
+    def find(self, model_uri: str) -> ServedVariant | None:
+        return next((v for v in self.variants if v.variant.model_uri == model_uri), None)
+
+
+@dataclass
+class VariantWindow:
+    """Sliding window of the last requests one variant answered: failures and latencies, for auto-rollback."""
+
+    size: int = 200
+    outcomes: deque[tuple[bool, float]] = field(default_factory=deque)
+
+    def add(self, failed: bool, latency_ms: float) -> None:
+        self.outcomes.append((failed, latency_ms))
+        while len(self.outcomes) > self.size:
+            self.outcomes.popleft()
+
+    def summary(self) -> tuple[int, float, float]:
+        """(requests, error rate, p95 latency in ms) over the window."""
+        items = list(self.outcomes)
+        if not items:
+            return 0, 0.0, 0.0
+        latencies = sorted(latency for _failed, latency in items)
+        p95 = latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))]
+        return len(items), sum(1 for failed, _ in items if failed) / len(items), p95
 
 
 class DeploymentRuntime:
@@ -125,6 +202,8 @@ class DeploymentRuntime:
         self.url = url
         self.active: ServingSet | None = None
         self.removed = False
+        self.in_flight = 0  # admitted requests not answered yet (event loop only: no lock)
+        self.windows: dict[str, VariantWindow] = {}
         self._lock = threading.Lock()
         self.desired = desired
         self._status = self._initial_status(desired)
@@ -192,6 +271,7 @@ class DeploymentRuntime:
             if not self._current(serving.generation):
                 return False
             self.active = serving
+            self.windows = {}  # a new generation is judged on its own requests (auto-rollback)
             entry = self._step("ready")
             entry.status, entry.started_at, entry.finished_at = StepStatus.done, _now(), _now()
             served = ", ".join(v.variant.model_uri for v in serving.variants)
@@ -209,10 +289,8 @@ class DeploymentRuntime:
 
     def _set_state(self, state: DeploymentState, message: str | None) -> None:
         self._status.state, self._status.message, self._status.updated_at = state, message, _now()
-        served = self.desired.primary
         for variant in self._status.variants:
-            if served is not None and variant.name == served.name:
-                variant.state, variant.message = state, message
+            variant.state, variant.message = state, message
 
     def _initial_status(self, desired: DesiredDeployment) -> RuntimeStatus:
         now = _now()
@@ -226,14 +304,7 @@ class DeploymentRuntime:
             state=DeploymentState.pending,
             steps=steps,
             url=self.url,
-            variants=[
-                VariantStatus(
-                    name=v.name,
-                    model_uri=v.model_uri,
-                    message=None if v is primary else "not served yet: only the primary variant is served",
-                )
-                for v in desired.variants
-            ],
+            variants=[VariantStatus(name=v.name, model_uri=v.model_uri) for v in desired.variants],
             updated_at=now,
             generation=desired.generation,
         )
@@ -279,9 +350,12 @@ class MLflowLoader:
         checks) and scikit-learn (our own dependency and the most common flavor, about 0.5 s)."""
         import mlflow
 
+        from ..core.registry import mlflow_store_lock
+
         if _registry_initialised(self.registry_uri or mlflow.get_registry_uri()):
             try:
-                mlflow.MlflowClient().search_registered_models(max_results=1)
+                with mlflow_store_lock(self.tracking_uri, self.registry_uri):
+                    mlflow.MlflowClient().search_registered_models(max_results=1)
             except Exception as exc:  # the registry may be down now and up by the first deploy
                 log.warning("MLflow registry not reachable yet: %s", describe_error(exc))
         with contextlib.suppress(ImportError):
@@ -321,7 +395,9 @@ class ModelHost:
         loader: Loader,
         load_workers: int = 2,
         predict_workers: int | None = None,
+        metrics: ServingMetrics | None = None,
     ) -> None:
+        self.metrics = metrics or ServingMetrics()
         self.store = store
         self.base_url = base_url.rstrip("/")
         self._loader = loader
@@ -340,10 +416,53 @@ class ModelHost:
     def statuses(self) -> list[RuntimeStatus]:
         return [self._deployments[name].status() for name in sorted(self._deployments)]
 
-    async def score(self, served: ServedVariant, body: bytes, content_type: str | None) -> bytes:
-        """Parse, predict and serialise in the prediction pool; returns the JSON body or raises MLOpsError."""
+    async def score(self, served: ServedVariant, body: bytes, content_type: str | None, max_rows: int) -> Scored:
+        """Score an MLflow-protocol request: parse, predict (micro-batched with concurrent requests when the
+        variant batches), serialise. Runs off the event loop; raises MLOpsError."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._predict_pool, invocations, served.model, body, content_type)
+        batcher = served.batcher
+        if batcher is None or not batcher.enabled:
+            scored = await loop.run_in_executor(self._predict_pool, score, served.model, body, content_type)
+            check_rows(scored.inputs, max_rows)
+            return scored
+        started = time.perf_counter()
+        scoring_input = await loop.run_in_executor(self._predict_pool, parse_request, body, content_type, served.model)
+        check_rows(scoring_input.data, max_rows)
+        parsed = time.perf_counter()
+        if scoring_input.params is None and type(scoring_input.data).__name__ == "DataFrame":
+            outputs = await batcher.submit(scoring_input.data, scoring_input.fast)
+        else:
+            outputs = await loop.run_in_executor(self._predict_pool, predict, served.model, scoring_input)
+        predicted = time.perf_counter()
+        response = predictions_to_json(outputs)
+        done = time.perf_counter()
+        timings = {"parse": parsed - started, "predict": predicted - parsed, "serialize": done - predicted}
+        return Scored(response, scoring_input.data, outputs, timings)
+
+    def batcher_for(
+        self, deployment: str, variant: Variant, model: ScoringModel, config: DeploymentConfig
+    ) -> MicroBatcher | None:
+        """A micro-batcher for row-wise models (tabular input, no type-hinted ``inputs``) when batching is on."""
+        settings = config.batching
+        if not settings.enabled or model.inputs_as_is or settings.max_batch_size <= 1:
+            return None
+        schema = model.input_schema
+        if schema is not None and schema.is_tensor_spec():
+            return None  # tensors are not rows: leave them alone
+        histogram = self.metrics.batch_size.labels(deployment, variant.name)
+        return MicroBatcher(
+            lambda frame, fast: predict(model, ScoringInput(frame, fast=fast)),
+            self._predict_pool,
+            max_batch_size=settings.max_batch_size,
+            max_wait_ms=settings.max_wait_ms,
+            observe=histogram.observe,
+        )
+
+    async def run(self, scorer: Callable[[ServedVariant, bytes, str], Scored], served: ServedVariant, body: bytes,
+                  request_id: str) -> Scored:  # fmt: skip
+        """Run a protocol's scorer (parse, predict, serialise) in the prediction pool."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._predict_pool, scorer, served, body, request_id)
 
     async def reconcile(self, name: str | None = None) -> list[RuntimeStatus]:
         """Re-read desired state (one deployment or all) and start converging; returns at once with statuses."""
@@ -374,6 +493,43 @@ class ModelHost:
             log.info("Applying deployment %s generation %s", name, want.generation)
             self._load_pool.submit(self._load, runtime, want)
 
+    def canaries_to_roll_back(self) -> list[tuple[str, str, str]]:
+        """(deployment, canary, reason) for every canary whose sliding window is worse than its primary's by more
+        than the deployment's auto-rollback margins (error rate or p95 latency)."""
+        found = []
+        for name, runtime in list(self._deployments.items()):
+            serving = runtime.active
+            if serving is None or not any(v.variant.role == VariantRole.canary for v in serving.variants):
+                continue
+            policy = DeploymentConfig.load(serving.config).auto_rollback
+            primary = next((v for v in serving.variants if v.variant.role == VariantRole.primary), None)
+            if not policy.enabled or primary is None:
+                continue
+            base = runtime.windows.get(primary.variant.name)
+            base_n, base_errors, base_p95 = base.summary() if base else (0, 0.0, 0.0)
+            for served in serving.variants:
+                variant = served.variant
+                window = runtime.windows.get(variant.name)
+                if variant.role != VariantRole.canary or variant.weight == 0 or window is None:
+                    continue
+                n, errors, p95 = window.summary()
+                if n < policy.min_requests:
+                    continue
+                if errors > base_errors + policy.error_rate_margin:
+                    reason = (
+                        f"error rate {errors:.1%} over its last {n} requests vs {base_errors:.1%} for the primary "
+                        f"(margin {policy.error_rate_margin:.1%})"
+                    )
+                elif base_n >= policy.min_requests and p95 > base_p95 + policy.p95_margin_ms:
+                    reason = (
+                        f"p95 latency {p95:.1f} ms over its last {n} requests vs {base_p95:.1f} ms for the primary "
+                        f"(margin {policy.p95_margin_ms:.0f} ms)"
+                    )
+                else:
+                    continue
+                found.append((name, variant.name, reason))
+        return found
+
     def preload(self) -> None:
         """Import MLflow in the background now, so the first deployment does not wait for it."""
         prepare = getattr(self._loader, "prepare", None)
@@ -387,27 +543,70 @@ class ModelHost:
     # -- loading (worker threads)
 
     def _load(self, runtime: DeploymentRuntime, desired: DesiredDeployment) -> None:
-        generation, variant = desired.generation, desired.primary
+        """Load and warm every variant of ``desired``, reusing versions already served (a weight change, a
+        promote or a rollback loads nothing), then swap the new serving set in atomically."""
+        generation = desired.generation
         step = "loading"
         try:
             if not runtime.step_started(generation, step):
                 return  # superseded before we started
-            if variant is None:
+            if not desired.variants:
                 raise ValueError("the deployment has no variants")
-            started = time.perf_counter()
-            pyfunc = self._loader(variant.model_uri)
-            runtime.step_done(generation, step, f"loaded {variant.model_uri} in {time.perf_counter() - started:.2f} s")
+            current = runtime.active
+            loaded: dict[str, tuple[ScoringModel, Any]] = {}
+            messages: list[str] = []
+            for variant in desired.variants:
+                uri = variant.model_uri
+                reused = current.find(uri) if current is not None else None
+                if uri in loaded:
+                    continue
+                if reused is not None:
+                    loaded[uri] = (reused.model, None)
+                    messages.append(f"{uri} already loaded")
+                    continue
+                started = time.perf_counter()
+                pyfunc = self._loader(uri)
+                elapsed = time.perf_counter() - started
+                self.metrics.load_seconds.labels(runtime.name, variant.name).observe(elapsed)
+                loaded[uri] = (ScoringModel.from_pyfunc(pyfunc), pyfunc)
+                messages.append(f"loaded {uri} in {elapsed:.2f} s")
+            runtime.step_done(generation, step, "; ".join(messages))
             step = "warming"
             if not runtime.step_started(generation, step):
                 return
-            model = ScoringModel.from_pyfunc(pyfunc)
-            runtime.step_done(generation, step, warm_up(model, getattr(pyfunc, "input_example", None)))
-            if runtime.activate(ServingSet(generation, (ServedVariant(variant, model),))):
+            warmed = [
+                warm_up(model, getattr(pyfunc, "input_example", None))
+                for model, pyfunc in loaded.values()
+                if pyfunc is not None
+            ]
+            warmed += [parity.check(m, p) for m, p in loaded.values() if p is not None]  # governance: parity gate
+            runtime.step_done(generation, step, "; ".join(warmed) or "already warm")
+            config = DeploymentConfig.load(desired.config)
+            serving = ServingSet(
+                generation,
+                tuple(
+                    ServedVariant(
+                        v,
+                        loaded[v.model_uri][0],
+                        self.batcher_for(runtime.name, v, loaded[v.model_uri][0], config),
+                    )
+                    for v in desired.variants
+                ),
+                dict(desired.config),
+            )
+            if runtime.activate(serving):
                 log.info("Deployment %s generation %s is ready", runtime.name, generation)
         except Exception as exc:
             message = describe_error(exc)
             log.warning("Deployment %s generation %s failed while %s: %s", runtime.name, generation, step, message)
             runtime.fail(generation, step, message)
+
+
+def check_rows(data: Any, max_rows: int) -> None:
+    """Refuse inputs with more rows than the deployment allows (400, naming the limit)."""
+    rows = len(data) if hasattr(data, "__len__") and not isinstance(data, (str, bytes, dict)) else 1
+    if rows > max_rows:
+        raise BadScoringRequest(f"The request has {rows} rows; this deployment accepts at most {max_rows} per request.")
 
 
 def warm_up(model: ScoringModel, input_example: Any) -> str:

@@ -152,3 +152,31 @@ describe('DeploymentList', () => {
     expect(screen.getByText('canary: v4, 10%')).toBeTruthy();
   });
 });
+
+describe('DeploymentList insert code', () => {
+  it('offers to insert code calling a deployment when the host can', () => {
+    const onInsertCode = jest.fn();
+    render(
+      <DeploymentList
+        deployments={[deployment('churn', { state: 'ready' })]}
+        onStop={jest.fn()}
+        onCopyUrl={jest.fn()}
+        onInsertCode={onInsertCode}
+        trans={trans}
+      />
+    );
+    fireEvent.click(
+      screen.getByRole('button', {
+        name: 'Insert code calling churn into the notebook'
+      })
+    );
+    expect(onInsertCode).toHaveBeenCalledWith(
+      expect.objectContaining({ name: 'churn' })
+    );
+  });
+
+  it('has no insert button without a handler', () => {
+    renderList([deployment('churn')]);
+    expect(screen.queryByRole('button', { name: /Insert code/ })).toBeNull();
+  });
+});

@@ -120,6 +120,59 @@ describe('deploy and stop dialogs', () => {
     await expect(done).resolves.toBeNull();
   });
 
+  it('adds a canary with its share of traffic onto an existing deployment', async () => {
+    client.deployments = [deployment('churn', { target: 'ray' })];
+    await model.refresh();
+    const done = deployWithDialog(options());
+    await dialogInput('name');
+    fireEvent.click(
+      document.querySelector<HTMLInputElement>(
+        '.jp-Dialog input[name="rollout"][value="canary"]'
+      )!
+    );
+    const share = await dialogInput('canary');
+    expect(share.value).toBe('10');
+    fireEvent.change(share, { target: { value: '150' } });
+    await acceptDialog();
+    await waitFor(() =>
+      expect(
+        document.querySelector('.jp-Dialog [role="alert"]')?.textContent
+      ).toBe('The canary share must be a whole number from 1 to 99 (got 150).')
+    );
+    expect(client.createDeployment).not.toHaveBeenCalled();
+
+    fireEvent.change(await dialogInput('canary'), { target: { value: '20' } });
+    await acceptDialog();
+    const result = await done;
+    expect(client.createDeployment).toHaveBeenCalledWith({
+      model: 'Churn_Model/3',
+      name: 'churn',
+      target: 'ray',
+      canary: 20
+    });
+    expect(result?.variants.map(v => [v.role, v.weight])).toEqual([
+      ['primary', 80],
+      ['canary', 20]
+    ]);
+  });
+
+  it('adds a shadow onto an existing deployment', async () => {
+    client.deployments = [deployment('churn')];
+    await model.refresh();
+    const done = deployWithDialog(options());
+    await dialogInput('name');
+    fireEvent.click(
+      document.querySelector<HTMLInputElement>(
+        '.jp-Dialog input[name="rollout"][value="shadow"]'
+      )!
+    );
+    await acceptDialog();
+    await done;
+    expect(client.createDeployment).toHaveBeenCalledWith(
+      expect.objectContaining({ name: 'churn', shadow: true })
+    );
+  });
+
   it('stops a deployment only after confirmation', async () => {
     client.deployments = [deployment('churn')];
     await model.refresh();

@@ -4,7 +4,12 @@ import {
   DeploymentStep,
   ModelVersion,
   Page,
-  RegisteredModel
+  Alert,
+  Health,
+  MonitoringReport,
+  RegisteredModel,
+  RolloutEvent,
+  UIConfig
 } from '../api';
 import { MLOpsClient } from '../model';
 
@@ -102,11 +107,43 @@ export class FakeClient implements MLOpsClient {
   failWith: Error | null = null;
   calls: string[] = [];
 
-  listModels = jest.fn(async () => {
-    this.calls.push('listModels');
-    this._maybeFail();
-    return page(this.models);
+  /** Like the server: name contains the filter (any case), pages by offset. */
+  listModels = jest.fn(
+    async (
+      options: {
+        filter?: string;
+        maxResults?: number;
+        pageToken?: string;
+      } = {}
+    ) => {
+      this.calls.push('listModels');
+      this._maybeFail();
+      const needle = (options.filter ?? '').toLowerCase();
+      const matching = this.models.filter(m =>
+        m.name.toLowerCase().includes(needle)
+      );
+      const start = Number(options.pageToken ?? 0);
+      const end = start + (options.maxResults ?? 50);
+      return page(
+        matching.slice(start, end),
+        end < matching.length ? String(end) : undefined
+      );
+    }
+  );
+
+  getModel = jest.fn(async (name: string) => {
+    this.calls.push(`getModel ${name}`);
+    const found = this.models.find(m => m.name === name);
+    if (!found) {
+      const { MLOpsRequestError } = await import('../request');
+      throw new MLOpsRequestError(404, `Model '${name}' was not found.`);
+    }
+    return found;
   });
+
+  uiConfig: UIConfig = { mlflow_ui_url: null, default_target: 'local' };
+
+  getUIConfig = jest.fn(async () => this.uiConfig);
 
   listDeployments = jest.fn(async () => {
     this.calls.push('listDeployments');
@@ -129,8 +166,34 @@ export class FakeClient implements MLOpsClient {
   });
 
   createDeployment = jest.fn(
-    async (spec: { model: string; name?: string; target?: string }) => {
+    async (spec: {
+      model: string;
+      name?: string;
+      target?: string;
+      canary?: number;
+      shadow?: boolean;
+    }) => {
       this._maybeFail();
+      const index = this.deployments.findIndex(d => d.name === spec.name);
+      if (index >= 0 && (spec.canary !== undefined || spec.shadow)) {
+        // A rollout onto an existing deployment, like the server's.
+        const current = this.deployments[index];
+        const [modelName, modelVersion] = spec.model.split('/');
+        const role = spec.shadow ? 'shadow' : 'canary';
+        const weight = spec.canary ?? 0;
+        const variants = current.variants.map(v =>
+          v.role === 'primary' ? { ...v, weight: 100 - weight } : v
+        );
+        variants.push({
+          name: role,
+          model_name: modelName,
+          model_version: modelVersion,
+          weight,
+          role
+        });
+        this.deployments[index] = { ...current, variants, state: 'loading' };
+        return this.deployments[index];
+      }
       const created = deployment(spec.name ?? 'churn', {
         model_ref: spec.model,
         target: spec.target ?? 'local',
@@ -151,6 +214,77 @@ export class FakeClient implements MLOpsClient {
   );
 
   deleteAlias = jest.fn(async () => undefined);
+
+  /** Like the server: weights by variant name or role, summing to 100. */
+  setTraffic = jest.fn(
+    async (name: string, weights: Record<string, number>) => {
+      this._maybeFail();
+      const d = this._get(name);
+      const total = Object.values(weights).reduce((a, b) => a + b, 0);
+      if (total !== 100) {
+        const { MLOpsRequestError } = await import('../request');
+        throw new MLOpsRequestError(
+          400,
+          `Traffic weights must add up to 100 (got ${total}).`
+        );
+      }
+      d.variants = d.variants.map(v => ({
+        ...v,
+        weight: weights[v.name] ?? weights[v.role] ?? v.weight
+      }));
+      return { ...d };
+    }
+  );
+
+  promote = jest.fn(async (name: string) => {
+    const d = this._get(name);
+    const canary = d.variants.find(v => v.role !== 'primary');
+    d.variants = canary
+      ? [{ ...canary, name: 'primary', role: 'primary', weight: 100 }]
+      : d.variants;
+    return { ...d };
+  });
+
+  rollback = jest.fn(async (name: string) => {
+    const d = this._get(name);
+    d.variants = d.variants
+      .filter(v => v.role === 'primary')
+      .map(v => ({ ...v, weight: 100 }));
+    return { ...d };
+  });
+
+  events: RolloutEvent[] = [];
+  listEvents = jest.fn(async () => this.events);
+
+  healthOf: Record<string, Health> = {};
+  getHealth = jest.fn(async () => ({
+    score: null,
+    colour: 'green',
+    deployments: Object.entries(this.healthOf).map(([name, h]) => ({
+      name,
+      ...h
+    }))
+  }));
+
+  report: MonitoringReport | null = null;
+  getMonitoring = jest.fn(async (name: string) => {
+    if (!this.report) {
+      const { MLOpsRequestError } = await import('../request');
+      throw new MLOpsRequestError(404, `No monitoring for ${name}.`);
+    }
+    return this.report;
+  });
+
+  alerts: Alert[] = [];
+  listAlerts = jest.fn(async () => this.alerts);
+
+  private _get(name: string): Deployment {
+    const d = this.deployments.find(x => x.name === name);
+    if (!d) {
+      throw new Error(`no deployment ${name}`);
+    }
+    return d;
+  }
 
   private _maybeFail(): void {
     if (this.failWith) {

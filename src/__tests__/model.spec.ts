@@ -49,21 +49,62 @@ describe('MLOpsModel', () => {
     expect(deployments).toHaveBeenCalledWith(model, client.deployments);
   });
 
-  it('reads every page of models', async () => {
+  it('loads one page of the catalog, then more on demand', async () => {
+    client.models = Array.from({ length: 120 }, (_, i) =>
+      registeredModel(`m${String(i).padStart(3, '0')}`, [])
+    );
     model = new MLOpsModel({ client });
-    client.listModels
-      .mockResolvedValueOnce({
-        items: [registeredModel('a', [])],
-        next_page_token: 't1'
-      })
-      .mockResolvedValueOnce({ items: [registeredModel('b', [])] });
 
     await model.refresh();
+    expect(model.models).toHaveLength(MLOpsModel.MODEL_PAGE_SIZE);
+    expect(model.hasMoreModels).toBe(true);
 
-    expect(model.models.map(m => m.name)).toEqual(['a', 'b']);
+    await model.loadMoreModels();
+    await model.loadMoreModels();
+    expect(model.models).toHaveLength(120);
+    expect(model.hasMoreModels).toBe(false);
+    // Each refresh asks for every loaded page at once, never page by page.
     expect(client.listModels).toHaveBeenLastCalledWith(
-      expect.objectContaining({ pageToken: 't1' })
+      expect.objectContaining({ maxResults: 150 })
     );
+  });
+
+  it('searches on the server and starts again from the first page', async () => {
+    client.models = [
+      registeredModel('churn', []),
+      registeredModel('fraud', []),
+      registeredModel('Churn-eu', [])
+    ];
+    model = new MLOpsModel({ client });
+    await model.refresh();
+
+    model.filter = 'churn';
+    expect(model.searching).toBe(true);
+    await until(() => !model.searching);
+
+    expect(model.models.map(m => m.name)).toEqual(['churn', 'Churn-eu']);
+    expect(client.listModels).toHaveBeenLastCalledWith(
+      expect.objectContaining({
+        filter: 'churn',
+        maxResults: MLOpsModel.MODEL_PAGE_SIZE
+      })
+    );
+  });
+
+  it('reads the server settings, and survives a server without them', async () => {
+    client.uiConfig = {
+      mlflow_ui_url: 'http://mlflow:5000',
+      default_target: 'ray'
+    };
+    model = new MLOpsModel({ client });
+    expect(await model.loadUIConfig()).toEqual(client.uiConfig);
+    expect(model.uiConfig?.mlflow_ui_url).toBe('http://mlflow:5000');
+
+    const older = new FakeClient();
+    older.getUIConfig.mockRejectedValue(new MLOpsRequestError(404, 'nope'));
+    const other = new MLOpsModel({ client: older });
+    expect(await other.loadUIConfig()).toBeNull();
+    other.dispose();
   });
 
   it('does not poll while the sidebar is hidden, and refreshes when shown', async () => {

@@ -3,11 +3,7 @@ import React from 'react';
 import { REGISTER_EXAMPLE } from '../components/EmptyState';
 import { MLOpsModel } from '../model';
 import { MLOpsRequestError } from '../request';
-import {
-  DeploymentsView,
-  FILTER_THRESHOLD,
-  ModelsView
-} from '../widgets/sections';
+import { DeploymentsView, ModelsView, SEARCH_DELAY } from '../widgets/sections';
 import {
   deployment,
   FakeClient,
@@ -111,25 +107,50 @@ describe('sidebar sections', () => {
     );
   });
 
-  it('filters a long model list by name', async () => {
-    client.models = Array.from({ length: FILTER_THRESHOLD }, (_, i) =>
+  it('searches the catalog on the server after typing stops', async () => {
+    client.models = Array.from({ length: 8 }, (_, i) =>
       registeredModel(`model-${i}`, [modelVersion(`model-${i}`, '1')])
     );
     const { container } = renderSections();
     await act(() => model.refresh());
+    const names = () =>
+      Array.from(container.querySelectorAll('[data-model-name]')).map(r =>
+        r.getAttribute('data-model-name')
+      );
+    expect(names()).toHaveLength(8);
 
-    fireEvent.change(screen.getByRole('searchbox', { name: 'Filter models' }), {
-      target: { value: 'MODEL-3' }
-    });
+    const box = screen.getByRole('searchbox', { name: 'Search models' });
+    fireEvent.change(box, { target: { value: 'MODEL-3' } });
+    expect(client.listModels).not.toHaveBeenLastCalledWith(
+      expect.objectContaining({ filter: 'MODEL-3' })
+    );
+    await act(() => new Promise(r => setTimeout(r, SEARCH_DELAY + 50)));
+    expect(client.listModels).toHaveBeenLastCalledWith(
+      expect.objectContaining({ filter: 'MODEL-3' })
+    );
+    expect(names()).toEqual(['model-3']);
 
-    const names = Array.from(
-      container.querySelectorAll('[data-model-name]')
-    ).map(r => r.getAttribute('data-model-name'));
-    expect(names).toEqual(['model-3']);
-
-    fireEvent.change(screen.getByRole('searchbox', { name: 'Filter models' }), {
-      target: { value: 'nothing' }
-    });
+    fireEvent.change(box, { target: { value: 'nothing' } });
+    fireEvent.keyDown(box, { key: 'Enter' });
+    await act(() => new Promise(r => setTimeout(r, 20)));
     expect(screen.getByText('No model name contains "nothing".')).toBeTruthy();
+  });
+
+  it('loads the next page of a large catalog on demand', async () => {
+    client.models = Array.from({ length: 70 }, (_, i) =>
+      registeredModel(`m-${String(i).padStart(2, '0')}`, [])
+    );
+    const { container } = renderSections();
+    await act(() => model.refresh());
+    expect(container.querySelectorAll('[data-model-name]')).toHaveLength(50);
+
+    await act(async () => {
+      fireEvent.click(screen.getByRole('button', { name: 'Load more models' }));
+      await new Promise(r => setTimeout(r, 20));
+    });
+    expect(container.querySelectorAll('[data-model-name]')).toHaveLength(70);
+    expect(screen.queryByRole('button', { name: 'Load more models' })).toBe(
+      null
+    );
   });
 });

@@ -2,6 +2,7 @@ import pkg from '../../package.json';
 import {
   isValidDeploymentName,
   normalizeVersion,
+  predictionSnippet,
   stepsOf,
   toDeploymentName,
   versionsMatch
@@ -58,5 +59,26 @@ describe('versions', () => {
     expect(versionsMatch('0.2.0-rc.1', '0.2.0rc1')).toBe(true);
     expect(versionsMatch('0.1.0', '0.1.0')).toBe(true);
     expect(versionsMatch('0.1.0', '0.2.0')).toBe(false);
+  });
+});
+
+describe('predictionSnippet', () => {
+  it('calls the deployment through the API and over HTTP', () => {
+    const code: string = predictionSnippet(
+      deployment('churn', {
+        url: 'http://127.0.0.1:9000/deployments/churn/invocations'
+      })
+    );
+    expect(code).toContain('jupyter_mlops.predict("churn", X)');
+    expect(code).toContain(
+      '"http://127.0.0.1:9000/deployments/churn/invocations"'
+    );
+    expect(code).toContain('"dataframe_split"');
+  });
+
+  it('leaves out the HTTP example while there is no endpoint yet', () => {
+    const code: string = predictionSnippet(deployment('churn', { url: null }));
+    expect(code).toContain('jupyter_mlops.predict("churn", X)');
+    expect(code).not.toContain('requests');
   });
 });

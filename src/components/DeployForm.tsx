@@ -1,7 +1,25 @@
 import { TranslationBundle } from '@jupyterlab/translation';
 import React, { useState } from 'react';
-import { DeploymentSpec } from '../api';
+
 import { isValidDeploymentName, MAX_DEPLOYMENT_NAME_LENGTH } from '../utils';
+
+/** How a version is rolled out: on its own, or onto an existing deployment. */
+export type Rollout = 'new' | 'canary' | 'shadow';
+
+/** What the deploy form collects. */
+export interface DeployFormValue {
+  /** NAME/VERSION or NAME@ALIAS. */
+  model: string;
+  name: string;
+  target: string;
+  /** 'new' when absent. */
+  rollout?: Rollout;
+  /** The canary's share of traffic (%), for a canary rollout. */
+  canary?: number;
+}
+
+/** The canary share offered first: small enough to be safe. */
+export const DEFAULT_CANARY = 10;
 
 export namespace DeployForm {
   export interface IProps {
@@ -10,10 +28,12 @@ export namespace DeployForm {
     /** Aliases pointing at this version: each may be deployed by alias. */
     aliases: string[];
     /** The values to start from (a retry keeps what the user typed). */
-    initial: Required<DeploymentSpec>;
+    initial: DeployFormValue;
+    /** Existing deployments a canary or shadow can be added to. */
+    deployments?: string[];
     /** An error from the previous attempt, shown under the form. */
     error?: string | null;
-    onChange: (value: Required<DeploymentSpec>) => void;
+    onChange: (value: DeployFormValue) => void;
     trans: TranslationBundle;
   }
 }
@@ -25,12 +45,17 @@ export namespace DeployForm {
 export function DeployForm(props: DeployForm.IProps): React.ReactElement {
   const { trans } = props;
   const [value, setValue] = useState(props.initial);
-  const update = (patch: Partial<DeploymentSpec>) => {
+  const update = (patch: Partial<DeployFormValue>) => {
     const next = { ...value, ...patch };
     setValue(next);
     props.onChange(next);
   };
+  const existing = props.deployments ?? [];
+  const rollout = value.rollout ?? 'new';
+  const onto = rollout !== 'new';
   const nameValid = isValidDeploymentName(value.name);
+  const canary = value.canary ?? DEFAULT_CANARY;
+  const canaryValid = Number.isInteger(canary) && canary > 0 && canary < 100;
   const refs = [
     `${props.modelName}/${props.version}`,
     ...props.aliases.map(alias => `${props.modelName}@${alias}`)
@@ -52,34 +77,111 @@ export function DeployForm(props: DeployForm.IProps): React.ReactElement {
           ))}
         </select>
       </label>
-      <label className="jp-MLOps-field">
-        <span>{trans.__('Deployment name')}</span>
-        <input
-          className="jp-mod-styled"
-          name="name"
-          value={value.name}
-          maxLength={MAX_DEPLOYMENT_NAME_LENGTH}
-          aria-invalid={!nameValid}
-          aria-describedby="jp-MLOps-name-help"
-          spellCheck={false}
-          autoComplete="off"
-          onChange={e => update({ name: e.target.value })}
-        />
-      </label>
-      <p
-        id="jp-MLOps-name-help"
-        className={nameValid ? 'jp-MLOps-help' : 'jp-MLOps-help jp-MLOps-error'}
-      >
-        {trans.__(
-          'Lowercase letters, digits and "-", starting and ending with a letter or digit.'
-        )}
-      </p>
+      {existing.length > 0 && (
+        <fieldset className="jp-MLOps-field jp-MLOps-rollout">
+          <legend>{trans.__('Roll out as')}</legend>
+          {(
+            [
+              ['new', trans.__('A new deployment')],
+              ['canary', trans.__('A canary of an existing deployment')],
+              ['shadow', trans.__('A shadow of an existing deployment')]
+            ] as [Rollout, string][]
+          ).map(([choice, label]) => (
+            <label key={choice} className="jp-MLOps-choice">
+              <input
+                type="radio"
+                name="rollout"
+                value={choice}
+                checked={rollout === choice}
+                onChange={() =>
+                  update({
+                    rollout: choice,
+                    name:
+                      choice !== 'new' && !existing.includes(value.name)
+                        ? existing[0]
+                        : value.name
+                  })
+                }
+              />
+              {label}
+            </label>
+          ))}
+        </fieldset>
+      )}
+      {onto ? (
+        <label className="jp-MLOps-field">
+          <span>{trans.__('Deployment')}</span>
+          <select
+            className="jp-mod-styled"
+            name="name"
+            value={value.name}
+            onChange={e => update({ name: e.target.value })}
+          >
+            {existing.map(name => (
+              <option key={name} value={name}>
+                {name}
+              </option>
+            ))}
+          </select>
+        </label>
+      ) : (
+        <>
+          <label className="jp-MLOps-field">
+            <span>{trans.__('Deployment name')}</span>
+            <input
+              className="jp-mod-styled"
+              name="name"
+              value={value.name}
+              maxLength={MAX_DEPLOYMENT_NAME_LENGTH}
+              aria-invalid={!nameValid}
+              aria-describedby="jp-MLOps-name-help"
+              spellCheck={false}
+              autoComplete="off"
+              onChange={e => update({ name: e.target.value })}
+            />
+          </label>
+          <p
+            id="jp-MLOps-name-help"
+            className={
+              nameValid ? 'jp-MLOps-help' : 'jp-MLOps-help jp-MLOps-error'
+            }
+          >
+            {trans.__(
+              'Lowercase letters, digits and "-", starting and ending with a letter or digit.'
+            )}
+          </p>
+        </>
+      )}
+      {rollout === 'canary' && (
+        <label className="jp-MLOps-field">
+          <span>{trans.__('Canary traffic (%)')}</span>
+          <input
+            className="jp-mod-styled"
+            type="number"
+            name="canary"
+            min={1}
+            max={99}
+            step={1}
+            value={canary}
+            aria-invalid={!canaryValid}
+            onChange={e => update({ canary: Number(e.target.value) })}
+          />
+        </label>
+      )}
+      {rollout === 'shadow' && (
+        <p className="jp-MLOps-help">
+          {trans.__(
+            'The shadow gets a copy of every request; its answers are recorded, never returned.'
+          )}
+        </p>
+      )}
       <label className="jp-MLOps-field">
         <span>{trans.__('Target')}</span>
         <input
           className="jp-mod-styled"
           name="target"
           value={value.target}
+          disabled={onto}
           spellCheck={false}
           onChange={e => update({ target: e.target.value })}
         />

@@ -1,7 +1,13 @@
 import { TranslationBundle } from '@jupyterlab/translation';
-import { copyIcon, stopIcon } from '@jupyterlab/ui-components';
+import {
+  addIcon,
+  copyIcon,
+  historyIcon,
+  stopIcon
+} from '@jupyterlab/ui-components';
 import React from 'react';
-import { Deployment, Variant } from '../api';
+import { Deployment, Health, Variant } from '../api';
+import { TrafficEditor } from './TrafficEditor';
 import { failedStep, isInProgress } from '../utils';
 import { DeployProgress } from './DeployProgress';
 import { StateBadge } from './StateBadge';
@@ -13,6 +19,21 @@ export namespace DeploymentList {
     onStop: (deployment: Deployment) => void;
     /** Copy an endpoint URL to the clipboard. */
     onCopyUrl: (url: string) => void;
+    /** Add a notebook cell that calls the deployment (absent: no button). */
+    onInsertCode?: (deployment: Deployment) => void;
+    /** Apply a traffic split (absent: the split is shown read-only). */
+    onSetTraffic?: (
+      deployment: Deployment,
+      weights: Record<string, number>
+    ) => Promise<void>;
+    /** Promote the canary (the caller confirms first). */
+    onPromote?: (deployment: Deployment) => void;
+    /** Roll back the last rollout step (the caller confirms first). */
+    onRollback?: (deployment: Deployment) => void;
+    /** Open the deployment's monitoring and history. */
+    onMonitor?: (deployment: Deployment) => void;
+    /** A deployment's health, when the server reports it. */
+    health?: (name: string) => Health | undefined;
     trans: TranslationBundle;
   }
 }
@@ -43,6 +64,8 @@ function DeploymentItem(
   }
 ): React.ReactElement {
   const { deployment: d, trans } = props;
+  const health = props.health?.(d.name);
+  const staged = d.variants.some(v => v.role !== 'primary');
   return (
     <li
       className={`jp-MLOps-deployment jp-MLOps-state-${d.state}`}
@@ -50,10 +73,38 @@ function DeploymentItem(
       data-state={d.state}
     >
       <div className="jp-MLOps-row">
+        {health && <HealthDot health={health} trans={trans} />}
         <span className="jp-MLOps-name" title={d.name}>
           {d.name}
         </span>
         <StateBadge state={d.state} trans={trans} />
+        {props.onMonitor && (
+          <button
+            type="button"
+            className="jp-MLOps-icon-button"
+            aria-label={trans.__('Monitoring and history of %1', d.name)}
+            title={trans.__('Monitoring and history')}
+            onClick={() => props.onMonitor?.(d)}
+          >
+            <historyIcon.react tag="span" elementSize="normal" />
+          </button>
+        )}
+        {props.onInsertCode && (
+          <button
+            type="button"
+            className="jp-MLOps-icon-button"
+            aria-label={trans.__(
+              'Insert code calling %1 into the notebook',
+              d.name
+            )}
+            title={trans.__(
+              'Insert code calling this endpoint into the notebook'
+            )}
+            onClick={() => props.onInsertCode?.(d)}
+          >
+            <addIcon.react tag="span" elementSize="normal" />
+          </button>
+        )}
         <button
           type="button"
           className="jp-MLOps-icon-button"
@@ -73,8 +124,40 @@ function DeploymentItem(
         )}
         <span title={trans.__('Target')}> · {d.target}</span>
       </div>
-      {d.variants.length > 1 && (
-        <Variants variants={d.variants} trans={trans} />
+      {d.variants.length > 1 &&
+        (props.onSetTraffic ? (
+          <TrafficEditor
+            deploymentName={d.name}
+            variants={d.variants}
+            onApply={weights => props.onSetTraffic!(d, weights)}
+            trans={trans}
+          />
+        ) : (
+          <Variants variants={d.variants} trans={trans} />
+        ))}
+      {(props.onPromote || props.onRollback) && d.state !== 'failed' && (
+        <div className="jp-MLOps-row jp-MLOps-actions">
+          {props.onPromote && staged && (
+            <button
+              type="button"
+              className="jp-Button jp-mod-styled jp-mod-accept jp-MLOps-small"
+              aria-label={trans.__('Promote the canary of %1', d.name)}
+              onClick={() => props.onPromote?.(d)}
+            >
+              {trans.__('Promote')}
+            </button>
+          )}
+          {props.onRollback && (
+            <button
+              type="button"
+              className="jp-Button jp-mod-styled jp-mod-reject jp-MLOps-small"
+              aria-label={trans.__('Roll back %1', d.name)}
+              onClick={() => props.onRollback?.(d)}
+            >
+              {trans.__('Roll back')}
+            </button>
+          )}
+        </div>
       )}
       {isInProgress(d.state) && <DeployProgress deployment={d} trans={trans} />}
       {d.state === 'failed' && (
@@ -93,6 +176,31 @@ function DeploymentItem(
         />
       )}
     </li>
+  );
+}
+
+/** The deployment's health as a coloured dot with its score. */
+export function HealthDot(props: {
+  health: Health;
+  trans: TranslationBundle;
+}): React.ReactElement {
+  const { health, trans } = props;
+  const label =
+    health.score === null || health.score === undefined
+      ? trans.__('Health: %1', String(health.colour))
+      : trans.__(
+          'Health %1 (%2)',
+          Math.round(health.score),
+          String(health.colour)
+        );
+  return (
+    <span
+      className={`jp-MLOps-health jp-MLOps-health-${health.colour}`}
+      data-health={health.colour}
+      role="img"
+      aria-label={label}
+      title={label}
+    />
   );
 }
 

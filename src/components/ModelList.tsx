@@ -10,6 +10,8 @@ export namespace ModelList {
   export interface IProps {
     models: RegisteredModel[];
     onDeploy: (model: RegisteredModel, version: ModelVersion) => void;
+    /** Open the model's detail; the name is a plain label without it. */
+    onOpen?: (model: RegisteredModel) => void;
     trans: TranslationBundle;
   }
 }
@@ -26,6 +28,7 @@ export function ModelList(props: ModelList.IProps): React.ReactElement {
           key={model.name}
           model={model}
           onDeploy={props.onDeploy}
+          onOpen={props.onOpen}
           trans={props.trans}
         />
       ))}
@@ -36,9 +39,10 @@ export function ModelList(props: ModelList.IProps): React.ReactElement {
 function ModelItem(props: {
   model: RegisteredModel;
   onDeploy: ModelList.IProps['onDeploy'];
+  onOpen?: ModelList.IProps['onOpen'];
   trans: TranslationBundle;
 }): React.ReactElement {
-  const { model, trans } = props;
+  const { model, trans, onOpen } = props;
   const [expanded, setExpanded] = useState(false);
   const versions = expanded
     ? model.versions
@@ -46,9 +50,20 @@ function ModelItem(props: {
   return (
     <li className="jp-MLOps-model" data-model-name={model.name}>
       <div className="jp-MLOps-row">
-        <span className="jp-MLOps-name" title={model.name}>
-          {model.name}
-        </span>
+        {onOpen ? (
+          <button
+            type="button"
+            className="jp-MLOps-name jp-MLOps-link"
+            title={trans.__('Open the details of %1', model.name)}
+            onClick={() => onOpen(model)}
+          >
+            {model.name}
+          </button>
+        ) : (
+          <span className="jp-MLOps-name" title={model.name}>
+            {model.name}
+          </span>
+        )}
         <Aliases aliases={Object.keys(model.aliases)} trans={trans} />
       </div>
       {model.description && (

@@ -2,6 +2,7 @@ import { Clipboard, Notification, ReactWidget } from '@jupyterlab/apputils';
 import { ITranslator, TranslationBundle } from '@jupyterlab/translation';
 import {
   CommandToolbarButton,
+  listIcon,
   refreshIcon,
   SidePanel
 } from '@jupyterlab/ui-components';
@@ -12,7 +13,11 @@ import React from 'react';
 import { CommandIDs } from '../commands';
 import { mlopsIcon } from '../icons';
 import { MLOpsModel } from '../model';
-import { stopWithConfirmation } from './dialogs';
+import {
+  promoteWithConfirmation,
+  rollbackWithConfirmation,
+  stopWithConfirmation
+} from './dialogs';
 import { DeploymentsView, ModelsView } from './sections';
 
 /** The id of the sidebar widget (and of its tab: `data-id`). */
@@ -47,6 +52,15 @@ export class MLOpsSidePanel extends SidePanel {
         label: ''
       })
     );
+    this.toolbar.addItem(
+      'audit',
+      new CommandToolbarButton({
+        commands,
+        id: CommandIDs.audit,
+        icon: listIcon,
+        label: ''
+      })
+    );
 
     const models = ReactWidget.create(
       <ModelsView
@@ -57,6 +71,9 @@ export class MLOpsSidePanel extends SidePanel {
             model: m.name,
             version: version.version
           })
+        }
+        onOpen={m =>
+          void commands.execute(CommandIDs.openModel, { model: m.name })
         }
       />
     );
@@ -71,6 +88,14 @@ export class MLOpsSidePanel extends SidePanel {
         trans={trans}
         onStop={d => void stopWithConfirmation(model, d, trans)}
         onCopyUrl={url => copyUrl(url, trans)}
+        onInsertCode={d =>
+          void commands.execute(CommandIDs.insertCode, { name: d.name })
+        }
+        onPromote={d => void promoteWithConfirmation(model, d, trans)}
+        onRollback={d => void rollbackWithConfirmation(model, d, trans)}
+        onMonitor={d =>
+          void commands.execute(CommandIDs.monitor, { name: d.name })
+        }
       />
     );
     deployments.id = `${SIDEBAR_ID}-deployments`;
@@ -104,7 +129,7 @@ export namespace MLOpsSidePanel {
   }
 }
 
-function copyUrl(url: string, trans: TranslationBundle): void {
+export function copyUrl(url: string, trans: TranslationBundle): void {
   Clipboard.copyToSystem(url);
   Notification.info(trans.__('Copied %1', url), { autoClose: 2000 });
 }

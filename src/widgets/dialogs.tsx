@@ -8,7 +8,11 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import { UseSignal } from '@jupyterlab/ui-components';
 import React from 'react';
 import { Deployment, DeploymentSpec } from '../api';
-import { DeployForm } from '../components/DeployForm';
+import {
+  DEFAULT_CANARY,
+  DeployForm,
+  DeployFormValue
+} from '../components/DeployForm';
 import { DeployProgress } from '../components/DeployProgress';
 import { MLOpsModel } from '../model';
 import { MLOpsRequestError } from '../request';
@@ -19,7 +23,7 @@ import { isValidDeploymentName, toDeploymentName } from '../utils';
  */
 export class DeployFormWidget
   extends ReactWidget
-  implements Dialog.IBodyWidget<Required<DeploymentSpec>>
+  implements Dialog.IBodyWidget<DeployFormValue>
 {
   constructor(private _props: Omit<DeployForm.IProps, 'onChange'>) {
     super();
@@ -27,7 +31,7 @@ export class DeployFormWidget
     this.addClass('jp-MLOps-deploy-dialog');
   }
 
-  getValue(): Required<DeploymentSpec> {
+  getValue(): DeployFormValue {
     return this._value;
   }
 
@@ -37,7 +41,7 @@ export class DeployFormWidget
     );
   }
 
-  private _value: Required<DeploymentSpec>;
+  private _value: DeployFormValue;
 }
 
 /**
@@ -110,7 +114,7 @@ export async function deployWithDialog(
   options: deployWithDialog.IOptions
 ): Promise<Deployment | null> {
   const { model, trans } = options;
-  let value: Required<DeploymentSpec> = {
+  let value: DeployFormValue = {
     model: `${options.modelName}/${options.version}`,
     name: toDeploymentName(options.modelName),
     target: options.defaultTarget
@@ -127,6 +131,14 @@ export async function deployWithDialog(
         modelName: options.modelName,
         version: options.version,
         aliases: options.aliases,
+        // Deployments of this model first: the usual target of a canary.
+        deployments: [...model.deployments]
+          .sort(
+            (a, b) =>
+              Number(b.model_name === options.modelName) -
+              Number(a.model_name === options.modelName)
+          )
+          .map(d => d.name),
         initial: value,
         error,
         trans
@@ -141,6 +153,18 @@ export async function deployWithDialog(
       return null;
     }
     value = { ...result.value, name: result.value.name.trim() };
+    const rollout = value.rollout ?? 'new';
+    const canary = value.canary ?? DEFAULT_CANARY;
+    if (
+      rollout === 'canary' &&
+      !(Number.isInteger(canary) && canary > 0 && canary < 100)
+    ) {
+      error = trans.__(
+        'The canary share must be a whole number from 1 to 99 (got %1).',
+        String(value.canary)
+      );
+      continue;
+    }
     if (!isValidDeploymentName(value.name)) {
       error = trans.__(
         '"%1" is not a valid deployment name: try "%2".',
@@ -150,11 +174,22 @@ export async function deployWithDialog(
       continue;
     }
     try {
-      const deployment = await model.deploy({
+      const spec: DeploymentSpec = {
         model: value.model,
         name: value.name,
         target: value.target.trim() || options.defaultTarget
-      });
+      };
+      // A canary or shadow joins its deployment on that deployment's target.
+      const onto = model.deployments.find(d => d.name === value.name);
+      if (rollout !== 'new' && onto) {
+        spec.target = onto.target;
+      }
+      if (rollout === 'canary') {
+        spec.canary = canary;
+      } else if (rollout === 'shadow') {
+        spec.shadow = true;
+      }
+      const deployment = await model.deploy(spec);
       void showDialog({
         title: trans.__('Deploying %1', deployment.name),
         body: new DeployProgressWidget(model, deployment.name, trans),
@@ -204,6 +239,90 @@ export async function stopWithConfirmation(
         deployment.name,
         reason instanceof Error ? reason.message : String(reason)
       )
+    );
+    return false;
+  }
+}
+
+/**
+ * Confirm, then promote a deployment's canary (or shadow) to primary.
+ */
+export async function promoteWithConfirmation(
+  model: MLOpsModel,
+  deployment: Deployment,
+  trans: TranslationBundle
+): Promise<boolean> {
+  const staged = deployment.variants.find(v => v.role !== 'primary');
+  const result = await showDialog({
+    title: trans.__('Promote in %1?', deployment.name),
+    body: staged
+      ? trans.__(
+          'Version %1 of %2 takes all the traffic; the current primary is kept for a rollback.',
+          staged.model_version,
+          staged.model_name
+        )
+      : trans.__('There is no canary or shadow to promote.'),
+    buttons: [
+      Dialog.cancelButton({ label: trans.__('Cancel') }),
+      Dialog.okButton({ label: trans.__('Promote') })
+    ]
+  });
+  if (!result.button.accept) {
+    return false;
+  }
+  return report(
+    () => model.promote(deployment.name),
+    trans.__('Promoted in %1.', deployment.name),
+    trans.__('Could not promote in %1', deployment.name)
+  );
+}
+
+/**
+ * Confirm, then roll a deployment back: drop its canary, or return to the
+ * previous primary.
+ */
+export async function rollbackWithConfirmation(
+  model: MLOpsModel,
+  deployment: Deployment,
+  trans: TranslationBundle
+): Promise<boolean> {
+  const staged = deployment.variants.some(v => v.role !== 'primary');
+  const result = await showDialog({
+    title: trans.__('Roll back %1?', deployment.name),
+    body: staged
+      ? trans.__(
+          'The canary or shadow is removed; the primary takes all the traffic.'
+        )
+      : trans.__(
+          'The deployment returns to the primary it had before the last promotion or update.'
+        ),
+    buttons: [
+      Dialog.cancelButton({ label: trans.__('Cancel') }),
+      Dialog.warnButton({ label: trans.__('Roll back') })
+    ]
+  });
+  if (!result.button.accept) {
+    return false;
+  }
+  return report(
+    () => model.rollback(deployment.name),
+    trans.__('Rolled back %1.', deployment.name),
+    trans.__('Could not roll back %1', deployment.name)
+  );
+}
+
+async function report(
+  action: () => Promise<unknown>,
+  success: string,
+  failure: string
+): Promise<boolean> {
+  try {
+    await action();
+    Notification.success(success, { autoClose: 3000 });
+    return true;
+  } catch (reason) {
+    Notification.error(
+      `${failure}: ${reason instanceof Error ? reason.message : String(reason)}`
     );
     return false;
   }

@@ -1,6 +1,6 @@
 import { TranslationBundle } from '@jupyterlab/translation';
 import { UseSignal } from '@jupyterlab/ui-components';
-import React, { useState } from 'react';
+import React, { useEffect, useState } from 'react';
 import { Deployment, ModelVersion, RegisteredModel } from '../api';
 import { DeploymentList } from '../components/DeploymentList';
 import {
@@ -14,34 +14,58 @@ import { ModelList } from '../components/ModelList';
 import { MLOpsModel } from '../model';
 import { MLOpsRequestError } from '../request';
 
-/** Show a filter box once a list is this long. */
-export const FILTER_THRESHOLD = 6;
+/** Wait (ms) after the last keystroke before searching the server. */
+export const SEARCH_DELAY = 300;
 
 export namespace ModelsView {
   export interface IProps {
     model: MLOpsModel;
     onDeploy: (model: RegisteredModel, version: ModelVersion) => void;
+    /** Open a model's detail (versions, metrics, lineage, aliases). */
+    onOpen?: (model: RegisteredModel) => void;
     trans: TranslationBundle;
   }
 }
 
 /**
- * The "Models" section: registered models bound to the model's state.
+ * The "Models" section: the catalog searched and paged by the server, bound
+ * to the model's state.
  */
 export function ModelsView(props: ModelsView.IProps): React.ReactElement {
   const { model, trans } = props;
-  const [filter, setFilter] = useState('');
+  const [text, setText] = useState(model.filter);
+  useEffect(() => {
+    if (text === model.filter) {
+      return;
+    }
+    const timer = setTimeout(() => (model.filter = text), SEARCH_DELAY);
+    return () => clearTimeout(timer);
+  }, [text, model]);
   return (
     <section className="jp-MLOps-section" aria-label={trans.__('Models')}>
+      <input
+        type="search"
+        className="jp-mod-styled jp-MLOps-filter"
+        placeholder={trans.__('Search models')}
+        aria-label={trans.__('Search models')}
+        value={text}
+        onChange={e => setText(e.target.value)}
+        onKeyDown={e => {
+          if (e.key === 'Enter') {
+            model.filter = text;
+          } else if (e.key === 'Escape' && text) {
+            e.stopPropagation();
+            setText('');
+            model.filter = '';
+          }
+        }}
+      />
       <UseSignal signal={model.changed}>
         {() => {
           if (!model.loaded) {
             return <Loading trans={trans} />;
           }
-          const needle = filter.trim().toLowerCase();
-          const models = needle
-            ? model.models.filter(m => m.name.toLowerCase().includes(needle))
-            : model.models;
+          const filter = model.filter.trim();
           return (
             <>
               {model.error && (
@@ -51,28 +75,28 @@ export function ModelsView(props: ModelsView.IProps): React.ReactElement {
                   trans={trans}
                 />
               )}
-              {(model.models.length >= FILTER_THRESHOLD || filter) && (
-                <input
-                  type="search"
-                  className="jp-mod-styled jp-MLOps-filter"
-                  placeholder={trans.__('Filter models')}
-                  aria-label={trans.__('Filter models')}
-                  value={filter}
-                  onChange={e => setFilter(e.target.value)}
-                />
-              )}
-              {model.models.length === 0 && !model.error && (
+              {model.models.length === 0 && !model.error && !filter && (
                 <NoModels trans={trans} />
               )}
-              {model.models.length > 0 && models.length === 0 && (
+              {model.models.length === 0 && !model.error && filter && (
                 <NoMatchingModels filter={filter} trans={trans} />
               )}
-              {models.length > 0 && (
+              {model.models.length > 0 && (
                 <ModelList
-                  models={models}
+                  models={model.models}
                   onDeploy={props.onDeploy}
+                  onOpen={props.onOpen}
                   trans={trans}
                 />
+              )}
+              {model.hasMoreModels && (
+                <button
+                  type="button"
+                  className="jp-Button jp-mod-styled jp-MLOps-more"
+                  onClick={() => void model.loadMoreModels()}
+                >
+                  {trans.__('Load more models')}
+                </button>
               )}
             </>
           );
@@ -103,6 +127,10 @@ export namespace DeploymentsView {
     model: MLOpsModel;
     onStop: (deployment: Deployment) => void;
     onCopyUrl: (url: string) => void;
+    onInsertCode?: (deployment: Deployment) => void;
+    onPromote?: (deployment: Deployment) => void;
+    onRollback?: (deployment: Deployment) => void;
+    onMonitor?: (deployment: Deployment) => void;
     trans: TranslationBundle;
   }
 }
@@ -130,6 +158,14 @@ export function DeploymentsView(
               deployments={model.deployments}
               onStop={props.onStop}
               onCopyUrl={props.onCopyUrl}
+              onInsertCode={props.onInsertCode}
+              onSetTraffic={async (d, weights) => {
+                await model.setTraffic(d.name, weights);
+              }}
+              onPromote={props.onPromote}
+              onRollback={props.onRollback}
+              onMonitor={props.onMonitor}
+              health={name => model.health(name)}
               trans={trans}
             />
           );

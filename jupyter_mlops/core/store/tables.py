@@ -48,3 +48,20 @@ class VariantRow(Base):
     role: Mapped[str] = mapped_column(String(16), default="primary")
 
     deployment: Mapped[DeploymentRow] = relationship(back_populates="variants")
+
+
+class DeploymentEventRow(Base):
+    """Rollout history of a deployment (deploy, canary, traffic, promote, rollback, auto-rollback, sync).
+
+    No foreign key: the history outlives an undeploy, so a redeploy under the same name shows what came before.
+    """
+
+    __tablename__ = "mlops_deployment_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    deployment_name: Mapped[str] = mapped_column(String(63), index=True)
+    time: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    kind: Mapped[str] = mapped_column(String(32))
+    message: Mapped[str] = mapped_column(String(2000))
+    variant: Mapped[str | None] = mapped_column(String(63), nullable=True)
+    actor: Mapped[str | None] = mapped_column(String(255), nullable=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable
 
-from ..models import RuntimeStatus
+from ..models import RuntimeStatus, VariantStatus
 
 ProgressCallback = Callable[[RuntimeStatus], None]
 
@@ -46,6 +46,28 @@ class Target(abc.ABC):
     @abc.abstractmethod
     def invoke(self, deployment_name: str, body: bytes, content_type: str) -> tuple[int, dict[str, str], bytes]:
         """Send one scoring request to the deployment's endpoint; returns (status, headers, body) as given."""
+
+    # --- traffic (canary, shadow, promote, rollback) -------------------------------------------------------
+
+    def apply_traffic(self, deployment_name: str) -> RuntimeStatus:
+        """Converge the deployment's variants (pinned versions, weights, roles) onto the Store after a rollout
+        step. Returns at once, like ``apply``. Behaviour every target must keep:
+
+        * zero downtime: the previous split answers until the new one is live (no non-2xx in between);
+        * answering variants (primary, canary) share requests in proportion to their weights (summing to 100);
+          a variant at weight 0 gets no requests but stays loaded (promote and rollback must not reload);
+        * a shadow variant gets a mirrored copy of every request; its answers are recorded, never returned;
+        * the answer names the variant that produced it (``X-MLOps-Variant`` header, or the platform's own).
+
+        The default is ``apply`` (a target whose ``apply`` already converges variants needs nothing more).
+        """
+        return self.apply(deployment_name)
+
+    def variant_statuses(self, deployment_name: str) -> list[VariantStatus]:
+        """Observed state of each variant (name, model URI, state, message), in the Store's order; [] when the
+        target does not know the deployment."""
+        status = self.status(deployment_name)
+        return list(status.variants) if status is not None else []
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release clients and connections; never stops serving."""

@@ -288,7 +288,7 @@ class LocalTarget(Target):
                 response = self._client.post(
                     f"{info.url}/deployments/{deployment_name}/invocations",
                     content=body,
-                    headers={"Content-Type": content_type},
+                    headers={"Content-Type": content_type, **self._auth(info)},  # passes deployment tokens
                 )
             except httpx.ConnectError:
                 # The daemon restarted (new port) or stopped: find or start it, then retry once.

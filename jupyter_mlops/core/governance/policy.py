@@ -1,0 +1,280 @@
+"""Roles, authorization and approvals: who may do what, and which changes need a second person.
+
+Roles come from ``MLOpsConfig.roles`` (user names, or ``group:NAME`` for JupyterHub groups) and fall back to
+``MLOpsConfig.default_role``. A user acts on deployments owned by someone else only with the admin role or a
+grant (``MLOpsConfig.grants``). Protected changes (``protected_aliases``, ``protected_deployments``) need an
+approval granted by a different user holding the approver (or admin) role; a grant is used up by the change.
+Every refusal raises ``Forbidden`` and is recorded in the audit ledger.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import threading
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import select
+
+from ...config import MLOpsConfig
+from ..errors import Conflict, Forbidden, InvalidRequest, NotFound
+from ..store import Store
+from ..store.governance_tables import ApprovalRow
+from .audit import AuditLedger, now_iso
+
+ROLES = ("viewer", "deployer", "approver", "admin")
+_DEPLOYER = frozenset({"read", "register", "alias", "deploy", "request"})
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "viewer": frozenset({"read"}),
+    "deployer": _DEPLOYER,
+    "approver": _DEPLOYER | {"approve"},
+    "admin": _DEPLOYER | {"approve", "others"},
+}
+# What each audited action needs; anything unlisted needs "deploy".
+ACTION_PERMISSION = {
+    "read": "read",
+    "register": "register",
+    "set_alias": "alias",
+    "delete_alias": "alias",
+    "request_approval": "request",
+    "grant": "approve",
+    "reject": "approve",
+}
+APPROVABLE = ("set_alias", "deploy")
+
+
+class Approval(BaseModel):
+    """A request for a protected change, with the evidence an approver needs and its decision."""
+
+    id: int
+    action: str
+    target: str
+    payload: dict[str, Any] = {}
+    evidence: dict[str, Any] = {}
+    requested_by: str
+    owner: str | None = None
+    status: str = "pending"
+    decided_by: str | None = None
+    comment: str | None = None
+    created_at: datetime
+    decided_at: datetime | None = None
+
+
+def _approval(row: ApprovalRow) -> Approval:
+    return Approval(
+        id=row.id,
+        action=row.action,
+        target=row.target,
+        payload=row.payload or {},
+        evidence=row.evidence or {},
+        requested_by=row.requested_by,
+        owner=row.owner,
+        status=row.status,
+        decided_by=row.decided_by,
+        comment=row.comment,
+        created_at=datetime.fromisoformat(row.created_at),
+        decided_at=datetime.fromisoformat(row.decided_at) if row.decided_at else None,
+    )
+
+
+class Governance:
+    """Role resolution, authorization checks and the approval workflow over our store and the audit ledger."""
+
+    def __init__(self, config: MLOpsConfig, store: Store, ledger: AuditLedger) -> None:
+        self.config = config
+        self.store = store
+        self.ledger = ledger
+        self._groups: dict[str, tuple[str, ...]] = {}
+        self._lock = threading.Lock()
+
+    # --- roles ------------------------------------------------------------------------------------------------
+
+    def remember_groups(self, user: str, groups: list[str] | tuple[str, ...]) -> None:
+        """Record the hub groups of a user as the hub last reported them (the server passes them per request)."""
+        with self._lock:
+            self._groups[user] = tuple(groups)
+
+    def role(self, user: str) -> str:
+        """The highest role given to the user by name or through any of their hub groups."""
+        roles = dict(self.config.roles)
+        found = [roles[user]] if user in roles else []
+        with self._lock:
+            groups = self._groups.get(user, ())
+        found += [roles[f"group:{g}"] for g in groups if f"group:{g}" in roles]
+        found = [r for r in found if r in ROLES] or [self.config.default_role]
+        return max(found, key=lambda r: ROLES.index(r) if r in ROLES else 0)
+
+    def can(self, user: str, permission: str) -> bool:
+        return permission in PERMISSIONS.get(self.role(user), frozenset())
+
+    def may_use(self, actor: str, owner: str | None, deployment: str | None = None) -> bool:
+        """True when the actor owns the resource, is an admin, or was granted the deployment."""
+        if not self.config.isolate_users or owner is None or actor == owner or self.can(actor, "others"):
+            return True
+        granted = self.config.grants.get(actor, [])
+        return deployment is not None and any(fnmatch.fnmatchcase(deployment, p) for p in granted)
+
+    # --- authorization ----------------------------------------------------------------------------------------
+
+    def refuse(self, action: str, actor: str, owner: str | None, target: str, reason: str) -> Forbidden:
+        """Record a refused action in the ledger and return the Forbidden to raise."""
+        self.ledger.record(action, actor, owner, target, outcome="refused", detail=reason)
+        return Forbidden(reason)
+
+    def authorize(
+        self, action: str, actor: str, *, owner: str | None, target: str, deployment: str | None = None
+    ) -> None:
+        """Raise Forbidden (recorded) unless ``actor`` may perform ``action`` on ``target`` owned by ``owner``."""
+        permission = ACTION_PERMISSION.get(action, "deploy")
+        role = self.role(actor)
+        if permission not in PERMISSIONS.get(role, frozenset()):
+            raise self.refuse(
+                action,
+                actor,
+                owner,
+                target,
+                f"{actor!r} has the {role} role, which may not {action.replace('_', ' ')} ({target}); "
+                "ask an admin for a role with that right (MLOpsConfig.roles).",
+            )
+        if permission != "read" and not self.may_use(actor, owner, deployment):
+            raise self.refuse(
+                action,
+                actor,
+                owner,
+                target,
+                f"{target} belongs to {owner!r}; {actor!r} may not change it. Ask {owner!r} or an admin to grant "
+                "access (MLOpsConfig.grants).",
+            )
+        if permission == "read" and not self.may_use(actor, owner, deployment):
+            raise self.refuse(action, actor, owner, target, f"{target} belongs to {owner!r}; {actor!r} may not use it.")
+
+    # --- protected changes ------------------------------------------------------------------------------------
+
+    def is_protected(self, action: str, *, alias: str | None = None, deployment: str | None = None) -> bool:
+        if action == "set_alias" and alias is not None:
+            return alias in self.config.protected_aliases
+        if action == "deploy" and deployment is not None:
+            return any(fnmatch.fnmatchcase(deployment, p) for p in self.config.protected_deployments)
+        return False
+
+    def require_approval(self, action: str, actor: str, owner: str | None, target: str, version: str) -> Approval:
+        """Use up a granted approval for exactly this change, or raise Forbidden saying how to get one."""
+        with self.store.session() as s:
+            row = s.scalars(
+                select(ApprovalRow)
+                .where(ApprovalRow.action == action, ApprovalRow.target == target, ApprovalRow.status == "granted")
+                .order_by(ApprovalRow.id)
+            ).first()
+            while row is not None and str((row.payload or {}).get("version")) != str(version):
+                row = s.scalars(
+                    select(ApprovalRow)
+                    .where(
+                        ApprovalRow.action == action,
+                        ApprovalRow.target == target,
+                        ApprovalRow.status == "granted",
+                        ApprovalRow.id > row.id,
+                    )
+                    .order_by(ApprovalRow.id)
+                ).first()
+            if row is not None:
+                row.status = "used"
+                s.flush()
+                return _approval(row)
+        raise self.refuse(
+            action,
+            actor,
+            owner,
+            target,
+            f"{target} is protected: {action.replace('_', ' ')} to version {version} needs an approval granted by "
+            f"another user with the approver role. Request it with POST /mlops/api/approvals "
+            f'{{"action": "{action}", "target": "{target}", "payload": {{"version": "{version}"}}}} '
+            "or mlops.request_approval(...).",
+        )
+
+    # --- approvals --------------------------------------------------------------------------------------------
+
+    def create_request(
+        self,
+        action: str,
+        target: str,
+        payload: dict[str, Any],
+        evidence: dict[str, Any],
+        actor: str,
+        owner: str | None,
+    ) -> Approval:
+        if action not in APPROVABLE:
+            raise InvalidRequest(f"Approvals cover {', '.join(APPROVABLE)}; {action!r} needs none.")
+        self.authorize("request_approval", actor, owner=owner, target=target)
+        with self.store.session() as s:
+            row = ApprovalRow(
+                action=action,
+                target=target,
+                payload=payload,
+                evidence=evidence,
+                requested_by=actor,
+                owner=owner,
+                status="pending",
+                created_at=now_iso(),
+            )
+            s.add(row)
+            s.flush()
+            approval = _approval(row)
+        self.ledger.record("request_approval", actor, owner, f"approval/{approval.id}", after=approval)
+        return approval
+
+    def approvals(self, status: str | None = None) -> list[Approval]:
+        query = select(ApprovalRow).order_by(ApprovalRow.id.desc())
+        if status:
+            query = query.where(ApprovalRow.status == status)
+        with self.store.session() as s:
+            return [_approval(r) for r in s.scalars(query.limit(500))]
+
+    def approval(self, approval_id: int) -> Approval:
+        with self.store.session() as s:
+            row = s.get(ApprovalRow, approval_id)
+            if row is None:
+                raise NotFound(f"No approval request #{approval_id}. List them with GET /mlops/api/approvals.")
+            return _approval(row)
+
+    def decide(self, approval_id: int, actor: str, *, grant: bool, comment: str | None = None) -> Approval:
+        """Grant or reject a pending request; the requester can never decide their own request."""
+        action = "grant" if grant else "reject"
+        current = self.approval(approval_id)
+        target = f"approval/{approval_id}"
+        if not self.can(actor, "approve"):
+            raise self.refuse(
+                action,
+                actor,
+                current.owner,
+                target,
+                f"{actor!r} has the {self.role(actor)} role; only approvers and admins may {action} requests.",
+            )
+        if actor == current.requested_by:
+            raise self.refuse(
+                action,
+                actor,
+                current.owner,
+                target,
+                f"{actor!r} requested #{approval_id} and cannot {action} it: a different approver must decide.",
+            )
+        with self.store.session() as s:
+            row = s.get(ApprovalRow, approval_id)
+            assert row is not None
+            if row.status != "pending":
+                raise Conflict(f"Approval request #{approval_id} is already {row.status}.")
+            row.status = "granted" if grant else "rejected"
+            row.decided_by = actor
+            row.comment = comment
+            row.decided_at = now_iso()
+            s.flush()
+            decided = _approval(row)
+        self.ledger.record(
+            action,
+            actor,
+            current.owner,
+            target,
+            before={"status": "pending"},
+            after={"status": decided.status, "comment": comment},
+        )
+        return decided

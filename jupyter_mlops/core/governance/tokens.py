@@ -1,0 +1,45 @@
+"""Per-deployment bearer tokens: what keeps one hub user from calling another user's endpoint on its port.
+
+Only the SHA-256 of a token is stored; the token is returned once when issued (or rotated).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from ..store import Store
+from ..store.governance_tables import DeploymentTokenRow, ensure_tables
+from .audit import now_iso
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class DeploymentTokens:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        ensure_tables(store.engine)
+
+    def issue(self, name: str) -> str:
+        """A new token for ``name`` (replacing any previous one, which stops working at once)."""
+        token = "mlops_" + secrets.token_urlsafe(32)
+        with self.store.session() as s:
+            row = s.get(DeploymentTokenRow, name)
+            if row is None:
+                s.add(DeploymentTokenRow(name=name, token_hash=token_hash(token), created_at=now_iso()))
+            else:
+                row.token_hash = token_hash(token)
+                row.created_at = now_iso()
+        return token
+
+    def has_token(self, name: str) -> bool:
+        with self.store.session() as s:
+            return s.get(DeploymentTokenRow, name) is not None
+
+    def revoke(self, name: str) -> None:
+        with self.store.session() as s:
+            row = s.get(DeploymentTokenRow, name)
+            if row is not None:
+                s.delete(row)

@@ -1,0 +1,535 @@
+"""Monitoring: reports, feedback, alerts and health of deployments, computed from the durable inference log.
+
+``MLOps`` owns one ``Monitoring`` and delegates its ``monitor``/``feedback``/``alerts``/``health`` methods here.
+Nothing here runs on the serving path: the daemon only enqueues records, and everything is computed on read.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InvalidRequest, MLOpsError
+from ..models import Deployment, ModelVersion
+from . import alerts as alert_rules
+from . import baseline as baselines
+from . import health as health_score
+from .drift import DriftSettings, dataset_drift
+from .metrics import bucket_seconds, iso, ops_series, ops_summary, parse_window, performance_series
+from .report import MonitoringReport
+from .storage import INPUT_PREFIX, OUTPUT_PREFIX, MonitoringStore
+
+if TYPE_CHECKING:
+    from ..service import MLOps
+
+log = logging.getLogger(__name__)
+
+PREDICTION = OUTPUT_PREFIX + "prediction"
+MAX_FEEDBACK_ITEMS = 10_000
+MLFLOW_LOG_INTERVAL = 60.0  # seconds between two metric points of one deployment in its MLflow monitoring run
+BASELINE_MAX_ROWS = 100_000
+POLL_INTERVAL = 5.0  # alerts/health polled more often than this reuse the last rule evaluation
+_SCALARS = (str, int, float, bool)
+
+
+class Monitoring:
+    """Monitoring of the deployments of one ``MLOps`` facade."""
+
+    def __init__(self, mlops: MLOps, drift: DriftSettings | None = None) -> None:
+        self.mlops = mlops
+        self.config = mlops.config
+        self.store = MonitoringStore(mlops.store.engine)
+        self.drift_settings = drift or DriftSettings()
+        self._baselines: dict[tuple[str, str], dict[str, Any] | None] = {}
+        self._last_logged: dict[str, float] = {}
+        self._last_evaluated: dict[str, float] = {}
+        self._background: list[threading.Thread] = []
+        self._health_cache: dict[tuple[str, float, str], tuple[float, dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+        self._evaluating = threading.Lock()
+
+    # --- baselines --------------------------------------------------------------------------------------------
+
+    def record_baseline(self, version: ModelVersion, model: Any, X: Any) -> dict[str, Any] | None:
+        """Profile the training data (and the model's predictions on it) into the version's run as an artifact.
+
+        Large training sets are profiled on a seeded sample of 100,000 rows. A failure is logged, never raised:
+        a registration must not fail because its monitoring baseline could not be computed.
+        """
+        if X is None or not version.run_id:
+            return None
+        try:
+            frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(np.asarray(X))
+            if len(frame) > BASELINE_MAX_ROWS:
+                frame = frame.sample(BASELINE_MAX_ROWS, random_state=0)
+            predictions = _predictions(model, frame)
+            profile = baselines.build_profile(frame, predictions)
+            self.mlops.registry.log_run_json(version.run_id, baselines.BASELINE_ARTIFACT, profile)
+            self.mlops.registry.set_version_tags(
+                version.name, version.version, {"mlops.baseline": baselines.BASELINE_ARTIFACT}
+            )
+        except Exception as exc:
+            log.warning("No monitoring baseline for %s/%s: %s", version.name, version.version, exc)
+            return None
+        with self._lock:
+            self._baselines[(version.name, version.version)] = profile
+        return profile
+
+    def baseline(self, model_name: str, version: str) -> dict[str, Any] | None:
+        """The training baseline of a model version (read once from MLflow, then cached)."""
+        key = (model_name, version)
+        with self._lock:
+            if key in self._baselines:
+                return self._baselines[key]
+        mv = self.mlops.registry.version(model_name, version, detail=False)
+        profile = self.mlops.registry.read_run_json(mv.run_id, baselines.BASELINE_ARTIFACT) if mv.run_id else None
+        with self._lock:
+            self._baselines[key] = profile
+        return profile
+
+    # --- reports ----------------------------------------------------------------------------------------------
+
+    def report(
+        self, name: str, window: str | float = "1h", *, end: float | None = None, evaluate_alerts: bool = True
+    ) -> MonitoringReport:
+        """Ops, drift, performance, health and alerts of one deployment over the last ``window``."""
+        deployment = self.mlops.deployment(name)
+        seconds = parse_window(window)
+        end = time.time() if end is None else float(end)
+        start = end - seconds
+        if evaluate_alerts:
+            self.evaluate(deployment)
+        snap = self._snapshot(deployment, start, end, drift=True, performance=True, series=True)
+        firing = self.store.firing(deployment.name)
+        data = {
+            "deployment": deployment.name,
+            "window": window if isinstance(window, str) else f"{int(seconds)}s",
+            "start": iso(start),
+            "end": iso(end),
+            "model": deployment.model_uri,
+            "summary": snap["summary"],
+            "ops": snap["ops"],
+            "drift": snap["drift"],
+            "performance": snap["performance"],
+            "performance_summary": snap["performance_summary"],
+            "health": health_score.score(self._components(deployment, snap), firing_alerts=len(firing)),
+            "alerts": [_alert_view(a) for a in self.store.alerts(deployment.name, limit=50)],
+            "dropped_records": self.store.dropped(deployment.name),
+        }
+        report = MonitoringReport(data)
+        self._maybe_log_to_mlflow(deployment, report)
+        return report
+
+    def _snapshot(
+        self, deployment: Deployment, start: float, end: float, *, drift: bool, performance: bool, series: bool
+    ) -> dict[str, Any]:
+        seconds = end - start
+        step = bucket_seconds(seconds)
+        requests = self.store.requests(deployment.name, start, end)
+        snap: dict[str, Any] = {
+            "summary": ops_summary(requests, seconds),
+            "ops": ops_series(requests, start, step) if series else [],
+            "drift": None,
+            "performance": [],
+            "performance_summary": {},
+        }
+        if drift:
+            snap["drift"] = self._drift(deployment, start, end)
+        if performance:
+            snap["performance"], snap["performance_summary"] = self._performance(deployment, start, end, step)
+        return snap
+
+    def _drift(self, deployment: Deployment, start: float, end: float) -> dict[str, Any]:
+        profile = self.baseline(deployment.model_name, deployment.model_version)
+        if profile is None:
+            return {
+                "share": 0.0,
+                "drifted": False,
+                "rows": 0,
+                "features": [],
+                "prediction": None,
+                "message": f"No training baseline for {deployment.model_uri}: register it with X to monitor drift.",
+            }
+        settings = self.drift_settings
+        live = self.store.data(deployment.name, start, end, sample=settings.max_sample, seed=settings.seed)
+        result = dataset_drift(profile, live, self.drift_settings, input_prefix=INPUT_PREFIX, output=PREDICTION)
+        if live.empty:
+            result["message"] = "No logged inputs in this window yet."
+        return result
+
+    def _performance(
+        self, deployment: Deployment, start: float, end: float, step: float
+    ) -> tuple[list[dict[str, Any]], dict[str, float]]:
+        labels = self.store.feedback(deployment.name, start, end)
+        if not labels:
+            return [], {}
+        rows = self.store.rows_of(labels)
+        if rows.empty or PREDICTION not in rows.columns:
+            return [], {}
+        joined = _join_labels(rows, labels)
+        return performance_series(joined, start, step)
+
+    def _components(self, deployment: Deployment, snap: dict[str, Any]) -> dict[str, float | None]:
+        return health_score.components(
+            state=deployment.state.value,
+            ops=snap["summary"],
+            drift=snap["drift"],
+            performance=snap["performance_summary"],
+            latency_objective_ms=float(self.config.latency_objective_ms),
+            error_budget=_ERROR_BUDGET,
+        )
+
+    # --- feedback ---------------------------------------------------------------------------------------------
+
+    def feedback(self, name: str, request_ids: Any, labels: Any, *, actor: str | None = None) -> dict[str, Any]:
+        """Store ground-truth labels of logged requests; all are checked before any is written.
+
+        ``labels[i]`` is the label of ``request_ids[i]``: a scalar, or a list with one label per row of a
+        multi-row request. Unknown request ids, labels of the wrong type or count: InvalidRequest, nothing stored.
+        """
+        deployment = self.mlops.store.get_deployment(name)
+        if isinstance(request_ids, str):
+            request_ids, labels = [request_ids], [labels]
+        if not isinstance(request_ids, Sequence) or not isinstance(labels, Sequence) or isinstance(labels, str):
+            raise InvalidRequest("Give request_ids and labels as two lists of the same length.")
+        if len(request_ids) != len(labels):
+            raise InvalidRequest(f"{len(request_ids)} request ids but {len(labels)} labels: give one label per id.")
+        if not request_ids:
+            raise InvalidRequest("No feedback given: send at least one request id with its label.")
+        if len(request_ids) > MAX_FEEDBACK_ITEMS:
+            raise InvalidRequest(f"At most {MAX_FEEDBACK_ITEMS} labels per call; split the feedback.")
+        if not all(isinstance(r, str) and 0 < len(r) <= 64 for r in request_ids):
+            raise InvalidRequest("Request ids are the strings from the X-MLOps-Request-Id response header.")
+        if len(set(request_ids)) != len(request_ids):
+            raise InvalidRequest("A request id appears twice in this feedback; give each request one label.")
+        known = self.store.known_requests(deployment.name, request_ids)
+        unknown = [r for r in request_ids if r not in known]
+        if unknown:
+            shown = ", ".join(repr(u[:64]) for u in unknown[:3]) + (" ..." if len(unknown) > 3 else "")
+            raise InvalidRequest(
+                f"{len(unknown)} request id(s) are not in the inference log of {deployment.name!r}: {shown}. "
+                "Use the X-MLOps-Request-Id header of the response; the log is written within about a second."
+            )
+        kind = self._prediction_kind(deployment)
+        for rid, label in zip(request_ids, labels, strict=True):
+            _check_label(rid, label, known[rid], kind)
+        accepted = self.store.save_feedback(
+            deployment.name, dict(zip(request_ids, labels, strict=True)), time.time(), actor
+        )
+        return {"deployment": deployment.name, "accepted": accepted}
+
+    def _prediction_kind(self, deployment: Deployment) -> str | None:
+        """'numeric' for a regressor, 'categorical' for a classifier (from the baseline), None when unknown."""
+        try:
+            profile = self.baseline(deployment.model_name, deployment.model_version)
+        except MLOpsError:
+            return None
+        prediction = (profile or {}).get("prediction") or {}
+        kind = prediction.get("type")
+        if kind == "categorical":
+            categories = list(prediction.get("frequencies", {}))
+            if categories and all(_is_number_text(c) for c in categories):
+                return "categorical-number"
+        return str(kind) if kind else None
+
+    # --- alerts -----------------------------------------------------------------------------------------------
+
+    def rules(self, name: str) -> list[dict[str, Any]]:
+        """The deployment's alert rules: its own, plus the defaults it does not override."""
+        own = self.store.rules(name)
+        names = {r["name"] for r in own}
+        defaults = alert_rules.default_rules(float(self.config.latency_objective_ms), _ERROR_BUDGET)
+        return own + [{**r, "webhook": None} for r in defaults if r["name"] not in names]
+
+    def set_rules(self, name: str, rules: Any) -> list[dict[str, Any]]:
+        deployment = self.mlops.store.get_deployment(name)
+        if not isinstance(rules, list):
+            raise InvalidRequest("Alert rules must be a list of objects.")
+        checked = [alert_rules.validate_rule(r, allow_private=self.config.allow_private_webhooks) for r in rules]
+        if len({r["name"] for r in checked}) != len(checked):
+            raise InvalidRequest("Alert rule names must be unique per deployment.")
+        self.store.replace_rules(deployment.name, checked)
+        return self.rules(deployment.name)
+
+    def evaluate(
+        self, deployment: Deployment, now: float | None = None, *, min_interval: float = 0.0
+    ) -> list[dict[str, Any]]:
+        """Evaluate the deployment's rules: fire new alerts (record, webhook), resolve cleared ones.
+
+        ``min_interval`` skips the evaluation when the last one is more recent (for pollers such as the sidebar).
+        """
+        now = time.time() if now is None else now
+        fired: list[dict[str, Any]] = []
+        with self._evaluating:
+            if now - self._last_evaluated.get(deployment.name, 0.0) < min_interval:
+                return fired
+            self._last_evaluated[deployment.name] = now
+            firing = self.store.firing(deployment.name)
+            rules = self.rules(deployment.name)
+            needs: dict[int, tuple[bool, bool]] = {}
+            for rule in rules:
+                drift, perf = needs.get(int(rule["window_seconds"]), (False, False))
+                needs[int(rule["window_seconds"])] = (
+                    drift or rule["metric"] in _DRIFT_METRICS,
+                    perf or rule["metric"] in _PERFORMANCE_METRICS,
+                )
+            snapshots = {
+                window: self._snapshot(deployment, now - window, now, drift=d, performance=p, series=False)
+                for window, (d, p) in needs.items()
+            }
+            for rule in rules:
+                metric = rule["metric"]
+                snap = snapshots[int(rule["window_seconds"])]
+                value = self._metric(metric, snap, deployment)
+                condition = alert_rules.holds(rule, value)
+                current = firing.get(rule["name"])
+                if condition and current is None:
+                    fired.append(self._fire(deployment, rule, float(value), now))  # type: ignore[arg-type]
+                elif condition is False and current is not None:
+                    self.store.resolve(int(current["id"]), now)
+            for rule_name, current in firing.items():  # the rule was removed: its alert cannot clear otherwise
+                if rule_name not in {r["name"] for r in rules}:
+                    self.store.resolve(int(current["id"]), now)
+        return fired
+
+    def _metric(self, metric: str, snap: dict[str, Any], deployment: Deployment) -> float | None:
+        summary = snap["summary"]
+        if metric in summary:
+            value = summary[metric]
+            # Ops metrics over no traffic say nothing (a 0 % error rate of nothing is not health).
+            return None if not summary["requests"] and metric != "requests" else value
+        if metric == "dropped_records":
+            return float(self.store.dropped(deployment.name))
+        drift = snap.get("drift") or {}
+        if metric == "drift_share":
+            evaluated = [f for f in drift.get("features", []) if f.get("value") is not None]
+            return float(drift["share"]) if evaluated else None
+        if metric == "prediction_drift":
+            prediction = drift.get("prediction")
+            if not prediction or prediction.get("value") is None:
+                return None
+            return 1.0 if prediction["drifted"] else 0.0
+        value = (snap.get("performance_summary") or {}).get(metric)
+        return None if value is None else float(value)
+
+    def _fire(self, deployment: Deployment, rule: dict[str, Any], value: float, now: float) -> dict[str, Any]:
+        window = f"{int(rule['window_seconds'])}s"
+        message = (
+            f"{deployment.name}: {rule['metric']} = {value:.4g} {rule['op']} {rule['threshold']:g} "
+            f"over the last {window} (rule {rule['name']})."
+        )
+        alert = {
+            "deployment": deployment.name,
+            "rule": rule["name"],
+            "metric": rule["metric"],
+            "value": value,
+            "threshold": float(rule["threshold"]),
+            "state": "firing",
+            "fired_at": now,
+            "message": message,
+        }
+        alert_id = self.store.fire(alert)
+        view = _alert_view({**alert, "id": alert_id})
+        log.warning("Alert fired: %s", message)
+        url = rule.get("webhook") or self.config.alert_webhook_url
+        if url:
+            thread = alert_rules.deliver(
+                url,
+                view,
+                allow_private=self.config.allow_private_webhooks,
+                on_done=lambda outcome: self.store.set_delivery(alert_id, outcome),
+            )
+            with self._lock:
+                self._background.append(thread)
+        return view
+
+    def alerts(self, name: str | None = None, *, evaluate: bool = True) -> list[dict[str, Any]]:
+        """Alerts newest first, after evaluating the rules of the deployment (or of every deployment)."""
+        if name is not None:
+            deployment = self.mlops.deployment(name)
+            if evaluate:
+                self.evaluate(deployment, min_interval=POLL_INTERVAL)
+            return [_alert_view(a) for a in self.store.alerts(deployment.name)]
+        if evaluate:
+            for deployment in self.mlops.deployments():
+                try:
+                    self.evaluate(deployment, min_interval=POLL_INTERVAL)
+                except MLOpsError as exc:
+                    log.warning("alert rules of %s not evaluated: %s", deployment.name, exc.message)
+                except Exception:  # one deployment's broken log must not hide every alert
+                    log.exception("alert rules of %s not evaluated", deployment.name)
+        return [_alert_view(a) for a in self.store.alerts()]
+
+    # --- health -----------------------------------------------------------------------------------------------
+
+    def health(self, name: str | None = None, window: str | float = "1h") -> dict[str, Any]:
+        """Health of one deployment (score, colour, components) or of the fleet (with one entry per deployment)."""
+        seconds = parse_window(window)
+        if name is not None:
+            return self._health(self.mlops.deployment(name), seconds)
+        items = []
+        for deployment in self.mlops.deployments():
+            try:
+                h = self._health(deployment, seconds)
+            except Exception as exc:  # one deployment's broken log must not hide the fleet
+                log.exception("Health of %s not computed", deployment.name)
+                h = {"score": 0.0, "colour": "red", "error": type(exc).__name__}
+            items.append({"name": deployment.name, "score": h["score"], "colour": h["colour"]})
+        return health_score.fleet(items)
+
+    def _health(self, deployment: Deployment, seconds: float) -> dict[str, Any]:
+        now = time.time()
+        key = (deployment.name, seconds, deployment.state.value)
+        with self._lock:
+            cached = self._health_cache.get(key)
+        if cached is not None and now - cached[0] < POLL_INTERVAL:  # pollers (the sidebar) reuse a fresh result
+            return cached[1]
+        result = self._compute_health(deployment, seconds, now)
+        with self._lock:
+            self._health_cache[key] = (now, result)
+        return result
+
+    def _compute_health(self, deployment: Deployment, seconds: float, now: float) -> dict[str, Any]:
+        self.evaluate(deployment, now, min_interval=POLL_INTERVAL)
+        snap = self._snapshot(deployment, now - seconds, now, drift=True, performance=True, series=False)
+        firing = self.store.firing(deployment.name)
+        return {
+            "deployment": deployment.name,
+            **health_score.score(self._components(deployment, snap), firing_alerts=len(firing)),
+        }
+
+    def summary(self, model_name: str, version: str) -> dict[str, Any] | None:
+        """For model cards: health of the deployments serving this version, and whether it has a baseline."""
+        serving = [
+            d
+            for d in self.mlops.store.list_deployments()
+            if any(v.model_name == model_name and v.model_version == version for v in d.variants)
+        ]
+        return {
+            "baseline": self.baseline(model_name, version) is not None,
+            "deployments": [{"name": d.name, **self.health(d.name)} for d in serving],
+        }
+
+    # --- MLflow history ---------------------------------------------------------------------------------------
+
+    def _maybe_log_to_mlflow(self, deployment: Deployment, report: MonitoringReport) -> None:
+        now = time.time()
+        with self._lock:
+            if now - self._last_logged.get(deployment.name, 0.0) < MLFLOW_LOG_INTERVAL:
+                return
+            self._last_logged[deployment.name] = now
+        thread = threading.Thread(
+            target=self._log_quietly, args=(deployment, report), name="mlops-monitoring-mlflow", daemon=True
+        )
+        with self._lock:
+            self._background = [t for t in self._background if t.is_alive()] + [thread]
+        thread.start()
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Wait for background work (MLflow history, webhooks) to finish."""
+        with self._lock:
+            pending, self._background = self._background, []
+        for thread in pending:
+            thread.join(timeout)
+
+    def _log_quietly(self, deployment: Deployment, report: MonitoringReport) -> None:
+        try:
+            self.log_to_mlflow(deployment, report)
+        except Exception as exc:  # the history is best effort; the report itself was served
+            log.warning("Monitoring metrics of %s not logged to MLflow: %s", deployment.name, exc)
+
+    def log_to_mlflow(self, deployment: Deployment, report: MonitoringReport) -> str:
+        """Log a report's headline metrics to the monitoring run linked to the deployed model version."""
+        run_id = self.mlops.registry.monitoring_run(deployment.model_name, deployment.model_version, deployment.name)
+        metrics = {k: v for k, v in report.summary.items() if isinstance(v, (int, float)) and v is not None}
+        metrics["drift_share"] = report.drift_share
+        metrics["health_score"] = float(report.health["score"])
+        metrics.update({k: float(v) for k, v in report.data["performance_summary"].items()})
+        self.mlops.registry.log_run_metrics(run_id, metrics, int(time.time() * 1000))
+        return run_id
+
+
+_ERROR_BUDGET = 0.05
+_DRIFT_METRICS = {"drift_share", "prediction_drift"}
+_PERFORMANCE_METRICS = {"accuracy", "f1", "roc_auc", "rmse", "mae"}
+
+
+def _predictions(model: Any, frame: pd.DataFrame) -> Any:
+    if model is None or isinstance(model, str):
+        return None
+    fn = getattr(model, "predict", None)
+    if fn is None and callable(model):
+        fn = model
+    if fn is None:
+        return None
+    try:
+        return fn(frame)
+    except TypeError:  # mlflow.pyfunc.PythonModel.predict(context, model_input)
+        return None
+
+
+def _join_labels(rows: pd.DataFrame, labels: dict[str, Any]) -> pd.DataFrame:
+    """One row per logged row with its label (scalar labels for one-row requests, lists for multi-row ones)."""
+    rows = rows.assign(_row=rows.groupby("request_id").cumcount())
+    values = []
+    for rid, row in zip(rows["request_id"], rows["_row"], strict=True):
+        label = labels.get(rid)
+        values.append(label[row] if isinstance(label, list) and row < len(label) else label)
+    return pd.DataFrame(
+        {
+            "time": rows["time"].to_numpy(),
+            "label": pd.Series(values, dtype=object),
+            "prediction": rows[PREDICTION].to_numpy(),
+        }
+    ).dropna(subset=["label"])
+
+
+def _is_number_text(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _check_label(request_id: str, label: Any, n_rows: int, kind: str | None) -> None:
+    shown = repr(request_id[:64])
+    values = label if isinstance(label, list) else [label]
+    if isinstance(label, list) and len(label) != max(n_rows, 1):
+        raise InvalidRequest(
+            f"Request {shown} scored {n_rows} row(s) but got {len(label)} labels: give one label per row."
+        )
+    for value in values:
+        if value is None or not isinstance(value, _SCALARS):
+            raise InvalidRequest(f"The label of request {shown} must be a number, string or boolean.")
+        if isinstance(value, float) and not np.isfinite(value):
+            raise InvalidRequest(f"The label of request {shown} must be a finite number.")
+        if kind == "numeric" and (isinstance(value, (bool, str))):
+            raise InvalidRequest(f"The label of request {shown} must be a number: this model predicts numbers.")
+        if kind == "categorical-number" and isinstance(value, str) and not _is_number_text(value):
+            raise InvalidRequest(f"The label of request {shown} must be one of the model's numeric classes, not text.")
+
+
+def _alert_view(alert: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": int(alert["id"]),
+        "deployment": alert["deployment"],
+        "rule": alert["rule"],
+        "metric": alert["metric"],
+        "value": alert["value"],
+        "threshold": alert["threshold"],
+        "state": alert["state"],
+        "fired_at": iso(float(alert["fired_at"])),
+        "resolved_at": iso(float(alert["resolved_at"])) if alert.get("resolved_at") else None,
+        "message": alert["message"],
+        "delivery": alert.get("delivery"),
+    }
+
+
+__all__ = ["Monitoring", "MonitoringReport"]

@@ -1,0 +1,460 @@
+"""Reading and writing the durable inference log, feedback, alert rules and alerts in our store.
+
+Used by the serving daemon's batched writer (``write_batch``) and by the monitoring service (everything else).
+Inputs and outputs of a flush are one Arrow IPC blob per deployment: decoding a million logged rows is a
+thousand blob reads and a concatenation, which keeps drift over large windows within seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy.engine import Engine
+
+from ..store.monitoring_tables import (
+    MONITORING_TABLES,
+    AlertRow,
+    AlertRuleRow,
+    FeedbackRow,
+    InferenceBatchRow,
+    InferenceRequestRow,
+    MonitoringCounterRow,
+)
+from ..store.tables import Base
+
+log = logging.getLogger(__name__)
+
+INPUT_PREFIX = "in."
+OUTPUT_PREFIX = "out."
+
+
+@dataclass(frozen=True)
+class LoggedRequest:
+    """What the writer stores for one request (the serving record reduced to plain values)."""
+
+    request_id: str
+    deployment: str
+    variant: str
+    model_version: str
+    time: float
+    latency_ms: float
+    status: int
+    shadow: bool = False
+    inputs: pd.DataFrame | None = None  # sampled and redacted, or None
+    outputs: Any = None  # the raw predictions (aligned with the input rows when possible), or None
+
+
+def encode_table(frame: pd.DataFrame) -> bytes:
+    """A DataFrame as an Arrow IPC stream; object columns Arrow cannot type are stored as text."""
+    columns: dict[str, pa.Array] = {}
+    for name in frame.columns:
+        series = frame[name]
+        try:
+            columns[str(name)] = pa.array(series, from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
+            columns[str(name)] = pa.array(series.astype(str), from_pandas=True)
+    table = pa.table(columns)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return bytes(sink.getvalue().to_pybytes())
+
+
+def decode_table(blob: bytes) -> pa.Table:
+    return pa.ipc.open_stream(pa.py_buffer(blob)).read_all()
+
+
+def outputs_frame(outputs: Any, n_rows: int) -> pd.DataFrame | None:
+    """Predictions as columns aligned with the input rows (``prediction`` or ``prediction_<k>``), if they align."""
+    if outputs is None:
+        return None
+    try:
+        if isinstance(outputs, pd.DataFrame):
+            frame = outputs.reset_index(drop=True)
+        elif isinstance(outputs, pd.Series):
+            frame = pd.DataFrame({"prediction": outputs.to_numpy()})
+        elif isinstance(outputs, dict):
+            frame = pd.DataFrame({str(k): np.asarray(v).reshape(-1) for k, v in outputs.items()})
+        else:
+            array = np.asarray(outputs)
+            if array.ndim == 1:
+                frame = pd.DataFrame({"prediction": array})
+            elif array.ndim == 2:
+                frame = pd.DataFrame(array, columns=[f"prediction_{k}" for k in range(array.shape[1])])
+            else:
+                return None
+    except (ValueError, TypeError):
+        return None
+    if len(frame) != n_rows:
+        return None
+    if "prediction" not in frame.columns and len(frame.columns) > 0:
+        frame = frame.rename(columns={frame.columns[0]: "prediction"})
+    return frame
+
+
+class MonitoringStore:
+    """The monitoring tables on the store's engine (created on first use if the store predates them)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        Base.metadata.create_all(engine, tables=MONITORING_TABLES)
+
+    # --- writing (the serving daemon's writer thread) ----------------------------------------------------------
+
+    def write_batch(self, records: Sequence[LoggedRequest], dropped: dict[str, int] | None = None) -> int:
+        """Store one flush of records in one transaction; returns how many requests were written."""
+        by_deployment: dict[str, list[LoggedRequest]] = {}
+        for record in records:
+            by_deployment.setdefault(record.deployment, []).append(record)
+        with self.engine.begin() as conn:
+            for deployment, group in by_deployment.items():
+                batch_id = None
+                offsets: dict[str, int] = {}
+                sampled = [r for r in group if r.inputs is not None and r.inputs.shape[0] > 0]
+                if sampled:
+                    frame, offsets = _batch_frame(sampled)
+                    batch_id = conn.execute(
+                        insert(InferenceBatchRow)
+                        .values(
+                            deployment=deployment,
+                            start_time=float(frame["time"].min()),
+                            end_time=float(frame["time"].max()),
+                            n_rows=len(frame),
+                            payload=encode_table(frame),
+                        )
+                        .returning(InferenceBatchRow.id)
+                    ).scalar_one()
+                _insert_many(
+                    conn,
+                    InferenceRequestRow.__tablename__,
+                    _REQUEST_COLUMNS,
+                    [
+                        (
+                            r.request_id,
+                            deployment,
+                            r.variant,
+                            r.model_version,
+                            r.time,
+                            r.latency_ms,
+                            r.status,
+                            0 if r.inputs is None else r.inputs.shape[0],
+                            r.shadow,
+                            batch_id if r.request_id in offsets else None,
+                            offsets.get(r.request_id),
+                        )
+                        for r in group
+                    ],
+                )
+            counts = {d: len(g) for d, g in by_deployment.items()}
+            for deployment in set(counts) | set(dropped or {}):
+                self._add_counters(conn, deployment, counts.get(deployment, 0), (dropped or {}).get(deployment, 0))
+        return len(records)
+
+    @staticmethod
+    def _add_counters(conn: Any, deployment: str, logged: int, dropped: int) -> None:
+        changed = conn.execute(
+            update(MonitoringCounterRow)
+            .where(MonitoringCounterRow.deployment == deployment)
+            .values(
+                logged=MonitoringCounterRow.logged + logged,
+                dropped=MonitoringCounterRow.dropped + dropped,
+            )
+        ).rowcount
+        if not changed:
+            conn.execute(insert(MonitoringCounterRow).values(deployment=deployment, logged=logged, dropped=dropped))
+
+    def purge(self, before: float) -> int:
+        """Delete log records older than ``before`` (epoch seconds): the retention policy."""
+        with self.engine.begin() as conn:
+            removed = conn.execute(delete(InferenceRequestRow).where(InferenceRequestRow.time < before)).rowcount
+            conn.execute(delete(InferenceBatchRow).where(InferenceBatchRow.end_time < before))
+            # Batches straddling the cut-off keep only their recent rows (old payloads must not survive).
+            b = InferenceBatchRow
+            straddling = conn.execute(
+                select(b.id, b.payload).where(and_(b.start_time < before, b.end_time >= before))
+            ).all()
+            for batch_id, blob in straddling:
+                kept = _tables_to_frame([decode_table(blob)], before, float("inf"))
+                conn.execute(
+                    update(b)
+                    .where(b.id == batch_id)
+                    .values(payload=encode_table(kept), start_time=float(kept["time"].min()), n_rows=len(kept))
+                )
+            conn.execute(delete(FeedbackRow).where(FeedbackRow.received_at < before))
+        return int(removed or 0)
+
+    # --- reading ----------------------------------------------------------------------------------------------
+
+    def requests(self, deployment: str, start: float, end: float) -> pd.DataFrame:
+        """Request metadata in ``[start, end)``: time, variant, model_version, latency_ms, status, shadow."""
+        t = InferenceRequestRow
+        query = select(t.time, t.variant, t.model_version, t.latency_ms, t.status, t.shadow).where(
+            and_(t.deployment == deployment, t.time >= start, t.time < end)
+        )
+        columns = ["time", "variant", "model_version", "latency_ms", "status", "shadow"]
+        with self.engine.connect() as conn:
+            # The DBAPI cursor straight into a DataFrame: SQLAlchemy's Row objects cost ~1 us each.
+            compiled = query.compile(conn, compile_kwargs={"literal_binds": True})
+            cursor = conn.exec_driver_sql(str(compiled)).cursor
+            assert cursor is not None
+            rows = cursor.fetchall()
+        return pd.DataFrame.from_records(rows, columns=columns, coerce_float=True)
+
+    def data(
+        self, deployment: str, start: float, end: float, *, sample: int | None = None, seed: int = 0
+    ) -> pd.DataFrame:
+        """Logged inputs (``in.*``) and outputs (``out.*``) of the window's sampled rows, one column each.
+
+        With ``sample``, at most that many rows (seeded, uniform) are converted to pandas; ``attrs["rows"]``
+        always holds the window's row count.
+        """
+        t = InferenceBatchRow
+        query = select(t.payload).where(and_(t.deployment == deployment, t.end_time >= start, t.start_time < end))
+        with self.engine.connect() as conn:
+            blobs = conn.execute(query).scalars().all()
+        return _tables_to_frame([decode_table(b) for b in blobs], start, end, sample=sample, seed=seed)
+
+    def rows_of(self, request_ids: Iterable[str]) -> pd.DataFrame:
+        """Logged rows of the given requests (with ``request_id`` and ``time``), for joining feedback.
+
+        Each request's rows are found through its ``batch_id``/``row_offset``/``n_rows`` (payloads carry no ids).
+        """
+        ids = list(request_ids)
+        if not ids:
+            return pd.DataFrame()
+        t = InferenceRequestRow
+        located: list[tuple[str, int, int, int]] = []
+        payloads: dict[int, bytes] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(ids, 500):
+                query = select(t.request_id, t.batch_id, t.row_offset, t.n_rows).where(
+                    and_(t.request_id.in_(chunk), t.batch_id.is_not(None))
+                )
+                located += [(rid, int(b or 0), int(o or 0), int(n)) for rid, b, o, n in conn.execute(query)]
+            for chunk in _chunks(sorted({b for _, b, _, _ in located}), 500):
+                blobs = select(InferenceBatchRow.id, InferenceBatchRow.payload).where(InferenceBatchRow.id.in_(chunk))
+                payloads.update({int(i): blob for i, blob in conn.execute(blobs)})
+        parts = []
+        for batch_id, blob in payloads.items():
+            mine = [(rid, o, n) for rid, b, o, n in located if b == batch_id]
+            rows = np.concatenate([np.arange(o, o + n) for _, o, n in mine])
+            frame = decode_table(blob).take(pa.array(rows)).to_pandas()
+            frame.insert(0, "request_id", np.repeat([rid for rid, _, _ in mine], [n for _, _, n in mine]))
+            parts.append(frame)
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+    def known_requests(self, deployment: str, request_ids: Sequence[str]) -> dict[str, int]:
+        """Of ``request_ids``, those logged for ``deployment``, with their number of rows."""
+        t = InferenceRequestRow
+        found: dict[str, int] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(list(request_ids), 500):
+                query = select(t.request_id, t.n_rows).where(and_(t.deployment == deployment, t.request_id.in_(chunk)))
+                found.update({rid: int(n) for rid, n in conn.execute(query)})
+        return found
+
+    def dropped(self, deployment: str | None = None) -> int:
+        query = select(func.coalesce(func.sum(MonitoringCounterRow.dropped), 0))
+        if deployment is not None:
+            query = query.where(MonitoringCounterRow.deployment == deployment)
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    # --- feedback ---------------------------------------------------------------------------------------------
+
+    def save_feedback(self, deployment: str, labels: dict[str, Any], now: float, actor: str | None) -> int:
+        """Store labels (replacing earlier ones for the same request) in one transaction."""
+        with self.engine.begin() as conn:
+            ids = list(labels)
+            for chunk in _chunks(ids, 500):
+                conn.execute(delete(FeedbackRow).where(FeedbackRow.request_id.in_(chunk)))
+            conn.execute(
+                insert(FeedbackRow),
+                [
+                    {"request_id": rid, "deployment": deployment, "label": label, "received_at": now, "actor": actor}
+                    for rid, label in labels.items()
+                ],
+            )
+        return len(labels)
+
+    def feedback(self, deployment: str, start: float, end: float) -> dict[str, Any]:
+        """Labels of the requests made in ``[start, end)``."""
+        f, r = FeedbackRow, InferenceRequestRow
+        query = (
+            select(f.request_id, f.label)
+            .join(r, r.request_id == f.request_id)
+            .where(and_(f.deployment == deployment, r.time >= start, r.time < end))
+        )
+        with self.engine.connect() as conn:
+            return {rid: label for rid, label in conn.execute(query)}
+
+    # --- alert rules and alerts ------------------------------------------------------------------------------
+
+    def rules(self, deployment: str) -> list[dict[str, Any]]:
+        t = AlertRuleRow
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t).where(t.deployment == deployment).order_by(t.name)).mappings().all()
+        return [{k: row[k] for k in ("name", "metric", "op", "threshold", "window_seconds", "webhook")} for row in rows]
+
+    def replace_rules(self, deployment: str, rules: Sequence[dict[str, Any]]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(AlertRuleRow).where(AlertRuleRow.deployment == deployment))
+            if rules:
+                conn.execute(insert(AlertRuleRow), [{"deployment": deployment, **rule} for rule in rules])
+
+    def firing(self, deployment: str) -> dict[str, dict[str, Any]]:
+        """The currently firing alert of each rule of a deployment."""
+        t = AlertRow
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t).where(and_(t.deployment == deployment, t.state == "firing"))).mappings()
+            return {row["rule"]: dict(row) for row in rows}
+
+    def fire(self, alert: dict[str, Any]) -> int:
+        with self.engine.begin() as conn:
+            return int(conn.execute(insert(AlertRow).values(**alert).returning(AlertRow.id)).scalar_one())
+
+    def resolve(self, alert_id: int, now: float) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(AlertRow).where(AlertRow.id == alert_id).values(state="resolved", resolved_at=now))
+
+    def set_delivery(self, alert_id: int, delivery: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(AlertRow).where(AlertRow.id == alert_id).values(delivery=delivery))
+
+    def alerts(self, deployment: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+        """Alerts newest first (firing and resolved)."""
+        t = AlertRow
+        query = select(t).order_by(t.id.desc()).limit(limit)
+        if deployment is not None:
+            query = query.where(t.deployment == deployment)
+        with self.engine.connect() as conn:
+            return [dict(row) for row in conn.execute(query).mappings()]
+
+
+_REQUEST_COLUMNS = (
+    "request_id",
+    "deployment",
+    "variant",
+    "model_version",
+    "time",
+    "latency_ms",
+    "status",
+    "n_rows",
+    "shadow",
+    "batch_id",
+    "row_offset",
+)
+_PLACEHOLDER = {"qmark": "?", "format": "%s", "pyformat": "%s"}
+
+
+def _insert_many(conn: Any, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+    """A plain DBAPI executemany: SQLAlchemy's per-row parameter processing costs ~50 us per row, in the GIL
+    the serving event loop needs. Named/numeric paramstyles (other drivers) go through SQLAlchemy instead."""
+    mark = _PLACEHOLDER.get(conn.dialect.paramstyle)
+    if mark is None:
+        conn.execute(insert(Base.metadata.tables[table]), [dict(zip(columns, row, strict=True)) for row in rows])
+        return
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
+    conn.exec_driver_sql(sql, rows)
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _batch_frame(records: Sequence[LoggedRequest]) -> tuple[pd.DataFrame, dict[str, int]]:
+    """One frame of a flush's sampled rows: meta columns, ``in.<feature>``, ``out.<output>``.
+
+    This runs in the writer thread of the serving daemon, so it holds the GIL the event loop needs: requests
+    with the same columns are stacked as one numpy block (a few microseconds each) rather than by pandas.
+    """
+    parts: list[pd.DataFrame] = []
+    offsets: dict[str, int] = {}
+    offset = 0
+    groups: dict[tuple[str, ...], list[LoggedRequest]] = {}
+    for record in records:
+        assert record.inputs is not None
+        # to_numpy(dtype=object): iterating pandas 3's Arrow-backed column index costs ~25 us per request.
+        key = tuple(str(c) for c in record.inputs.columns.to_numpy(dtype=object))
+        groups.setdefault(key, []).append(record)
+    for columns, group in groups.items():
+        frames = [r.inputs for r in group if r.inputs is not None]
+        sizes = np.fromiter((f.shape[0] for f in frames), dtype=np.int64, count=len(frames))
+        inputs = _stack_inputs(frames, [INPUT_PREFIX + c for c in columns])
+        # Per row only the time (windows filter on it); ids, variants and versions live in the request rows.
+        meta = pd.DataFrame({"time": np.repeat(np.fromiter((r.time for r in group), dtype=float), sizes)})
+        outputs = _stack_outputs([r.outputs for r in group], sizes)
+        frame = pd.concat([meta, inputs] + ([outputs] if outputs is not None else []), axis=1)
+        for record, size in zip(group, sizes, strict=True):
+            offsets[record.request_id] = offset
+            offset += int(size)
+        parts.append(frame)
+    return (parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)), offsets
+
+
+def _stack_inputs(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
+    dtypes = set(frames[0].dtypes)
+    if len(dtypes) == 1 and next(iter(dtypes)).kind in "fiub":
+        block = np.concatenate([f.to_numpy() for f in frames])
+        if block.dtype.kind in "fiub":
+            return pd.DataFrame(block, columns=columns)
+    stacked = pd.concat(frames, ignore_index=True)
+    stacked.columns = columns
+    return stacked
+
+
+def _stack_outputs(outputs: list[Any], sizes: np.ndarray) -> pd.DataFrame | None:
+    """Outputs of a group aligned with its input rows; None when any request's outputs do not align."""
+    if any(o is None for o in outputs):
+        return None
+    if all(isinstance(o, (np.ndarray, list)) for o in outputs):
+        arrays = [np.asarray(o) for o in outputs]
+        if all(a.ndim in (1, 2) and a.shape[0] == n for a, n in zip(arrays, sizes, strict=True)):
+            ndims = {a.ndim for a in arrays}
+            widths = {a.shape[1] for a in arrays if a.ndim == 2}
+            if len(ndims) == 1 and len(widths) <= 1:
+                block = np.concatenate(arrays)
+                if block.ndim == 1:
+                    return pd.DataFrame({OUTPUT_PREFIX + "prediction": block})
+                names = ["prediction"] + [f"prediction_{k}" for k in range(1, block.shape[1])]
+                return pd.DataFrame(block, columns=[OUTPUT_PREFIX + n for n in names])
+    frames = [outputs_frame(o, int(n)) for o, n in zip(outputs, sizes, strict=True)]
+    if any(f is None for f in frames):
+        return None
+    stacked = pd.concat(frames, ignore_index=True)
+    stacked.columns = [OUTPUT_PREFIX + str(c) for c in stacked.columns]
+    return stacked
+
+
+def _tables_to_frame(
+    tables: list[pa.Table],
+    start: float | None,
+    end: float | None,
+    drop: Sequence[str] = (),
+    sample: int | None = None,
+    seed: int = 0,
+) -> pd.DataFrame:
+    if not tables:
+        return pd.DataFrame()
+    table = pa.concat_tables(tables, promote_options="permissive")
+    table = table.drop_columns([c for c in drop if c in table.column_names])
+    if start is not None and end is not None:
+        import pyarrow.compute as pc
+
+        times = table.column("time")
+        table = table.filter(pc.and_(pc.greater_equal(times, start), pc.less(times, end)))
+    rows = table.num_rows
+    if sample is not None and rows > sample:
+        rng = np.random.default_rng(seed)
+        table = table.take(pa.array(np.sort(rng.choice(rows, sample, replace=False))))
+    frame = table.to_pandas()
+    frame.attrs["rows"] = rows
+    return frame

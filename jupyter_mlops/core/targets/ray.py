@@ -1,0 +1,260 @@
+"""RayServeTarget: each deployment is a Ray Serve application (``pip install 'jupyter_mlops[ray]'``).
+
+The application is a router (traffic split by variant weight) in front of one Serve deployment per variant,
+each wrapping its pinned MLflow model with autoscaling, bounded ongoing and queued requests (backpressure: Serve
+answers 503 beyond them), a health check that runs a canned prediction, and micro-batching. See ``ray_app``.
+
+Settings: ``c.MLOpsConfig.target_options = {"ray": {...}}`` with the fields of ``RaySettings``. With
+``address="local"`` the target starts a Ray cluster inside this process (bound to loopback); otherwise it joins
+the cluster at ``address`` (``"auto"``, ``"ray://head:10001"``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from ...config import MLOpsConfig
+from ..errors import DeploymentFailed, InvalidRequest, NotFound, Unavailable
+from ..models import (
+    DEPLOY_STEPS,
+    DeploymentState,
+    DeploymentStep,
+    RuntimeStatus,
+    StepStatus,
+    VariantRole,
+    VariantStatus,
+)
+from ..store import Store
+from .base import ProgressCallback, Target
+
+log = logging.getLogger(__name__)
+
+POLL_INTERVAL = 0.25
+# Serve application states -> ours.
+_STATES = {
+    "RUNNING": DeploymentState.ready,
+    "DEPLOYING": DeploymentState.loading,
+    "NOT_STARTED": DeploymentState.pending,
+    "DEPLOY_FAILED": DeploymentState.failed,
+    "UNHEALTHY": DeploymentState.failed,
+    "DELETING": DeploymentState.stopped,
+}
+
+
+class RaySettings(BaseModel):
+    """Options of the Ray Serve target (``c.MLOpsConfig.target_options["ray"]``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    address: str = "local"
+    num_cpus: int | None = None
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    num_replicas: int = 1
+    # e.g. {"min_replicas": 1, "max_replicas": 4, "target_ongoing_requests": 2}; replaces num_replicas
+    autoscaling: dict[str, Any] | None = None
+    max_ongoing_requests: int = 8
+    max_queued_requests: int = 64
+    max_batch_size: int = 16
+    batch_wait_s: float = 0.005
+    health_check_period_s: float = 5.0
+    health_check_timeout_s: float = 10.0
+    replica_cpus: float = 0.25
+    request_timeout: float = 30.0
+
+
+class RayServeTarget(Target):
+    """Deploy to Ray Serve; the Serve controller keeps replicas alive and replaces failed ones."""
+
+    name = "ray"
+
+    def __init__(self, config: MLOpsConfig, store: Store) -> None:
+        self.config = config
+        self.store = store
+        try:
+            self.settings = RaySettings.model_validate(config.target_options.get("ray", {}))
+        except ValidationError as exc:
+            raise InvalidRequest(f"Invalid c.MLOpsConfig.target_options['ray']: {exc}") from None
+        self._lock = threading.Lock()
+        self._started = False
+        self._http = httpx.Client(timeout=self.settings.request_timeout, trust_env=False)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.settings.http_host}:{self.settings.http_port}"
+
+    def connect(self) -> Any:
+        """Ray and Serve, started or joined once per process (the cluster outlives this object)."""
+        with self._lock:
+            if self._started:
+                from ray import serve
+
+                return serve
+            # Without this Ray listens on every interface even with a loopback node address.
+            os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+            try:
+                import ray
+                from ray import serve
+            except ImportError:
+                message = "The ray target needs Ray Serve: pip install 'jupyter_mlops[ray]'."
+                raise Unavailable(message) from None
+            try:
+                if not ray.is_initialized():
+                    kwargs: dict[str, Any] = {"address": self.settings.address, "include_dashboard": False}
+                    if self.settings.address == "local":
+                        kwargs.update(num_cpus=self.settings.num_cpus, _node_ip_address="127.0.0.1")
+                    ray.init(**kwargs, log_to_driver=False)
+                serve.start(http_options={"host": self.settings.http_host, "port": self.settings.http_port})
+            except Exception as exc:
+                raise Unavailable(f"Cannot start or join the Ray cluster: {type(exc).__name__}: {exc}") from None
+            self._started = True
+            return serve
+
+    # --- Target contract -----------------------------------------------------------------------------------
+
+    def apply(self, deployment_name: str) -> RuntimeStatus:
+        """(Re)deploy the Serve application for the desired state without waiting; remove it when gone."""
+        generation = self.store.generation(deployment_name)
+        if generation is None:
+            self.remove(deployment_name)
+            return RuntimeStatus(name=deployment_name, state=DeploymentState.stopped, message="not in the store")
+        deployment = self.store.get_deployment(deployment_name)
+        if any(v.role == VariantRole.shadow for v in deployment.variants):
+            raise InvalidRequest("The ray target does not mirror traffic to shadow variants; use the local target.")
+        serve = self.connect()
+        from .ray_app import ModelVariant, Router
+
+        s = self.settings
+        scaling: dict[str, Any] = (
+            {"autoscaling_config": s.autoscaling} if s.autoscaling else {"num_replicas": s.num_replicas}
+        )
+        bound = []
+        for variant in deployment.variants:
+            app = serve.deployment(
+                ModelVariant,
+                name=f"variant-{variant.name}",
+                max_ongoing_requests=s.max_ongoing_requests,
+                max_queued_requests=s.max_queued_requests,
+                health_check_period_s=s.health_check_period_s,
+                health_check_timeout_s=s.health_check_timeout_s,
+                ray_actor_options={"num_cpus": s.replica_cpus},
+                **scaling,
+            ).bind(
+                variant.model_uri,
+                self.config.tracking_uri,
+                self.config.registry_uri,
+                s.max_batch_size,
+                s.batch_wait_s,
+            )
+            bound.append((variant.name, variant.weight, app))
+        router = serve.deployment(
+            Router, name="router", ray_actor_options={"num_cpus": 0}, max_queued_requests=s.max_queued_requests
+        ).bind(bound, generation)
+        try:
+            serve.run(router, name=deployment_name, route_prefix=f"/{deployment_name}", blocking=False)
+        except Exception as exc:
+            raise Unavailable(f"Ray Serve refused application {deployment_name!r}: {exc}") from None
+        return self.status(deployment_name) or RuntimeStatus(name=deployment_name, state=DeploymentState.pending)
+
+    def remove(self, deployment_name: str) -> None:
+        """Delete the Serve application. Idempotent: an unknown one is not an error."""
+        serve = self.connect()
+        if deployment_name in serve.status().applications:
+            serve.delete(deployment_name)
+
+    def status(self, deployment_name: str) -> RuntimeStatus | None:
+        app = self.connect().status().applications.get(deployment_name)
+        return None if app is None else self._to_status(deployment_name, app)
+
+    def statuses(self) -> dict[str, RuntimeStatus]:
+        """Statuses of the Serve applications that are deployments in our store."""
+        known = {d.name for d in self.store.list_deployments(target=self.name)}
+        apps = self.connect().status().applications
+        return {name: self._to_status(name, app) for name, app in apps.items() if name in known}
+
+    def wait_ready(
+        self, deployment_name: str, timeout: float, on_progress: ProgressCallback | None = None
+    ) -> RuntimeStatus:
+        """Poll until the application runs the store's current generation (return) or failed (raise)."""
+        deadline = time.monotonic() + timeout
+        last: RuntimeStatus | None = None
+        while True:
+            wanted = self.store.generation(deployment_name)
+            if wanted is None:
+                raise NotFound(f"Deployment {deployment_name!r} was removed while waiting for it.")
+            status = self.status(deployment_name)
+            if status is not None:
+                if on_progress is not None and (last is None or status.state != last.state):
+                    on_progress(status)
+                last = status
+                if status.state == DeploymentState.ready and status.generation == wanted:
+                    return status
+                if status.state == DeploymentState.failed:
+                    raise DeploymentFailed(f"Ray Serve application {deployment_name!r} failed: {status.message}")
+            if time.monotonic() > deadline:
+                state = last.state.value if last else "unknown"
+                raise Unavailable(
+                    f"Ray Serve application {deployment_name!r} was not ready after {timeout:.0f} s (state: {state})."
+                )
+            time.sleep(POLL_INTERVAL)
+
+    def invoke(self, deployment_name: str, body: bytes, content_type: str) -> tuple[int, dict[str, str], bytes]:
+        """POST to the application's route on the Serve proxy; returns the answer as received."""
+        try:
+            response = self._http.post(
+                f"{self.base_url}/{deployment_name}", content=body, headers={"Content-Type": content_type}
+            )
+        except httpx.HTTPError as exc:
+            raise Unavailable(f"Scoring request to Ray Serve failed: {type(exc).__name__}.") from None
+        return response.status_code, dict(response.headers), response.content
+
+    def close(self) -> None:
+        self._http.close()
+
+    # --- helpers -------------------------------------------------------------------------------------------
+
+    def _generation(self, deployment_name: str) -> int | None:
+        try:
+            handle = self.connect().get_app_handle(deployment_name)
+            return int(handle.info.remote().result(timeout_s=5)["generation"])
+        except Exception:
+            return None
+
+    def _to_status(self, name: str, app: Any) -> RuntimeStatus:
+        state = _STATES.get(str(getattr(app.status, "value", app.status)), DeploymentState.unknown)
+        message = app.message or None
+        variants = []
+        for dep_name, dep in (app.deployments or {}).items():
+            if dep_name.startswith("variant-"):
+                dep_state = _STATES.get(str(getattr(dep.status, "value", dep.status)), DeploymentState.unknown)
+                dep_state = DeploymentState.ready if str(dep.status).endswith("HEALTHY") else dep_state
+                variants.append(VariantStatus(name=dep_name[len("variant-") :], model_uri="", state=dep_state))
+        generation = self._generation(name) if state == DeploymentState.ready else None
+        return RuntimeStatus(
+            name=name,
+            state=state,
+            steps=_steps(state, message),
+            message=message,
+            url=f"{self.base_url}/{name}" if state == DeploymentState.ready else None,
+            variants=variants,
+            generation=generation,
+        )
+
+
+def _steps(state: DeploymentState, message: str | None) -> list[DeploymentStep]:
+    resolving = DeploymentStep(name="resolving", status=StepStatus.done)
+    if state == DeploymentState.ready:
+        return [resolving, *(DeploymentStep(name=n, status=StepStatus.done) for n in DEPLOY_STEPS[1:])]
+    loading = StepStatus.failed if state == DeploymentState.failed else StepStatus.running
+    return [
+        resolving,
+        DeploymentStep(name="loading", status=loading, message=message),
+        *(DeploymentStep(name=n) for n in DEPLOY_STEPS[2:]),
+    ]

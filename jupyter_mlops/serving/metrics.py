@@ -1,0 +1,83 @@
+"""Prometheus metrics of the daemon (``GET /metrics``), one registry per app so tests and restarts never clash.
+
+Label sets stay small and bounded: deployment and variant names come from the store (not from requests), and a
+request to an unknown deployment is counted under ``deployment="-"``.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+
+# Sub-millisecond to seconds: the fast path answers in about a millisecond, large batches take longer.
+LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 1024, 4096)
+STAGES = ("parse", "validate", "predict", "serialize")
+
+
+class ServingMetrics:
+    """The daemon's metrics: requests, latency by stage, batch sizes, queue depth, load times."""
+
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "mlops_requests",
+            "Scoring requests by deployment, variant and HTTP status.",
+            ("deployment", "variant", "status"),
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "mlops_request_latency_seconds",
+            "End-to-end latency of scoring requests.",
+            ("deployment", "variant"),
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.stage_latency = Histogram(
+            "mlops_stage_latency_seconds",
+            "Time spent per stage of a scoring request (parse, validate, predict, serialize).",
+            ("deployment", "stage"),
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.batch_size = Histogram(
+            "mlops_batch_size_rows",
+            "Rows per model call (after micro-batching).",
+            ("deployment", "variant"),
+            buckets=SIZE_BUCKETS,
+            registry=self.registry,
+        )
+        self.queue_depth = Gauge(
+            "mlops_queue_depth",
+            "Scoring requests admitted and not yet answered.",
+            ("deployment",),
+            registry=self.registry,
+        )
+        self.shadow_requests = Counter(
+            "mlops_shadow_requests",
+            "Mirrored requests answered by shadow variants, by status.",
+            ("deployment", "variant", "status"),
+            registry=self.registry,
+        )
+        self.load_seconds = Histogram(
+            "mlops_model_load_seconds",
+            "Time to load and warm a model version.",
+            ("deployment", "variant"),
+            buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
+            registry=self.registry,
+        )
+        self.auto_rollbacks = Counter(
+            "mlops_auto_rollbacks",
+            "Canary variants set to weight 0 by the automatic rollback policy.",
+            ("deployment", "variant"),
+            registry=self.registry,
+        )
+
+    def observe_stages(self, deployment: str, timings: dict[str, float]) -> None:
+        for stage, seconds in timings.items():
+            self.stage_latency.labels(deployment, stage).observe(seconds)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

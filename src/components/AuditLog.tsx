@@ -1,0 +1,102 @@
+import { Time } from '@jupyterlab/coreutils';
+import { TranslationBundle } from '@jupyterlab/translation';
+import React, { useState } from 'react';
+import { AuditEvent } from '../governance';
+
+export namespace AuditLog {
+  export interface IProps {
+    entries: AuditEvent[];
+    /** The target filter the entries were read with. */
+    target: string;
+    onTarget: (target: string) => void;
+    /** Where the CSV export downloads from. */
+    csvUrl: string;
+    trans: TranslationBundle;
+  }
+}
+
+/**
+ * The audit ledger, newest first: who did what to which target, with the
+ * entry's hash (the chain makes tampering evident), filterable by target.
+ */
+export function AuditLog(props: AuditLog.IProps): React.ReactElement {
+  const { trans } = props;
+  const [text, setText] = useState(props.target);
+  const entries = [...props.entries].reverse();
+  return (
+    <div className="jp-MLOps-detail jp-MLOps-audit">
+      <header className="jp-MLOps-detail-header">
+        <h1 className="jp-MLOps-detail-title">{trans.__('Audit log')}</h1>
+        <a className="jp-MLOps-external" href={props.csvUrl} download>
+          {trans.__('Export CSV')}
+        </a>
+      </header>
+      <form
+        className="jp-MLOps-row"
+        onSubmit={e => {
+          e.preventDefault();
+          props.onTarget(text.trim());
+        }}
+      >
+        <input
+          type="search"
+          className="jp-mod-styled"
+          placeholder={trans.__('Target, e.g. deployment/churn or model/churn')}
+          aria-label={trans.__('Audit target')}
+          value={text}
+          onChange={e => setText(e.target.value)}
+        />
+        <button
+          type="submit"
+          className="jp-Button jp-mod-styled jp-mod-accept jp-MLOps-small"
+        >
+          {trans.__('Filter')}
+        </button>
+      </form>
+      {entries.length === 0 ? (
+        <p className="jp-MLOps-description">
+          {props.target
+            ? trans.__('No audit entries under %1.', props.target)
+            : trans.__(
+                'No audit entries yet: registering, deploying and changing traffic are recorded here.'
+              )}
+        </p>
+      ) : (
+        <table className="jp-MLOps-table" aria-label={trans.__('Audit log')}>
+          <thead>
+            <tr>
+              <th>{trans.__('When')}</th>
+              <th>{trans.__('Actor')}</th>
+              <th>{trans.__('Action')}</th>
+              <th>{trans.__('Target')}</th>
+              <th>{trans.__('Outcome')}</th>
+              <th>{trans.__('Hash')}</th>
+            </tr>
+          </thead>
+          <tbody>
+            {entries.map(e => (
+              <tr key={e.seq} data-action={e.action}>
+                <td title={Time.format(new Date(e.at))}>
+                  {Time.formatHuman(new Date(e.at))}
+                </td>
+                <td>{e.actor}</td>
+                <td>{e.action}</td>
+                <td>
+                  <code>{e.target}</code>
+                </td>
+                <td
+                  className={e.outcome === 'ok' ? undefined : 'jp-MLOps-error'}
+                >
+                  {e.outcome}
+                </td>
+                <td title={e.hash}>
+                  <code>{e.hash.slice(0, 10)}</code>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,443 @@
+import { Time } from '@jupyterlab/coreutils';
+import { TranslationBundle } from '@jupyterlab/translation';
+import React, { useState } from 'react';
+import {
+  mlflowModelUrl,
+  ModelSignature,
+  ModelVersion,
+  RegisteredModel
+} from '../api';
+
+/**
+ * Version tags written by `register` that describe where a model came from,
+ * with their labels.
+ */
+export function lineageTags(trans: TranslationBundle): [string, string][] {
+  return [
+    ['mlops.notebook', trans.__('Notebook')],
+    ['mlops.git.commit', trans.__('Git commit')],
+    ['mlops.git.dirty', trans.__('Uncommitted changes')],
+    ['mlops.python', trans.__('Python')],
+    ['mlops.data.fingerprint', trans.__('Training data')],
+    ['mlops.data.rows', trans.__('Training rows')],
+    ['mlops.registered_by', trans.__('Registered by')]
+  ];
+}
+
+/** An alias name as MLflow accepts it (letters, digits, `_` and `-`). */
+const ALIAS_PATTERN = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+
+export namespace ModelDetail {
+  export interface IProps {
+    model: RegisteredModel;
+    /** Base URL of the MLflow UI, for links; none when not configured. */
+    mlflowUiUrl?: string | null;
+    onDeploy: (version: ModelVersion) => void;
+    /** Point an alias at a version (moves it when it exists). */
+    onSetAlias: (alias: string, version: string) => Promise<void>;
+    onDeleteAlias: (alias: string) => Promise<void>;
+    trans: TranslationBundle;
+  }
+}
+
+/**
+ * One registered model in full: description, tags, aliases (movable),
+ * versions with their run's metrics and params, signature and lineage.
+ */
+export function ModelDetail(props: ModelDetail.IProps): React.ReactElement {
+  const { model, trans } = props;
+  const link = mlflowModelUrl(props.mlflowUiUrl, model.name);
+  return (
+    <div className="jp-MLOps-detail" data-model-name={model.name}>
+      <header className="jp-MLOps-detail-header">
+        <h1 className="jp-MLOps-detail-title">{model.name}</h1>
+        {link && (
+          <a
+            className="jp-MLOps-external"
+            href={link}
+            target="_blank"
+            rel="noopener noreferrer"
+          >
+            {trans.__('Open in MLflow')}
+          </a>
+        )}
+      </header>
+      <p className="jp-MLOps-description">
+        {model.description || trans.__('No description.')}
+      </p>
+      <Tags tags={model.tags} label={trans.__('Model tags')} />
+      <AliasEditor {...props} />
+      <h2 className="jp-MLOps-detail-heading">
+        {trans.__('Versions (%1)', model.versions.length)}
+      </h2>
+      {model.versions.length === 0 ? (
+        <p className="jp-MLOps-description">
+          {trans.__(
+            'No versions registered. Register one from a notebook: %register model --name %1',
+            model.name
+          )}
+        </p>
+      ) : (
+        model.versions.map((version, index) => (
+          <VersionDetail
+            key={version.version}
+            version={version}
+            open={index === 0}
+            mlflowUiUrl={props.mlflowUiUrl}
+            onDeploy={() => props.onDeploy(version)}
+            trans={trans}
+          />
+        ))
+      )}
+    </div>
+  );
+}
+
+/**
+ * The aliases of a model with a version picker each, and a form for a new
+ * alias. Errors from the server are shown in place.
+ */
+function AliasEditor(props: ModelDetail.IProps): React.ReactElement {
+  const { model, trans } = props;
+  const versions = model.versions.map(v => v.version);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [newAlias, setNewAlias] = useState('');
+  const [newVersion, setNewVersion] = useState(versions[0] ?? '');
+
+  const run = async (action: () => Promise<void>) => {
+    setBusy(true);
+    setError(null);
+    try {
+      await action();
+    } catch (reason) {
+      setError(reason instanceof Error ? reason.message : String(reason));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const aliases = Object.entries(model.aliases).sort(([a], [b]) =>
+    a.localeCompare(b)
+  );
+  return (
+    <section
+      className="jp-MLOps-aliases-editor"
+      aria-label={trans.__('Aliases')}
+    >
+      <h2 className="jp-MLOps-detail-heading">{trans.__('Aliases')}</h2>
+      {aliases.length === 0 && (
+        <p className="jp-MLOps-description">
+          {trans.__(
+            'No aliases. Point one (e.g. "champion") at a version to deploy by alias.'
+          )}
+        </p>
+      )}
+      <ul className="jp-MLOps-list">
+        {aliases.map(([alias, version]) => (
+          <li key={alias} className="jp-MLOps-row" data-alias={alias}>
+            <span className="jp-MLOps-alias">@{alias}</span>
+            <label className="jp-MLOps-inline-label">
+              {trans.__('points at')}{' '}
+              <select
+                className="jp-mod-styled"
+                aria-label={trans.__('Version of alias %1', alias)}
+                value={version}
+                disabled={busy}
+                onChange={e => {
+                  const target = e.target.value;
+                  void run(() => props.onSetAlias(alias, target));
+                }}
+              >
+                {versions.map(v => (
+                  <option key={v} value={v}>
+                    {trans.__('v%1', v)}
+                  </option>
+                ))}
+              </select>
+            </label>
+            <button
+              type="button"
+              className="jp-Button jp-mod-styled jp-mod-reject jp-MLOps-small"
+              disabled={busy}
+              aria-label={trans.__('Remove alias %1', alias)}
+              onClick={() => void run(() => props.onDeleteAlias(alias))}
+            >
+              {trans.__('Remove')}
+            </button>
+          </li>
+        ))}
+      </ul>
+      {versions.length > 0 && (
+        <form
+          className="jp-MLOps-row jp-MLOps-alias-form"
+          onSubmit={e => {
+            e.preventDefault();
+            const alias = newAlias.trim();
+            if (!ALIAS_PATTERN.test(alias)) {
+              setError(
+                trans.__(
+                  '"%1" is not a valid alias: use letters, digits, "_" or "-", starting with a letter.',
+                  alias
+                )
+              );
+              return;
+            }
+            void run(async () => {
+              await props.onSetAlias(alias, newVersion);
+              setNewAlias('');
+            });
+          }}
+        >
+          <input
+            className="jp-mod-styled"
+            name="alias"
+            placeholder={trans.__('New alias, e.g. champion')}
+            aria-label={trans.__('New alias')}
+            value={newAlias}
+            disabled={busy}
+            onChange={e => setNewAlias(e.target.value)}
+          />
+          <select
+            className="jp-mod-styled"
+            aria-label={trans.__('Version of the new alias')}
+            value={newVersion}
+            disabled={busy}
+            onChange={e => setNewVersion(e.target.value)}
+          >
+            {versions.map(v => (
+              <option key={v} value={v}>
+                {trans.__('v%1', v)}
+              </option>
+            ))}
+          </select>
+          <button
+            type="submit"
+            className="jp-Button jp-mod-styled jp-mod-accept jp-MLOps-small"
+            disabled={busy || !newAlias.trim()}
+          >
+            {trans.__('Set alias')}
+          </button>
+        </form>
+      )}
+      {error && (
+        <p className="jp-MLOps-message jp-MLOps-error" role="alert">
+          {error}
+        </p>
+      )}
+    </section>
+  );
+}
+
+function VersionDetail(props: {
+  version: ModelVersion;
+  open: boolean;
+  mlflowUiUrl?: string | null;
+  onDeploy: () => void;
+  trans: TranslationBundle;
+}): React.ReactElement {
+  const { version: v, trans } = props;
+  const created = v.created_at ? new Date(v.created_at) : null;
+  const link = mlflowModelUrl(props.mlflowUiUrl, v.name, v.version);
+  const lineage = lineageTags(trans).filter(([key]) => v.tags[key]);
+  const otherTags = Object.fromEntries(
+    Object.entries(v.tags).filter(([key]) => !key.startsWith('mlops.'))
+  );
+  return (
+    <details
+      className="jp-MLOps-version-detail"
+      data-version={v.version}
+      open={props.open}
+    >
+      <summary>
+        <span className="jp-MLOps-version-number">
+          {trans.__('v%1', v.version)}
+        </span>
+        {v.aliases.map(alias => (
+          <span key={alias} className="jp-MLOps-alias">
+            @{alias}
+          </span>
+        ))}
+        {created && (
+          <span className="jp-MLOps-meta" title={Time.format(created)}>
+            {Time.formatHuman(created)}
+          </span>
+        )}
+      </summary>
+      <div className="jp-MLOps-row">
+        <button
+          type="button"
+          className="jp-Button jp-mod-styled jp-mod-accept jp-MLOps-small"
+          aria-label={trans.__('Deploy version %1 of %2', v.version, v.name)}
+          onClick={props.onDeploy}
+        >
+          {trans.__('Deploy…')}
+        </button>
+        {link && (
+          <a
+            className="jp-MLOps-external"
+            href={link}
+            target="_blank"
+            rel="noopener noreferrer"
+          >
+            {trans.__('Open in MLflow')}
+          </a>
+        )}
+      </div>
+      {v.description && <p className="jp-MLOps-description">{v.description}</p>}
+      <KeyValues
+        title={trans.__('Metrics')}
+        empty={trans.__('No metrics logged by the source run.')}
+        values={Object.fromEntries(
+          Object.entries(v.metrics).map(([k, n]) => [k, formatNumber(n)])
+        )}
+      />
+      <KeyValues
+        title={trans.__('Parameters')}
+        empty={trans.__('No parameters logged by the source run.')}
+        values={v.params}
+      />
+      <Signature signature={v.signature} trans={trans} />
+      <KeyValues
+        title={trans.__('Lineage')}
+        empty={trans.__('No lineage recorded.')}
+        values={Object.fromEntries(
+          lineage.map(([key, label]) => [label, v.tags[key]])
+        )}
+        extra={v.run_id ? { [trans.__('Source run')]: v.run_id } : undefined}
+      />
+      {v.tags['mlops.packages'] && (
+        <Packages raw={v.tags['mlops.packages']} trans={trans} />
+      )}
+      <Tags tags={otherTags} label={trans.__('Version tags')} />
+    </details>
+  );
+}
+
+function KeyValues(props: {
+  title: string;
+  empty: string;
+  values: Record<string, string>;
+  extra?: Record<string, string>;
+}): React.ReactElement {
+  const entries = Object.entries({ ...props.values, ...(props.extra ?? {}) });
+  return (
+    <div className="jp-MLOps-kv">
+      <h3 className="jp-MLOps-detail-subheading">{props.title}</h3>
+      {entries.length === 0 ? (
+        <p className="jp-MLOps-description">{props.empty}</p>
+      ) : (
+        <table className="jp-MLOps-table" aria-label={props.title}>
+          <tbody>
+            {entries.map(([key, value]) => (
+              <tr key={key}>
+                <th scope="row">{key}</th>
+                <td>
+                  <code>{value}</code>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </div>
+  );
+}
+
+interface IColumn {
+  name?: string;
+  type?: string;
+  required?: boolean;
+}
+
+/** The signature's inputs and outputs as name: type lists. */
+function Signature(props: {
+  signature?: ModelSignature | null;
+  trans: TranslationBundle;
+}): React.ReactElement {
+  const { trans } = props;
+  const columns = (half: unknown): IColumn[] =>
+    Array.isArray(half) ? (half as IColumn[]) : [];
+  const inputs = columns(props.signature?.inputs);
+  const outputs = columns(props.signature?.outputs);
+  return (
+    <div className="jp-MLOps-kv">
+      <h3 className="jp-MLOps-detail-subheading">{trans.__('Signature')}</h3>
+      {inputs.length + outputs.length === 0 ? (
+        <p className="jp-MLOps-description">
+          {trans.__('No signature: the endpoint cannot check inputs.')}
+        </p>
+      ) : (
+        <table className="jp-MLOps-table" aria-label={trans.__('Signature')}>
+          <tbody>
+            {inputs.map((c, i) => (
+              <tr key={`in-${i}`}>
+                <th scope="row">{c.name ?? trans.__('input %1', i)}</th>
+                <td>
+                  <code>{c.type ?? '?'}</code> {trans.__('input')}
+                </td>
+              </tr>
+            ))}
+            {outputs.map((c, i) => (
+              <tr key={`out-${i}`}>
+                <th scope="row">{c.name ?? trans.__('output %1', i)}</th>
+                <td>
+                  <code>{c.type ?? '?'}</code> {trans.__('output')}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </div>
+  );
+}
+
+/** The packages the model was trained with (a JSON object or list). */
+function Packages(props: {
+  raw: string;
+  trans: TranslationBundle;
+}): React.ReactElement {
+  let text = props.raw;
+  try {
+    const parsed: unknown = JSON.parse(props.raw);
+    if (Array.isArray(parsed)) {
+      text = parsed.join('\n');
+    } else if (parsed && typeof parsed === 'object') {
+      text = Object.entries(parsed as Record<string, unknown>)
+        .map(([k, v]) => `${k}==${String(v)}`)
+        .join('\n');
+    }
+  } catch {
+    // Shown as recorded.
+  }
+  return (
+    <details className="jp-MLOps-packages">
+      <summary>{props.trans.__('Environment (packages)')}</summary>
+      <pre>{text}</pre>
+    </details>
+  );
+}
+
+function Tags(props: {
+  tags: Record<string, string>;
+  label: string;
+}): React.ReactElement | null {
+  const entries = Object.entries(props.tags);
+  if (entries.length === 0) {
+    return null;
+  }
+  return (
+    <ul className="jp-MLOps-tags" aria-label={props.label}>
+      {entries.map(([key, value]) => (
+        <li key={key} className="jp-MLOps-tag">
+          {key}: {value}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+function formatNumber(value: number): string {
+  return Number.isInteger(value) ? String(value) : value.toPrecision(4);
+}

@@ -1,0 +1,93 @@
+/**
+ * Typed client of the governance routes (`/mlops/api/audit`, lineage, cards).
+ *
+ * The interfaces mirror `jupyter_mlops/core/governance/` (audit.py, cards.py).
+ */
+import { URLExt } from '@jupyterlab/coreutils';
+import { jsonBody, requestAPI } from './request';
+
+export interface AuditEvent {
+  seq: number;
+  at: string;
+  action: string;
+  actor: string;
+  owner?: string | null;
+  target: string;
+  outcome: 'ok' | 'refused' | 'failed' | string;
+  before?: unknown;
+  after?: unknown;
+  detail?: string | null;
+  prev_hash: string;
+  hash: string;
+}
+
+export interface ChainReport {
+  ok: boolean;
+  entries: number;
+  first_broken?: number | null;
+  message: string;
+}
+
+export interface LineageNode {
+  kind: string;
+  id: string;
+  label: string;
+  detail: Record<string, string>;
+}
+
+export interface LineageChain {
+  subject: string;
+  nodes: LineageNode[];
+}
+
+export interface ModelCard {
+  name: string;
+  version: string;
+  intended_use: string;
+  limitations: string;
+  markdown: string;
+  [key: string]: unknown;
+}
+
+export async function auditOf(target: string): Promise<AuditEvent[]> {
+  const query = URLExt.objectToQueryString({ target });
+  const page = await requestAPI<{ items: AuditEvent[] }>(`audit${query}`);
+  return page.items;
+}
+
+export async function verifyAudit(): Promise<ChainReport> {
+  return requestAPI<ChainReport>('audit/verify');
+}
+
+export async function deploymentLineage(name: string): Promise<LineageChain> {
+  return requestAPI<LineageChain>(
+    `deployments/${encodeURIComponent(name)}/lineage`
+  );
+}
+
+export async function modelCard(
+  name: string,
+  version: string
+): Promise<ModelCard> {
+  return requestAPI<ModelCard>(
+    `models/${encodeURIComponent(name)}/versions/${encodeURIComponent(version)}/card`
+  );
+}
+
+export async function updateCard(
+  name: string,
+  version: string,
+  sections: { intended_use?: string; limitations?: string }
+): Promise<ModelCard> {
+  return requestAPI<ModelCard>(
+    `models/${encodeURIComponent(name)}/versions/${encodeURIComponent(version)}/card`,
+    jsonBody('PUT', sections)
+  );
+}
+
+/** `models:/NAME/VERSION` of the chain's version node, as [name, version]. */
+export function versionOf(chain: LineageChain): [string, string] | null {
+  const node = chain.nodes.find(n => n.kind === 'version');
+  const match = node ? /^models:\/(.+)\/([^/]+)$/.exec(node.id) : null;
+  return match ? [match[1], match[2]] : null;
+}

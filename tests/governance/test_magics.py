@@ -1,0 +1,48 @@
+"""``%mlops`` in a real IPython shell: audit, verify, served, card, approvals, and mistakes as UsageError."""
+
+from __future__ import annotations
+
+import pytest
+from IPython.core.error import UsageError
+from IPython.testing.globalipapp import start_ipython
+
+
+@pytest.fixture(scope="module")
+def shell(gov_mlops):
+    from jupyter_mlops.core import api
+
+    ip = start_ipython()
+    ip.run_line_magic("load_ext", "jupyter_mlops")
+    api.reset_client(gov_mlops)
+    yield ip
+    api._default = None  # the session fixture closes the facade; do not close it twice
+
+
+def test_audit_verify_served_and_card_magics(shell, gov_mlops, gov_iris) -> None:
+    entry = gov_mlops.audit.record(
+        "deploy", "tester", "tester", "deployment/magic-dep", None, {"model_name": "iris", "model_version": "1"}
+    )
+
+    table = shell.run_line_magic("mlops", "audit deployment/magic-dep")
+    assert "deploy" in repr(table) and "magic-dep" in table._repr_html_()
+    assert "intact" in repr(shell.run_line_magic("mlops", "audit verify"))
+    served = shell.run_line_magic("mlops", f"audit served magic-dep {entry.at.isoformat()}")
+    assert "iris v1" in repr(served)
+    assert "seq,at,action" in repr(shell.run_line_magic("mlops", "audit export csv deployment/magic-dep"))
+    assert "# Model card: iris v1" in shell.run_line_magic("mlops", "card iris/1")._repr_markdown_()
+    assert "**version**" in repr(shell.run_line_magic("mlops", "lineage iris/1"))
+
+
+def test_approve_and_user_mistakes_are_one_line_usage_errors(shell, gov_mlops, gov_iris) -> None:
+    request = gov_mlops.governance.create_request(
+        "set_alias", "model/iris@magic", {"version": "1"}, {}, "alice", "tester"
+    )
+    # the session facade's user (tester) has the default deployer role: refused, recorded, shown as one line
+    with pytest.raises(UsageError, match="only approvers"):
+        shell.run_line_magic("mlops", f"approve {request.id}")
+    assert str(request.id) in repr(shell.run_line_magic("mlops", "approvals pending"))
+    for line in ("", "frobnicate", "approve x", "card", "audit served only-one", "audit export xml"):
+        with pytest.raises(UsageError):
+            shell.run_line_magic("mlops", line)
+    with pytest.raises(UsageError, match="No approval request"):
+        shell.run_line_magic("mlops", "reject 999999")

@@ -1,0 +1,115 @@
+"""The inference log writer against a real SQLite store (WAL): bounded queue, drops, sampling, redaction,
+retention. No daemon: the writer is fed RequestRecords directly, as the serving context does."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from jupyter_mlops.core.monitoring.storage import MonitoringStore
+from jupyter_mlops.core.store import Store
+from jupyter_mlops.serving.inference_log import InferenceLog, load_redactor
+from jupyter_mlops.serving.records import RequestRecord
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    store = Store(f"sqlite:///{tmp_path / 'mlops.db'}")
+    yield MonitoringStore(store.engine)
+    store.close()
+
+
+def record(
+    i: int, deployment: str = "d1", *, t: float | None = None, status: int = 200, rows: int = 2
+) -> RequestRecord:
+    inputs = pd.DataFrame({"x": np.arange(rows, dtype=float) + i, "city": ["paris"] * rows})
+    return RequestRecord(
+        request_id=f"r{i}",
+        deployment=deployment,
+        variant="primary",
+        model_version="1",
+        time=time.time() if t is None else t,
+        latency_ms=1.0 + i,
+        status=status,
+        inputs=inputs if status < 400 else None,
+        outputs=np.arange(rows) if status < 400 else None,
+    )
+
+
+def test_a_full_queue_drops_and_counts_without_blocking(store) -> None:
+    log = InferenceLog(store, capacity=5, flush_interval=0.05)
+    started = time.perf_counter()
+    for i in range(8):
+        log(record(i))  # the writer is not started: the queue fills up
+    assert time.perf_counter() - started < 0.05
+    assert (log.accepted, log.dropped) == (5, 3)
+
+    log.start()
+    log.close()
+
+    assert log.written == 5
+    assert store.dropped("d1") == 3
+    assert len(store.known_requests("d1", [f"r{i}" for i in range(8)])) == 5
+
+
+def test_batches_are_columnar_and_aligned_with_outputs(store) -> None:
+    log = InferenceLog(store, flush_interval=0.05).start()
+    for i in range(10):
+        log(record(i, "d1" if i % 2 else "d2"))
+    log(record(99, "d1", status=500))
+    log.close()
+
+    data = store.data("d1", 0, time.time() + 1)
+    assert len(data) == 10  # five sampled requests of two rows; the failed request has no payload
+    assert {"in.x", "in.city", "out.prediction", "time"} <= set(data.columns)
+    requests = store.requests("d1", 0, time.time() + 1)
+    assert sorted(requests["status"]) == [200] * 5 + [500]
+    rows = store.rows_of(["r3"])
+    assert rows["in.x"].tolist() == [3.0, 4.0] and rows["out.prediction"].tolist() == [0, 1]
+
+
+def test_sampling_keeps_metadata_and_drops_payloads(store) -> None:
+    log = InferenceLog(store, flush_interval=0.05, sample_rate=0.0).start()
+    for i in range(5):
+        log(record(i))
+    log.close()
+    assert len(store.requests("d1", 0, time.time() + 1)) == 5
+    assert store.data("d1", 0, time.time() + 1).empty
+
+
+def redact_city(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.drop(columns=["city"])
+
+
+def test_the_redaction_hook_runs_before_anything_is_stored(store) -> None:
+    hook = load_redactor(f"{__name__}:redact_city")
+    log = InferenceLog(store, flush_interval=0.05, redact=hook).start()
+    log(record(1))
+    log.close()
+    data = store.data("d1", 0, time.time() + 1)
+    assert "in.x" in data.columns and "in.city" not in data.columns
+
+
+def test_retention_purges_old_records(store) -> None:
+    log = InferenceLog(store, flush_interval=0.05).start()
+    log(record(1, t=time.time() - 40 * 86400))
+    log(record(2))
+    log.close()
+    removed = store.purge(time.time() - 30 * 86400)
+    assert removed == 1
+    assert list(store.known_requests("d1", ["r1", "r2"])) == ["r2"]
+    assert len(store.data("d1", 0, time.time() + 1)) == 2
+
+
+def test_data_can_be_sampled_in_the_store(store) -> None:
+    log = InferenceLog(store, flush_interval=0.05).start()
+    for i in range(50):
+        log(record(i))
+    log.close()
+    sampled = store.data("d1", 0, time.time() + 1, sample=30)
+    assert len(sampled) == 30 and sampled.attrs["rows"] == 100
+    assert sampled["time"].is_monotonic_increasing  # a sample keeps the log's order
