@@ -30,6 +30,7 @@ _API = {
     "monitor",
     "feedback",
     "alerts",
+    "acknowledge_alert",
     "alert_rules",
     "health",
     # governance (issue 6)
@@ -64,6 +65,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "MLOpsError",
     "__version__",
+    "acknowledge_alert",
     "alert_rules",
     "alerts",
     "approvals",

@@ -107,6 +107,11 @@ def alerts(name: str | None = None) -> list[dict[str, Any]]:
     return client().alerts(name)
 
 
+def acknowledge_alert(alert_id: int) -> dict[str, Any]:
+    """Acknowledge a fired alert (recorded in the audit ledger)."""
+    return client().acknowledge_alert(alert_id)
+
+
 def alert_rules(name: str, rules: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     return client().alert_rules(name, rules)
 

@@ -626,6 +626,15 @@ class MLOps:
         """Alerts (firing and resolved, newest first) of one deployment or all, after evaluating their rules."""
         return self.monitoring.alerts(validation.deployment_name(name) if name is not None else None)
 
+    def acknowledge_alert(self, alert_id: int, *, actor: str | None = None) -> dict[str, Any]:
+        """Acknowledge a fired alert (recorded in the audit ledger); it stays firing until its condition clears."""
+        if isinstance(alert_id, bool) or not isinstance(alert_id, int) or alert_id < 1:
+            raise InvalidRequest(f"Invalid alert id {alert_id!r}: alert ids are positive integers.")
+        before, after = self.monitoring.acknowledge(alert_id, actor or self.user)
+        target = f"deployment/{after['deployment']}/alert/{alert_id}"
+        self._audit("acknowledge_alert", actor, target, before, after)
+        return after
+
     def alert_rules(self, name: str, rules: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
         """A deployment's alert rules; with ``rules``, replace its own rules first (defaults fill the rest)."""
         name = validation.deployment_name(name)

@@ -338,6 +338,17 @@ class AlertsHandler(MLOpsHandler):
         self.send({"items": await self.call(self.mlops.alerts, name)})
 
 
+class AlertAckHandler(MLOpsHandler):
+    """``POST /alerts/{id}/ack``: acknowledge a fired alert (audited)."""
+
+    @web.authenticated
+    @authorized
+    async def post(self, alert_id: str) -> None:
+        if not alert_id.isdigit():
+            raise Refusal(400, f"Invalid alert id {alert_id!r}: alert ids are positive integers.")
+        self.send(await self.call(self.mlops.acknowledge_alert, int(alert_id), actor=self.actor))
+
+
 class HealthHandler(MLOpsHandler):
     """``GET /health[?window=1h]``: the fleet's health score and each deployment's."""
 

@@ -27,6 +27,7 @@ def route_table() -> list[tuple[str, Any]]:
         (rf"{API}/deployments/{_NAME}/feedback", handlers.FeedbackHandler),
         (rf"{API}/deployments/{_NAME}/alert-rules", handlers.AlertRulesHandler),
         (rf"{API}/alerts", handlers.AlertsHandler),
+        (rf"{API}/alerts/(?P<alert_id>[^/]+)/ack", handlers.AlertAckHandler),
         (rf"{API}/health", handlers.HealthHandler),
         (rf"{API}/deployments/{_NAME}/traffic", handlers.TrafficHandler),
         (rf"{API}/deployments/{_NAME}/promote", handlers.PromoteHandler),

@@ -104,6 +104,8 @@ def test_history_filters_by_target_prefix_and_time(ledger: AuditLedger) -> None:
     ledger.record("register", "alice", "alice", "model/iris2/1", None, {"model_version": "1"})
 
     assert [e.target for e in ledger.history("model/iris")] == ["model/iris/1", "model/iris@champion"]
+    # A bare name (as typed in %mlops audit iris) means the model or deployment of that name.
+    assert [e.target for e in ledger.history("iris")] == ["model/iris/1", "model/iris@champion"]
     future = datetime.now(timezone.utc) + timedelta(hours=1)
     assert ledger.events(since=future) == []
 

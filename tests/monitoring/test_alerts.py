@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 import pytest
 
-from jupyter_mlops.core.errors import InvalidRequest
+from jupyter_mlops.core.errors import InvalidRequest, NotFound
 from jupyter_mlops.core.monitoring.alerts import check_webhook
 
 from .conftest import make_rows
@@ -103,3 +103,26 @@ def test_a_firing_alert_is_delivered_to_the_webhook(monitored) -> None:
         mlops.alert_rules(name, [])
         server.shutdown()
         server.server_close()
+
+
+def test_acknowledging_an_alert_is_recorded_in_the_audit_ledger(monitored) -> None:
+    mlops, name = monitored.mlops, monitored.name
+    monitored.send(make_rows(np.random.default_rng(6), 20))
+    mlops.alert_rules(name, [{"name": "any-traffic", "metric": "requests", "op": ">=", "threshold": 1, "window": "1h"}])
+    try:
+        fired = next(a for a in mlops.monitoring.evaluate(mlops.deployment(name)) if a["rule"] == "any-traffic")
+        acked = mlops.acknowledge_alert(fired["id"], actor="oncall")
+        assert acked["acknowledged_by"] == "oncall"
+        assert acked["acknowledged_at"] is not None
+        assert acked["state"] == "firing"  # acknowledged, not resolved: the condition still holds
+        entry = [e for e in mlops.audit_events(f"deployment/{name}") if e.action == "acknowledge_alert"][-1]
+        assert entry.actor == "oncall"
+        assert entry.target == f"deployment/{name}/alert/{fired['id']}"
+        assert entry.before["acknowledged_by"] is None
+        assert entry.after["acknowledged_by"] == "oncall"
+        with pytest.raises(NotFound):
+            mlops.acknowledge_alert(987654)
+        with pytest.raises(InvalidRequest):
+            mlops.acknowledge_alert(0)
+    finally:
+        mlops.alert_rules(name, [])

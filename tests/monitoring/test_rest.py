@@ -87,6 +87,8 @@ async def test_bad_monitoring_input_is_4xx_with_a_message(api, monitored) -> Non
             "Refusing webhook",
         ),
         ("GET", ("health",), None, {"window": "0m"}, 400, "window"),
+        ("POST", ("alerts", "abc", "ack"), {}, {}, 400, "alert ids"),
+        ("POST", ("alerts", "987654", "ack"), {}, {}, 404, "No alert"),
     ]
     for method, parts, body, params, expected, fragment in cases:
         status, answer = await api(method, *parts, body=body, params=params)

@@ -165,15 +165,25 @@ class AuditLedger:
         actor: str | None = None,
         limit: int = 1000,
     ) -> list[AuditEvent]:
-        """Entries oldest first. ``target`` also matches everything under it (``model/iris`` -> its versions)."""
+        """Entries oldest first. ``target`` also matches everything under it (``model/iris`` -> its versions);
+        a bare name matches the deployment and the model of that name."""
         query = select(AuditRow).order_by(AuditRow.seq)
         if target:
-            prefix = target.rstrip("/")
+            # A bare name ("churn-prod") means the deployment or model of that name.
+            prefixes = [target.rstrip("/")]
+            if "/" not in target:
+                prefixes += [f"deployment/{target}", f"model/{target}"]
             query = query.where(
                 or_(
-                    AuditRow.target == prefix,
-                    AuditRow.target.startswith(prefix + "/", autoescape=True),
-                    AuditRow.target.startswith(prefix + "@", autoescape=True),
+                    *(
+                        cond
+                        for prefix in prefixes
+                        for cond in (
+                            AuditRow.target == prefix,
+                            AuditRow.target.startswith(prefix + "/", autoescape=True),
+                            AuditRow.target.startswith(prefix + "@", autoescape=True),
+                        )
+                    )
                 )
             )
         if since is not None:

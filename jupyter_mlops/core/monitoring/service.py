@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ..errors import InvalidRequest, MLOpsError
+from ..errors import InvalidRequest, MLOpsError, NotFound
 from ..models import Deployment, ModelVersion
 from . import alerts as alert_rules
 from . import baseline as baselines
@@ -349,6 +349,16 @@ class Monitoring:
                 self._background.append(thread)
         return view
 
+    def acknowledge(self, alert_id: int, actor: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Mark an alert as seen by ``actor``; returns the alert before and after (for the audit ledger)."""
+        before = self.store.alert(alert_id)
+        if before is None:
+            raise NotFound(f"No alert with id {alert_id}. List alerts with GET /mlops/api/alerts or alerts().")
+        self.store.acknowledge(alert_id, actor, time.time())
+        after = self.store.alert(alert_id)
+        assert after is not None
+        return _alert_view(before), _alert_view(after)
+
     def alerts(self, name: str | None = None, *, evaluate: bool = True) -> list[dict[str, Any]]:
         """Alerts newest first, after evaluating the rules of the deployment (or of every deployment)."""
         if name is not None:
@@ -529,6 +539,8 @@ def _alert_view(alert: dict[str, Any]) -> dict[str, Any]:
         "resolved_at": iso(float(alert["resolved_at"])) if alert.get("resolved_at") else None,
         "message": alert["message"],
         "delivery": alert.get("delivery"),
+        "acknowledged_by": alert.get("acknowledged_by"),
+        "acknowledged_at": iso(float(alert["acknowledged_at"])) if alert.get("acknowledged_at") else None,
     }
 
 

@@ -324,6 +324,17 @@ class MonitoringStore:
         with self.engine.begin() as conn:
             conn.execute(update(AlertRow).where(AlertRow.id == alert_id).values(state="resolved", resolved_at=now))
 
+    def alert(self, alert_id: int) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(AlertRow).where(AlertRow.id == alert_id)).mappings().first()
+            return dict(row) if row is not None else None
+
+    def acknowledge(self, alert_id: int, actor: str, now: float) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(AlertRow).where(AlertRow.id == alert_id).values(acknowledged_by=actor, acknowledged_at=now)
+            )
+
     def set_delivery(self, alert_id: int, delivery: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(update(AlertRow).where(AlertRow.id == alert_id).values(delivery=delivery))

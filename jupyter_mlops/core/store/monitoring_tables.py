@@ -100,6 +100,8 @@ class AlertRow(Base):
     resolved_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     message: Mapped[str] = mapped_column(Text)
     delivery: Mapped[str | None] = mapped_column(Text, nullable=True)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    acknowledged_at: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class MonitoringCounterRow(Base):
