@@ -203,6 +203,27 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const deployVersion = (m: RegisteredModel, version: string) =>
       void commands.execute(CommandIDs.deploy, { model: m.name, version });
 
+    // One main-area tab per id: a second open activates the first.
+    const showTab = (id: string, create: () => MainAreaWidget): void => {
+      const open = details.find(w => w.id === id);
+      if (open) {
+        shell.activateById(open.id);
+        return;
+      }
+      const panel = create();
+      void details.add(panel);
+      shell.add(panel, 'main');
+      shell.activateById(panel.id);
+    };
+
+    // From a context menu, the row it was opened on says which deployment.
+    const deploymentName = (args: {
+      name?: unknown;
+      fromContextMenu?: unknown;
+    }): string | undefined =>
+      (args.name as string | undefined) ??
+      (args.fromContextMenu ? hitData(app, 'deploymentName') : undefined);
+
     commands.addCommand(CommandIDs.openModel, {
       label: args =>
         args.model
@@ -222,31 +243,22 @@ const plugin: JupyterFrontEndPlugin<void> = {
         }
         const { createDetailPanel, detailId } =
           await import('./widgets/detail');
-        const open = details.find(w => w.id === detailId(name));
-        if (open) {
-          shell.activateById(open.id);
-          return;
-        }
-        const panel = createDetailPanel({
-          name,
-          model,
-          trans,
-          onDeploy: (m, version) => deployVersion(m, version.version)
-        });
-        void details.add(panel);
-        shell.add(panel, 'main');
-        shell.activateById(panel.id);
+        showTab(detailId(name), () =>
+          createDetailPanel({
+            name,
+            model,
+            trans,
+            onDeploy: (m, version) => deployVersion(m, version.version)
+          })
+        );
       }
     });
 
-    // From a context menu, the row it was opened on says which deployment.
     const findDeployment = (args: {
       name?: unknown;
       fromContextMenu?: unknown;
     }): Deployment | undefined => {
-      const name =
-        (args.name as string | undefined) ??
-        (args.fromContextMenu ? hitData(app, 'deploymentName') : undefined);
+      const name = deploymentName(args);
       return model.deployments.find(d => d.name === name);
     };
 
@@ -284,61 +296,56 @@ const plugin: JupyterFrontEndPlugin<void> = {
       shell.activateById(panel.id);
     }
 
-    commands.addCommand(CommandIDs.monitor, {
-      label: trans.__('Monitoring and history'),
-      caption: trans.__(
+    // A command opening one main-area tab per deployment.
+    const addDeploymentTab = (
+      id: string,
+      label: string,
+      caption: string,
+      open: (name: string) => Promise<void>
+    ): void => {
+      commands.addCommand(id, {
+        label,
+        caption,
+        icon: mlopsIcon,
+        describedBy: { args: DEPLOYMENT_ARGS },
+        execute: async args => {
+          const name = deploymentName(args);
+          if (name) {
+            await open(name);
+          }
+        }
+      });
+    };
+
+    addDeploymentTab(
+      CommandIDs.monitor,
+      trans.__('Monitoring and history'),
+      trans.__(
         'Traffic, latency, drift, alerts and rollout history of a deployment'
       ),
-      icon: mlopsIcon,
-      describedBy: { args: DEPLOYMENT_ARGS },
-      execute: async args => {
-        const name =
-          (args.name as string | undefined) ??
-          (args.fromContextMenu ? hitData(app, 'deploymentName') : undefined);
-        if (!name) {
-          return;
-        }
+      async name => {
         const { createMonitoringPanel, monitoringId } =
           await import('./widgets/monitoring');
-        const open = details.find(w => w.id === monitoringId(name));
-        if (open) {
-          shell.activateById(open.id);
-          return;
-        }
-        const panel = createMonitoringPanel({ name, model, trans });
-        void details.add(panel);
-        shell.add(panel, 'main');
-        shell.activateById(panel.id);
+        showTab(monitoringId(name), () =>
+          createMonitoringPanel({ name, model, trans })
+        );
       }
-    });
+    );
 
-    commands.addCommand(CommandIDs.governance, {
-      label: trans.__('Lineage, audit and model card'),
-      caption: trans.__(
+    addDeploymentTab(
+      CommandIDs.governance,
+      trans.__('Lineage, audit and model card'),
+      trans.__(
         'Where a deployment comes from, who changed it, and its model card'
       ),
-      icon: mlopsIcon,
-      describedBy: { args: DEPLOYMENT_ARGS },
-      execute: async args => {
-        const name =
-          (args.name as string | undefined) ??
-          (args.fromContextMenu ? hitData(app, 'deploymentName') : undefined);
-        if (!name) {
-          return;
-        }
+      async name => {
         const { createGovernancePanel, governanceId } =
           await import('./widgets/governance');
-        const open = details.find(w => w.id === governanceId(name));
-        if (open) {
-          shell.activateById(open.id);
-          return;
-        }
-        const panel = createGovernancePanel({ name, trans });
-        void details.add(panel);
-        shell.add(panel, 'main');
-        shell.activateById(panel.id);
+        showTab(governanceId(name), () =>
+          createGovernancePanel({ name, trans })
+        );
       }
-    });
+    );
 
     commands.addCommand(CommandIDs.audit, {
       label: trans.__('Open MLOps audit log'),
@@ -347,15 +354,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       describedBy: { args: NO_ARGS },
       execute: async () => {
         const { AUDIT_ID, createAuditPanel } = await import('./widgets/audit');
-        const open = details.find(w => w.id === AUDIT_ID);
-        if (open) {
-          shell.activateById(open.id);
-          return;
-        }
-        const panel = createAuditPanel(trans);
-        void details.add(panel);
-        shell.add(panel, 'main');
-        shell.activateById(panel.id);
+        showTab(AUDIT_ID, () => createAuditPanel(trans));
       }
     });
 

@@ -1,22 +1,18 @@
-import { MainAreaWidget, ReactWidget } from '@jupyterlab/apputils';
+import { MainAreaWidget } from '@jupyterlab/apputils';
 import { TranslationBundle } from '@jupyterlab/translation';
-import { refreshIcon, ToolbarButton } from '@jupyterlab/ui-components';
 import React from 'react';
 import { ModelVersion, RegisteredModel } from '../api';
-import { LoadError, Loading } from '../components/EmptyState';
 import { ModelDetail } from '../components/ModelDetail';
-import { mlopsIcon } from '../icons';
 import { MLOpsModel } from '../model';
-import { MLOpsRequestError } from '../request';
+import { createLoadedPanel, LoadedWidget } from './loaded';
 
 /**
  * A registered model in detail, read from the server when opened and after
  * each alias change (the sidebar's list only carries version summaries).
  */
-export class ModelDetailWidget extends ReactWidget {
+export class ModelDetailWidget extends LoadedWidget<RegisteredModel> {
   constructor(private _options: ModelDetailWidget.IOptions) {
-    super();
-    this.addClass('jp-MLOps-detail-widget');
+    super(_options.trans);
     void this.reload();
   }
 
@@ -26,55 +22,32 @@ export class ModelDetailWidget extends ReactWidget {
 
   /** The model as last read, or null before the first answer. */
   get detail(): RegisteredModel | null {
-    return this._detail;
+    return this.data;
   }
 
-  /** Read the model again from the server. */
-  async reload(): Promise<void> {
-    try {
-      this._detail = await this._options.model.getModel(this._options.name);
-      this._error = null;
-    } catch (reason) {
-      this._error =
-        reason instanceof MLOpsRequestError ? reason.message : String(reason);
-    }
-    this.update();
+  protected load(): Promise<RegisteredModel> {
+    return this._options.model.getModel(this._options.name);
   }
 
-  protected render(): React.ReactElement {
-    const { model, trans } = this._options;
-    if (this._error) {
-      return (
-        <LoadError
-          message={this._error}
-          onRetry={() => void this.reload()}
-          trans={trans}
-        />
-      );
-    }
-    if (!this._detail) {
-      return <Loading trans={trans} />;
-    }
+  protected renderLoaded(detail: RegisteredModel): React.ReactElement {
+    const { model, name } = this._options;
     return (
       <ModelDetail
-        model={this._detail}
+        model={detail}
         mlflowUiUrl={model.uiConfig?.mlflow_ui_url}
-        onDeploy={version => this._options.onDeploy(this._detail!, version)}
+        onDeploy={version => this._options.onDeploy(detail, version)}
         onSetAlias={async (alias, version) => {
-          await model.setAlias(this._options.name, alias, version);
+          await model.setAlias(name, alias, version);
           await this.reload();
         }}
         onDeleteAlias={async alias => {
-          await model.deleteAlias(this._options.name, alias);
+          await model.deleteAlias(name, alias);
           await this.reload();
         }}
-        trans={trans}
+        trans={this.trans}
       />
     );
   }
-
-  private _detail: RegisteredModel | null = null;
-  private _error: string | null = null;
 }
 
 export namespace ModelDetailWidget {
@@ -97,19 +70,9 @@ export function detailId(name: string): string {
 export function createDetailPanel(
   options: ModelDetailWidget.IOptions
 ): MainAreaWidget<ModelDetailWidget> {
-  const content = new ModelDetailWidget(options);
-  const panel = new MainAreaWidget({ content });
-  panel.id = detailId(options.name);
-  panel.title.label = options.trans.__('Model: %1', options.name);
-  panel.title.icon = mlopsIcon;
-  panel.title.closable = true;
-  panel.toolbar.addItem(
-    'refresh',
-    new ToolbarButton({
-      icon: refreshIcon,
-      tooltip: options.trans.__('Read the model again'),
-      onClick: () => void content.reload()
-    })
-  );
-  return panel;
+  return createLoadedPanel(new ModelDetailWidget(options), {
+    id: detailId(options.name),
+    label: options.trans.__('Model: %1', options.name),
+    refreshTooltip: options.trans.__('Read the model again')
+  });
 }

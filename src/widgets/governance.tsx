@@ -1,8 +1,6 @@
-import { MainAreaWidget, ReactWidget } from '@jupyterlab/apputils';
+import { MainAreaWidget } from '@jupyterlab/apputils';
 import { TranslationBundle } from '@jupyterlab/translation';
-import { refreshIcon, ToolbarButton } from '@jupyterlab/ui-components';
 import React from 'react';
-import { LoadError, Loading } from '../components/EmptyState';
 import { GovernanceView } from '../components/Governance';
 import {
   auditOf,
@@ -15,39 +13,23 @@ import {
   verifyAudit,
   versionOf
 } from '../governance';
-import { mlopsIcon } from '../icons';
-import { MLOpsRequestError } from '../request';
+import { createLoadedPanel, LoadedWidget } from './loaded';
+
+/** What the governance view reads at once. */
+interface IGovernanceData {
+  chain: LineageChain;
+  events: AuditEvent[];
+  card: ModelCard | null;
+}
 
 /**
  * A deployment's lineage chain, audit history and model card, read when
  * opened and on refresh.
  */
-export class GovernanceWidget extends ReactWidget {
+export class GovernanceWidget extends LoadedWidget<IGovernanceData> {
   constructor(private _options: GovernanceWidget.IOptions) {
-    super();
-    this.addClass('jp-MLOps-detail-widget');
+    super(_options.trans);
     void this.reload();
-  }
-
-  async reload(): Promise<void> {
-    const { name } = this._options;
-    try {
-      const [chain, events] = await Promise.all([
-        deploymentLineage(name),
-        auditOf(`deployment/${name}`)
-      ]);
-      const version = versionOf(chain);
-      this._card = version
-        ? await modelCard(version[0], version[1]).catch(() => null)
-        : null;
-      this._chain = chain;
-      this._events = events;
-      this._error = null;
-    } catch (reason) {
-      this._error =
-        reason instanceof MLOpsRequestError ? reason.message : String(reason);
-    }
-    this.update();
   }
 
   async verify(): Promise<void> {
@@ -59,37 +41,33 @@ export class GovernanceWidget extends ReactWidget {
     this.update();
   }
 
-  protected render(): React.ReactElement {
-    const { trans } = this._options;
-    if (this._error) {
-      return (
-        <LoadError
-          message={this._error}
-          onRetry={() => void this.reload()}
-          trans={trans}
-        />
-      );
-    }
-    if (!this._chain) {
-      return <Loading trans={trans} />;
-    }
+  protected async load(): Promise<IGovernanceData> {
+    const { name } = this._options;
+    const [chain, events] = await Promise.all([
+      deploymentLineage(name),
+      auditOf(`deployment/${name}`)
+    ]);
+    const version = versionOf(chain);
+    const card = version
+      ? await modelCard(version[0], version[1]).catch(() => null)
+      : null;
+    return { chain, events, card };
+  }
+
+  protected renderLoaded(data: IGovernanceData): React.ReactElement {
     return (
       <GovernanceView
-        chain={this._chain}
-        events={this._events}
-        card={this._card}
+        chain={data.chain}
+        events={data.events}
+        card={data.card}
         report={this._report}
         onVerify={() => void this.verify()}
-        trans={trans}
+        trans={this.trans}
       />
     );
   }
 
-  private _chain: LineageChain | null = null;
-  private _events: AuditEvent[] = [];
-  private _card: ModelCard | null = null;
   private _report: ChainReport | null = null;
-  private _error: string | null = null;
 }
 
 export namespace GovernanceWidget {
@@ -109,19 +87,9 @@ export function governanceId(name: string): string {
 export function createGovernancePanel(
   options: GovernanceWidget.IOptions
 ): MainAreaWidget<GovernanceWidget> {
-  const content = new GovernanceWidget(options);
-  const panel = new MainAreaWidget({ content });
-  panel.id = governanceId(options.name);
-  panel.title.label = options.trans.__('Governance: %1', options.name);
-  panel.title.icon = mlopsIcon;
-  panel.title.closable = true;
-  panel.toolbar.addItem(
-    'refresh',
-    new ToolbarButton({
-      icon: refreshIcon,
-      tooltip: options.trans.__('Read lineage, audit and card again'),
-      onClick: () => void content.reload()
-    })
-  );
-  return panel;
+  return createLoadedPanel(new GovernanceWidget(options), {
+    id: governanceId(options.name),
+    label: options.trans.__('Governance: %1', options.name),
+    refreshTooltip: options.trans.__('Read lineage, audit and card again')
+  });
 }

@@ -1,23 +1,25 @@
-import { MainAreaWidget, ReactWidget } from '@jupyterlab/apputils';
+import { MainAreaWidget } from '@jupyterlab/apputils';
 import { TranslationBundle } from '@jupyterlab/translation';
-import { refreshIcon, ToolbarButton } from '@jupyterlab/ui-components';
 import React from 'react';
 import { MonitoringReport, RolloutEvent } from '../api';
-import { LoadError, Loading } from '../components/EmptyState';
 import { MonitoringView } from '../components/Monitoring';
-import { mlopsIcon } from '../icons';
 import { MLOpsModel } from '../model';
-import { MLOpsRequestError } from '../request';
+import { createLoadedPanel, LoadedWidget } from './loaded';
+
+/** What the monitoring view reads at once. */
+interface IMonitoringData {
+  report: MonitoringReport;
+  events: RolloutEvent[];
+}
 
 /**
  * A deployment's monitoring report and rollout history, read when opened,
  * when the window changes and on refresh; charts redraw when the theme
  * changes (JupyterLab marks the theme on `body`).
  */
-export class MonitoringWidget extends ReactWidget {
+export class MonitoringWidget extends LoadedWidget<IMonitoringData> {
   constructor(private _options: MonitoringWidget.IOptions) {
-    super();
-    this.addClass('jp-MLOps-detail-widget');
+    super(_options.trans);
     this._themeObserver = new MutationObserver(() => {
       this._themeKey = document.body.dataset.jpThemeName ?? '';
       this.update();
@@ -30,24 +32,7 @@ export class MonitoringWidget extends ReactWidget {
   }
 
   get report(): MonitoringReport | null {
-    return this._report;
-  }
-
-  async reload(): Promise<void> {
-    const { model, name } = this._options;
-    try {
-      const [report, events] = await Promise.all([
-        model.monitoring(name, this._window),
-        model.events(name).catch(() => [] as RolloutEvent[])
-      ]);
-      this._report = report;
-      this._events = events;
-      this._error = null;
-    } catch (reason) {
-      this._error =
-        reason instanceof MLOpsRequestError ? reason.message : String(reason);
-    }
-    this.update();
+    return this.data?.report ?? null;
   }
 
   dispose(): void {
@@ -55,38 +40,31 @@ export class MonitoringWidget extends ReactWidget {
     super.dispose();
   }
 
-  protected render(): React.ReactElement {
-    const { trans } = this._options;
-    if (this._error) {
-      return (
-        <LoadError
-          message={this._error}
-          onRetry={() => void this.reload()}
-          trans={trans}
-        />
-      );
-    }
-    if (!this._report) {
-      return <Loading trans={trans} />;
-    }
+  protected async load(): Promise<IMonitoringData> {
+    const { model, name } = this._options;
+    const [report, events] = await Promise.all([
+      model.monitoring(name, this._window),
+      model.events(name).catch(() => [] as RolloutEvent[])
+    ]);
+    return { report, events };
+  }
+
+  protected renderLoaded(data: IMonitoringData): React.ReactElement {
     return (
       <MonitoringView
-        report={this._report}
-        events={this._events}
+        report={data.report}
+        events={data.events}
         window={this._window}
         onWindow={window => {
           this._window = window;
           void this.reload();
         }}
         themeKey={this._themeKey}
-        trans={trans}
+        trans={this.trans}
       />
     );
   }
 
-  private _report: MonitoringReport | null = null;
-  private _events: RolloutEvent[] = [];
-  private _error: string | null = null;
   private _window = '1h';
   private _themeKey = document.body.dataset.jpThemeName ?? '';
   private _themeObserver: MutationObserver;
@@ -110,19 +88,9 @@ export function monitoringId(name: string): string {
 export function createMonitoringPanel(
   options: MonitoringWidget.IOptions
 ): MainAreaWidget<MonitoringWidget> {
-  const content = new MonitoringWidget(options);
-  const panel = new MainAreaWidget({ content });
-  panel.id = monitoringId(options.name);
-  panel.title.label = options.trans.__('Monitoring: %1', options.name);
-  panel.title.icon = mlopsIcon;
-  panel.title.closable = true;
-  panel.toolbar.addItem(
-    'refresh',
-    new ToolbarButton({
-      icon: refreshIcon,
-      tooltip: options.trans.__('Read the monitoring again'),
-      onClick: () => void content.reload()
-    })
-  );
-  return panel;
+  return createLoadedPanel(new MonitoringWidget(options), {
+    id: monitoringId(options.name),
+    label: options.trans.__('Monitoring: %1', options.name),
+    refreshTooltip: options.trans.__('Read the monitoring again')
+  });
 }
