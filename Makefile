@@ -11,7 +11,7 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help env demo test services lint lint-py lint-ts test-py test-ray test-js test-ui test-binder test-hub hub-tools browser format clean
+.PHONY: help env demo test services lint lint-py lint-ts test-py test-ray test-js test-ui test-binder test-hub test-fleet hub-tools browser format clean mlserver-env
 
 help:
 	@echo "make demo   - create .venv, build everything, start JupyterLab with the demo notebook"
@@ -46,12 +46,25 @@ lint-py:
 lint-ts:
 	$(BIN)/jlpm lint:check
 
-test: env browser lint test-py test-ray test-js test-ui test-binder test-hub
+test: env browser lint test-py test-ray test-js test-ui test-binder test-hub test-fleet
 	@echo "make test: all suites passed"
 
 # pytest exits 5 when it collects nothing: that is a failure here, never a silent pass.
-test-py: services
+test-py: services mlserver-env
 	$(PY) -m pytest -q tests
+
+# MLServer's MLflow runtime for the V2 parity test (tests/targets/test_mlserver_parity.py), in its own venv: it pins
+# a fastapi that conflicts with ray[serve], and needs uvloop<0.22 to start. MLflow, scikit-learn and skops match the
+# main venv (the model is loaded there). Its `*` .gitignore keeps the folder out of git.
+MLSERVER_VENV := .venv-mlserver
+$(MLSERVER_VENV)/.installed: $(VENV)/.installed
+	test -x $(MLSERVER_VENV)/bin/python || python3 -m venv $(MLSERVER_VENV)
+	echo '*' > $(MLSERVER_VENV)/.gitignore
+	$(MLSERVER_VENV)/bin/pip install -q "mlserver==1.7.1" "mlserver-mlflow==1.7.1" "uvloop<0.22" \
+	  $$($(PY) -m pip freeze | grep -iE '^(mlflow|scikit-learn|skops|pandas|numpy)==')
+	touch $@
+
+mlserver-env: $(MLSERVER_VENV)/.installed
 
 # Debian's PostgreSQL server for tests/team (the tests start and stop their own cluster as the postgres user;
 # no default "main" cluster is created, so nothing is left listening on 5432).
@@ -62,9 +75,10 @@ services:
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
 	    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold postgresql; }
 
-# Ray Serve on a real local Ray cluster (about 2.5 GB, 1-2 minutes): its own line, still part of `make test`.
+# Ray Serve on a real local Ray cluster (about 2.5 GB, one per session): its own line, still part of `make test`.
+# The Ray cases of the target contract suite run here too (skipped in test-py).
 test-ray:
-	MLOPS_TEST_RAY=1 $(PY) -m pytest -q tests/targets/test_ray.py
+	MLOPS_TEST_RAY=1 $(PY) -m pytest -q tests/targets/test_ray.py tests/targets/test_contract.py -k ray
 
 test-js:
 	$(BIN)/jlpm test
@@ -85,10 +99,14 @@ hub-tools: .hub-tools/node_modules/.bin/configurable-http-proxy
 test-hub: env hub-tools
 	$(PY) -m pytest -q -c tests/hub/pytest.ini tests/hub
 
+# The fleet view: a real JupyterHub with the fleet service, its REST API, rollups, and the dashboard in Chromium.
+test-fleet: env hub-tools browser
+	$(PY) -m pytest -q -c tests/fleet/pytest.ini tests/fleet
+
 format:
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 	$(BIN)/jlpm prettier
 
 clean:
-	rm -rf $(VENV) node_modules lib jupyter_mlops/labextension tsconfig.tsbuildinfo
+	rm -rf $(VENV) $(MLSERVER_VENV) node_modules lib jupyter_mlops/labextension tsconfig.tsbuildinfo

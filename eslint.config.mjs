@@ -12,6 +12,8 @@ export default tseslint.config(
       'coverage',
       'lib',
       '.venv',
+      '.venv-mlserver',
+      '.hub-tools',
       'jupyter_mlops/labextension',
       'ui-tests',
       '**/*.js',

@@ -1,10 +1,13 @@
-"""Cost of the inference log on serving throughput: the same daemon with logging off and on, in one run.
+"""Cost of the inference log on serving throughput and latency: the same daemon with logging off and on, in one run.
 
 Same model as benchmarks/serving.py (GradientBoosting, 100 trees, 20 numeric features). For each mode the daemon
 is started fresh (``JUPYTER_MLOPS_INFERENCE_LOG_ENABLED``), the deployment warmed, and ``wrk`` drives it at
-concurrency 8 with 1-row and 100-row ``dataframe_split`` payloads; modes alternate over ``--rounds`` rounds and
-the medians are compared. With logging on, every request's metadata and full payload (sample rate 1.0) is
-written to SQLite (WAL) by the batched writer; the run also reports how many records were logged and dropped.
+concurrency 1 (1-row: the p99 target) and 8 (1-row and 100-row ``dataframe_split`` payloads); modes alternate over
+``--rounds`` rounds and the medians are compared. With logging on, every request's metadata and full payload
+(sample rate 1.0) is written to SQLite (WAL) by the daemon's writer process; the run also reports how many records
+were logged and dropped, the time each logged request costs the serving interpreter (encoding it for the writer)
+and the writer process (sampling, Arrow encoding and the batched write), and how late a 1 ms ``asyncio.sleep``
+wakes while records are logged with no log, the former writer thread and the writer process.
 
 Run: ``.venv/bin/python benchmarks/monitoring_logging.py [--duration 5] [--rounds 3]``; needs ``/usr/bin/wrk``.
 Target: overhead <= 5 %.
@@ -13,7 +16,9 @@ Target: overhead <= 5 %.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
+import pickle
 import re
 import statistics
 import subprocess
@@ -21,6 +26,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import orjson
@@ -74,7 +80,8 @@ def wrk(url: str, body_file: Path, connections: int, duration: float) -> Load:
         f'local f = io.open("{body_file}", "rb")\nwrk.body = f:read("*a")\nf:close()\n'
     )
     out = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{max(1, round(duration))}s", "--latency", "-s", str(script), url],
+        ["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{max(1, round(duration))}s", "--latency",
+         "-s", str(script), url],
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
@@ -86,16 +93,18 @@ def wrk(url: str, body_file: Path, connections: int, duration: float) -> Load:
     return Load(float(rps[1]), _ms(p50[1]), _ms(p99[1]), int(errors[1]) if errors else 0)
 
 
-def writer_cost_us(X: pd.DataFrame, tmp: str, rows: int, repeat: int = 5) -> float:
-    """GIL time the writer thread spends per request (prepare + one batched transaction of 1,000), median."""
+def writer_costs_us(X: pd.DataFrame, tmp: str, rows: int, repeat: int = 5) -> tuple[float, float]:
+    """Time per logged request, median over batches of 1,000: in the daemon (encoding it for the writer process)
+    and in the writer process (decode, prepare, one batched transaction, its I/O included)."""
     from jupyter_mlops.serving.inference_log import InferenceLog
+    from jupyter_mlops.serving.log_writer import decode, encode
     from jupyter_mlops.serving.records import RequestRecord
 
     store = Store(f"sqlite:///{Path(tmp) / f'writer-{rows}.db'}")
     log = InferenceLog(store.engine)
     chunk = X.head(rows)
     body = {"columns": list(chunk.columns), "data": chunk.to_numpy().tolist()}
-    costs = []
+    daemon, writer = [], []
     for r in range(repeat):
         records = [
             RequestRecord(f"{r}-{i}", "d", "primary", "1", time.time(), 1.0, 200,
@@ -103,10 +112,51 @@ def writer_cost_us(X: pd.DataFrame, tmp: str, rows: int, repeat: int = 5) -> flo
             for i in range(1000)
         ]  # fmt: skip
         started = time.perf_counter()
-        log.store.write_batch([log._prepare(record) for record in records])
-        costs.append((time.perf_counter() - started) * 1000)  # per request: seconds / 1000 * 1e6
+        frames = [encode(record) for record in records]
+        daemon.append((time.perf_counter() - started) * 1000)  # per request: seconds / 1000 * 1e6
+        started = time.perf_counter()
+        log.store.write_batch([log._prepare(decode(pickle.loads(frame[4:]))) for frame in frames])
+        writer.append((time.perf_counter() - started) * 1000)
     store.close()
-    return statistics.median(costs)
+    return statistics.median(daemon), statistics.median(writer)
+
+
+def loop_lag(X: pd.DataFrame, tmp: str, mode: str, rows: int = 100, seconds: float = 3.0) -> tuple[float, float]:
+    """How late a 1 ms ``asyncio.sleep`` wakes (p50, p99 in ms) while one request per tick is logged: the serving
+    event loop's view of the log's GIL use, without HTTP. Modes: no log, the in-process writer thread
+    (``InferenceLog``, the design before the writer process), the writer process (``WriterProcessLog``)."""
+    from jupyter_mlops.serving.inference_log import InferenceLog
+    from jupyter_mlops.serving.log_writer import WriterProcessLog
+    from jupyter_mlops.serving.records import RequestRecord
+
+    url = f"sqlite:///{Path(tmp) / f'lag-{mode}.db'}"
+    store = Store(url)
+    log: Any = None
+    if mode == "thread":
+        log = InferenceLog(store.engine).start()
+    elif mode == "process":
+        log = WriterProcessLog(url).start()
+        time.sleep(1.0)  # the writer process is up
+    frame = X.head(rows).reset_index(drop=True)
+    outputs = np.zeros(rows, dtype=np.int64)
+    lags: list[float] = []
+
+    async def serve() -> None:
+        loop = asyncio.get_running_loop()
+        end, i = loop.time() + seconds, 0
+        while loop.time() < end:
+            started = time.perf_counter()
+            await asyncio.sleep(0.001)
+            lags.append((time.perf_counter() - started) * 1000 - 1.0)
+            if log is not None:
+                log(RequestRecord(f"{mode}-{i}", "d", "primary", "1", time.time(), 1.0, 200, frame, outputs))
+            i += 1
+
+    asyncio.run(serve())
+    if log is not None:
+        log.close()
+    store.close()
+    return float(np.percentile(lags, 50)), float(np.percentile(lags, 99))
 
 
 def main() -> int:
@@ -119,16 +169,23 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="mlops-bench-log-") as tmp:
         base = MLOpsConfig(data_dir=tmp)
         X = register_model(base)
+        for mode in ("none", "thread", "process"):
+            p50, p99 = loop_lag(X, tmp, mode)
+            print(f"  event-loop lag, 100-row records logged by {mode:7}: p50 {p50:.2f} ms, p99 {p99:.2f} ms",
+                  flush=True)  # fmt: skip
         bodies = {}
         for rows in (1, 100):
             bodies[rows] = Path(tmp) / f"body-{rows}.json"
             bodies[rows].write_bytes(orjson.dumps({"dataframe_split": X.head(rows).to_dict(orient="split")}))
-        costs = {rows: writer_cost_us(X, tmp, rows) for rows in (1, 100)}
-        for rows, cost in costs.items():
-            print(f"  writer thread: {cost:.0f} us of CPU per logged {rows}-row request", flush=True)
+        for rows in (1, 100):
+            daemon_us, writer_us = writer_costs_us(X, tmp, rows)
+            print(f"  time per logged {rows:3}-row request: serving interpreter {daemon_us:5.1f} us (encode), "
+                  f"writer process {writer_us:5.0f} us (decode, prepare, write incl. SQLite I/O)",
+                  flush=True)  # fmt: skip
         store = Store(base.store_url)
         deploy_name = "bench-log"
-        results: dict[tuple[str, int], list[float]] = {}
+        results: dict[tuple[str, int, int], list[Load]] = {}
+        cells = [(1, 1), (1, args.connections), (100, args.connections)]
         store.create_deployment(deploy_name, owner="bench", target="local", model_ref=f"{MODEL}/1",
                                 variants=[Variant(model_name=MODEL, model_version="1")])  # fmt: skip
         for _ in range(args.rounds):
@@ -140,12 +197,13 @@ def main() -> int:
                     target.wait_ready(deploy_name, 120)
                     url = target.endpoint_url(deploy_name)
                     assert url is not None
-                    for rows, body in bodies.items():
-                        wrk(url, body, args.connections, 1)  # warm-up
-                        load = wrk(url, body, args.connections, args.duration)
-                        results.setdefault((mode, rows), []).append(load.rps)
-                        print(f"  logging {mode:3} rows={rows:3}: {load.rps:8.0f} req/s p50 {load.p50_ms:.2f} ms "
-                              f"p99 {load.p99_ms:.2f} ms errors {load.errors}", flush=True)  # fmt: skip
+                    for rows, connections in cells:
+                        wrk(url, bodies[rows], connections, 1)  # warm-up
+                        load = wrk(url, bodies[rows], connections, args.duration)
+                        results.setdefault((mode, rows, connections), []).append(load)
+                        print(f"  logging {mode:3} rows={rows:3} c={connections}: {load.rps:8.0f} req/s "
+                              f"p50 {load.p50_ms:.2f} ms p99 {load.p99_ms:.2f} ms errors {load.errors}",
+                              flush=True)  # fmt: skip
                 finally:
                     target.stop_daemon()
                     target.close()
@@ -155,12 +213,15 @@ def main() -> int:
         dropped = monitoring.dropped(deploy_name)
         store.close()
 
-    print(f"\nInference log overhead (wrk, {args.connections} connections, median of {args.rounds} rounds):")
-    for rows in (1, 100):
-        off = statistics.median(results[("off", rows)])
-        on = statistics.median(results[("on", rows)])
-        print(f"  {rows:3}-row requests: off {off:8.0f} req/s | on {on:8.0f} req/s | ratio on/off {on / off:.3f} "
-              f"| overhead {100 * (1 - on / off):+.1f} %")  # fmt: skip
+    print(f"\nInference log overhead (wrk, median of {args.rounds} rounds):")
+    for rows, connections in cells:
+        off = statistics.median(load.rps for load in results[("off", rows, connections)])
+        on = statistics.median(load.rps for load in results[("on", rows, connections)])
+        p99_off = statistics.median(load.p99_ms for load in results[("off", rows, connections)])
+        p99_on = statistics.median(load.p99_ms for load in results[("on", rows, connections)])
+        print(f"  {rows:3}-row c={connections}: off {off:8.0f} req/s | on {on:8.0f} req/s | ratio on/off "
+              f"{on / off:.3f} | overhead {100 * (1 - on / off):+.1f} % | p99 off {p99_off:.2f} ms, "
+              f"on {p99_on:.2f} ms")  # fmt: skip
     print(f"  records logged {logged}, dropped on a full queue {dropped}; load average {os.getloadavg()[0]:.1f}")
     return 0
 

@@ -74,6 +74,11 @@ class MLOpsConfig(Configurable):
     allow_private_webhooks = Bool(
         False, help="Allow alert webhooks to private, loopback and link-local addresses."
     ).tag(config=True)
+    alert_interval = Float(
+        30.0,
+        help="Seconds between two evaluations of every deployment's alert rules by the serving daemon's log "
+        "writer process (so alerts fire and webhooks are called even when no one reads); 0 = only on read.",
+    ).tag(config=True)
     default_target = Unicode("local", help="Target used when a deploy names none.").tag(config=True)
     mlflow_ui_url = Unicode("", help="Base URL of an MLflow UI to link to from the sidebar (optional).").tag(
         config=True
@@ -97,6 +102,16 @@ class MLOpsConfig(Configurable):
     ).tag(config=True)
     parity_tolerance = Float(
         1e-6, help="Largest difference allowed between served and in-process predictions at deploy time."
+    ).tag(config=True)
+    parity_sample_rows = Int(
+        100, help="Training rows (a seeded sample) stored at register for the parity gate to replay; 0 = off."
+    ).tag(config=True)
+    protected_actions = List(
+        Unicode(),
+        ["deploy", "promote", "set_traffic", "sync"],
+        help="Changes to a protected deployment that need an approval: deploy, promote, set_traffic, sync, "
+        "rollback. Rollback is left out by default: it returns to what already served (and an admin may always "
+        "roll back without one, audited as an emergency rollback).",
     ).tag(config=True)
     isolate_users = Bool(
         help="Each user sees and changes only their own deployments unless granted. Default: on under JupyterHub."
@@ -164,6 +179,11 @@ class MLOpsConfig(Configurable):
             "inference_log_retention_days",
             "inference_log_queue_size",
             "inference_log_redact",
+            "alert_interval",  # the daemon's alert scheduler reads these four
+            "latency_objective_ms",
+            "alert_webhook_url",
+            "allow_private_webhooks",
+            "parity_tolerance",  # the daemon's parity gate reads it (JUPYTER_MLOPS_PARITY_TOLERANCE)
             "targets",  # so kernels started by the server can deploy to the same configured targets
             "target_options",
         )

@@ -125,6 +125,8 @@ export interface DeploymentSpec {
   canary?: number;
   /** Onto an existing deployment: add the version as a shadow (mirrored traffic). */
   shadow?: boolean;
+  /** A new deployment served by a supervised process of its own (local target). */
+  isolated?: boolean;
 }
 
 export interface VersionInfo {

@@ -20,6 +20,8 @@ export namespace CommandIDs {
   export const monitor = 'mlops:monitor';
   /** Open the audit log. */
   export const audit = 'mlops:audit';
+  /** Open the approval requests (grant or reject protected changes). */
+  export const approvals = 'mlops:approvals';
   /** Open a deployment's lineage, audit history and model card; args `{name}`. */
   export const governance = 'mlops:governance';
 }

@@ -91,3 +91,80 @@ export function versionOf(chain: LineageChain): [string, string] | null {
   const match = node ? /^models:\/(.+)\/([^/]+)$/.exec(node.id) : null;
   return match ? [match[1], match[2]] : null;
 }
+
+/** A request for a protected change (`jupyter_mlops/core/governance/policy.py`). */
+export interface Approval {
+  id: number;
+  action: string;
+  target: string;
+  payload: Record<string, unknown>;
+  evidence: IApprovalEvidence;
+  requested_by: string;
+  owner?: string | null;
+  status: 'pending' | 'granted' | 'rejected' | 'used' | string;
+  decided_by?: string | null;
+  comment?: string | null;
+  created_at: string;
+  decided_at?: string | null;
+}
+
+/** What an approver sees: the change, the candidate against the baseline. */
+export interface IApprovalEvidence {
+  change?: string;
+  current?: IVariantState[];
+  proposed?: IVariantState[];
+  candidate?: { model: string; metrics: Record<string, number> } | null;
+  baseline?: { model: string; metrics: Record<string, number> } | null;
+  schema_diff?: {
+    added: string[];
+    removed: string[];
+    changed: Record<string, [string, string]>;
+  };
+}
+
+export interface IVariantState {
+  name: string;
+  model_name: string;
+  model_version: string;
+  weight: number;
+  role: string;
+}
+
+/** The request that would allow a refused change (body of a 403 `APPROVAL_REQUIRED`). */
+export interface IApprovalRequest {
+  action: string;
+  target: string;
+  payload?: Record<string, unknown>;
+}
+
+export async function listApprovals(status?: string): Promise<Approval[]> {
+  const query = status ? URLExt.objectToQueryString({ status }) : '';
+  const page = await requestAPI<{ items: Approval[] }>(`approvals${query}`);
+  return page.items;
+}
+
+export async function requestApproval(
+  request: IApprovalRequest
+): Promise<Approval> {
+  return requestAPI<Approval>('approvals', jsonBody('POST', request));
+}
+
+export async function decideApproval(
+  id: number,
+  grant: boolean,
+  comment?: string
+): Promise<Approval> {
+  return requestAPI<Approval>(
+    `approvals/${id}/${grant ? 'grant' : 'reject'}`,
+    jsonBody('POST', comment ? { comment } : {})
+  );
+}
+
+/** The approval request a refusal carries, when an approval would allow it. */
+export function approvalRequestOf(error: unknown): IApprovalRequest | null {
+  const body = (error as { body?: unknown } | null)?.body as
+    { reason?: string; approval_request?: IApprovalRequest } | null | undefined;
+  return body?.reason === 'APPROVAL_REQUIRED' && body.approval_request
+    ? body.approval_request
+    : null;
+}

@@ -17,7 +17,7 @@ import {
   nullTranslator,
   TranslationBundle
 } from '@jupyterlab/translation';
-import { refreshIcon } from '@jupyterlab/ui-components';
+import { checkIcon, refreshIcon } from '@jupyterlab/ui-components';
 import { Deployment, RegisteredModel } from './api';
 import { CommandIDs } from './commands';
 import { mlopsIcon } from './icons';
@@ -358,6 +358,20 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
     });
 
+    commands.addCommand(CommandIDs.approvals, {
+      label: trans.__('Open MLOps approvals'),
+      caption: trans.__(
+        'Protected changes waiting for an approver, with their evidence'
+      ),
+      icon: checkIcon,
+      describedBy: { args: NO_ARGS },
+      execute: async () => {
+        const { APPROVALS_ID, createApprovalsPanel } =
+          await import('./widgets/approvals');
+        showTab(APPROVALS_ID, () => createApprovalsPanel(trans));
+      }
+    });
+
     // Each alert that fires while JupyterLab runs is shown once.
     model.alertFired.connect((_, alert) => {
       Notification.warning(
@@ -439,7 +453,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
         CommandIDs.open,
         CommandIDs.refresh,
         CommandIDs.deploy,
-        CommandIDs.audit
+        CommandIDs.audit,
+        CommandIDs.approvals
       ]) {
         palette.addItem({ command, category: CATEGORY });
       }

@@ -6,6 +6,8 @@ and how to fix it. Messages never include the request payload or a traceback.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class MLOpsError(Exception):
     """Base of all domain errors. ``status`` is the HTTP status a REST door answers with."""
@@ -17,7 +19,7 @@ class MLOpsError(Exception):
         super().__init__(message)
         self.message = message
 
-    def to_dict(self) -> dict[str, str]:
+    def to_dict(self) -> dict[str, Any]:
         return {"error_code": self.code, "message": self.message}
 
 
@@ -31,6 +33,20 @@ class InvalidRequest(MLOpsError):
 class Forbidden(MLOpsError):
     status = 403
     code = "FORBIDDEN"
+
+
+class ApprovalRequired(Forbidden):
+    """A protected change without a granted approval; ``request`` is the approval request that would allow it
+    (``{"action", "target", "payload"}``), so a door can offer to file it in one click."""
+
+    code = "APPROVAL_REQUIRED"
+
+    def __init__(self, message: str, request: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.request = request
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "approval_request": self.request}
 
 
 class NotFound(MLOpsError):

@@ -287,7 +287,8 @@ class Registry:
         """A JSON artifact of a run, or None when the run has none at that path."""
         import tempfile
 
-        with tempfile.TemporaryDirectory() as tmp, contextlib.suppress(MlflowException, OSError, ValueError):
+        # NotFound: _errors translates MLflow's "no such artifact" into it; a missing document is None here.
+        with tempfile.TemporaryDirectory() as tmp, contextlib.suppress(MlflowException, NotFound, OSError, ValueError):
             with self._errors(f"Run {run_id}"):
                 local = self.client.download_artifacts(run_id, artifact_file, tmp)
             with open(local, encoding="utf-8") as handle:
@@ -476,17 +477,12 @@ def _sqlite_creation_lock(uri: str) -> Iterator[None]:
     if not uri.startswith("sqlite:///") or uri.endswith(":memory:"):
         yield
         return
-    import fcntl
     from pathlib import Path
 
-    lock_path = Path(uri[len("sqlite:///") :] + ".lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "a+b") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    from .locks import file_lock
+
+    with file_lock(Path(uri[len("sqlite:///") :] + ".lock")):
+        yield
 
 
 def _sklearn_serialization(model: Any) -> dict[str, Any]:

@@ -16,11 +16,11 @@ from ..config import MLOpsConfig
 from . import lineage, payloads, validation
 from .deployments import rollout
 from .deployments.config import DeploymentConfig, batching_settings
-from .errors import InvalidRequest, MLOpsError, NotFound, Unavailable
+from .errors import Conflict, InvalidRequest, MLOpsError, NotFound, Unavailable
 from .governance import AuditLedger, DeploymentTokens, Governance, cards
 from .governance.audit import AuditEvent, ChainReport, ServedAt
 from .governance.cards import LineageChain, ModelCard
-from .governance.policy import Approval
+from .governance.policy import APPROVABLE, ROLLOUT_ACTIONS, Approval
 from .models import (
     Deployment,
     DeploymentSpec,
@@ -36,6 +36,7 @@ from .models import (
     Variant,
     VariantRole,
 )
+from .monitoring import baseline as baselines
 from .registry import Registry
 from .store import Store
 from .targets import ProgressCallback, Target
@@ -142,6 +143,7 @@ class MLOps:
             )
         if X is not None:
             self.monitoring.record_baseline(version, model, X)  # training profile, an artifact of the version's run
+            self._record_parity_sample(version, X)  # governance: training rows the parity gate replays at deploy
         self._audit("register", actor, f"model/{name}/{version.version}", None, _version_state(version))
         if alias:
             version = self.set_alias(name, alias, version.version, actor=actor)
@@ -205,7 +207,7 @@ class MLOps:
         downtime (the old version is remembered for ``rollback``). Onto an existing deployment, ``canary=20``
         adds the version as a canary taking 20% of traffic and ``shadow=True`` as a shadow that gets a mirrored
         copy of every request. ``batching`` (``{"max_batch_size", "max_wait_ms", "enabled"}``) tunes
-        micro-batching.
+        micro-batching. ``isolated=True`` serves it from a supervised worker process of its own (local target).
         """
         spec = DeploymentSpec(model=model, name=name, target=target or self.config.default_target, wait=wait)
         ref = ModelRef.parse(spec.model)
@@ -319,41 +321,32 @@ class MLOps:
     ) -> Deployment:
         """Set traffic weights by variant name or role, e.g. ``{"primary": 80, "canary": 20}`` (sum 100)."""
         name = validation.deployment_name(name)
-
-        def apply(variants: list[Variant], config: DeploymentConfig) -> rollout.Outcome:
-            updated = rollout.with_weights(variants, weights)
-            return updated, config, "traffic", f"traffic set: {rollout.describe(updated)}"
-
-        return self._apply_change(name, apply, wait=wait, actor=actor)
+        return self._apply_change(name, _traffic_change(weights), wait=wait, actor=actor)
 
     def promote(self, name: str, *, wait: bool = True, actor: str | None = None) -> Deployment:
         """Make the canary (or the shadow, without a canary) the primary at 100%; the old primary is remembered
         for ``rollback``. No model is reloaded: the promoted version is already warm."""
         name = validation.deployment_name(name)
-
-        def apply(variants: list[Variant], config: DeploymentConfig) -> rollout.Outcome:
-            updated, old, new = rollout.promoted(variants)
-            message = f"promoted {new.model_uri} to primary (was {old.model_uri})"
-            return updated, rollout.remember_primary(config, old), "promote", message
-
-        return self._apply_change(name, apply, wait=wait, actor=actor)
+        return self._apply_change(name, _promote_change, wait=wait, actor=actor)
 
     def rollback(self, name: str, *, wait: bool = True, actor: str | None = None) -> Deployment:
         """Undo the last rollout step: drop the canary if there is one, else return to the previous primary."""
         name = validation.deployment_name(name)
-
-        def apply(variants: list[Variant], config: DeploymentConfig) -> rollout.Outcome:
-            updated, message = rollout.rolled_back(variants, config.previous_primary)
-            current = rollout.primary_of(variants)
-            if updated[0].model_uri != current.model_uri:
-                config = rollout.remember_primary(config, current)
-            return updated, config, "rollback", message
-
-        return self._apply_change(name, apply, wait=wait, actor=actor)
+        return self._apply_change(name, _rollback_change, wait=wait, actor=actor)
 
     def sync(self, name: str, *, wait: bool = True, actor: str | None = None) -> Deployment:
         """Re-resolve an alias-driven deployment (deployed as ``NAME@ALIAS``); redeploy when the alias moved."""
         name = validation.deployment_name(name)
+        record, pinned = self._sync_plan(name)
+        current = rollout.primary_of(record.variants)
+        if (current.model_name, current.model_version) == (pinned.name, pinned.version):
+            message = f"{record.model_ref} still resolves to {pinned.uri}; nothing to redeploy"
+            rollout.record_event(self.store, name, "sync", message, variant="primary", actor=actor or self.user)
+            return self.deployment(name)
+        return self._apply_change(name, _sync_change(record.model_ref, pinned), wait=wait, actor=actor)
+
+    def _sync_plan(self, name: str) -> tuple[Deployment, ModelVersion]:
+        """An alias-driven deployment and the version its reference resolves to now."""
         record = self.store.get_deployment(name)
         ref = ModelRef.parse(record.model_ref)
         if ref.version is not None:
@@ -361,25 +354,7 @@ class MLOps:
                 f"Deployment {name!r} is pinned to {record.model_ref}; only deployments of NAME@ALIAS (or NAME, "
                 "the latest version) follow the registry. Deploy NAME@ALIAS to make it alias-driven."
             )
-        pinned = self.registry.resolve(ref)
-        current = rollout.primary_of(record.variants)
-        if (current.model_name, current.model_version) == (pinned.name, pinned.version):
-            message = f"{record.model_ref} still resolves to {pinned.uri}; nothing to redeploy"
-            rollout.record_event(self.store, name, "sync", message, variant="primary", actor=actor or self.user)
-            return self.deployment(name)
-
-        def apply(variants: list[Variant], config: DeploymentConfig) -> rollout.Outcome:
-            old = rollout.primary_of(variants)
-            updated = [
-                v.model_copy(update={"model_name": pinned.name, "model_version": pinned.version})
-                if v.role == VariantRole.primary
-                else v
-                for v in variants
-            ]
-            message = f"{record.model_ref} moved to {pinned.uri} (was {old.model_uri}); redeployed"
-            return updated, rollout.remember_primary(config, old), "sync", message
-
-        return self._apply_change(name, apply, wait=wait, actor=actor)
+        return record, self.registry.resolve(ref)
 
     def events(self, name: str, limit: int = 100) -> list[RolloutEvent]:
         """Rollout history of a deployment, oldest first: deploys, canaries, traffic, promotes, rollbacks and
@@ -491,8 +466,13 @@ class MLOps:
 
         ``set_alias``: target ``model/NAME@ALIAS``, payload ``{"version": V}``. ``deploy``: target
         ``deployment/NAME``, payload ``{"model": "NAME/VERSION"}`` (or ``{"model": NAME, "version": V}``).
+        ``promote``, ``rollback``, ``sync``: target ``deployment/NAME``, no payload; ``set_traffic``: payload
+        ``{"weights": {"primary": 80, "canary": 20}}``. These are approved for exactly the serving state they
+        propose (shown in the evidence beside the current one).
         """
         payload = dict(payload or {})
+        if action in ROLLOUT_ACTIONS:
+            return self._request_rollout_approval(action, target, payload, actor)
         owner: str | None = self.user
         if action == "set_alias":
             match = re.fullmatch(r"model/([^@/]+)@([^@/]+)", target or "")
@@ -514,7 +494,7 @@ class MLOps:
             name = candidate.name
             baseline_version = existing.model_version if existing is not None and existing.model_name == name else None
         else:
-            raise InvalidRequest(f"Approvals cover set_alias and deploy; {action!r} needs none.")
+            raise InvalidRequest(f"Approvals cover {', '.join(APPROVABLE)}; {action!r} needs none.")
         payload["version"] = candidate.version
         baseline = self.registry.version(name, baseline_version) if baseline_version else None
         evidence = {
@@ -651,6 +631,24 @@ class MLOps:
         """For model cards: the health of the deployments serving a version and whether it has a baseline."""
         return self.monitoring.summary(model_name, version)
 
+    def _record_parity_sample(self, version: ModelVersion, X: Any) -> None:
+        """Store a seeded sample of the training rows beside the baseline (``parity_sample_rows``, 0 = off).
+
+        A failure is logged, never raised: the registration stands, and the gate then checks the input example
+        only.
+        """
+        if not version.run_id or self.config.parity_sample_rows <= 0:
+            return
+        try:
+            sample = baselines.parity_sample(X, self.config.parity_sample_rows)
+            if sample is None:
+                return
+            self.registry.log_run_json(version.run_id, baselines.PARITY_SAMPLE_ARTIFACT, sample)
+            tag = f"{baselines.PARITY_SAMPLE_ARTIFACT} ({len(sample['data'])} rows)"
+            self.registry.set_version_tags(version.name, version.version, {"mlops.data.parity_sample": tag})
+        except Exception as exc:
+            log.warning("No parity sample for %s/%s: %s", version.name, version.version, exc)
+
     def _governed_change(
         self, name: str, apply: rollout.Change, actor: str | None
     ) -> tuple[rollout.Change, Callable[[], None]]:
@@ -660,18 +658,96 @@ class MLOps:
         target = f"deployment/{name}"
         self._authorize("rollout", actor, target=target, owner=record.owner, deployment=name)
         kinds: list[str] = []
+        proposed, note = self._clear_protected_change(record, apply, actor)
 
         def wrapped(variants: list[Variant], config: DeploymentConfig) -> rollout.Outcome:
             outcome = apply(variants, config)
+            if proposed is not None and rollout.describe(outcome[0]) != proposed:
+                raise Conflict(
+                    f"{target} changed while this change was being approved and made (it would now lead to "
+                    f"{rollout.describe(outcome[0])}, not the approved {proposed}); request a new approval."
+                )
             kinds.append(outcome[2])
             return outcome
 
         def audited() -> None:
-            action = {"traffic": "set_traffic"}.get(kinds[-1], kinds[-1]) if kinds else "rollout"
+            action = _ACTION_OF_KIND.get(kinds[-1], kinds[-1]) if kinds else "rollout"
             after = _serving_state(self.store.get_deployment(name))
-            self._audit(action, actor, target, _serving_state(record), after, owner=record.owner)
+            self._audit(action, actor, target, _serving_state(record), after, owner=record.owner, detail=note)
 
         return wrapped, audited
+
+    def _propose(self, name: str, apply: rollout.Change) -> rollout.Outcome:
+        """Dry-run a rollout change on the current desired state (nothing is written): what it would do."""
+        record = self.store.get_deployment(name)
+        return apply(list(record.variants), rollout.config_of(self.store, name))
+
+    def _clear_protected_change(
+        self, record: Deployment, apply: rollout.Change, actor: str | None
+    ) -> tuple[str | None, str | None]:
+        """On a protected deployment, use up the approval of exactly the serving state ``apply`` proposes (or raise
+        Forbidden, recorded); returns that proposed state and the ledger note, or (None, None) if unprotected."""
+        if not self.governance.is_protected_deployment(record.name):
+            return None, None
+        variants, _config, kind, _message = self._propose(record.name, apply)
+        action = _ACTION_OF_KIND.get(kind, kind)
+        if not self.governance.is_protected(action, deployment=record.name):
+            return None, None
+        proposed = rollout.describe(variants)
+        hint: dict[str, Any] = {}
+        if action == "set_traffic":
+            hint = {"weights": {v.name: v.weight for v in variants if v.role != VariantRole.shadow}}
+        target = f"deployment/{record.name}"
+        note = self.governance.clear_rollout(action, self._actor(actor), record.owner, target, proposed, hint)
+        return proposed, note
+
+    def _rollout_change(self, action: str, name: str, payload: dict[str, Any]) -> rollout.Change:
+        """The change a rollout action would make, from an approval request's payload."""
+        if action == "set_traffic":
+            weights = payload.get("weights")
+            if not isinstance(weights, dict) or not weights:
+                raise InvalidRequest('set_traffic approvals need payload {"weights": {"primary": 80, "canary": 20}}.')
+            return _traffic_change(weights)
+        if action == "promote":
+            return _promote_change
+        if action == "rollback":
+            return _rollback_change
+        record, pinned = self._sync_plan(name)
+        current = rollout.primary_of(record.variants)
+        if (current.model_name, current.model_version) == (pinned.name, pinned.version):
+            raise InvalidRequest(f"{record.model_ref} still resolves to {pinned.uri}; a sync would change nothing.")
+        return _sync_change(record.model_ref, pinned)
+
+    def _request_rollout_approval(
+        self, action: str, target: str, payload: dict[str, Any], actor: str | None
+    ) -> Approval:
+        """An approval request for a promote, traffic change, sync or rollback of a deployment, with its evidence:
+        current and proposed variants and weights, the favoured version's metrics and its schema difference."""
+        match = re.fullmatch(r"deployment/([^/]+)", target or "")
+        if not match:
+            raise InvalidRequest(f'{action} approvals need target "deployment/NAME".')
+        name = validation.deployment_name(match[1])
+        record = self.store.get_deployment(name)
+        variants, _config, _kind, message = self._propose(name, self._rollout_change(action, name, payload))
+        chosen = _candidate_of(record.variants, variants)
+        candidate = self.registry.version(chosen.model_name, chosen.model_version)
+        current = rollout.primary_of(record.variants)
+        baseline = self.registry.version(current.model_name, current.model_version)
+        evidence = {
+            "change": message,
+            "current": [v.model_dump(mode="json") for v in record.variants],
+            "proposed": [v.model_dump(mode="json") for v in variants],
+            "candidate": {"model": candidate.uri, "metrics": candidate.metrics},
+            "baseline": {"model": baseline.uri, "metrics": baseline.metrics},
+            "schema_diff": _schema_diff(baseline.signature, candidate.signature),
+        }
+        request = {
+            **({"weights": payload["weights"]} if action == "set_traffic" else {}),
+            "proposed": rollout.describe(variants),
+            "model": f"{candidate.name}/{candidate.version}",
+            "version": candidate.version,
+        }
+        return self.governance.create_request(action, target, request, evidence, self._actor(actor), record.owner)
 
     # --- helpers ----------------------------------------------------------------------------------------------
 
@@ -759,6 +835,71 @@ def _serving_state(record: Deployment | None) -> dict[str, Any] | None:
     }
 
 
+def _traffic_change(weights: dict[str, int]) -> rollout.Change:
+    """The rollout change that sets traffic weights by variant name or role."""
+
+    def apply(variants: list[Variant], config: DeploymentConfig) -> rollout.Outcome:
+        updated = rollout.with_weights(variants, weights)
+        return updated, config, "traffic", f"traffic set: {rollout.describe(updated)}"
+
+    return apply
+
+
+def _promote_change(variants: list[Variant], config: DeploymentConfig) -> rollout.Outcome:
+    """The canary (or shadow) becomes the primary; the old primary is remembered for rollback."""
+    updated, old, new = rollout.promoted(variants)
+    message = f"promoted {new.model_uri} to primary (was {old.model_uri})"
+    return updated, rollout.remember_primary(config, old), "promote", message
+
+
+def _rollback_change(variants: list[Variant], config: DeploymentConfig) -> rollout.Outcome:
+    """Drop the canary, or return to the previous primary (remembering the current one)."""
+    updated, message = rollout.rolled_back(variants, config.previous_primary)
+    current = rollout.primary_of(variants)
+    if updated[0].model_uri != current.model_uri:
+        config = rollout.remember_primary(config, current)
+    return updated, config, "rollback", message
+
+
+def _sync_change(model_ref: str, pinned: ModelVersion) -> rollout.Change:
+    """The rollout change that points the primary at the version an alias-driven reference now resolves to."""
+
+    def apply(variants: list[Variant], config: DeploymentConfig) -> rollout.Outcome:
+        old = rollout.primary_of(variants)
+        updated = [
+            v.model_copy(update={"model_name": pinned.name, "model_version": pinned.version})
+            if v.role == VariantRole.primary
+            else v
+            for v in variants
+        ]
+        message = f"{model_ref} moved to {pinned.uri} (was {old.model_uri}); redeployed"
+        return updated, rollout.remember_primary(config, old), "sync", message
+
+    return apply
+
+
+# The audited action of each rollout event kind (the others are named alike).
+_ACTION_OF_KIND = {"traffic": "set_traffic"}
+
+
+def _candidate_of(current: list[Variant], proposed: list[Variant]) -> Variant:
+    """The variant a rollout change favours: the one gaining the most traffic, else the proposed primary."""
+
+    def shares(variants: list[Variant]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for v in variants:
+            if v.role != VariantRole.shadow:
+                found[v.model_uri] = found.get(v.model_uri, 0) + v.weight
+        return found
+
+    before, after = shares(current), shares(proposed)
+    gains = {uri: weight - before.get(uri, 0) for uri, weight in after.items()}
+    best = max(gains, key=lambda uri: gains[uri], default=None)
+    if best is None or gains[best] <= 0:
+        return rollout.primary_of(proposed)
+    return next(v for v in proposed if v.model_uri == best)
+
+
 def _schema_diff(baseline: dict[str, Any] | None, candidate: dict[str, Any] | None) -> dict[str, Any]:
     """Input columns added, removed or retyped between the baseline's signature and the candidate's."""
 
@@ -776,12 +917,9 @@ def _schema_diff(baseline: dict[str, Any] | None, candidate: dict[str, Any] | No
 
 def _serving_settings(batching: dict[str, Any] | None, isolated: bool) -> dict[str, Any]:
     """Checked serving settings from deploy arguments (only those given, so existing ones are kept)."""
-    if isolated:
-        raise InvalidRequest(
-            "isolated=True (a deployment in its own supervised process) is not available yet on the local target; "
-            "deploy without it to serve from the shared daemon."
-        )
     settings: dict[str, Any] = {}
+    if isolated:  # the local daemon serves it from a supervised worker process of its own
+        settings["isolated"] = True
     if batching is not None:
         settings["batching"] = batching_settings(batching)
     return settings

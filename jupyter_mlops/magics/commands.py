@@ -76,6 +76,7 @@ class MLOpsMagics(Magics):
     @argument("--replace", action="store_true", help="Swap the model of an existing deployment without downtime.")
     @argument("--canary", type=int, help="Add the model to an existing deployment as a canary with this weight.")
     @argument("--shadow", action="store_true", help="Add the model to an existing deployment as a shadow.")
+    @argument("--isolated", action="store_true", help="Serve it from a supervised process of its own (local).")
     @line_magic
     def deploy(self, line: str) -> DeploymentView:
         """Deploy a registered model as a live HTTP endpoint: %deploy churn@champion --as churn-prod"""
@@ -85,7 +86,7 @@ class MLOpsMagics(Magics):
         with _usage_errors():
             deployment = self.mlops.deploy(
                 args.model, args.name, target=args.target, replace=args.replace, on_progress=on_progress,
-                canary=args.canary, shadow=args.shadow,
+                canary=args.canary, shadow=args.shadow, isolated=args.isolated,
             )  # fmt: skip
         view = DeploymentView(deployment)
         if handle is not None:

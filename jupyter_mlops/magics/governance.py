@@ -5,6 +5,9 @@
 %mlops audit served DEPLOYMENT TIME       which version served DEPLOYMENT at TIME (ISO 8601)
 %mlops audit export csv|json [TARGET]     the ledger as text
 %mlops approvals [STATUS]                 approval requests
+%mlops request ACTION TARGET [K=V ...]    ask for a protected change: promote|rollback|sync deployment/NAME,
+                                          set_traffic deployment/NAME primary=80 canary=20,
+                                          deploy deployment/NAME model=churn/3, set_alias model/churn@champion version=3
 %mlops approve ID [COMMENT]               grant a request (%mlops reject ID to refuse it)
 %mlops card NAME[/VERSION]                the model card
 %mlops lineage DEPLOYMENT|NAME[/VERSION]  deployment -> version -> run -> notebook/commit
@@ -94,9 +97,30 @@ def audit(mlops: Any, args: list[str]) -> Any:
 
 def approvals(mlops: Any, args: list[str]) -> Any:
     items = mlops.approvals(args[0] if args else None)
-    rows = [[a.id, a.action, a.target, a.payload.get("version"), a.requested_by, a.status, a.decided_by] for a in items]
-    return Table(
-        "Approval requests", ["id", "action", "target", "version", "requested by", "status", "decided by"], rows
+    rows = [
+        [a.id, a.action, a.target, a.payload.get("version"), a.payload.get("proposed"), a.requested_by, a.status,
+         a.decided_by]
+        for a in items
+    ]  # fmt: skip
+    columns = ["id", "action", "target", "version", "proposed", "requested by", "status", "decided by"]
+    return Table("Approval requests", columns, rows)
+
+
+def request(mlops: Any, args: list[str]) -> Any:
+    """Ask for a protected change; KEY=VALUE words are the payload (traffic weights for set_traffic)."""
+    pairs = [word.partition("=") for word in args[2:]]
+    if len(args) < 2 or any(not key or not sep for key, sep, _ in pairs):
+        raise UsageError("Usage: %mlops request ACTION TARGET [KEY=VALUE ...], e.g. promote deployment/churn-prod")
+    payload: dict[str, Any] = {key: value for key, _, value in pairs}
+    if args[0] == "set_traffic":
+        if not all(value.isdigit() for value in payload.values()):
+            raise UsageError("Usage: %mlops request set_traffic deployment/NAME primary=80 canary=20")
+        payload = {"weights": {key: int(value) for key, value in payload.items()}}
+    approval = mlops.request_approval(args[0], args[1], payload or None)
+    change = approval.payload.get("proposed") or f"version {approval.payload.get('version')}"
+    return Markdown(
+        f"Request #{approval.id}: {approval.action} {approval.target} ({change}) is **{approval.status}**; "
+        "another approver grants it with `%mlops approve " + str(approval.id) + "`."
     )
 
 
@@ -142,6 +166,7 @@ def whoami(mlops: Any, args: list[str]) -> Any:
 COMMANDS: dict[str, Callable[[Any, list[str]], Any]] = {
     "audit": audit,
     "approvals": approvals,
+    "request": request,
     "approve": _decide(True),
     "reject": _decide(False),
     "card": card,
@@ -157,7 +182,7 @@ class GovernanceMagics(Magics):
 
     @line_magic
     def mlops(self, line: str) -> Any:
-        """Governance: %mlops audit|approvals|approve|reject|card|lineage|token|whoami ... (see %mlops?)"""
+        """Governance: %mlops audit|approvals|request|approve|reject|card|lineage|token|whoami ... (see %mlops?)"""
         try:
             words = shlex.split(line)
         except ValueError as exc:

@@ -35,9 +35,12 @@ def _jsonable(value: Any) -> Any:
 class Refusal(web.HTTPError):
     """An HTTP error whose message is shown to the user as is (tornado would %-format log_message)."""
 
-    def __init__(self, status: int, message: str, reason: str | None = None) -> None:
+    def __init__(
+        self, status: int, message: str, reason: str | None = None, extra: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(status, message.replace("%", "%%"), reason=reason)
         self.message = message
+        self.extra = extra or {}  # machine-readable detail a client can act on (e.g. the approval to request)
 
 
 def _validation_message(exc: ValidationError) -> str:
@@ -65,7 +68,8 @@ class MLOpsHandler(APIHandler):
         try:
             return await loop.run_in_executor(None, functools.partial(fn, *args, **kwargs))
         except MLOpsError as exc:
-            raise Refusal(exc.status, exc.message, reason=exc.code) from None
+            extra = {k: v for k, v in exc.to_dict().items() if k not in ("error_code", "message")}
+            raise Refusal(exc.status, exc.message, reason=exc.code, extra=extra) from None
         except ValidationError as exc:
             raise Refusal(400, _validation_message(exc)) from None
 
@@ -87,7 +91,7 @@ class MLOpsHandler(APIHandler):
         exc = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(exc, Refusal):
             self.set_header("Content-Type", "application/json")
-            self.finish(json.dumps({"message": exc.message, "reason": exc.reason}))
+            self.finish(json.dumps({"message": exc.message, "reason": exc.reason, **exc.extra}))
             return
         super().write_error(status_code, **kwargs)
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from ..config import ENV_PREFIX, MLOpsConfig
 from .app import DEFAULT_MAX_REQUEST_BYTES
 from .daemon import DaemonError, DaemonSettings, run
+from .supervisor import EXIT_REFUSED
 
 MAX_REQUEST_ENV = ENV_PREFIX + "SERVING_MAX_REQUEST_BYTES"
 
@@ -36,6 +37,9 @@ def parse_args(argv: Sequence[str] | None = None) -> DaemonSettings:
         default=int(os.environ.get(MAX_REQUEST_ENV) or DEFAULT_MAX_REQUEST_BYTES),
         help=f"Largest accepted request body (default 50 MiB, or ${MAX_REQUEST_ENV}).",
     )
+    parser.add_argument(
+        "--worker", metavar="NAME", help="Internal: serve only deployment NAME, as an isolated worker of the daemon."
+    )
     args = parser.parse_args(argv)
     # Settings given on the command line win; the rest follow MLOpsConfig's defaults, which derive from them
     # (a --data-dir moves the SQLite files along with it, the registry follows the tracking URI).
@@ -55,6 +59,7 @@ def parse_args(argv: Sequence[str] | None = None) -> DaemonSettings:
         port=config.serving_port if args.port is None else args.port,
         allow_remote=config.allow_remote_serving if args.allow_remote is None else args.allow_remote,
         max_request_bytes=args.max_request_bytes,
+        worker_for=args.worker,
     )
 
 
@@ -64,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run(parse_args(argv))
     except DaemonError as exc:
         logging.getLogger("jupyter_mlops.serving").error("%s", exc)
-        return 2
+        return EXIT_REFUSED  # the supervisor does not restart a refused configuration
 
 
 if __name__ == "__main__":

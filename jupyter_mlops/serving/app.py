@@ -29,6 +29,7 @@ from ..core.models import DeploymentState
 from . import auth as deployment_auth
 from . import v2
 from .host import DeploymentRuntime, ModelHost, ServedVariant, ServingSet, VariantWindow
+from .isolated import IsolatedRuntime
 from .protocol import BadScoringRequest, PayloadTooLarge, Scored, error_body
 from .records import RequestRecord
 
@@ -179,6 +180,8 @@ async def serve_request(
         await deployment_auth.require_token(ctx, request, name)  # governance: per-deployment bearer token
         if runtime is None:
             raise NotFound(f"No deployment named {name!r} is served here.")
+        if isinstance(runtime, IsolatedRuntime):  # its own process answers (and records the request)
+            return await runtime.forward(request, await read_body(request, ctx.max_request_bytes))
         serving = runtime.active
         if serving is None:
             raise NotReady(runtime)
@@ -242,6 +245,8 @@ def data_plane_routes(ctx: ServingContext) -> list[BaseRoute]:
 
     async def deployment_ping(request: Request) -> Response:
         runtime = _deployment(ctx, request)
+        if isinstance(runtime, IsolatedRuntime):
+            return await runtime.forward(request, None)
         if runtime.active is None:
             raise NotReady(runtime)
         return json_response({"status": "ok", "state": runtime.state.value})
@@ -295,7 +300,8 @@ async def _mirror(
     ctx.completed(
         runtime,
         RequestRecord(
-            request_id=request_id,
+            # The client's request is logged under its own id: the copy gets one of its own (ids are unique).
+            request_id=f"{request_id[:40]}:{shadow.variant.name}"[:64],
             deployment=runtime.name,
             variant=shadow.variant.name,
             model_version=shadow.variant.model_version,
@@ -324,7 +330,7 @@ def v2_routes(ctx: ServingContext) -> list[BaseRoute]:
     async def ready(_request: Request) -> Response:
         """Ready when every deployment of this daemon has a serving set (loaded and warmed)."""
         names = [status.name for status in ctx.host.statuses()]
-        pending = [name for name in names if (runtime := ctx.host.get(name)) is not None and runtime.active is None]
+        pending = [name for name in names if (runtime := ctx.host.get(name)) is not None and not runtime.serving()]
         return json_response({"ready": not pending}, status=200 if not pending else 503)
 
     async def model_metadata(request: Request) -> Response:
@@ -332,6 +338,8 @@ def v2_routes(ctx: ServingContext) -> list[BaseRoute]:
         runtime = ctx.host.get(name)
         if runtime is None:
             return v2_error(NotFound(f"No model (deployment) named {name!r} is served here."))
+        if isinstance(runtime, IsolatedRuntime):
+            return await runtime.forward(request, None)
         serving = runtime.active
         if serving is None:
             return v2_error(NotReady(runtime))
@@ -344,6 +352,8 @@ def v2_routes(ctx: ServingContext) -> list[BaseRoute]:
         runtime = ctx.host.get(name)
         if runtime is None:
             return v2_error(NotFound(f"No model (deployment) named {name!r} is served here."))
+        if isinstance(runtime, IsolatedRuntime):
+            return await runtime.forward(request, None)
         is_ready = runtime.active is not None
         return json_response({"name": name, "ready": is_ready}, status=200 if is_ready else 503)
 

@@ -28,6 +28,8 @@ from . import daemon_file
 from .app import DEFAULT_MAX_REQUEST_BYTES, ServingContext, create_app
 from .host import MLflowLoader, ModelHost
 from .inference_log import start_for_daemon
+from .isolated import WORKER_TOKEN_ENV, WorkerLaunch, announce_port, require_bearer, watch_parent
+from .supervisor import RestartPolicy
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,8 @@ class DaemonSettings:
     port: int = 0
     allow_remote: bool = False
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+    # Serve only this deployment, as the worker process of an isolated deployment (see isolated.py).
+    worker_for: str | None = None
 
 
 class DaemonError(Exception):
@@ -91,20 +95,38 @@ def run(settings: DaemonSettings) -> int:
             f"Refusing to serve on {settings.host!r}: the serving API is not authenticated. Bind a loopback "
             "address, or set MLOpsConfig.allow_remote_serving = True behind an authenticating proxy."
         )
+    worker = settings.worker_for
+    parent = os.getppid()  # a worker's daemon: it exits when that process is gone
+    worker_token = os.environ.pop(WORKER_TOKEN_ENV, None) if worker is not None else None  # hidden from models
+    if worker is not None and not worker_token:
+        raise DaemonError(f"A worker needs its token in ${WORKER_TOKEN_ENV} (workers are started by the daemon).")
     sock = bind(settings.host, settings.port)
     host, port, url = _url(sock)
+    if worker is not None:
+        # Now, before any child process (the inference log writer) could inherit the pipe to the daemon.
+        announce_port(port)
     # Child processes and lazily imported MLflow code read these, so every part of the daemon agrees.
     os.environ["MLFLOW_TRACKING_URI"] = settings.tracking_uri
     os.environ["MLFLOW_REGISTRY_URI"] = settings.registry_uri
 
     store = Store(settings.store_url)
-    model_host = ModelHost(store, url, loader=MLflowLoader(settings.tracking_uri, settings.registry_uri))
+    launch = WorkerLaunch(
+        str(settings.data_dir), settings.store_url, settings.tracking_uri, settings.registry_uri,
+        settings.max_request_bytes, RestartPolicy.from_env(),
+    )  # fmt: skip
+    model_host = ModelHost(
+        store,
+        url,
+        loader=MLflowLoader(settings.tracking_uri, settings.registry_uri),
+        only=worker,
+        spawner=launch.runtime if worker is None else None,
+    )
     info = daemon_file.DaemonInfo(
         pid=os.getpid(),
         host=host,
         port=port,
         url=url,
-        token=secrets.token_urlsafe(32),
+        token=worker_token or secrets.token_urlsafe(32),
         version=__version__,
         started_at=datetime.now(timezone.utc).isoformat(),
     )
@@ -124,17 +146,24 @@ def run(settings: DaemonSettings) -> int:
         max_request_bytes=settings.max_request_bytes,
         request_shutdown=request_shutdown,
     )
-    inference_log = start_for_daemon(store.engine)  # monitoring: completed requests -> bounded queue -> store
+    # monitoring: completed requests -> bounded buffer -> writer process -> store; the daemon's writer also runs
+    # the alert scheduler (an isolated deployment's worker leaves that to its daemon)
+    inference_log = start_for_daemon(store.engine, alerts=worker is None)
     ctx.on_request.append(inference_log)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         model_host.preload()
-        daemon_file.write(info_path, info)
-        log.info("Serving on %s (pid %s); discovery file %s", url, info.pid, info_path)
+        if worker is None:
+            daemon_file.write(info_path, info)
+            log.info("Serving on %s (pid %s); discovery file %s", url, info.pid, info_path)
+            watch = _watch_discovery_file(info_path, info.pid, request_shutdown)
+        else:
+            log.info("Worker of deployment %s serving on %s (pid %s)", worker, url, info.pid)
+            watch = watch_parent(parent, request_shutdown)
         tasks = [
             asyncio.create_task(_restore(model_host)),
-            asyncio.create_task(_watch_discovery_file(info_path, info.pid, request_shutdown)),
+            asyncio.create_task(watch),
             asyncio.create_task(_watch_rollouts(model_host)),
         ]
         try:
@@ -148,8 +177,9 @@ def run(settings: DaemonSettings) -> int:
             store.close()
             log.info("Stopped")
 
+    app = create_app(ctx, lifespan=lifespan)
     config = uvicorn.Config(
-        create_app(ctx, lifespan=lifespan),
+        app if worker_token is None else require_bearer(app, worker_token),
         loop="auto",  # uvloop when installed
         http="auto",  # httptools when installed
         lifespan="on",

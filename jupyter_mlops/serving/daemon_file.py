@@ -41,7 +41,7 @@ def path_in(data_dir: str | Path) -> Path:
     return serving_dir(data_dir) / FILE_NAME
 
 
-def write(path: Path, info: DaemonInfo) -> None:
+def write(path: Path, info: BaseModel) -> None:
     """Replace ``path`` with ``info`` atomically; readers see the old file or the new one, never a partial one."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # created 0600

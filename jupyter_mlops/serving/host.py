@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import select
 
@@ -57,6 +57,8 @@ log = logging.getLogger(__name__)
 TARGET = "local"
 MAX_ERROR_LENGTH = 500
 Loader = Callable[[str], Any]
+# Makes the runtime of a deployment whose settings say ``isolated`` (the daemon passes isolated.WorkerLaunch).
+Spawner = Callable[["DesiredDeployment", str], "DeploymentRuntime"]
 
 
 def _now() -> datetime:
@@ -197,6 +199,8 @@ class DeploymentRuntime:
     is read without a lock by the hot path (a reference read is atomic).
     """
 
+    isolated: ClassVar[bool] = False  # True for IsolatedRuntime (isolated.py): served by a worker process
+
     def __init__(self, desired: DesiredDeployment, url: str) -> None:
         self.name = desired.name
         self.url = url
@@ -217,6 +221,13 @@ class DeploymentRuntime:
     @property
     def state(self) -> DeploymentState:
         return self._status.state
+
+    def serving(self) -> bool:
+        """Whether something answers requests now (loaded and warmed)."""
+        return self.active is not None
+
+    def close(self) -> None:
+        """Release what the runtime holds besides memory (an isolated deployment's worker); nothing here."""
 
     def needs_load(self, desired: DesiredDeployment) -> bool:
         """True when ``desired`` differs from what is applied, or when the last attempt failed (retry)."""
@@ -396,8 +407,12 @@ class ModelHost:
         load_workers: int = 2,
         predict_workers: int | None = None,
         metrics: ServingMetrics | None = None,
+        only: str | None = None,
+        spawner: Spawner | None = None,
     ) -> None:
         self.metrics = metrics or ServingMetrics()
+        self.only = only  # an isolated deployment's worker serves this one deployment and nothing else
+        self.spawner = spawner  # None: every deployment is served in this process (as a worker does)
         self.store = store
         self.base_url = base_url.rstrip("/")
         self._loader = loader
@@ -466,6 +481,10 @@ class ModelHost:
 
     async def reconcile(self, name: str | None = None) -> list[RuntimeStatus]:
         """Re-read desired state (one deployment or all) and start converging; returns at once with statuses."""
+        if self.only is not None:
+            if name not in (None, self.only):
+                return []
+            name = self.only
         async with self._reconcile_lock:  # serialises read + converge, so an older read never wins
             desired = await asyncio.to_thread(read_desired, self.store, name)
             self.converge(desired, None if name is None else [name])
@@ -478,20 +497,32 @@ class ModelHost:
         """Load new deployments, reload changed or failed ones, unload those no longer desired (within scope)."""
         for name in list(self._deployments if scope is None else scope):
             if name not in desired and name in self._deployments:
-                runtime = self._deployments.pop(name)
-                runtime.removed = True  # in-flight loads see this and discard their result
-                log.info("Unloaded deployment %s", name)
+                self._unload(name)
         for name, want in desired.items():
             current = self._deployments.get(name)
+            isolated = self.spawner is not None and bool(want.config.get("isolated"))
+            if current is not None and current.isolated != isolated:
+                self._unload(name)  # moving into or out of its own process: start over there
+                current = None
             if current is None:
-                runtime = self._deployments[name] = DeploymentRuntime(want, self.endpoint_url(name))
+                url = self.endpoint_url(name)
+                runtime = self._deployments[name] = (
+                    self.spawner(want, url) if self.spawner is not None and isolated else DeploymentRuntime(want, url)
+                )
             elif current.needs_load(want):
                 runtime = current
                 runtime.begin(want)
             else:
                 continue
             log.info("Applying deployment %s generation %s", name, want.generation)
-            self._load_pool.submit(self._load, runtime, want)
+            if not runtime.isolated:  # an isolated runtime's worker loads it
+                self._load_pool.submit(self._load, runtime, want)
+
+    def _unload(self, name: str) -> None:
+        runtime = self._deployments.pop(name)
+        runtime.removed = True  # in-flight loads see this and discard their result
+        runtime.close()
+        log.info("Unloaded deployment %s", name)
 
     def canaries_to_roll_back(self) -> list[tuple[str, str, str]]:
         """(deployment, canary, reason) for every canary whose sliding window is worse than its primary's by more
@@ -537,6 +568,8 @@ class ModelHost:
             self._load_pool.submit(prepare)
 
     def close(self) -> None:
+        for runtime in self._deployments.values():
+            runtime.close()
         self._load_pool.shutdown(wait=False, cancel_futures=True)
         self._predict_pool.shutdown(wait=False, cancel_futures=True)
 

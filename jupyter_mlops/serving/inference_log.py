@@ -5,6 +5,10 @@ the queue is full the record is dropped and counted (never blocking serving). A 
 ``batch_size`` records or whatever arrived within ``flush_interval`` seconds, samples and redacts their payloads,
 and writes them in one transaction (SQLite in WAL mode, or PostgreSQL). A kill -9 loses at most the records not
 yet committed: the queue and the batch being built.
+
+The serving daemon does not run this writer in its own interpreter (building Arrow blobs and writing holds the
+GIL its event loop needs): ``start_for_daemon`` hands records to a writer process (``log_writer.py``) that runs an
+``InferenceLog`` there. In-process use stays possible where a separate process is not (e.g. Ray replicas).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.engine import Engine
 
-from ..core.monitoring.storage import LoggedRequest, MonitoringStore
+from ..core.monitoring.storage import LoggedRequest, MonitoringStore, Rows
 from .records import RequestRecord
 
 log = logging.getLogger(__name__)
@@ -90,6 +94,14 @@ class InferenceLog:
             with self._dropped_lock:
                 self._dropped[record.deployment] = self._dropped.get(record.deployment, 0) + 1
 
+    def write(self, batch: list[RequestRecord], dropped: dict[str, int]) -> None:
+        """Write one batch now, with drop counts from elsewhere (the writer process batches by itself)."""
+        self._write(batch, dropped)
+
+    def purge_if_due(self) -> None:
+        """Apply the retention policy if the last purge is older than ``PURGE_INTERVAL``."""
+        self._maybe_purge()
+
     # --- the writer thread ----------------------------------------------------------------------------------
 
     def start(self) -> InferenceLog:
@@ -152,7 +164,7 @@ class InferenceLog:
             inputs = _as_frame(record.inputs)
             if inputs is not None and self.redact is not None:
                 try:
-                    inputs = self.redact(inputs)
+                    inputs = self.redact(inputs.frame() if isinstance(inputs, Rows) else inputs)
                 except Exception:
                     log.exception("The redaction hook failed; the request's payload is not logged")
                     inputs = None
@@ -184,8 +196,8 @@ class InferenceLog:
             log.warning("Inference log retention failed: %s", type(exc).__name__)
 
 
-def _as_frame(inputs: Any) -> pd.DataFrame | None:
-    if isinstance(inputs, pd.DataFrame):
+def _as_frame(inputs: Any) -> pd.DataFrame | Rows | None:
+    if isinstance(inputs, (pd.DataFrame, Rows)):
         return inputs
     if isinstance(inputs, np.ndarray) and inputs.ndim in (1, 2):
         array = inputs.reshape(len(inputs), -1)
@@ -196,29 +208,31 @@ def _as_frame(inputs: Any) -> pd.DataFrame | None:
 def from_config(engine: Engine, config: Any) -> InferenceLog:
     """The writer with the settings of ``MLOpsConfig`` (sample rate, queue size, retention, redaction hook)."""
     redact = None
+    sample_rate = config.inference_log_sample_rate
     try:
         redact = load_redactor(config.inference_log_redact)
     except Exception as exc:
         # Without the hook, storing unredacted payloads could leak data: log metadata only.
         log.error("Redaction hook %r not loaded (%s): payloads will not be logged", config.inference_log_redact, exc)
-        return InferenceLog(
-            engine,
-            capacity=config.inference_log_queue_size,
-            sample_rate=0.0,
-            retention_days=config.inference_log_retention_days,
-        )
+        sample_rate = 0.0
     return InferenceLog(
         engine,
         capacity=config.inference_log_queue_size,
-        sample_rate=config.inference_log_sample_rate,
+        sample_rate=sample_rate,
         redact=redact,
         retention_days=config.inference_log_retention_days,
         enabled=config.inference_log_enabled,
     )
 
 
-def start_for_daemon(engine: Engine) -> InferenceLog:
-    """The daemon's writer, configured from ``MLOpsConfig`` (JUPYTER_MLOPS_INFERENCE_LOG_* variables), started."""
+def start_for_daemon(engine: Engine, *, alerts: bool = True) -> Any:
+    """The daemon's inference log (and, with ``alerts``, the alert scheduler), configured from ``MLOpsConfig``,
+    started: a writer process fed by a bounded buffer (``log_writer.WriterProcessLog``), so none of the work
+    runs in the serving interpreter."""
     from ..config import MLOpsConfig
+    from .log_writer import WriterProcessLog
 
-    return from_config(engine, MLOpsConfig()).start()
+    config = MLOpsConfig()
+    if not alerts:
+        config.alert_interval = 0.0
+    return WriterProcessLog.from_config(engine.url.render_as_string(hide_password=False), config).start()

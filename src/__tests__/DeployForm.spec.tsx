@@ -29,6 +29,24 @@ describe('DeployForm', () => {
     expect(options).toEqual(['Churn_Model/3', 'Churn_Model@champion']);
   });
 
+  it('offers an isolated process for a new deployment', () => {
+    const onChange = jest.fn();
+    render(
+      <DeployForm
+        modelName="Churn_Model"
+        version="3"
+        aliases={[]}
+        initial={initial}
+        onChange={onChange}
+        trans={trans}
+      />
+    );
+    const isolated = screen.getByRole('checkbox', { name: /Isolated process/ });
+    expect((isolated as HTMLInputElement).checked).toBe(false);
+    fireEvent.click(isolated);
+    expect(onChange).toHaveBeenLastCalledWith({ ...initial, isolated: true });
+  });
+
   it('reports every change and flags a name that is not a DNS label', () => {
     const onChange = jest.fn();
     render(

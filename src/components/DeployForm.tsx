@@ -16,6 +16,8 @@ export interface DeployFormValue {
   rollout?: Rollout;
   /** The canary's share of traffic (%), for a canary rollout. */
   canary?: number;
+  /** A new deployment in a supervised process of its own. */
+  isolated?: boolean;
 }
 
 /** The canary share offered first: small enough to be safe. */
@@ -150,6 +152,15 @@ export function DeployForm(props: DeployForm.IProps): React.ReactElement {
               'Lowercase letters, digits and "-", starting and ending with a letter or digit.'
             )}
           </p>
+          <label className="jp-MLOps-choice">
+            <input
+              type="checkbox"
+              name="isolated"
+              checked={value.isolated ?? false}
+              onChange={e => update({ isolated: e.target.checked })}
+            />
+            {trans.__('Isolated process (a crash affects only this model)')}
+          </label>
         </>
       )}
       {rollout === 'canary' && (

@@ -2,6 +2,7 @@ import { Clipboard, Notification, ReactWidget } from '@jupyterlab/apputils';
 import { ITranslator, TranslationBundle } from '@jupyterlab/translation';
 import {
   CommandToolbarButton,
+  checkIcon,
   listIcon,
   refreshIcon,
   SidePanel
@@ -58,6 +59,15 @@ export class MLOpsSidePanel extends SidePanel {
         commands,
         id: CommandIDs.audit,
         icon: listIcon,
+        label: ''
+      })
+    );
+    this.toolbar.addItem(
+      'approvals',
+      new CommandToolbarButton({
+        commands,
+        id: CommandIDs.approvals,
+        icon: checkIcon,
         label: ''
       })
     );

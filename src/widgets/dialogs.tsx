@@ -15,6 +15,7 @@ import {
 } from '../components/DeployForm';
 import { DeployProgress } from '../components/DeployProgress';
 import { MLOpsModel } from '../model';
+import { offerApproval } from '../approvalOffer';
 import { MLOpsRequestError } from '../request';
 import { isValidDeploymentName, toDeploymentName } from '../utils';
 
@@ -188,6 +189,8 @@ export async function deployWithDialog(
         spec.canary = canary;
       } else if (rollout === 'shadow') {
         spec.shadow = true;
+      } else if (value.isolated) {
+        spec.isolated = true;
       }
       const deployment = await model.deploy(spec);
       void showDialog({
@@ -273,7 +276,8 @@ export async function promoteWithConfirmation(
   return report(
     () => model.promote(deployment.name),
     trans.__('Promoted in %1.', deployment.name),
-    trans.__('Could not promote in %1', deployment.name)
+    trans.__('Could not promote in %1', deployment.name),
+    trans
   );
 }
 
@@ -307,23 +311,27 @@ export async function rollbackWithConfirmation(
   return report(
     () => model.rollback(deployment.name),
     trans.__('Rolled back %1.', deployment.name),
-    trans.__('Could not roll back %1', deployment.name)
+    trans.__('Could not roll back %1', deployment.name),
+    trans
   );
 }
 
 async function report(
   action: () => Promise<unknown>,
   success: string,
-  failure: string
+  failure: string,
+  trans: TranslationBundle
 ): Promise<boolean> {
   try {
     await action();
     Notification.success(success, { autoClose: 3000 });
     return true;
   } catch (reason) {
-    Notification.error(
-      `${failure}: ${reason instanceof Error ? reason.message : String(reason)}`
-    );
+    if (!offerApproval(reason, trans)) {
+      Notification.error(
+        `${failure}: ${reason instanceof Error ? reason.message : String(reason)}`
+      );
+    }
     return false;
   }
 }

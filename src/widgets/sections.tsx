@@ -13,6 +13,7 @@ import {
 import { ModelList } from '../components/ModelList';
 import { MLOpsModel } from '../model';
 import { MLOpsRequestError } from '../request';
+import { offerApproval } from '../approvalOffer';
 
 /** Wait (ms) after the last keystroke before searching the server. */
 export const SEARCH_DELAY = 300;
@@ -160,7 +161,12 @@ export function DeploymentsView(
               onCopyUrl={props.onCopyUrl}
               onInsertCode={props.onInsertCode}
               onSetTraffic={async (d, weights) => {
-                await model.setTraffic(d.name, weights);
+                try {
+                  await model.setTraffic(d.name, weights);
+                } catch (reason) {
+                  offerApproval(reason, trans); // and the editor shows why
+                  throw reason;
+                }
               }}
               onPromote={props.onPromote}
               onRollback={props.onRollback}

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -70,3 +72,13 @@ def server_of(gov_mlops, governed_config: MLOpsConfig) -> Callable[[str], object
         return built[owner]
 
     return make
+
+
+@pytest.fixture
+def _restore_settings_env() -> Any:
+    """The extension exports its settings to os.environ for kernels; keep them from leaking into later suites."""
+    saved = {k: v for k, v in os.environ.items() if k.startswith("JUPYTER_MLOPS_")}
+    yield
+    for key in [k for k in os.environ if k.startswith("JUPYTER_MLOPS_")]:
+        del os.environ[key]
+    os.environ.update(saved)

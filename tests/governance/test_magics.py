@@ -46,3 +46,16 @@ def test_approve_and_user_mistakes_are_one_line_usage_errors(shell, gov_mlops, g
             shell.run_line_magic("mlops", line)
     with pytest.raises(UsageError, match="No approval request"):
         shell.run_line_magic("mlops", "reject 999999")
+
+
+def test_request_asks_for_a_protected_change_from_the_notebook(shell, gov_mlops, gov_iris) -> None:
+    made = shell.run_line_magic("mlops", "request set_alias model/iris@magic-req version=1")
+    request = gov_mlops.approvals("pending")[0]
+    assert (request.action, request.target, request.payload["version"]) == ("set_alias", "model/iris@magic-req", "1")
+    assert f"Request #{request.id}" in repr(made) and f"%mlops approve {request.id}" in repr(made)
+    assert "magic-req" in repr(shell.run_line_magic("mlops", "approvals pending"))
+    for line in ("request promote", "request set_traffic deployment/x primary=half", "request promote deployment/x k"):
+        with pytest.raises(UsageError, match="Usage"):
+            shell.run_line_magic("mlops", line)
+    with pytest.raises(UsageError, match="No deployment named 'magic-nope'"):  # weights reach the service
+        shell.run_line_magic("mlops", "request set_traffic deployment/magic-nope primary=50 canary=50")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import pytest
@@ -10,15 +9,7 @@ import pytest
 from jupyter_mlops.core.governance import AuditLedger
 from jupyter_mlops.core.store import Store
 
-
-@pytest.fixture(autouse=True)
-def _restore_settings_env() -> Any:
-    """The extension exports its settings to os.environ for kernels; keep them from leaking into later suites."""
-    saved = {k: v for k, v in os.environ.items() if k.startswith("JUPYTER_MLOPS_")}
-    yield
-    for key in [k for k in os.environ if k.startswith("JUPYTER_MLOPS_")]:
-        del os.environ[key]
-    os.environ.update(saved)
+pytestmark = pytest.mark.usefixtures("_restore_settings_env")  # the server tests export settings to os.environ
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -83,7 +83,9 @@ def _end(pids: list[int]) -> None:
             os.kill(pid, signal.SIGKILL)
 
 
-def _write_config(folder: Path, data_dir: Path, ports: dict[str, int], api_token: str, marker: str) -> Path:
+def _write_config(
+    folder: Path, data_dir: Path, ports: dict[str, int], api_token: str, marker: str, extra: str = ""
+) -> Path:
     # Settings every single-user server reads (a team installation: one shared store and serving daemon).
     etc = folder / "etc"
     etc.mkdir()
@@ -138,12 +140,24 @@ c.JupyterHub.load_roles = [
     {{"name": "bob-visits-alice", "scopes": ["access:servers!user=alice"], "users": ["bob"]}},
 ]
 """
+        + extra
     )
     return config
 
 
 @pytest.fixture(scope="session")
 def hub() -> Iterator[Hub]:
+    with running_hub() as started:
+        yield started
+
+
+@contextlib.contextmanager
+def running_hub(extra_config: Callable[[str], str] | None = None, spawn: bool = True) -> Iterator[Hub]:
+    """A hub with alice, bob and carol (their servers started when ``spawn``) and an API token each.
+
+    ``extra_config(marker)`` returns lines appended to jupyterhub_config.py (e.g. a managed service, which must
+    carry ``MLOPS_HUB_TEST=<marker>`` in its environment so teardown can end it if the hub dies).
+    """
     if not CHP.exists():
         pytest.fail(f"{CHP} is missing: run `make hub-tools` (npm install configurable-http-proxy@5.2.0).")
     folder = Path(tempfile.mkdtemp(prefix="mlhub-"))
@@ -151,7 +165,7 @@ def hub() -> Iterator[Hub]:
     marker = uuid.uuid4().hex
     api_token = secrets.token_hex(32)
     ports = {"public": free_port(), "hub": free_port(), "proxy_api": free_port()}
-    config = _write_config(folder, data_dir, ports, api_token, marker)
+    config = _write_config(folder, data_dir, ports, api_token, marker, extra_config(marker) if extra_config else "")
     log = folder / "hub.log"
     env = {**os.environ, "MLOPS_HUB_TEST": marker, "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}"}
     for var in [v for v in env if v.startswith(("JUPYTER_MLOPS_", "JUPYTERHUB_", "MLFLOW_TRACKING"))]:
@@ -168,11 +182,12 @@ def hub() -> Iterator[Hub]:
     hub = Hub(url=f"http://127.0.0.1:{ports['public']}", api_token=api_token, folder=folder, data_dir=data_dir, log=log)
     try:
         _wait(lambda: hub.hub_api("GET", "/").status_code == 200, 60, process, log, "the hub to answer")
-        for user in USERS:
+        for user in USERS if spawn else ():
             response = hub.hub_api("POST", f"/users/{user}/server")
             assert response.status_code in (201, 202), response.text
         for user in USERS:
-            _wait(lambda u=user: _ready(hub, u), 120, process, log, f"{user}'s server")
+            if spawn:
+                _wait(lambda u=user: _ready(hub, u), 120, process, log, f"{user}'s server")
             token = hub.hub_api("POST", f"/users/{user}/tokens", json={"note": "mlops hub test"})
             assert token.status_code == 201, token.text
             hub.tokens[user] = token.json()["token"]

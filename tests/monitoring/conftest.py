@@ -69,7 +69,8 @@ class Monitored:
 
 @pytest.fixture(scope="session")
 def monitoring_config(tmp_path_factory: pytest.TempPathFactory) -> MLOpsConfig:
-    return MLOpsConfig(data_dir=str(tmp_path_factory.mktemp("monitoring")))
+    # alert_interval=0: these tests evaluate rules on read; the scheduler has its own test (test_scheduler.py)
+    return MLOpsConfig(data_dir=str(tmp_path_factory.mktemp("monitoring")), alert_interval=0)
 
 
 @pytest.fixture(scope="session")
@@ -137,3 +138,14 @@ def api(jp_fetch: Any) -> Any:
         return response.code, json.loads(response.body) if response.body else None
 
     return call
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Any]:
+    """A throwaway PostgreSQL cluster (skipped where PostgreSQL cannot run); tests create their own databases."""
+    from tests.team.services import Postgres, postgres_available
+
+    if (reason := postgres_available()) is not None:
+        pytest.skip(reason)
+    with Postgres.running() as server:
+        yield server

@@ -10,6 +10,7 @@ import time
 import httpx
 import orjson
 import pytest
+from sqlalchemy import text
 
 from jupyter_mlops.core.errors import Conflict, InvalidRequest, NotFound
 from jupyter_mlops.core.models import DeploymentState, VariantRole
@@ -107,10 +108,13 @@ def test_rollout_mistakes_are_refused_with_a_reason(mlops, rollout) -> None:
         mlops.deploy(f"{MODEL_NAME}/2", rollout, canary=10, batching={"max_batch_size": 0})
 
 
-def test_shadow_gets_a_mirrored_copy_and_never_answers(mlops, rollout, http, local_target, registered_model) -> None:
+def test_shadow_gets_a_mirrored_copy_and_never_answers(
+    mlops, rollout, http, local_target, registered_model, store
+) -> None:
     deployment = mlops.deploy(f"{MODEL_NAME}/2", rollout, shadow=True)
     assert [v.role for v in deployment.variants] == [VariantRole.primary, VariantRole.shadow]
     expected = {"predictions": registered_model.expected(registered_model.X.head(1))}
+    started = time.time()  # earlier tests logged under the same deployment name
     for _ in range(20):
         response = post(http, local_target, rollout)
         assert response.headers["X-MLOps-Variant"] == "primary"
@@ -124,6 +128,20 @@ def test_shadow_gets_a_mirrored_copy_and_never_answers(mlops, rollout, http, loc
     )
     assert 'variant="shadow"' in line and 'status="200"' in line
     assert float(line.rsplit(" ", 1)[1]) == 20
+
+    # Both answers reach the inference log: 20 client requests and 20 shadow records (own ids, same batch).
+    query = text(
+        "SELECT shadow, variant, count(*) FROM mlops_inference_requests"
+        " WHERE deployment = :d AND time >= :t GROUP BY shadow, variant"
+    )
+    counts: dict = {}
+    for _ in range(50):
+        with store.engine.connect() as connection:
+            counts = {(bool(s), v): n for s, v, n in connection.execute(query, {"d": rollout, "t": started})}
+        if sum(counts.values()) >= 40:
+            break
+        time.sleep(0.2)
+    assert counts == {(False, "primary"): 20, (True, "shadow"): 20}
 
 
 def test_metrics_count_requests_by_variant_and_status_with_stage_latency(rollout, http, local_target) -> None:

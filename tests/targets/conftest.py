@@ -1,7 +1,8 @@
-"""Target fixtures: one embedded installation with the local target and the KServe target configured by name.
+"""Target fixtures: one embedded installation with the local target and the KServe target configured by name
+(and the Ray Serve target when ``MLOPS_TEST_RAY=1``).
 
 The KServe target talks to a FAKE Kubernetes API (tests/targets/fake_kubernetes.py) because no cluster can run
-here; everything else is real (MLflow on SQLite, our store, the serving daemon, HTTP).
+here; everything else is real (MLflow on SQLite, our store, the serving daemon, a local Ray cluster, HTTP).
 """
 
 from __future__ import annotations
@@ -18,7 +19,12 @@ from jupyter_mlops.config import MLOpsConfig
 from jupyter_mlops.core.service import MLOps
 from jupyter_mlops.core.targets.local import LocalTarget
 
+from ..team.services import free_port
 from .fake_kubernetes import FakeKubernetes
+
+# A Ray cluster takes about 2.5 GB and a minute on 2 cores: the Ray tests run on their own line (`make test-ray`).
+RAY_ENABLED = os.environ.get("MLOPS_TEST_RAY") == "1"
+NO_RAY = "Ray Serve tests need a local Ray cluster (~2.5 GB): run them with MLOPS_TEST_RAY=1 (`make test-ray`)"
 
 # The CRD copy lives beside the project (../shared/data/kserve/), never in the repository.
 CRD_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "kserve"
@@ -45,6 +51,26 @@ def _no_leaked_settings() -> Iterator[None]:
         yield
 
 
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[dict[str, object]]:
+    """The cluster-wide Ray target options every installation of the session shares (one Ray cluster and one
+    Serve proxy per session: Ray starts on first use and is shut down here, never with `ray stop`)."""
+    if not RAY_ENABLED:
+        pytest.skip(NO_RAY)
+    # Loopback only, no token file in the home folder (RECIPES: Ray Serve); set before Ray is imported.
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    ray = pytest.importorskip("ray", reason="Ray Serve is not installed: pip install -e '.[test]'")
+    try:
+        yield {"num_cpus": 2, "http_port": free_port()}
+    finally:
+        if ray.is_initialized():
+            from ray import serve
+
+            serve.shutdown()
+            ray.shutdown()
+
+
 @dataclass
 class Installation:
     mlops: MLOps
@@ -54,23 +80,25 @@ class Installation:
 
 
 @pytest.fixture(scope="module")
-def installation(tmp_path_factory: pytest.TempPathFactory, iris, trained_model) -> Iterator[Installation]:
+def installation(request, tmp_path_factory: pytest.TempPathFactory, iris, trained_model) -> Iterator[Installation]:
     """MLflow + store + daemon in a temp data dir, ``iris`` v1 (GradientBoosting) and v2 (constant 2) registered,
-    and the KServe target on a fake API."""
+    the KServe target on a fake API, and the Ray target on the session's cluster when Ray tests run."""
     data_dir = tmp_path_factory.mktemp("targets")
+    ray = {"ray": request.getfixturevalue("ray_cluster")} if RAY_ENABLED else {}
     artifacts = data_dir / "mlartifacts"
     schema = _api_server_schema(CRD_PATH) if CRD_PATH.exists() else None
     with FakeKubernetes({PVC: str(artifacts)}, schema=schema) as cluster:
         config = MLOpsConfig(
             data_dir=str(data_dir),
-            targets={"kserve": "kserve"},
+            targets={"kserve": "kserve", **{name: name for name in ray}},
             target_options={
+                **ray,
                 "kserve": {
                     "namespace": "models",
                     "kubeconfig": str(cluster.kubeconfig(data_dir)),
                     "crd_path": str(CRD_PATH) if CRD_PATH.exists() else None,
                     "storage_uri_prefixes": {artifacts.as_uri() + "/": PVC},
-                }
+                },
             },
         )
         mlops = MLOps(config, user="tester")

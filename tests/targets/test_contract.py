@@ -1,6 +1,7 @@
 """The Target contract, one suite run against every target: create/get/list/update/delete (idempotent)/predict,
-traffic split and rollback, status. Each test is the same for the local serving daemon (real process) and
-KServe (real kubernetes client against a FAKE API server: no cluster can run here)."""
+traffic split and rollback, status. Each test is the same for the local serving daemon (real process), KServe
+(real kubernetes client against a FAKE API server: no cluster can run here) and Ray Serve (a real local Ray
+cluster, one per session; only with MLOPS_TEST_RAY=1, the `make test-ray` line)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ from jupyter_mlops.core.errors import NotFound
 from jupyter_mlops.core.models import DeploymentState
 from jupyter_mlops.core.targets import Target
 
+from .conftest import NO_RAY, RAY_ENABLED
+
 pytestmark = pytest.mark.slow
 
-TARGETS = ["local", "kserve"]
+TARGETS = ["local", "kserve", pytest.param("ray", marks=pytest.mark.skipif(not RAY_ENABLED, reason=NO_RAY))]
 
 
 @pytest.fixture(params=TARGETS)

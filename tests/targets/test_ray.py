@@ -1,10 +1,11 @@
-"""Ray Serve target on a real local Ray cluster (127.0.0.1, 2 CPUs), one per module: deploy through the facade,
-predict, traffic split and rollback, backpressure settings, and a replica killed under load that Serve replaces.
+"""Ray Serve target on a real local Ray cluster (127.0.0.1, 2 CPUs, one per session: see conftest.ray_cluster):
+deploy through the facade, predict, traffic split and rollback, backpressure settings, a replica killed under load
+that Serve replaces, monitoring (inference log -> ops metrics, drift) and shadow mirroring as on the local target.
 """
 
 from __future__ import annotations
 
-import os
+import json
 import threading
 import time
 from collections import Counter
@@ -12,27 +13,19 @@ from collections import Counter
 import pytest
 
 from jupyter_mlops.config import MLOpsConfig
-from jupyter_mlops.core.models import DeploymentState
+from jupyter_mlops.core.models import DeploymentState, VariantRole
 from jupyter_mlops.core.service import MLOps
 from jupyter_mlops.core.targets.local import LocalTarget
 
-from ..team.services import free_port
+from .conftest import NO_RAY, RAY_ENABLED
 
-pytestmark = [
-    pytest.mark.slow,
-    # A Ray cluster takes about 2.5 GB and a minute or two: its own line in the Makefile (`make test-ray`).
-    pytest.mark.skipif(os.environ.get("MLOPS_TEST_RAY") != "1", reason="Ray Serve tests run with `make test-ray`"),
-]
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not RAY_ENABLED, reason=NO_RAY)]
 
 ray = pytest.importorskip("ray", reason="Ray Serve is not installed: pip install -e '.[test]'")
 
-# Loopback only, no token file in the home folder (see RECIPES: Ray Serve).
-os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-
 
 @pytest.fixture(scope="module")
-def ray_mlops(tmp_path_factory, iris, trained_model):
+def ray_mlops(tmp_path_factory, ray_cluster, iris, trained_model):
     from sklearn.dummy import DummyClassifier
 
     data_dir = tmp_path_factory.mktemp("ray")
@@ -41,8 +34,7 @@ def ray_mlops(tmp_path_factory, iris, trained_model):
         targets={"ray": "ray"},
         target_options={
             "ray": {
-                "num_cpus": 2,
-                "http_port": free_port(),
+                **ray_cluster,
                 "num_replicas": 2,
                 "max_ongoing_requests": 4,
                 "max_queued_requests": 32,
@@ -50,19 +42,15 @@ def ray_mlops(tmp_path_factory, iris, trained_model):
                 "replica_cpus": 0.25,
             }
         },
+        alert_interval=0,  # alerts are evaluated on read (monitor), as in tests/monitoring
     )
     mlops = MLOps(config, user="tester")
     X, y = iris
-    mlops.register(trained_model, "iris", X, y)
+    mlops.register(trained_model, "iris", X, y)  # with its training baseline: drift is measured against it
     mlops.register(DummyClassifier(strategy="constant", constant=2).fit(X, y), "iris", X, y)
     try:
         yield mlops
     finally:
-        from ray import serve
-
-        if ray.is_initialized():
-            serve.shutdown()
-            ray.shutdown()
         local = mlops.targets.get("local")
         if isinstance(local, LocalTarget):
             local.stop_daemon()
@@ -82,10 +70,13 @@ def test_deploy_predict_split_rollback_on_ray(ray_mlops, iris, trained_model) ->
         assert status == 400
 
         # traffic split: all to a canary of v2, then rollback drops it
+        primary_replicas = _replicas("iris-ray")
         ray_mlops.deploy("iris/2", "iris-ray", target="ray", canary=0)
         ray_mlops.set_traffic("iris-ray", {"primary": 0, "canary": 100})
         assert ray_mlops.predict("iris-ray", rows) == [2] * 12
         ray_mlops.set_traffic("iris-ray", {"primary": 50, "canary": 50})
+        # weight changes re-apply the application, but the unchanged primary keeps its replicas (no reload)
+        assert _replicas("iris-ray") == primary_replicas and len(primary_replicas) == 2
         answers = Counter(tuple(ray_mlops.predict("iris-ray", rows)) for _ in range(40))
         assert len(answers) == 2 and min(answers.values()) >= 5  # both variants answer at 50/50
         ray_mlops.rollback("iris-ray")
@@ -155,7 +146,89 @@ def _replicas(app: str) -> list[str]:
     return sorted(n for n in names if n.startswith("SERVE_REPLICA::") and f"{app}#variant-primary" in n)
 
 
-def _json(rows) -> bytes:
-    import json
+def test_monitoring_and_audit_on_ray(ray_mlops, iris) -> None:
+    """Traffic to a Ray deployment lands in the inference log (variant, pinned version, latency, status, inputs and
+    outputs), so ``monitor`` shows ops metrics and drift as for the local target."""
+    X, _ = iris
+    name = "iris-mon"
+    ray_mlops.deploy("iris/1", name, target="ray")
+    try:
+        shifted = X.sample(100, random_state=0).reset_index(drop=True)
+        shifted["petal_length"] += 5.0  # far outside the training range: this feature must drift, no other
+        ids = [_send(ray_mlops, name, shifted.iloc[i : i + 10])[1]["x-mlops-request-id"] for i in range(0, 100, 10)]
+        status, _, _ = ray_mlops.invoke(name, b'{"no_such_format": 1}')
+        assert status == 400
+        _wait_logged(ray_mlops, name, ids)
+        _wait_until(lambda: len(ray_mlops.monitoring.store.requests(name, 0, time.time() + 1)) >= 11)
+        logged = ray_mlops.monitoring.store.requests(name, 0, time.time() + 1)
+        assert set(logged["variant"]) == {"primary"} and set(logged["model_version"]) == {"1"}
+        assert sorted(logged["status"].tolist()) == [200] * 10 + [400]
+        assert (logged["latency_ms"] > 0).all() and not logged["shadow"].any()
+        assert ray_mlops.monitoring.store.known_requests(name, ids) == dict.fromkeys(ids, 10)  # rows logged
 
+        report = ray_mlops.monitor(name, "1h")
+        assert report.summary["requests"] == 11 and report.summary["errors"] == 1
+        assert report.summary["p50_ms"] > 0
+        drift = report.drift.set_index("feature")
+        assert bool(drift.loc["petal_length", "drifted"])
+        assert not drift.drop(index="petal_length")["drifted"].any()
+        actions = [e.action for e in ray_mlops.audit_events(f"deployment/{name}")]
+        assert "deploy" in actions
+    finally:
+        ray_mlops.undeploy(name)
+
+
+def test_shadow_gets_a_mirrored_copy_and_never_answers_on_ray(ray_mlops, iris, trained_model) -> None:
+    X, _ = iris
+    name = "iris-shadow"
+    rows = X.head(5)
+    ray_mlops.deploy("iris/1", name, target="ray")
+    try:
+        deployment = ray_mlops.deploy("iris/2", name, target="ray", shadow=True)
+        assert [v.role for v in deployment.variants] == [VariantRole.primary, VariantRole.shadow]
+        shadow = deployment.variants[1]
+        ids = []
+        for _ in range(8):
+            body, headers = _send(ray_mlops, name, rows)
+            # the primary (v1) answers every request; v2's constant 2 is never returned
+            assert headers["x-mlops-variant"] == "primary" and headers["x-mlops-model-version"] == "1"
+            assert json.loads(body)["predictions"] == trained_model.predict(rows).tolist()
+            ids.append(headers["x-mlops-request-id"])
+        _wait_until(lambda: len(_shadow_records(ray_mlops, name)) >= 8)
+        mirrored = _shadow_records(ray_mlops, name)
+        assert set(mirrored["variant"]) == {shadow.name} and set(mirrored["model_version"]) == {"2"}
+        assert set(mirrored["status"]) == {200}
+        assert ray_mlops.monitor(name, "1h").summary["requests"] == 8  # shadow copies are not client traffic
+        status = ray_mlops.target("ray").status(name)
+        assert [(v.name, v.model_uri) for v in status.variants] == [
+            ("primary", "models:/iris/1"),
+            (shadow.name, "models:/iris/2"),
+        ]
+    finally:
+        ray_mlops.undeploy(name)
+
+
+def _shadow_records(mlops, name):
+    logged = mlops.monitoring.store.requests(name, 0, time.time() + 1)
+    return logged[logged["shadow"].astype(bool)]
+
+
+def _send(mlops, name, rows) -> tuple[bytes, dict[str, str]]:
+    status, headers, body = mlops.invoke(name, _json(rows))
+    assert status == 200, body
+    return body, {k.lower(): v for k, v in headers.items()}
+
+
+def _wait_logged(mlops, name, ids, timeout: float = 20.0) -> None:
+    _wait_until(lambda: len(mlops.monitoring.store.known_requests(name, ids)) == len(ids), timeout)
+
+
+def _wait_until(condition, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the inference log did not record the requests in time"
+        time.sleep(0.2)
+
+
+def _json(rows) -> bytes:
     return json.dumps({"dataframe_split": rows.to_dict(orient="split")}).encode()

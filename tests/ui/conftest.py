@@ -89,7 +89,12 @@ def lab(data_dir: Path, tmp_path_factory: pytest.TempPathFactory, mlops) -> Iter
     settings = tmp_path_factory.mktemp("lab-settings")
     _user_setting(settings, "@jupyterlab/apputils-extension", "notification", {"fetchNews": "false"})
     _user_setting(settings, "@jupyterlab/apputils-extension", "themes", {"theme": "JupyterLab Light"})
-    env = {**os.environ, "JUPYTER_MLOPS_DATA_DIR": str(data_dir), "JUPYTERLAB_SETTINGS_DIR": str(settings)}
+    env = {
+        **os.environ,
+        "JUPYTER_MLOPS_DATA_DIR": str(data_dir),
+        "JUPYTERLAB_SETTINGS_DIR": str(settings),
+        "JUPYTER_MLOPS_PROTECTED_DEPLOYMENTS": "*-guarded",  # the approvals test's deployments
+    }
     proc = subprocess.Popen(
         [
             sys.executable,

@@ -223,3 +223,41 @@ def test_audit_log_lists_what_happened_to_a_deployment(page: Page, mlops) -> Non
     expect(rows.first).to_be_visible(timeout=30_000)
     expect(rows.first).to_contain_text("deployment/audited-prod")
     assert panel.is_visible()
+
+
+def test_a_protected_promote_offers_an_approval_request_listed_for_approvers(page: Page, mlops) -> None:
+    """The lab runs with ``*-guarded`` deployments protected: promoting a canary there is refused, the
+    notification files the exact approval request, and the approvals view shows it with its evidence; the
+    requester cannot grant their own request."""
+    X, y = _iris()
+    v1 = mlops.register(GradientBoostingClassifier(n_estimators=5, random_state=9).fit(X, y), "guarded", X)
+    v2 = mlops.register(GradientBoostingClassifier(n_estimators=9, random_state=9).fit(X, y), "guarded", X)
+    mlops.deploy(f"guarded/{v1.version}", "guarded-guarded")  # this in-process service protects nothing
+    mlops.deploy(f"guarded/{v2.version}", "guarded-guarded", canary=10)
+
+    panel = open_sidebar(page)
+    _search(panel, "guarded")
+    row = panel.locator('[data-deployment-name="guarded-guarded"]')
+    expect(row).to_have_attribute("data-state", "ready", timeout=30_000)
+    row.get_by_role("button", name="Promote the canary of guarded-guarded").click()
+    _confirm(page, "Promote")
+    toast = page.locator(".Toastify__toast", has_text="needs an approval")
+    expect(toast).to_be_visible(timeout=30_000)
+    toast.get_by_role("button", name="Request approval").click()
+    requested = page.locator(".Toastify__toast", has_text="requested")
+    expect(requested).to_be_visible(timeout=30_000)
+    # Headless Chromium never has focus, so toasts never time out; JupyterLab shows a few at a time.
+    requested.get_by_title("Hide notification").click()
+    pending = [a for a in mlops.approvals("pending") if a.target == "deployment/guarded-guarded"]
+    assert [a.action for a in pending] == ["promote"]
+    assert [v.model_version for v in mlops.deployment("guarded-guarded").variants] == [v1.version, v2.version]
+
+    page.locator("#jp-mlops-sidebar .jp-Toolbar").get_by_title("Protected changes waiting for an approver").click()
+    card = page.get_by_role("region", name=f"Approval request {pending[0].id}")
+    expect(card).to_be_visible(timeout=30_000)
+    expect(card).to_contain_text(f"primary=guarded/{v2.version}@100%")
+    card.get_by_role("button", name="Grant").click()
+    page.locator(".jp-Dialog").get_by_role("button", name="Grant").click()
+    expect(card.get_by_role("alert")).to_contain_text("only approvers and admins may grant", timeout=30_000)
+    page.screenshot(path=str(DOCS / "screenshot-approvals.png"))
+    assert [a.status for a in mlops.approvals() if a.id == pending[0].id] == ["pending"]

@@ -2,14 +2,23 @@
 
 Roles come from ``MLOpsConfig.roles`` (user names, or ``group:NAME`` for JupyterHub groups) and fall back to
 ``MLOpsConfig.default_role``. A user acts on deployments owned by someone else only with the admin role or a
-grant (``MLOpsConfig.grants``). Protected changes (``protected_aliases``, ``protected_deployments``) need an
-approval granted by a different user holding the approver (or admin) role; a grant is used up by the change.
-Every refusal raises ``Forbidden`` and is recorded in the audit ledger.
+grant (``MLOpsConfig.grants``). Protected changes need an approval granted by a different user holding the
+approver (or admin) role; a grant is used up by the change. Protected are: moving a ``protected_aliases`` alias,
+and, on a ``protected_deployments`` deployment, the actions in ``protected_actions`` (default deploy, promote,
+set_traffic and sync). An approval of a rollout action (promote, set_traffic, sync, rollback) is for exactly
+the serving state it proposes (variants, versions and weights); if the deployment moved since, it no longer
+matches.
+
+Rollback is not protected by default: it returns to what already served (the previous primary, or the primary
+alone without its canary), and in an incident nobody should wait for a second person to stop the damage. Where
+it is made protected, an admin may still roll back without an approval (break-glass); the ledger records it as
+an emergency rollback. Every refusal raises ``Forbidden`` and is recorded in the audit ledger.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import json
 import threading
 from datetime import datetime
 from typing import Any
@@ -18,7 +27,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from ...config import MLOpsConfig
-from ..errors import Conflict, Forbidden, InvalidRequest, NotFound
+from ..errors import ApprovalRequired, Conflict, Forbidden, InvalidRequest, NotFound
 from ..store import Store
 from ..store.governance_tables import ApprovalRow
 from .audit import AuditLedger, now_iso
@@ -41,7 +50,10 @@ ACTION_PERMISSION = {
     "grant": "approve",
     "reject": "approve",
 }
-APPROVABLE = ("set_alias", "deploy")
+ROLLOUT_ACTIONS = ("promote", "set_traffic", "sync", "rollback")
+APPROVABLE = ("set_alias", "deploy", *ROLLOUT_ACTIONS)
+# Actions an admin may take on a protected deployment without an approval (audited as emergencies).
+BREAK_GLASS = ("rollback",)
 
 
 class Approval(BaseModel):
@@ -117,10 +129,19 @@ class Governance:
 
     # --- authorization ----------------------------------------------------------------------------------------
 
-    def refuse(self, action: str, actor: str, owner: str | None, target: str, reason: str) -> Forbidden:
-        """Record a refused action in the ledger and return the Forbidden to raise."""
+    def refuse(
+        self,
+        action: str,
+        actor: str,
+        owner: str | None,
+        target: str,
+        reason: str,
+        request: dict[str, Any] | None = None,
+    ) -> Forbidden:
+        """Record a refused action in the ledger and return the Forbidden to raise (``ApprovalRequired``, carrying
+        the approval request to file, when an approval would allow it)."""
         self.ledger.record(action, actor, owner, target, outcome="refused", detail=reason)
-        return Forbidden(reason)
+        return Forbidden(reason) if request is None else ApprovalRequired(reason, request)
 
     def authorize(
         self, action: str, actor: str, *, owner: str | None, target: str, deployment: str | None = None
@@ -154,33 +175,35 @@ class Governance:
     def is_protected(self, action: str, *, alias: str | None = None, deployment: str | None = None) -> bool:
         if action == "set_alias" and alias is not None:
             return alias in self.config.protected_aliases
-        if action == "deploy" and deployment is not None:
-            return any(fnmatch.fnmatchcase(deployment, p) for p in self.config.protected_deployments)
+        if action in APPROVABLE and deployment is not None and action in self.config.protected_actions:
+            return self.is_protected_deployment(deployment)
         return False
 
-    def require_approval(self, action: str, actor: str, owner: str | None, target: str, version: str) -> Approval:
-        """Use up a granted approval for exactly this change, or raise Forbidden saying how to get one."""
+    def is_protected_deployment(self, deployment: str) -> bool:
+        """True when the deployment's name matches ``protected_deployments`` (whatever the action)."""
+        return any(fnmatch.fnmatchcase(deployment, p) for p in self.config.protected_deployments)
+
+    def use_grant(self, action: str, target: str, value: str, *, key: str = "version") -> Approval | None:
+        """Mark used, and return, the oldest granted approval of ``action`` on ``target`` whose payload ``key``
+        equals ``value`` (the version, or the proposed serving state of a rollout change); None if there is none."""
         with self.store.session() as s:
-            row = s.scalars(
+            rows = s.scalars(
                 select(ApprovalRow)
                 .where(ApprovalRow.action == action, ApprovalRow.target == target, ApprovalRow.status == "granted")
                 .order_by(ApprovalRow.id)
-            ).first()
-            while row is not None and str((row.payload or {}).get("version")) != str(version):
-                row = s.scalars(
-                    select(ApprovalRow)
-                    .where(
-                        ApprovalRow.action == action,
-                        ApprovalRow.target == target,
-                        ApprovalRow.status == "granted",
-                        ApprovalRow.id > row.id,
-                    )
-                    .order_by(ApprovalRow.id)
-                ).first()
-            if row is not None:
-                row.status = "used"
-                s.flush()
-                return _approval(row)
+            ).all()
+            row = next((r for r in rows if str((r.payload or {}).get(key)) == str(value)), None)
+            if row is None:
+                return None
+            row.status = "used"
+            s.flush()
+            return _approval(row)
+
+    def require_approval(self, action: str, actor: str, owner: str | None, target: str, version: str) -> Approval:
+        """Use up a granted approval for exactly this change, or raise Forbidden saying how to get one."""
+        approval = self.use_grant(action, target, version)
+        if approval is not None:
+            return approval
         raise self.refuse(
             action,
             actor,
@@ -190,6 +213,32 @@ class Governance:
             f"another user with the approver role. Request it with POST /mlops/api/approvals "
             f'{{"action": "{action}", "target": "{target}", "payload": {{"version": "{version}"}}}} '
             "or mlops.request_approval(...).",
+            {"action": action, "target": target, "payload": {"version": version}},
+        )
+
+    def clear_rollout(
+        self, action: str, actor: str, owner: str | None, target: str, proposed: str, payload: dict[str, Any]
+    ) -> str:
+        """Use up the approval of a rollout change to the ``proposed`` serving state, or let an admin break the
+        glass (BREAK_GLASS actions), or raise Forbidden (recorded) naming the request to make.
+
+        Returns the note the ledger keeps with the change (which approval allowed it, or that it was an emergency).
+        """
+        approval = self.use_grant(action, target, proposed, key="proposed")
+        if approval is not None:
+            return f"approval #{approval.id} granted by {approval.decided_by}"
+        if action in BREAK_GLASS and self.role(actor) == "admin":
+            return f"emergency {action.replace('_', ' ')} by admin {actor!r} without an approval"
+        request = json.dumps({"action": action, "target": target, "payload": payload})
+        raise self.refuse(
+            action,
+            actor,
+            owner,
+            target,
+            f"{target} is protected: {action.replace('_', ' ')} (to {proposed}) needs an approval granted by "
+            f"another user with the approver role. Request it with POST /mlops/api/approvals {request} or "
+            f"mlops.request_approval({action!r}, {target!r}{', ' + repr(payload) if payload else ''}).",
+            {"action": action, "target": target, "payload": payload},
         )
 
     # --- approvals --------------------------------------------------------------------------------------------

@@ -4,10 +4,15 @@ Per feature: type, count, missing rate, quantiles, a histogram on fixed edges (n
 (categorical), and a seeded sample of values for the two-sample tests. The prediction distribution gets the same
 profile. The profile is JSON, stored as an MLflow artifact of the model version's run (``monitoring/baseline.json``)
 so it travels with the model.
+
+Beside it, ``monitoring/parity_sample.json`` keeps a small seeded sample of the training rows themselves, which the
+parity gate replays through the served path at deploy time (``serving/parity.py``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 from typing import Any
 
 import numpy as np
@@ -99,3 +104,72 @@ def describe(profile: dict[str, Any]) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+# --- the parity sample: a few real training rows the parity gate replays at deploy time ----------------------
+
+PARITY_SAMPLE_ARTIFACT = "monitoring/parity_sample.json"
+PARITY_SAMPLE_VERSION = 1
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if hasattr(value, "item"):
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)
+
+
+def parity_sample(X: Any, rows: int, *, seed: int = 0) -> dict[str, Any] | None:
+    """A seeded sample of up to ``rows`` training rows, in MLflow's ``dataframe_split`` layout plus dtypes.
+
+    JSON rather than parquet: it is the layout of MLflow's own input examples and of a scoring request, so the
+    gate replays the rows exactly as a client would send them (Python writes floats with full precision), it
+    needs no parquet engine in the serving daemon, and it reads in the MLflow UI. ``None`` when ``rows`` is 0.
+    """
+    if rows <= 0 or X is None:
+        return None
+    tabular = isinstance(X, pd.DataFrame)
+    frame = X if tabular else pd.DataFrame(np.asarray(X))
+    if frame.empty or frame.ndim != 2:
+        return None
+    picked = frame if len(frame) <= rows else frame.sample(rows, random_state=seed).sort_index()
+    split = picked.to_dict(orient="split")
+    document = {
+        "version": PARITY_SAMPLE_VERSION,
+        "format": "dataframe_split" if tabular else "inputs",
+        "seed": seed,
+        "training_rows": len(frame),
+        "columns": [str(c) for c in picked.columns],
+        "index": split["index"],
+        "data": split["data"],
+        "dtypes": {str(c): str(t) for c, t in picked.dtypes.items()},
+    }
+    # Round-trip once so what is stored is exactly what the gate reads back (timestamps as ISO text, NaN kept).
+    parsed: dict[str, Any] = json.loads(json.dumps(document, default=_jsonable, allow_nan=True))
+    return parsed
+
+
+def sample_input(document: dict[str, Any]) -> Any:
+    """The stored sample as the model's in-process input: a DataFrame with its training dtypes, or an array."""
+    if document.get("format") == "inputs":
+        dtype = next(iter(document.get("dtypes", {}).values()), None)
+        return np.asarray(document["data"], dtype=dtype)
+    index = document.get("index")
+    if not index or any(isinstance(label, list) for label in index):  # a MultiIndex does not survive JSON
+        index = None
+    frame = pd.DataFrame(document["data"], columns=document["columns"], index=index)
+    for column, dtype in (document.get("dtypes") or {}).items():
+        if column in frame.columns and str(frame[column].dtype) != dtype:
+            with contextlib.suppress(TypeError, ValueError):  # keep the JSON type where the training one is lost
+                frame[column] = frame[column].astype(dtype)
+    return frame
+
+
+def sample_request(document: dict[str, Any]) -> dict[str, Any]:
+    """The stored sample as a scoring request body, values exactly as stored (no re-encoding, no rounding)."""
+    if document.get("format") == "inputs":
+        return {"inputs": document["data"]}
+    return {"dataframe_split": {"columns": document["columns"], "data": document["data"]}}

@@ -290,7 +290,9 @@ class Monitoring:
                 condition = alert_rules.holds(rule, value)
                 current = firing.get(rule["name"])
                 if condition and current is None:
-                    fired.append(self._fire(deployment, rule, float(value), now))  # type: ignore[arg-type]
+                    alert = self._fire(deployment, rule, float(value), now)  # type: ignore[arg-type]
+                    if alert is not None:  # None: another evaluator (the daemon's scheduler) recorded it first
+                        fired.append(alert)
                 elif condition is False and current is not None:
                     self.store.resolve(int(current["id"]), now)
             for rule_name, current in firing.items():  # the rule was removed: its alert cannot clear otherwise
@@ -318,7 +320,7 @@ class Monitoring:
         value = (snap.get("performance_summary") or {}).get(metric)
         return None if value is None else float(value)
 
-    def _fire(self, deployment: Deployment, rule: dict[str, Any], value: float, now: float) -> dict[str, Any]:
+    def _fire(self, deployment: Deployment, rule: dict[str, Any], value: float, now: float) -> dict[str, Any] | None:
         window = f"{int(rule['window_seconds'])}s"
         message = (
             f"{deployment.name}: {rule['metric']} = {value:.4g} {rule['op']} {rule['threshold']:g} "
@@ -335,6 +337,8 @@ class Monitoring:
             "message": message,
         }
         alert_id = self.store.fire(alert)
+        if alert_id is None:
+            return None
         view = _alert_view({**alert, "id": alert_id})
         log.warning("Alert fired: %s", message)
         url = rule.get("webhook") or self.config.alert_webhook_url
@@ -367,14 +371,20 @@ class Monitoring:
                 self.evaluate(deployment, min_interval=POLL_INTERVAL)
             return [_alert_view(a) for a in self.store.alerts(deployment.name)]
         if evaluate:
-            for deployment in self.mlops.deployments():
-                try:
-                    self.evaluate(deployment, min_interval=POLL_INTERVAL)
-                except MLOpsError as exc:
-                    log.warning("alert rules of %s not evaluated: %s", deployment.name, exc.message)
-                except Exception:  # one deployment's broken log must not hide every alert
-                    log.exception("alert rules of %s not evaluated", deployment.name)
+            self.evaluate_all(self.mlops.deployments(), min_interval=POLL_INTERVAL)
         return [_alert_view(a) for a in self.store.alerts()]
+
+    def evaluate_all(self, deployments: Sequence[Deployment] | None = None, *, min_interval: float = 0.0) -> int:
+        """Evaluate the rules of every deployment (default: all in the store); returns how many alerts fired."""
+        fired = 0
+        for deployment in self.mlops.store.list_deployments() if deployments is None else deployments:
+            try:
+                fired += len(self.evaluate(deployment, min_interval=min_interval))
+            except MLOpsError as exc:
+                log.warning("alert rules of %s not evaluated: %s", deployment.name, exc.message)
+            except Exception:  # one deployment's broken log must not hide every alert
+                log.exception("alert rules of %s not evaluated", deployment.name)
+        return fired
 
     # --- health -----------------------------------------------------------------------------------------------
 
@@ -544,4 +554,44 @@ def _alert_view(alert: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-__all__ = ["Monitoring", "MonitoringReport"]
+class AlertScheduler:
+    """Evaluate every deployment's alert rules every ``interval`` seconds in a background thread.
+
+    Without it, rules are evaluated only when alerts, health or a report are read: a deployment nobody looks at
+    would never alert. It runs where the store is at hand outside the serving interpreter (the serving daemon's
+    log writer process) and shares ``Monitoring.evaluate`` with the on-read path; ``MonitoringStore.fire``
+    records each firing once whichever path gets there first.
+    """
+
+    def __init__(self, monitoring: Monitoring, interval: float) -> None:
+        self.monitoring = monitoring
+        self.interval = float(interval)
+        self.rounds = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> AlertScheduler:
+        if self._thread is None and self.interval > 0:
+            self._thread = threading.Thread(target=self._run, name="mlops-alert-scheduler", daemon=True)
+            self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.monitoring.evaluate_all()
+            except Exception:  # the store may be briefly unavailable: the next round retries
+                log.exception("Scheduled alert evaluation failed")
+            self.rounds += 1
+            self._stop.wait(self.interval)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop after the round in progress, and wait for webhook deliveries it started."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        self.monitoring.close(timeout)
+
+
+__all__ = ["AlertScheduler", "Monitoring", "MonitoringReport"]

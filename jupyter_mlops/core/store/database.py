@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ..errors import Conflict, NotFound
 from ..models import Deployment, Variant, VariantRole
-from .tables import Base, DeploymentRow, VariantRow, utcnow
+from . import schema
+from .tables import DeploymentRow, VariantRow, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ class Store:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = make_engine(url)
-        Base.metadata.create_all(self.engine)
+        schema.upgrade(self.engine)  # the Alembic migrations, under a lock
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager

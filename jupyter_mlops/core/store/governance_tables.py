@@ -69,4 +69,7 @@ GOVERNANCE_TABLES = (AuditRow.__table__, ApprovalRow.__table__, DeploymentTokenR
 
 
 def ensure_tables(engine: Engine) -> None:
-    Base.metadata.create_all(engine, tables=list(GOVERNANCE_TABLES))  # type: ignore[arg-type]
+    """The store's schema at head (the governance tables with it): one SELECT when it is there already."""
+    from . import schema
+
+    schema.upgrade(engine)

@@ -1,6 +1,8 @@
 """LocalTarget: deployments served by the local serving daemon (``python -m jupyter_mlops.serving``).
 
 The daemon is a separate process in its own session, so it outlives the Jupyter server and kernels that use it.
+It runs under a supervisor process (``serving/supervisor.py``) that restarts it with backoff when it crashes and
+records a crash loop in ``supervisor.json``, which ``status``/``statuses`` then report as the deployments' state.
 Any process with the same ``data_dir`` finds it through ``{data_dir}/serving/daemon.json``; the first one that
 needs it starts it, under an exclusive file lock so two processes never start two daemons.
 """
@@ -23,8 +25,9 @@ from typing import Any
 import httpx
 
 from ...config import MLOpsConfig
-from ...serving import daemon_file
+from ...serving import daemon_file, supervisor
 from ...serving.daemon_file import DaemonInfo
+from ...serving.supervisor import SupervisorStatus
 from ..errors import DeploymentFailed, NotFound, Unavailable
 from ..models import DeploymentState, RuntimeStatus, StepStatus
 from ..store import Store
@@ -71,6 +74,7 @@ class LocalTarget(Target):
         self.info_path = daemon_file.path_in(config.data_dir)
         self.log_path = self.serving_dir / daemon_file.LOG_NAME
         self.lock_path = self.serving_dir / daemon_file.LOCK_NAME
+        self.supervisor_path = supervisor.status_path(config.data_dir)
         self._info: DaemonInfo | None = None
         self._client = httpx.Client(timeout=httpx.Timeout(30.0, connect=2.0), trust_env=False)
 
@@ -105,7 +109,32 @@ class LocalTarget(Target):
             return self._start()
 
     def stop_daemon(self, timeout: float = STOP_TIMEOUT) -> bool:
-        """Ask the daemon to shut down and wait for its process to exit; False when none was running."""
+        """Stop the supervisor (so it does not restart the daemon), then the daemon, and wait for both processes
+        to exit; False when neither was running."""
+        watcher = self.supervisor_status(live=True)
+        if watcher is not None:
+            # SIGTERM: the supervisor stops restarting and forwards it to the daemon (a graceful shutdown).
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(watcher.supervisor_pid, signal.SIGTERM)
+        stopped = self._stop_process(timeout)
+        if watcher is not None:
+            if not self._wait_exit(watcher.supervisor_pid, 5.0):
+                pid = watcher.supervisor_pid
+                raise Unavailable(f"The serving supervisor (pid {pid}) does not stop; end it with kill {pid}.")
+            stopped = True
+        return stopped
+
+    def supervisor_status(self, *, live: bool = False) -> SupervisorStatus | None:
+        """What supervisor.json says (restarts, last exit code, crash loop); with ``live``, only a running one."""
+        status = supervisor.read_status(self.supervisor_path)
+        if status is None or not live:
+            return status
+        pid = status.supervisor_pid
+        if status.state in ("running", "restarting") and pid_alive(pid) and supervisor.is_supervisor(pid):
+            return status
+        return None
+
+    def _stop_process(self, timeout: float) -> bool:
         info = daemon_file.read(self.info_path)
         self._info = None
         if info is None or not pid_alive(info.pid):
@@ -124,10 +153,15 @@ class LocalTarget(Target):
         return True
 
     def _start(self) -> DaemonInfo:
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        watcher = self.supervisor_status(live=True)
+        if watcher is not None:
+            # Its daemon crashed and is being restarted: wait for it rather than start a second one.
+            return self._await_daemon(watcher.supervisor_pid, None, offset)
         config = self.config
         self.serving_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         command = [
-            sys.executable, "-m", "jupyter_mlops.serving",
+            sys.executable, "-m", supervisor.MODULE,
             "--data-dir", str(config.data_dir),
             "--store-url", config.store_url,
             "--tracking-uri", config.tracking_uri,
@@ -139,7 +173,7 @@ class LocalTarget(Target):
             command.append("--allow-remote")
         if self.log_path.exists() and self.log_path.stat().st_size > MAX_LOG_BYTES:
             os.replace(self.log_path, self.log_path.with_name(self.log_path.name + ".1"))  # keep one old log
-        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+            offset = 0
         with open(self.log_path, "ab") as log_file:
             process = subprocess.Popen(
                 command,
@@ -153,21 +187,35 @@ class LocalTarget(Target):
             )
         # Reap the child when it exits, so a stopped daemon does not linger as a zombie of a long-lived server.
         threading.Thread(target=process.wait, name="mlops-daemon-reaper", daemon=True).start()
-        log.info("Started the serving daemon (pid %s); log: %s", process.pid, self.log_path)
+        log.info("Started the serving supervisor (pid %s); log: %s", process.pid, self.log_path)
+        return self._await_daemon(process.pid, process, offset)
+
+    def _await_daemon(self, supervisor_pid: int, process: subprocess.Popen[bytes] | None, offset: int) -> DaemonInfo:
+        """Wait until the daemon of supervisor ``supervisor_pid`` answers; raise with the log's tail if the
+        supervisor gives up (the daemon refused to start, or crashed in a loop) or it takes too long."""
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
-            if process.poll() is not None:
+            if (process.poll() is not None) if process is not None else not pid_alive(supervisor_pid):
+                state = self.supervisor_status()
+                gave_up = state is not None and state.supervisor_pid == supervisor_pid and state.state == "crash_loop"
+                why = f" {state.message}" if gave_up and state is not None else ""
+                code = process.returncode if process is not None else "unknown"
                 raise Unavailable(
-                    f"The serving daemon exited during startup (code {process.returncode}). "
+                    f"The serving daemon exited during startup (code {code}).{why} "
                     f"Last lines of {self.log_path}:\n{self._log_tail(offset)}"
                 )
+            state = self.supervisor_status()
             info = daemon_file.read(self.info_path)
-            if info is not None and info.pid == process.pid and self.running_daemon() is not None:
+            if (
+                state is not None and info is not None and state.supervisor_pid == supervisor_pid
+                and info.pid == state.child_pid and self.running_daemon() is not None
+            ):  # fmt: skip
                 return info
             time.sleep(POLL_INTERVAL)
-        process.terminate()  # ours, and useless to anyone: do not leave it behind
+        if process is not None:
+            process.terminate()  # ours, and useless to anyone: do not leave it (or its daemon) behind
         raise Unavailable(
-            f"The serving daemon (pid {process.pid}) did not come up within {START_TIMEOUT:.0f} s. "
+            f"The serving daemon (supervisor pid {supervisor_pid}) did not come up within {START_TIMEOUT:.0f} s. "
             f"Last lines of {self.log_path}:\n{self._log_tail(offset)}"
         )
 
@@ -228,7 +276,7 @@ class LocalTarget(Target):
     def status(self, deployment_name: str) -> RuntimeStatus | None:
         info = self._current()
         if info is None:
-            return None
+            return self._without_daemon(deployment_name)
         response = self._admin(info, "GET", f"/admin/deployments/{deployment_name}")
         if response.status_code == 404:
             return None
@@ -238,7 +286,8 @@ class LocalTarget(Target):
         """Statuses of everything the daemon serves; {} when no daemon runs (this never starts one)."""
         info = self._current()
         if info is None:
-            return {}
+            names = (d.name for d in self.store.list_deployments(target=self.name))
+            return {s.name: s for s in map(self._without_daemon, names) if s is not None}
         items = self._admin(info, "GET", "/admin/status").json().get("deployments", [])
         return {s.name: s for s in (RuntimeStatus.model_validate(item) for item in items)}
 
@@ -310,6 +359,23 @@ class LocalTarget(Target):
         self._client.close()
 
     # --- helpers ---------------------------------------------------------------------------------------------
+
+    def _without_daemon(self, deployment_name: str) -> RuntimeStatus | None:
+        """The status of a deployment while no daemon answers: failed during a crash loop, pending while the
+        supervisor restarts the daemon, else None (not running)."""
+        state = self.supervisor_status()
+        if state is None or state.state not in ("crash_loop", "restarting"):
+            return None
+        if state.state == "restarting" and not pid_alive(state.supervisor_pid):
+            return None
+        generation = self.store.generation(deployment_name)
+        if generation is None:
+            return None
+        if state.state == "crash_loop":  # with the wanted generation, so wait_ready fails at once
+            return RuntimeStatus(
+                name=deployment_name, state=DeploymentState.failed, message=state.message, generation=generation
+            )
+        return RuntimeStatus(name=deployment_name, state=DeploymentState.pending, message=state.message)
 
     def _current(self) -> DaemonInfo | None:
         """The daemon to talk to without starting one: the cached one if its file still names it."""

@@ -2,7 +2,9 @@
 
 The application is a router (traffic split by variant weight) in front of one Serve deployment per variant,
 each wrapping its pinned MLflow model with autoscaling, bounded ongoing and queued requests (backpressure: Serve
-answers 503 beyond them), a health check that runs a canned prediction, and micro-batching. See ``ray_app``.
+answers 503 beyond them), a health check that runs a canned prediction, and micro-batching. The router mirrors
+requests to shadow variants and writes the inference log to our store (``store_url``, which the Ray nodes must
+reach), so monitoring works as on the local target. See ``ray_app``.
 
 Settings: ``c.MLOpsConfig.target_options = {"ray": {...}}`` with the fields of ``RaySettings``. With
 ``address="local"`` the target starts a Ray cluster inside this process (bound to loopback); otherwise it joins
@@ -11,6 +13,7 @@ the cluster at ``address`` (``"auto"``, ``"ray://head:10001"``).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import threading
@@ -28,7 +31,6 @@ from ..models import (
     DeploymentStep,
     RuntimeStatus,
     StepStatus,
-    VariantRole,
     VariantStatus,
 )
 from ..store import Store
@@ -126,8 +128,6 @@ class RayServeTarget(Target):
             self.remove(deployment_name)
             return RuntimeStatus(name=deployment_name, state=DeploymentState.stopped, message="not in the store")
         deployment = self.store.get_deployment(deployment_name)
-        if any(v.role == VariantRole.shadow for v in deployment.variants):
-            raise InvalidRequest("The ray target does not mirror traffic to shadow variants; use the local target.")
         serve = self.connect()
         from .ray_app import ModelVariant, Router
 
@@ -137,26 +137,22 @@ class RayServeTarget(Target):
         )
         bound = []
         for variant in deployment.variants:
-            app = serve.deployment(
-                ModelVariant,
-                name=f"variant-{variant.name}",
+            options: dict[str, Any] = dict(
                 max_ongoing_requests=s.max_ongoing_requests,
                 max_queued_requests=s.max_queued_requests,
                 health_check_period_s=s.health_check_period_s,
                 health_check_timeout_s=s.health_check_timeout_s,
                 ray_actor_options={"num_cpus": s.replica_cpus},
                 **scaling,
-            ).bind(
-                variant.model_uri,
-                self.config.tracking_uri,
-                self.config.registry_uri,
-                s.max_batch_size,
-                s.batch_wait_s,
             )
-            bound.append((variant.name, variant.weight, app))
+            c = self.config
+            args = (variant.model_uri, c.tracking_uri, c.registry_uri, s.max_batch_size, s.batch_wait_s)
+            model = _stable(serve.deployment(ModelVariant, name=f"variant-{variant.name}", **options), args, options)
+            app = model.bind(*args)
+            bound.append((variant.name, variant.model_version, variant.role.value, variant.weight, app))
         router = serve.deployment(
             Router, name="router", ray_actor_options={"num_cpus": 0}, max_queued_requests=s.max_queued_requests
-        ).bind(bound, generation)
+        ).bind(deployment_name, bound, generation, self._log_options())
         try:
             serve.run(router, name=deployment_name, route_prefix=f"/{deployment_name}", blocking=False)
         except Exception as exc:
@@ -220,6 +216,16 @@ class RayServeTarget(Target):
 
     # --- helpers -------------------------------------------------------------------------------------------
 
+    def _log_options(self) -> dict[str, Any] | None:
+        """What the router needs to write the inference log to our store, as the local daemon does (None when
+        logging is off). The store must be reachable from the Ray nodes (PostgreSQL for a real cluster)."""
+        c = self.config
+        if not c.inference_log_enabled:
+            return None
+        settings = ("enabled", "sample_rate", "retention_days", "queue_size", "redact")
+        names = [f"inference_log_{n}" for n in settings]
+        return {"store_url": c.store_url, **{n: getattr(c, n) for n in names}}
+
     def _generation(self, deployment_name: str) -> int | None:
         try:
             handle = self.connect().get_app_handle(deployment_name)
@@ -230,12 +236,7 @@ class RayServeTarget(Target):
     def _to_status(self, name: str, app: Any) -> RuntimeStatus:
         state = _STATES.get(str(getattr(app.status, "value", app.status)), DeploymentState.unknown)
         message = app.message or None
-        variants = []
-        for dep_name, dep in (app.deployments or {}).items():
-            if dep_name.startswith("variant-"):
-                dep_state = _STATES.get(str(getattr(dep.status, "value", dep.status)), DeploymentState.unknown)
-                dep_state = DeploymentState.ready if str(dep.status).endswith("HEALTHY") else dep_state
-                variants.append(VariantStatus(name=dep_name[len("variant-") :], model_uri="", state=dep_state))
+        variants = self._variant_statuses(name, app)
         generation = self._generation(name) if state == DeploymentState.ready else None
         return RuntimeStatus(
             name=name,
@@ -246,6 +247,40 @@ class RayServeTarget(Target):
             variants=variants,
             generation=generation,
         )
+
+    def _variant_statuses(self, name: str, app: Any) -> list[VariantStatus]:
+        """One status per variant Serve runs, with the pinned model URI from the store, in the store's order."""
+        try:
+            wanted = {v.name: v.model_uri for v in self.store.get_deployment(name).variants}
+        except NotFound:
+            wanted = {}
+        order = list(wanted)
+        variants = []
+        for dep_name, dep in (app.deployments or {}).items():
+            if not dep_name.startswith("variant-"):
+                continue
+            variant = dep_name[len("variant-") :]
+            raw = str(getattr(dep.status, "value", dep.status))
+            state = DeploymentState.ready if raw.endswith("HEALTHY") else _STATES.get(raw, DeploymentState.unknown)
+            variants.append(VariantStatus(name=variant, model_uri=wanted.get(variant, ""), state=state))
+        return sorted(variants, key=lambda v: order.index(v.name) if v.name in order else len(order))
+
+
+def _stable(deployment: Any, args: tuple[Any, ...], options: dict[str, Any]) -> Any:
+    """The Serve deployment with a version derived from what it runs, so re-applying an unchanged variant (apply
+    again, a weight change, promote, rollback) keeps its replicas instead of restarting them: without a version,
+    ``serve.run`` gives each deployment a random one and replaces every replica on every apply.
+
+    Serve keeps the ``version`` option for internal use only; should a Ray release refuse it, the deployment is
+    returned as it is (correct, only slower to update)."""
+    from ... import __version__
+
+    digest = hashlib.sha256(repr((__version__, args, sorted(options.items()))).encode()).hexdigest()[:16]
+    try:
+        return deployment.options(version=digest, _internal=True)
+    except (TypeError, ValueError) as exc:
+        log.warning("Ray Serve refused a deployment version (%s): variants restart on every apply", exc)
+        return deployment
 
 
 def _steps(state: DeploymentState, message: str | None) -> list[DeploymentStep]:

@@ -1,0 +1,83 @@
+"""The store's schema comes from Alembic migrations: new stores, pre-migration stores, concurrent openers."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine, inspect, text
+
+from jupyter_mlops.core.models import Variant
+from jupyter_mlops.core.store import Store, schema
+
+
+def _url(tmp_path: Path, name: str = "store.db") -> str:
+    return f"sqlite:///{tmp_path / name}"
+
+
+def test_a_new_store_is_created_at_the_head_revision(tmp_path: Path) -> None:
+    store = Store(_url(tmp_path))
+    with store.engine.connect() as connection:
+        assert schema.current(connection) == schema.head()
+    names = set(inspect(store.engine).get_table_names())
+    assert {"mlops_deployments", "mlops_variants", "mlops_audit", "mlops_inference_requests"} <= names
+    assert "alembic_version" not in names  # MLflow's version table name stays free
+    store.close()
+
+
+def test_the_migrations_match_the_tables_the_code_declares(tmp_path: Path) -> None:
+    """A table or column added without a migration shows up here as a difference."""
+    store = Store(_url(tmp_path))
+    with store.engine.connect() as connection:
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "version_table": schema.VERSION_TABLE}
+        )
+        assert compare_metadata(context, schema.metadata()) == []
+    store.close()
+
+
+def test_a_store_made_before_migrations_is_adopted_with_its_data(tmp_path: Path) -> None:
+    url = _url(tmp_path)
+    engine = create_engine(url)
+    schema.metadata().create_all(engine)  # what releases before the migrations did
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO mlops_deployments (name, owner, target, model_ref, generation, config, created_at,"
+                " updated_at) VALUES ('old', 'alice', 'local', 'models:/m/1', 1, '{}', '2026-01-01', '2026-01-01')"
+            )
+        )
+    engine.dispose()
+    store = Store(url)
+    assert store.get_deployment("old").owner == "alice"
+    with store.engine.connect() as connection:
+        assert schema.current(connection) == schema.head()
+    store.close()
+
+
+def test_concurrent_processes_opening_a_new_store_all_succeed(tmp_path: Path) -> None:
+    url = _url(tmp_path)
+    code = (
+        "import sys; from jupyter_mlops.core.store import Store; "
+        "s = Store(sys.argv[1]); print(len(s.list_deployments())); s.close()"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, url], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
+    results = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0, 0], [err[-500:] for _, err in results]
+    assert [out.strip() for out, _ in results] == ["0"] * 4
+    store = Store(url)
+    store.create_deployment(
+        "d",
+        owner=None,
+        target="local",
+        model_ref="models:/m/1",
+        variants=[Variant(name="v1", model_name="m", model_version="1")],
+    )
+    assert [d.name for d in store.list_deployments()] == ["d"]
+    store.close()
