@@ -113,11 +113,14 @@ def _fast_path(model: Any) -> dict[str, Any]:
 
 def fast_frame(value: Any, columns: tuple[str, ...]) -> Any | None:
     """A float64 frame from a ``dataframe_split`` object whose columns are exactly ``columns`` and whose cells are
-    all JSON numbers; None for anything else (the general path then parses and validates it as MLflow does)."""
-    if not isinstance(value, dict) or len(value) != 2 or value.get("columns") != list(columns):
+    all JSON numbers (with or without the ``index`` pandas' ``to_dict(orient="split")`` adds); None for anything
+    else (the general path then parses and validates it as MLflow does)."""
+    if not isinstance(value, dict) or value.get("columns") != list(columns):
         return None
-    data = value.get("data")
-    if not isinstance(data, list) or not data:
+    data, index = value.get("data"), value.get("index")
+    if not isinstance(data, list) or not data or len(value) != (2 if index is None else 3):
+        return None
+    if index is not None and (not isinstance(index, list) or len(index) != len(data)):
         return None
     width = len(columns)
     for row in data:
@@ -130,7 +133,7 @@ def fast_frame(value: Any, columns: tuple[str, ...]) -> Any | None:
     import numpy as np
     import pandas as pd
 
-    return pd.DataFrame(np.array(data, dtype=np.float64), columns=list(columns), copy=False)
+    return pd.DataFrame(np.array(data, dtype=np.float64), columns=list(columns), index=index, copy=False)
 
 
 @dataclass(frozen=True)
