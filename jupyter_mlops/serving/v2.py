@@ -16,7 +16,7 @@ import numpy as np
 import orjson
 
 from ..core.errors import InvalidRequest
-from .protocol import BadScoringRequest, Scored, ScoringInput, ScoringModel, predict
+from .protocol import BadScoringRequest, Scored, ScoringInput, ScoringModel, check_json_depth, predict
 
 BINARY_HEADER = "inference-header-content-length"
 
@@ -104,6 +104,7 @@ def _decode(body: bytes, json_length: str | None) -> tuple[dict[str, Any], bytes
         head, rest = body[:length], body[length:]
     else:
         head, rest = body, b""
+    check_json_depth(head)  # the same limit as the MLflow protocol, before parsing
     try:
         payload = orjson.loads(head)
     except orjson.JSONDecodeError as exc:

@@ -48,3 +48,10 @@ def test_a_too_deep_request_gets_400_without_the_payload(deploy, registered_mode
     shallow = http.post(url, content=nested(MAX_JSON_DEPTH), headers=headers)
     assert shallow.status_code == 400
     assert "nested" not in shallow.json()["message"]
+    # the Open Inference Protocol route applies the same limit, JSON-only or with binary tensors after the header
+    v2 = f"{daemon_url(local_target)}/v2/models/deep/infer"
+    deep = nested(MAX_JSON_DEPTH + 1, "SECRET-PAYLOAD")
+    for extra, body in (({}, deep), ({"Inference-Header-Content-Length": str(len(deep))}, deep + b"\0" * 16)):
+        refused = http.post(v2, content=body, headers={**headers, **extra})
+        assert refused.status_code == 400, refused.text
+        assert "nested more than" in refused.text and b"SECRET-PAYLOAD" not in refused.content
