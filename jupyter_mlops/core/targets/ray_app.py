@@ -140,12 +140,15 @@ class Router:
         content_type = request.headers.get("content-type")
         headers = {REQUEST_ID_HEADER: request_id}
         if not self.answering:
+            headers["Retry-After"] = "1"
             return Response(b'{"message": "No variant takes traffic."}', 503, headers=headers, media_type=JSON)
         chosen = self.answering[0] if len(self.answering) == 1 else random.choices(self.answering, self.weights)[0]
         headers[VARIANT_HEADER] = chosen.name
         headers[VERSION_HEADER] = chosen.model_version
         status, payload, inputs, outputs = await self._score(chosen, body, content_type)
         self._record(request_id, chosen, arrived, started, status, inputs, outputs, shadow=False)
+        if status == 503:  # Serve's backpressure or a replica gone: retryable, as on the local daemon
+            headers["Retry-After"] = "1"
         for shadow in self.shadows:
             task = asyncio.get_running_loop().create_task(self._mirror(shadow, body, content_type, request_id))
             self._background.add(task)  # keep a reference until done (the loop holds tasks weakly)
