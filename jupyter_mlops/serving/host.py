@@ -37,6 +37,7 @@ from ..core.models import (
     VariantStatus,
 )
 from ..core.store import Store
+from ..core.store.database import variant_of
 from ..core.store.tables import DeploymentRow
 from . import parity
 from .batching import MicroBatcher
@@ -93,16 +94,7 @@ def read_desired(store: Store, name: str | None = None) -> dict[str, DesiredDepl
             row.name: DesiredDeployment(
                 name=row.name,
                 generation=row.generation,
-                variants=tuple(
-                    Variant(
-                        name=v.name,
-                        model_name=v.model_name,
-                        model_version=v.model_version,
-                        weight=v.weight,
-                        role=VariantRole(v.role),
-                    )
-                    for v in row.variants
-                ),
+                variants=tuple(variant_of(v) for v in row.variants),
                 config=dict(row.config or {}),
             )
             for row in session.scalars(query)

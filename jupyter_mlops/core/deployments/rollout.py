@@ -15,7 +15,7 @@ from sqlalchemy import select
 from ..errors import Conflict, InvalidRequest, NotFound
 from ..models import Deployment, RolloutEvent, Variant, VariantRole
 from ..store import Store
-from ..store.database import _to_record
+from ..store.database import _to_record, variant_of
 from ..store.tables import DeploymentEventRow, DeploymentRow, VariantRow, utcnow
 from .config import DeploymentConfig, PreviousPrimary
 
@@ -122,16 +122,7 @@ def change(
         row = session.get(DeploymentRow, name)
         if row is None:
             raise NotFound(f"No deployment named {name!r}. List deployments with %deployments.")
-        variants = [
-            Variant(
-                name=v.name,
-                model_name=v.model_name,
-                model_version=v.model_version,
-                weight=v.weight,
-                role=VariantRole(v.role),
-            )
-            for v in row.variants
-        ]
+        variants = [variant_of(v) for v in row.variants]
         config = DeploymentConfig.load(row.config)
         new_variants, new_config, kind, message = apply(variants, config)
         event_variant = variant or _event_variant(kind, new_variants)

@@ -44,6 +44,17 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+def variant_of(row: VariantRow) -> Variant:
+    """The typed variant of a variant row."""
+    return Variant(
+        name=row.name,
+        model_name=row.model_name,
+        model_version=row.model_version,
+        weight=row.weight,
+        role=VariantRole(row.role),
+    )
+
+
 def _to_record(row: DeploymentRow) -> Deployment:
     primary = next((v for v in row.variants if v.role == VariantRole.primary.value), None)
     primary = primary or (row.variants[0] if row.variants else None)
@@ -54,16 +65,7 @@ def _to_record(row: DeploymentRow) -> Deployment:
         model_ref=row.model_ref,
         model_name=primary.model_name if primary else "",
         model_version=primary.model_version if primary else "",
-        variants=[
-            Variant(
-                name=v.name,
-                model_name=v.model_name,
-                model_version=v.model_version,
-                weight=v.weight,
-                role=VariantRole(v.role),
-            )
-            for v in row.variants
-        ],
+        variants=[variant_of(v) for v in row.variants],
         created_at=row.created_at,
         updated_at=row.updated_at,
     )

@@ -6,11 +6,49 @@ The contract is a superset of ``mlflow.deployments.BaseDeploymentClient``: every
 from __future__ import annotations
 
 import abc
+import time
 from collections.abc import Callable
 
-from ..models import RuntimeStatus, VariantStatus
+from ..errors import DeploymentFailed, NotFound, Unavailable
+from ..models import DeploymentState, RuntimeStatus, VariantStatus
 
 ProgressCallback = Callable[[RuntimeStatus], None]
+
+
+def poll_until_ready(
+    deployment_name: str,
+    read_status: Callable[[], RuntimeStatus | None],
+    wanted_generation: Callable[[], int | None],
+    timeout: float,
+    on_progress: ProgressCallback | None,
+    *,
+    what: str,
+    hint: str = "",
+    interval: float,
+) -> RuntimeStatus:
+    """``wait_ready`` for targets that can only be polled (Ray Serve, KServe): return the status once the store's
+    current generation is ready; raise DeploymentFailed when it (or a generation the target cannot name) failed,
+    NotFound when the deployment is removed meanwhile, Unavailable after ``timeout`` seconds. ``on_progress`` gets
+    every status that differs from the previous one."""
+    deadline = time.monotonic() + timeout
+    last: RuntimeStatus | None = None
+    while True:
+        wanted = wanted_generation()
+        if wanted is None:
+            raise NotFound(f"Deployment {deployment_name!r} was removed while waiting for it.")
+        status = read_status()
+        if status is not None:
+            if on_progress is not None and (last is None or status.model_dump() != last.model_dump()):
+                on_progress(status)
+            last = status
+            if status.state == DeploymentState.ready and status.generation == wanted:
+                return status
+            if status.state == DeploymentState.failed and status.generation in (wanted, None):
+                raise DeploymentFailed(f"{what} failed: {status.message}")
+        if time.monotonic() > deadline:
+            state = last.state.value if last else "unknown"
+            raise Unavailable(f"{what} was not ready after {timeout:.0f} s (state: {state}){hint}.")
+        time.sleep(interval)
 
 
 class Target(abc.ABC):

@@ -18,7 +18,6 @@ import json
 import logging
 import re
 import threading
-import time
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ...config import MLOpsConfig
-from ..errors import DeploymentFailed, InvalidRequest, MLOpsError, NotFound, Unavailable, UnsupportedMediaType
+from ..errors import InvalidRequest, MLOpsError, Unavailable, UnsupportedMediaType
 from ..models import (
     DEPLOY_STEPS,
     Deployment,
@@ -40,7 +39,7 @@ from ..models import (
     VariantStatus,
 )
 from ..store import Store
-from .base import ProgressCallback, Target
+from .base import ProgressCallback, Target, poll_until_ready
 
 log = logging.getLogger(__name__)
 
@@ -415,28 +414,16 @@ class KServeTarget(Target):
         self, deployment_name: str, timeout: float, on_progress: ProgressCallback | None = None
     ) -> RuntimeStatus:
         """Poll until the cluster reports the store's current generation Ready (return) or failed (raise)."""
-        deadline = time.monotonic() + timeout
-        last: RuntimeStatus | None = None
-        while True:
-            wanted = self.store.generation(deployment_name)
-            if wanted is None:
-                raise NotFound(f"Deployment {deployment_name!r} was removed while waiting for it.")
-            status = self.status(deployment_name)
-            if status is not None:
-                if on_progress is not None and (last is None or status.model_dump() != last.model_dump()):
-                    on_progress(status)
-                last = status
-                if status.generation == wanted and status.state == DeploymentState.ready:
-                    return status
-                if status.generation == wanted and status.state == DeploymentState.failed:
-                    raise DeploymentFailed(f"InferenceService {deployment_name!r} failed: {status.message}")
-            if time.monotonic() > deadline:
-                state = last.state.value if last else "unknown"
-                raise Unavailable(
-                    f"InferenceService {deployment_name!r} was not ready after {timeout:.0f} s (state: {state}); "
-                    f"see kubectl describe isvc {deployment_name} -n {self.settings.namespace}."
-                )
-            time.sleep(POLL_INTERVAL)
+        return poll_until_ready(
+            deployment_name,
+            lambda: self.status(deployment_name),
+            lambda: self.store.generation(deployment_name),
+            timeout,
+            on_progress,
+            what=f"InferenceService {deployment_name!r}",
+            hint=f"; see kubectl describe isvc {deployment_name} -n {self.settings.namespace}",
+            interval=POLL_INTERVAL,
+        )
 
     def invoke(self, deployment_name: str, body: bytes, content_type: str) -> tuple[int, dict[str, str], bytes]:
         """Send an MLflow scoring request as a V2 inference request to the service's URL; answer as MLflow's."""

@@ -17,14 +17,13 @@ import hashlib
 import logging
 import os
 import threading
-import time
 from typing import Any
 
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ...config import MLOpsConfig
-from ..errors import DeploymentFailed, InvalidRequest, NotFound, Unavailable
+from ..errors import InvalidRequest, NotFound, Unavailable
 from ..models import (
     DEPLOY_STEPS,
     DeploymentState,
@@ -34,7 +33,7 @@ from ..models import (
     VariantStatus,
 )
 from ..store import Store
-from .base import ProgressCallback, Target
+from .base import ProgressCallback, Target, poll_until_ready
 
 log = logging.getLogger(__name__)
 
@@ -179,27 +178,15 @@ class RayServeTarget(Target):
         self, deployment_name: str, timeout: float, on_progress: ProgressCallback | None = None
     ) -> RuntimeStatus:
         """Poll until the application runs the store's current generation (return) or failed (raise)."""
-        deadline = time.monotonic() + timeout
-        last: RuntimeStatus | None = None
-        while True:
-            wanted = self.store.generation(deployment_name)
-            if wanted is None:
-                raise NotFound(f"Deployment {deployment_name!r} was removed while waiting for it.")
-            status = self.status(deployment_name)
-            if status is not None:
-                if on_progress is not None and (last is None or status.state != last.state):
-                    on_progress(status)
-                last = status
-                if status.state == DeploymentState.ready and status.generation == wanted:
-                    return status
-                if status.state == DeploymentState.failed:
-                    raise DeploymentFailed(f"Ray Serve application {deployment_name!r} failed: {status.message}")
-            if time.monotonic() > deadline:
-                state = last.state.value if last else "unknown"
-                raise Unavailable(
-                    f"Ray Serve application {deployment_name!r} was not ready after {timeout:.0f} s (state: {state})."
-                )
-            time.sleep(POLL_INTERVAL)
+        return poll_until_ready(
+            deployment_name,
+            lambda: self.status(deployment_name),
+            lambda: self.store.generation(deployment_name),
+            timeout,
+            on_progress,
+            what=f"Ray Serve application {deployment_name!r}",
+            interval=POLL_INTERVAL,
+        )
 
     def invoke(self, deployment_name: str, body: bytes, content_type: str) -> tuple[int, dict[str, str], bytes]:
         """POST to the application's route on the Serve proxy; returns the answer as received."""
