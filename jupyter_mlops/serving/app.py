@@ -333,13 +333,20 @@ def v2_routes(ctx: ServingContext) -> list[BaseRoute]:
         pending = [name for name in names if (runtime := ctx.host.get(name)) is not None and not runtime.serving()]
         return json_response({"ready": not pending}, status=200 if not pending else 503)
 
-    async def model_metadata(request: Request) -> Response:
-        name = request.path_params["name"]
+    async def in_process(request: Request, name: str) -> DeploymentRuntime | Response:
+        """The model's runtime when this process serves it; otherwise the answer (404, or the isolated worker's)."""
         runtime = ctx.host.get(name)
         if runtime is None:
             return v2_error(NotFound(f"No model (deployment) named {name!r} is served here."))
         if isinstance(runtime, IsolatedRuntime):
             return await runtime.forward(request, None)
+        return runtime
+
+    async def model_metadata(request: Request) -> Response:
+        name = request.path_params["name"]
+        runtime = await in_process(request, name)
+        if isinstance(runtime, Response):
+            return runtime
         serving = runtime.active
         if serving is None:
             return v2_error(NotReady(runtime))
@@ -349,11 +356,9 @@ def v2_routes(ctx: ServingContext) -> list[BaseRoute]:
 
     async def model_ready(request: Request) -> Response:
         name = request.path_params["name"]
-        runtime = ctx.host.get(name)
-        if runtime is None:
-            return v2_error(NotFound(f"No model (deployment) named {name!r} is served here."))
-        if isinstance(runtime, IsolatedRuntime):
-            return await runtime.forward(request, None)
+        runtime = await in_process(request, name)
+        if isinstance(runtime, Response):
+            return runtime
         is_ready = runtime.active is not None
         return json_response({"name": name, "ready": is_ready}, status=200 if is_ready else 503)
 

@@ -51,16 +51,7 @@ export function ModelDetail(props: ModelDetail.IProps): React.ReactElement {
     <div className="jp-MLOps-detail" data-model-name={model.name}>
       <header className="jp-MLOps-detail-header">
         <h1 className="jp-MLOps-detail-title">{model.name}</h1>
-        {link && (
-          <a
-            className="jp-MLOps-external"
-            href={link}
-            target="_blank"
-            rel="noopener noreferrer"
-          >
-            {trans.__('Open in MLflow')}
-          </a>
-        )}
+        <MLflowLink href={link} trans={trans} />
       </header>
       <p className="jp-MLOps-description">
         {model.description || trans.__('No description.')}
@@ -273,16 +264,7 @@ function VersionDetail(props: {
         >
           {trans.__('Deploy…')}
         </button>
-        {link && (
-          <a
-            className="jp-MLOps-external"
-            href={link}
-            target="_blank"
-            rel="noopener noreferrer"
-          >
-            {trans.__('Open in MLflow')}
-          </a>
-        )}
+        <MLflowLink href={link} trans={trans} />
       </div>
       {v.description && <p className="jp-MLOps-description">{v.description}</p>}
       <KeyValues
@@ -440,4 +422,24 @@ function Tags(props: {
 
 function formatNumber(value: number): string {
   return Number.isInteger(value) ? String(value) : value.toPrecision(4);
+}
+
+/** "Open in MLflow" in a new tab, when the MLflow UI's address is configured. */
+function MLflowLink(props: {
+  href: string | null | undefined;
+  trans: TranslationBundle;
+}): React.ReactElement | null {
+  if (!props.href) {
+    return null;
+  }
+  return (
+    <a
+      className="jp-MLOps-external"
+      href={props.href}
+      target="_blank"
+      rel="noopener noreferrer"
+    >
+      {props.trans.__('Open in MLflow')}
+    </a>
+  );
 }
