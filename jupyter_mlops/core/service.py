@@ -6,6 +6,7 @@ to one version, writes the desired state to the Store, and lets the target conve
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
 import threading
@@ -20,7 +21,7 @@ from .errors import Conflict, InvalidRequest, MLOpsError, NotFound, Unavailable
 from .governance import AuditLedger, DeploymentTokens, Governance, cards
 from .governance.audit import AuditEvent, ChainReport, ServedAt
 from .governance.cards import LineageChain, ModelCard
-from .governance.policy import APPROVABLE, ROLLOUT_ACTIONS, Approval
+from .governance.policy import APPROVABLE, ROLLOUT_ACTIONS, Approval, record_or_fail
 from .models import (
     Deployment,
     DeploymentSpec,
@@ -37,6 +38,8 @@ from .models import (
     VariantRole,
 )
 from .monitoring import baseline as baselines
+from .monitoring.models import Alert, AlertRule, Health, WhoAmI, parse_health
+from .principal import Principal
 from .registry import Registry
 from .store import Store
 from .targets import ProgressCallback, Target
@@ -50,20 +53,46 @@ def deployment_name_for(model_name: str) -> str:
     return name or "model"
 
 
+class _Shared:
+    """What a facade and its ``acting_as`` views share: the serving targets and monitoring, built on first use."""
+
+    def __init__(self, targets: dict[str, Target] | None) -> None:
+        self.lock = threading.Lock()
+        self.targets = targets
+        self.monitoring: Any = None
+        self.root: Any = None  # the facade the views were made from
+
+
 class MLOps:
     """Register, catalog, deploy and call models. Thread-safe; one instance per process is enough."""
 
     def __init__(
         self,
         config: MLOpsConfig | None = None,
+        principal: Principal | str | None = None,
         *,
         user: str | None = None,
         registry: Registry | None = None,
         store: Store | None = None,
         targets: dict[str, Target] | None = None,
     ) -> None:
+        """Build the facade from settings, acting as ``principal``.
+
+        Args:
+            config: Settings (default: ``MLOpsConfig()`` with ``JUPYTER_MLOPS_*`` variables).
+            principal: Who acts (a ``Principal`` or a user name); default: ``user``, else the process's user
+                (``JUPYTERHUB_USER`` or the OS user). It also owns what this facade creates.
+            user: The user name to act as when no ``principal`` is given.
+            registry: A registry to share (default: one on the configured MLflow URIs).
+            store: A store to share (default: one on ``config.store_url``).
+            targets: Serving targets by name (default: built from configuration on first use).
+        """
         self.config = config or MLOpsConfig()
-        self.user = user or lineage.current_user()
+        if principal is None:
+            principal = Principal(name=user) if user else Principal.current()
+        self._principal = Principal(name=principal) if isinstance(principal, str) else principal
+        self.user = self._principal.name  # the owner of what this facade (and every view of it) creates
+        self._view = False
         self.registry = registry or Registry(
             self.config.tracking_uri,
             self.config.registry_uri,
@@ -71,29 +100,58 @@ class MLOps:
             experiment_name=self.config.experiment_name,
         )
         self.store = store or Store(self.config.store_url)
-        self._targets = targets
-        self._lock = threading.Lock()
+        self._shared = _Shared(targets)  # shared with every acting_as view
+        self._shared.root = self
         # Governance (issue 6): the append-only ledger, roles/approvals, and per-deployment tokens.
         self.audit = AuditLedger(self.store)
         self.governance = Governance(self.config, self.store, self.audit)
         self.tokens = DeploymentTokens(self.store)
 
+    # --- identity ---------------------------------------------------------------------------------------------
+
+    @property
+    def principal(self) -> Principal:
+        """Who this facade acts as (bound at construction or by ``acting_as``)."""
+        return self._principal
+
+    def acting_as(self, principal: Principal) -> MLOps:
+        """A cheap view of this facade acting as ``principal``.
+
+        The view shares registry, store, targets, governance and monitoring with this facade; what it creates is
+        still owned by this facade's user. Doors build one per authenticated caller (the REST door per request).
+        """
+        view = copy.copy(self)
+        view._principal = principal
+        view._view = True
+        return view
+
     # --- targets ----------------------------------------------------------------------------------------------
 
     @property
+    def built_targets(self) -> dict[str, Target] | None:
+        """The serving targets if already built, else None (teardown code need not build them to stop them)."""
+        return self._shared.targets
+
+    _targets = built_targets  # the name tests used before the facade's state moved into _Shared
+
+    @property
     def targets(self) -> dict[str, Target]:
-        with self._lock:
-            if self._targets is None:
+        """The serving targets by name (``local`` plus those configured), built on first use."""
+        shared = self._shared
+        with shared.lock:
+            if shared.targets is None:
                 from .targets.local import LocalTarget
 
-                self._targets = {"local": LocalTarget(self.config, self.store)}
+                built: dict[str, Target] = {"local": LocalTarget(self.config, self.store)}
                 # Targets named in configuration (c.MLOpsConfig.targets), e.g. "kserve" or "ray".
                 from .targets.registry import build_targets
 
-                self._targets.update(build_targets(self.config, self.store))
-            return self._targets
+                built.update(build_targets(self.config, self.store))
+                shared.targets = built
+            return shared.targets
 
     def target(self, name: str) -> Target:
+        """The serving target ``name``, or InvalidRequest naming the configured ones."""
         try:
             return self.targets[name]
         except KeyError:
@@ -115,7 +173,6 @@ class MLOps:
         params: dict[str, Any] | None = None,
         metrics: dict[str, float] | None = None,
         notebook: str | None = None,
-        actor: str | None = None,
     ) -> ModelVersion:
         """Register an in-memory model (or a ``runs:/``/``models:/`` URI) as a new version of ``name``.
 
@@ -125,8 +182,8 @@ class MLOps:
         """
         name = validation.model_name(name)
         alias = validation.alias(alias) if alias else None
-        self._authorize("register", actor, target=f"model/{name}")
-        all_tags = {**lineage.capture(X, notebook=notebook, user=actor or self.user), **(tags or {})}
+        self._authorize("register", target=f"model/{name}")
+        all_tags = {**lineage.capture(X, notebook=notebook, user=self.principal.name), **(tags or {})}
         if isinstance(model, str):
             version = self.registry.register_uri(model, name, tags=all_tags, description=description)
         else:
@@ -144,9 +201,9 @@ class MLOps:
         if X is not None:
             self.monitoring.record_baseline(version, model, X)  # training profile, an artifact of the version's run
             self._record_parity_sample(version, X)  # governance: training rows the parity gate replays at deploy
-        self._audit("register", actor, f"model/{name}/{version.version}", None, _version_state(version))
+        self._audit("register", f"model/{name}/{version.version}", None, _version_state(version))
         if alias:
-            version = self.set_alias(name, alias, version.version, actor=actor)
+            version = self.set_alias(name, alias, version.version)
         return version
 
     def models(self, filter: str | None = None, max_results: int = 50, page_token: str | None = None) -> Page:
@@ -163,24 +220,24 @@ class MLOps:
     def version(self, name: str, version: str) -> ModelVersion:
         return self.registry.version(validation.model_name(name), validation.version(version))
 
-    def set_alias(self, name: str, alias: str, version: str | int, *, actor: str | None = None) -> ModelVersion:
+    def set_alias(self, name: str, alias: str, version: str | int) -> ModelVersion:
         name, alias, version = validation.model_name(name), validation.alias(alias), validation.version(version)
         target = f"model/{name}@{alias}"
-        self._authorize("set_alias", actor, target=target)
+        self._authorize("set_alias", target=target)
         if self.governance.is_protected("set_alias", alias=alias):
-            self.governance.require_approval("set_alias", self._actor(actor), self.user, target, version)
+            self.governance.require_approval("set_alias", self.principal, self.user, target, version)
         before = self._alias_version(name, alias)
         result = self.registry.set_alias(name, alias, version)
-        self._audit("set_alias", actor, target, {"version": before}, {"version": version})
+        self._audit("set_alias", target, {"version": before}, {"version": version})
         return result
 
-    def delete_alias(self, name: str, alias: str, *, actor: str | None = None) -> None:
+    def delete_alias(self, name: str, alias: str) -> None:
         name, alias = validation.model_name(name), validation.alias(alias)
         target = f"model/{name}@{alias}"
-        self._authorize("delete_alias", actor, target=target)
+        self._authorize("delete_alias", target=target)
         before = self._alias_version(name, alias)
         self.registry.delete_alias(name, alias)
-        self._audit("delete_alias", actor, target, {"version": before}, None)
+        self._audit("delete_alias", target, {"version": before}, None)
 
     # --- deployments ------------------------------------------------------------------------------------------
 
@@ -193,7 +250,6 @@ class MLOps:
         wait: bool = True,
         replace: bool = False,
         on_progress: ProgressCallback | None = None,
-        actor: str | None = None,
         canary: int | None = None,
         shadow: bool = False,
         batching: dict[str, Any] | None = None,
@@ -216,14 +272,14 @@ class MLOps:
         dep_name = spec.name or deployment_name_for(ref.name)
         variants = [Variant(model_name=pinned.name, model_version=pinned.version, role=VariantRole.primary)]
         existing = self._existing(dep_name)
-        owner = existing.owner if existing is not None else self._owner_for(actor)
+        owner = existing.owner if existing is not None else self._owner_for()
         audit_target = f"deployment/{dep_name}"
-        self._authorize("deploy", actor, target=audit_target, owner=owner, deployment=dep_name)
+        self._authorize("deploy", target=audit_target, owner=owner, deployment=dep_name)
         if self.governance.is_protected("deploy", deployment=dep_name):
-            self.governance.require_approval("deploy", self._actor(actor), owner, audit_target, pinned.version)
+            self.governance.require_approval("deploy", self.principal, owner, audit_target, pinned.version)
         settings = _serving_settings(batching, isolated)
         if canary is not None or shadow or (replace and self._exists(dep_name)):
-            self._roll_out(dep_name, ref, pinned, canary=canary, shadow=shadow, settings=settings, actor=actor)
+            self._roll_out(dep_name, ref, pinned, canary=canary, shadow=shadow, settings=settings)
         else:
             self.store.create_deployment(
                 dep_name, owner=owner, target=spec.target, model_ref=str(ref), variants=variants,
@@ -243,16 +299,16 @@ class MLOps:
                 status = deploy_target.wait_ready(dep_name, self.config.deploy_timeout, on_progress)
             except MLOpsError as exc:
                 self._audit(
-                    "deploy", actor, audit_target, before, after, owner=owner, outcome="failed", detail=exc.message
+                    "deploy", audit_target, before, after, owner=owner, outcome="failed", detail=exc.message
                 )
                 raise
-        self._audit("deploy", actor, audit_target, before, after, owner=owner)
+        self._audit("deploy", audit_target, before, after, owner=owner)
         return self._merge(self.store.get_deployment(dep_name), status)
 
-    def deployments(self, owner: str | None = None, *, actor: str | None = None) -> list[Deployment]:
+    def deployments(self, owner: str | None = None) -> list[Deployment]:
         records = self.store.list_deployments(owner=owner)
-        if actor is not None:  # under JupyterHub a user sees only what they own or were granted
-            records = [d for d in records if self.governance.may_use(actor, d.owner, d.name)]
+        # Under JupyterHub a user sees only what they own or were granted.
+        records = [d for d in records if self.governance.may_use(self.principal, d.owner, d.name)]
         observed: dict[str, RuntimeStatus] = {}
         for target_name in {d.target for d in records}:
             try:
@@ -261,35 +317,35 @@ class MLOps:
                 log.warning("target %s did not report status: %s", target_name, exc.message)
         return [self._merge(d, observed.get(d.name)) for d in records]
 
-    def deployment(self, name: str, *, actor: str | None = None) -> Deployment:
+    def deployment(self, name: str) -> Deployment:
         record = self.store.get_deployment(validation.deployment_name(name))
-        self._authorize("read", actor, target=f"deployment/{record.name}", owner=record.owner, deployment=record.name)
+        self._authorize("read", target=f"deployment/{record.name}", owner=record.owner, deployment=record.name)
         try:
             status = self.target(record.target).status(record.name)
         except Unavailable:
             status = None
         return self._merge(record, status)
 
-    def undeploy(self, name: str, *, actor: str | None = None) -> bool:
+    def undeploy(self, name: str) -> bool:
         """Stop and forget a deployment. Returns False if there was none (undeploy is idempotent)."""
         name = validation.deployment_name(name)
         try:
             record = self.store.get_deployment(name)
         except NotFound:
             return False
-        self._authorize("undeploy", actor, target=f"deployment/{name}", owner=record.owner, deployment=name)
+        self._authorize("undeploy", target=f"deployment/{name}", owner=record.owner, deployment=name)
         self.store.delete_deployment(name)
         self.target(record.target).remove(name)
         self.tokens.revoke(name)
-        self._audit("undeploy", actor, f"deployment/{name}", _serving_state(record), None, owner=record.owner)
+        self._audit("undeploy", f"deployment/{name}", _serving_state(record), None, owner=record.owner)
         return True
 
     def invoke(
-        self, name: str, body: bytes, content_type: str = "application/json", *, actor: str | None = None
+        self, name: str, body: bytes, content_type: str = "application/json"
     ) -> tuple[int, dict[str, str], bytes]:
         """Send a raw scoring request to a deployment (the REST proxy route uses this)."""
         record = self.store.get_deployment(validation.deployment_name(name))
-        self._authorize("read", actor, target=f"deployment/{record.name}", owner=record.owner, deployment=record.name)
+        self._authorize("read", target=f"deployment/{record.name}", owner=record.owner, deployment=record.name)
         return self.target(record.target).invoke(record.name, body, content_type)
 
     def predict(self, name: str, data: Any, params: dict[str, Any] | None = None) -> Any:
@@ -317,33 +373,33 @@ class MLOps:
     # --- rollouts (canary, shadow, traffic, promote, rollback, alias sync) -------------------------------------
 
     def set_traffic(
-        self, name: str, weights: dict[str, int], *, wait: bool = True, actor: str | None = None
+        self, name: str, weights: dict[str, int], *, wait: bool = True
     ) -> Deployment:
         """Set traffic weights by variant name or role, e.g. ``{"primary": 80, "canary": 20}`` (sum 100)."""
         name = validation.deployment_name(name)
-        return self._apply_change(name, _traffic_change(weights), wait=wait, actor=actor)
+        return self._apply_change(name, _traffic_change(weights), wait=wait)
 
-    def promote(self, name: str, *, wait: bool = True, actor: str | None = None) -> Deployment:
+    def promote(self, name: str, *, wait: bool = True) -> Deployment:
         """Make the canary (or the shadow, without a canary) the primary at 100%; the old primary is remembered
         for ``rollback``. No model is reloaded: the promoted version is already warm."""
         name = validation.deployment_name(name)
-        return self._apply_change(name, _promote_change, wait=wait, actor=actor)
+        return self._apply_change(name, _promote_change, wait=wait)
 
-    def rollback(self, name: str, *, wait: bool = True, actor: str | None = None) -> Deployment:
+    def rollback(self, name: str, *, wait: bool = True) -> Deployment:
         """Undo the last rollout step: drop the canary if there is one, else return to the previous primary."""
         name = validation.deployment_name(name)
-        return self._apply_change(name, _rollback_change, wait=wait, actor=actor)
+        return self._apply_change(name, _rollback_change, wait=wait)
 
-    def sync(self, name: str, *, wait: bool = True, actor: str | None = None) -> Deployment:
+    def sync(self, name: str, *, wait: bool = True) -> Deployment:
         """Re-resolve an alias-driven deployment (deployed as ``NAME@ALIAS``); redeploy when the alias moved."""
         name = validation.deployment_name(name)
         record, pinned = self._sync_plan(name)
         current = rollout.primary_of(record.variants)
         if (current.model_name, current.model_version) == (pinned.name, pinned.version):
             message = f"{record.model_ref} still resolves to {pinned.uri}; nothing to redeploy"
-            rollout.record_event(self.store, name, "sync", message, variant="primary", actor=actor or self.user)
+            rollout.record_event(self.store, name, "sync", message, variant="primary", actor=self.principal.name)
             return self.deployment(name)
-        return self._apply_change(name, _sync_change(record.model_ref, pinned), wait=wait, actor=actor)
+        return self._apply_change(name, _sync_change(record.model_ref, pinned), wait=wait)
 
     def _sync_plan(self, name: str) -> tuple[Deployment, ModelVersion]:
         """An alias-driven deployment and the version its reference resolves to now."""
@@ -370,7 +426,6 @@ class MLOps:
         canary: int | None,
         shadow: bool,
         settings: dict[str, Any],
-        actor: str | None,
     ) -> None:
         """Add a canary or shadow, or replace the primary (remembering it), on an existing deployment."""
         if canary is not None and shadow:
@@ -401,12 +456,12 @@ class MLOps:
 
         primary_change = canary is None and not shadow
         model_ref = str(ref) if primary_change else None
-        rollout.change(self.store, name, apply, actor=actor or self.user, model_ref=model_ref)
+        rollout.change(self.store, name, apply, actor=self.principal.name, model_ref=model_ref)
 
-    def _apply_change(self, name: str, apply: rollout.Change, *, wait: bool, actor: str | None) -> Deployment:
+    def _apply_change(self, name: str, apply: rollout.Change, *, wait: bool) -> Deployment:
         """Write one rollout change to the store, let the target converge, and (with ``wait``) wait for it."""
-        apply, audited = self._governed_change(name, apply, actor)  # governance: authorize now, audit once written
-        record = rollout.change(self.store, name, apply, actor=actor or self.user)
+        apply, audited = self._governed_change(name, apply)  # governance: authorize now, audit once written
+        record = rollout.change(self.store, name, apply, actor=self.principal.name)
         audited()
         target = self.target(record.target)
         status = target.apply_traffic(name)
@@ -415,11 +470,15 @@ class MLOps:
         return self._merge(self.store.get_deployment(name), status)
 
     def close(self) -> None:
-        if self._targets:
-            for target in self._targets.values():
+        """Close targets, monitoring and the store; on an ``acting_as`` view this does nothing (its origin owns them)."""
+        if self._view:
+            return
+        shared = self._shared
+        if shared.targets:
+            for target in shared.targets.values():
                 target.close()
-        if getattr(self, "_monitoring", None) is not None:
-            self._monitoring.close()  # waits for the MLflow history it is still logging
+        if shared.monitoring is not None:
+            shared.monitoring.close()  # waits for the MLflow history it is still logging
         self.store.close()
 
     # --- governance (issue 6) ---------------------------------------------------------------------------------
@@ -430,13 +489,12 @@ class MLOps:
         *,
         since: Any = None,
         until: Any = None,
-        actor: str | None = None,
         limit: int = 1000,
     ) -> list[AuditEvent]:
         """Ledger entries, oldest first; ``target`` like ``deployment/NAME`` or ``model/NAME`` (and below it)."""
         if not 1 <= limit <= 100_000:
             raise InvalidRequest("limit must be between 1 and 100000.")
-        return self.audit.events(target, since=since, until=until, actor=actor, limit=limit)
+        return self.audit.events(target, since=since, until=until, actor=by, limit=limit)
 
     def export_audit(
         self, target: str | None = None, *, format: str = "json", since: Any = None, until: Any = None
@@ -455,12 +513,15 @@ class MLOps:
         """Which model version served ``deployment`` at time ``at`` (ISO text or datetime), from the ledger."""
         return self.audit.served_at(validation.deployment_name(deployment), at)
 
-    def whoami(self, actor: str | None = None) -> dict[str, Any]:
-        user = self._actor(actor)
-        return {"user": user, "owner": self.user, "role": self.governance.role(user)}
+    def whoami(self) -> WhoAmI:
+        """The acting principal, the owner of what this facade creates, and the principal's role."""
+        p = self.principal
+        return WhoAmI(
+            user=p.name, owner=self.user, role=self.governance.role(p), groups=list(p.groups), scopes=sorted(p.scopes)
+        )
 
     def request_approval(
-        self, action: str, target: str, payload: dict[str, Any] | None = None, *, actor: str | None = None
+        self, action: str, target: str, payload: dict[str, Any] | None = None
     ) -> Approval:
         """Ask for a protected change; the request carries the candidate's metrics, its baseline and schema diff.
 
@@ -472,7 +533,7 @@ class MLOps:
         """
         payload = dict(payload or {})
         if action in ROLLOUT_ACTIONS:
-            return self._request_rollout_approval(action, target, payload, actor)
+            return self._request_rollout_approval(action, target, payload)
         owner: str | None = self.user
         if action == "set_alias":
             match = re.fullmatch(r"model/([^@/]+)@([^@/]+)", target or "")
@@ -502,32 +563,32 @@ class MLOps:
             "baseline": {"model": baseline.uri, "metrics": baseline.metrics} if baseline else None,
             "schema_diff": _schema_diff(baseline.signature if baseline else None, candidate.signature),
         }
-        return self.governance.create_request(action, target, payload, evidence, self._actor(actor), owner)
+        return self.governance.create_request(action, target, payload, evidence, self.principal, owner)
 
     def approvals(self, status: str | None = None) -> list[Approval]:
         return self.governance.approvals(status)
 
-    def grant(self, approval_id: int, *, actor: str | None = None, comment: str | None = None) -> Approval:
+    def grant(self, approval_id: int, *, comment: str | None = None) -> Approval:
         """Grant a pending request (approver role, and not the requester); the change may then be made once."""
-        return self.governance.decide(int(approval_id), self._actor(actor), grant=True, comment=comment)
+        return self.governance.decide(int(approval_id), self.principal, grant=True, comment=comment)
 
-    def reject(self, approval_id: int, *, actor: str | None = None, comment: str | None = None) -> Approval:
-        return self.governance.decide(int(approval_id), self._actor(actor), grant=False, comment=comment)
+    def reject(self, approval_id: int, *, comment: str | None = None) -> Approval:
+        return self.governance.decide(int(approval_id), self.principal, grant=False, comment=comment)
 
-    def issue_token(self, name: str, *, actor: str | None = None) -> str:
+    def issue_token(self, name: str) -> str:
         """A new bearer token for a deployment's endpoint (the previous one stops working); shown only now."""
         record = self.store.get_deployment(validation.deployment_name(name))
         target = f"deployment/{record.name}"
-        self._authorize("issue_token", actor, target=target, owner=record.owner, deployment=record.name)
+        self._authorize("issue_token", target=target, owner=record.owner, deployment=record.name)
         token = self.tokens.issue(record.name)
-        self._audit("issue_token", actor, target, None, {"token": "issued"}, owner=record.owner)
+        self._audit("issue_token", target, None, {"token": "issued"}, owner=record.owner)
         return token
 
-    def lineage(self, subject: str, *, actor: str | None = None) -> LineageChain:
+    def lineage(self, subject: str) -> LineageChain:
         """The chain deployment -> version -> run -> notebook/commit, for a deployment name or NAME[/VERSION]."""
         deployment = None
         if "/" not in subject and "@" not in subject and self._existing(subject) is not None:
-            deployment = self.deployment(subject, actor=actor)
+            deployment = self.deployment(subject)
             version = self.registry.version(deployment.model_name, deployment.model_version)
         else:
             version = self.registry.resolve(ModelRef.parse(subject))
@@ -540,7 +601,7 @@ class MLOps:
         mv = self.registry.version(found.name, found.version)
         return self._build_card(mv, cards.load_sections(self.registry.client, mv.run_id))
 
-    def update_card(self, name: str, version: str, sections: dict[str, str], *, actor: str | None = None) -> ModelCard:
+    def update_card(self, name: str, version: str, sections: dict[str, str]) -> ModelCard:
         """Write the human sections (intended_use, limitations) and store the card as artifacts of the version."""
         unknown = set(sections) - set(cards.EDITABLE)
         if unknown:
@@ -549,11 +610,11 @@ class MLOps:
             raise InvalidRequest("Card sections must be text of at most 20000 characters.")
         mv = self.registry.version(validation.model_name(name), validation.version(version))
         target = f"model/{mv.name}/{mv.version}"
-        self._authorize("update_card", actor, target=target)
+        self._authorize("update_card", target=target)
         current = cards.load_sections(self.registry.client, mv.run_id)
         card = self._build_card(mv, {**current, **sections})
         cards.store_card(self.registry.client, card, mv.run_id)
-        self._audit("update_card", actor, target, current, {k: card.model_dump()[k] for k in cards.EDITABLE})
+        self._audit("update_card", target, current, {k: card.model_dump()[k] for k in cards.EDITABLE})
         return card
 
     def _build_card(self, mv: ModelVersion, sections: dict[str, str]) -> ModelCard:
@@ -569,13 +630,10 @@ class MLOps:
             and str(a.payload.get("version")) == mv.version
             and (a.target.startswith("model/") or a.payload.get("model", "").split("/")[0].split("@")[0] == mv.name)
         ]
-        monitoring = None
-        summary = getattr(self, "monitoring_summary", None)  # provided by the monitoring work when present
-        if callable(summary):
-            try:
-                monitoring = summary(mv.name, mv.version)
-            except Exception:  # a card must render even when monitoring has nothing yet
-                monitoring = None
+        try:
+            monitoring = self.monitoring_summary(mv.name, mv.version)
+        except Exception:  # a card must render even when monitoring has nothing yet
+            monitoring = None
         return cards.build_card(mv, sections=sections, deployments=deployed, approvals=approvals, monitoring=monitoring)
 
     # --- monitoring (core/monitoring) --------------------------------------------------------------------------
@@ -583,49 +641,54 @@ class MLOps:
     @property
     def monitoring(self) -> Any:
         """The monitoring service of this facade (created on first use)."""
-        with self._lock:
-            if getattr(self, "_monitoring", None) is None:
+        shared = self._shared
+        with shared.lock:
+            if shared.monitoring is None:
                 from .monitoring.service import Monitoring
 
-                self._monitoring = Monitoring(self)
-            return self._monitoring
+                shared.monitoring = Monitoring(shared.root)  # acts as the facade's owner, whichever view asks
+            return shared.monitoring
 
     def monitor(self, name: str, window: str | float = "1h") -> Any:
         """A MonitoringReport of a deployment over the last ``window`` (ops, drift, performance, health, alerts)."""
         return self.monitoring.report(validation.deployment_name(name), window)
 
-    def feedback(self, name: str, request_ids: Any, labels: Any, *, actor: str | None = None) -> dict[str, Any]:
+    def feedback(self, name: str, request_ids: Any, labels: Any) -> dict[str, Any]:
         """Ground-truth labels for logged requests (ids from the X-MLOps-Request-Id header); returns the count."""
         result = self.monitoring.feedback(
-            validation.deployment_name(name), request_ids, labels, actor=actor or self.user
+            validation.deployment_name(name), request_ids, labels, actor=self.principal.name
         )
-        self._audit("feedback", actor, f"deployment/{name}", None, {"accepted": result.get("accepted")})
+        self._audit("feedback", f"deployment/{name}", None, {"accepted": result.get("accepted")})
         return result
 
-    def alerts(self, name: str | None = None) -> list[dict[str, Any]]:
+    def alerts(self, name: str | None = None) -> list[Alert]:
         """Alerts (firing and resolved, newest first) of one deployment or all, after evaluating their rules."""
-        return self.monitoring.alerts(validation.deployment_name(name) if name is not None else None)
+        found = self.monitoring.alerts(validation.deployment_name(name) if name is not None else None)
+        return [Alert.model_validate(a) for a in found]
 
-    def acknowledge_alert(self, alert_id: int, *, actor: str | None = None) -> dict[str, Any]:
+    def acknowledge_alert(self, alert_id: int) -> Alert:
         """Acknowledge a fired alert (recorded in the audit ledger); it stays firing until its condition clears."""
         if isinstance(alert_id, bool) or not isinstance(alert_id, int) or alert_id < 1:
             raise InvalidRequest(f"Invalid alert id {alert_id!r}: alert ids are positive integers.")
-        before, after = self.monitoring.acknowledge(alert_id, actor or self.user)
+        before, after = self.monitoring.acknowledge(alert_id, self.principal.name)
         target = f"deployment/{after['deployment']}/alert/{alert_id}"
-        self._audit("acknowledge_alert", actor, target, before, after)
-        return after
+        self._audit("acknowledge_alert", target, before, after)
+        return Alert.model_validate(after)
 
-    def alert_rules(self, name: str, rules: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    def alert_rules(self, name: str, rules: list[dict[str, Any]] | None = None) -> list[AlertRule]:
         """A deployment's alert rules; with ``rules``, replace its own rules first (defaults fill the rest)."""
         name = validation.deployment_name(name)
         if rules is None:
             self.store.get_deployment(name)
-            return self.monitoring.rules(name)
-        return self.monitoring.set_rules(name, rules)
+            found = self.monitoring.rules(name)
+        else:
+            found = self.monitoring.set_rules(name, rules)
+        return [AlertRule.model_validate(r) for r in found]
 
-    def health(self, name: str | None = None, window: str | float = "1h") -> dict[str, Any]:
+    def health(self, name: str | None = None, window: str | float = "1h") -> Health:
         """Health score (0-100, green/amber/red) of one deployment, or of the fleet when ``name`` is None."""
-        return self.monitoring.health(validation.deployment_name(name) if name is not None else None, window)
+        found = self.monitoring.health(validation.deployment_name(name) if name is not None else None, window)
+        return parse_health(found)
 
     def monitoring_summary(self, model_name: str, version: str) -> dict[str, Any] | None:
         """For model cards: the health of the deployments serving a version and whether it has a baseline."""
@@ -650,15 +713,15 @@ class MLOps:
             log.warning("No parity sample for %s/%s: %s", version.name, version.version, exc)
 
     def _governed_change(
-        self, name: str, apply: rollout.Change, actor: str | None
+        self, name: str, apply: rollout.Change
     ) -> tuple[rollout.Change, Callable[[], None]]:
         """Authorize a rollout change (traffic, promote, rollback, sync) and return ``apply`` wrapped to learn its
         kind, with a callback that records the change (before and after) in the audit ledger."""
         record = self.store.get_deployment(name)
         target = f"deployment/{name}"
-        self._authorize("rollout", actor, target=target, owner=record.owner, deployment=name)
+        self._authorize("rollout", target=target, owner=record.owner, deployment=name)
         kinds: list[str] = []
-        proposed, note = self._clear_protected_change(record, apply, actor)
+        proposed, note = self._clear_protected_change(record, apply)
 
         def wrapped(variants: list[Variant], config: DeploymentConfig) -> rollout.Outcome:
             outcome = apply(variants, config)
@@ -673,7 +736,7 @@ class MLOps:
         def audited() -> None:
             action = _ACTION_OF_KIND.get(kinds[-1], kinds[-1]) if kinds else "rollout"
             after = _serving_state(self.store.get_deployment(name))
-            self._audit(action, actor, target, _serving_state(record), after, owner=record.owner, detail=note)
+            self._audit(action, target, _serving_state(record), after, owner=record.owner, detail=note)
 
         return wrapped, audited
 
@@ -683,7 +746,7 @@ class MLOps:
         return apply(list(record.variants), rollout.config_of(self.store, name))
 
     def _clear_protected_change(
-        self, record: Deployment, apply: rollout.Change, actor: str | None
+        self, record: Deployment, apply: rollout.Change
     ) -> tuple[str | None, str | None]:
         """On a protected deployment, use up the approval of exactly the serving state ``apply`` proposes (or raise
         Forbidden, recorded); returns that proposed state and the ledger note, or (None, None) if unprotected."""
@@ -698,7 +761,7 @@ class MLOps:
         if action == "set_traffic":
             hint = {"weights": {v.name: v.weight for v in variants if v.role != VariantRole.shadow}}
         target = f"deployment/{record.name}"
-        note = self.governance.clear_rollout(action, self._actor(actor), record.owner, target, proposed, hint)
+        note = self.governance.clear_rollout(action, self.principal, record.owner, target, proposed, hint)
         return proposed, note
 
     def _rollout_change(self, action: str, name: str, payload: dict[str, Any]) -> rollout.Change:
@@ -719,7 +782,7 @@ class MLOps:
         return _sync_change(record.model_ref, pinned)
 
     def _request_rollout_approval(
-        self, action: str, target: str, payload: dict[str, Any], actor: str | None
+        self, action: str, target: str, payload: dict[str, Any]
     ) -> Approval:
         """An approval request for a promote, traffic change, sync or rollback of a deployment, with its evidence:
         current and proposed variants and weights, the favoured version's metrics and its schema difference."""
@@ -747,31 +810,27 @@ class MLOps:
             "model": f"{candidate.name}/{candidate.version}",
             "version": candidate.version,
         }
-        return self.governance.create_request(action, target, request, evidence, self._actor(actor), record.owner)
+        return self.governance.create_request(action, target, request, evidence, self.principal, record.owner)
 
     # --- helpers ----------------------------------------------------------------------------------------------
 
-    def _actor(self, actor: str | None) -> str:
-        return actor or self.user
-
-    def _owner_for(self, actor: str | None) -> str:
+    def _owner_for(self) -> str:
         """Owner of a new resource: the server's user under a hub (whoever acts), else whoever acts."""
-        return self.user if self.config.isolate_users else (actor or self.user)
+        return self.user if self.config.isolate_users else self.principal.name
 
     def _tokens_required(self) -> bool:
         return bool(self.config.require_deployment_token or self.config.isolate_users)
 
     def _authorize(
-        self, action: str, actor: str | None, *, target: str, owner: str | None = None, deployment: str | None = None
+        self, action: str, *, target: str, owner: str | None = None, deployment: str | None = None
     ) -> None:
         self.governance.authorize(
-            action, self._actor(actor), owner=owner or self.user, target=target, deployment=deployment
+            action, self.principal, owner=owner or self.user, target=target, deployment=deployment
         )
 
     def _audit(
         self,
         action: str,
-        actor: str | None,
         target: str,
         before: Any,
         after: Any,
@@ -780,13 +839,11 @@ class MLOps:
         outcome: str = "ok",
         detail: str | None = None,
     ) -> None:
-        """Append to the ledger; a failure to record is logged loudly but does not undo the finished action."""
-        try:
-            self.audit.record(
-                action, self._actor(actor), owner or self.user, target, before, after, outcome=outcome, detail=detail
-            )
-        except Exception:
-            log.exception("Could not record %s on %s in the audit ledger", action, target)
+        """Append to the ledger as the acting principal; a failed write fails the change (raises Unavailable)."""
+        record_or_fail(
+            self.audit, action, self.principal.name, owner or self.user, target, before, after, outcome=outcome,
+            detail=detail,
+        )  # fmt: skip
 
     def _existing(self, name: str) -> Deployment | None:
         try:
