@@ -205,7 +205,9 @@ class MLOpsAPI(Protocol):
         """
         ...
 
-    def invoke(self, name: str, body: bytes, content_type: str = "application/json") -> tuple[int, dict[str, str], bytes]:
+    def invoke(
+        self, name: str, body: bytes, content_type: str = "application/json"
+    ) -> tuple[int, dict[str, str], bytes]:
         """Send a raw scoring request to a deployment; returns the endpoint's status, headers and body as is."""
         ...
 

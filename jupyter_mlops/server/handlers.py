@@ -231,9 +231,7 @@ class PredictHandler(MLOpsHandler):
     @authorized
     async def post(self, name: str) -> None:
         content_type = self.request.headers.get("Content-Type", "application/json")
-        status, headers, body = await self.call(
-            self.mlops.invoke, name, self.request.body, content_type
-        )
+        status, headers, body = await self.call(self.mlops.invoke, name, self.request.body, content_type)
         self.set_status(status)
         for key, value in headers.items():
             if key.lower() in ("content-type", "retry-after") or key.lower().startswith("x-mlops-"):

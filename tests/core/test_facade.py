@@ -17,9 +17,7 @@ from jupyter_mlops.core.facade import MLOpsAPI
 from jupyter_mlops.core.principal import Principal
 from jupyter_mlops.core.service import MLOps
 
-CONTRACT = sorted(
-    name for name, member in vars(MLOpsAPI).items() if not name.startswith("_") and callable(member)
-)
+CONTRACT = sorted(name for name, member in vars(MLOpsAPI).items() if not name.startswith("_") and callable(member))
 
 
 def _parameters(fn: object) -> list[tuple[str, object, object]]:
@@ -71,8 +69,9 @@ def test_the_embedded_facade_acts_as_the_process_user_by_default(monkeypatch, tm
         mlops.close()
 
 
-def test_a_ledger_write_that_fails_fails_the_change(tmp_path, mlops, iris_version) -> None:
-    # Given a facade whose store lost its ledger table (a broken or read-only ledger)
+def test_a_ledger_write_that_fails_fails_the_change(tmp_path, mlops, trained_model, iris) -> None:
+    # Given a model of its own, and a facade whose store lost its ledger table (a broken ledger)
+    version = mlops.register(trained_model, "ledger-failure", iris[0].head(10))
     config = MLOpsConfig(data_dir=str(tmp_path), roles={"dave": "viewer"})
     broken = MLOps(config, "alice", registry=mlops.registry)
     try:
@@ -80,9 +79,9 @@ def test_a_ledger_write_that_fails_fails_the_change(tmp_path, mlops, iris_versio
             connection.execute("ALTER TABLE mlops_audit RENAME TO mlops_audit_gone")
         # When a change is made, it is reported as failed rather than made without its ledger entry
         with pytest.raises(Unavailable, match="audit ledger could not record set_alias"):
-            broken.set_alias(iris_version.name, "ledger-test", iris_version.version)
+            broken.set_alias(version.name, "staging", version.version)
         # and a refusal that cannot be recorded is not silently a refusal either
         with pytest.raises(Unavailable, match="could not record"):
-            broken.acting_as(Principal(name="dave")).set_alias(iris_version.name, "x", iris_version.version)
+            broken.acting_as(Principal(name="dave")).set_alias(version.name, "x", version.version)
     finally:
         broken.close()

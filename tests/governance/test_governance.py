@@ -116,7 +116,9 @@ def test_a_protected_alias_moves_only_with_an_approval_from_another_approver(ali
     with pytest.raises(Forbidden, match="only approvers"):
         alice.acting_as(Principal(name="alice")).grant(request.id)
     # nobody decides their own request, not even an admin
-    own = alice.acting_as(Principal(name="erin")).request_approval("set_alias", "model/gov-iris@production", {"version": first.version})
+    own = alice.acting_as(Principal(name="erin")).request_approval(
+        "set_alias", "model/gov-iris@production", {"version": first.version}
+    )
     with pytest.raises(Forbidden, match="cannot grant it"):
         alice.acting_as(Principal(name="erin")).grant(own.id)
     alice.acting_as(Principal(name="carol")).reject(own.id)

@@ -79,10 +79,12 @@ def sync_change(model_ref: str, pinned: ModelVersion) -> Change:
     return apply
 
 
-def deploy_onto_change(
-    pinned: ModelVersion, *, canary: int | None, shadow: bool, settings: dict[str, Any]
-) -> Change:
+def deploy_onto_change(pinned: ModelVersion, *, canary: int | None, shadow: bool, settings: dict[str, Any]) -> Change:
     """The change a deploy onto an existing deployment makes: add a canary or a shadow, or replace the primary."""
+    if canary is not None and shadow:
+        raise InvalidRequest("Choose canary=<weight> or shadow=True, not both.")
+    if canary is not None and (isinstance(canary, bool) or not isinstance(canary, int)):
+        raise InvalidRequest("canary must be an integer weight from 0 to 100.")
 
     def apply(variants: list[Variant], config: DeploymentConfig) -> Outcome:
         config = config.merged(**settings) if settings else config
@@ -161,9 +163,7 @@ class ChangeGate:
         the approval of exactly the state it proposes (or raise Forbidden, recorded)."""
         record = self.store.get_deployment(name)
         resource = Resource.deployment(name)
-        self.governance.authorize(
-            "rollout", self.principal, owner=record.owner, target=str(resource), deployment=name
-        )
+        self.governance.authorize("rollout", self.principal, owner=record.owner, target=str(resource), deployment=name)
         proposed, note = self._clear_protected(record, apply)
         cleared = ClearedChange(record=record, apply=apply, note=note)
 

@@ -10,7 +10,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -26,7 +26,29 @@ from .report import MonitoringReport
 from .storage import INPUT_PREFIX, OUTPUT_PREFIX, MonitoringStore
 
 if TYPE_CHECKING:
-    from ..service import MLOps
+    from ...config import MLOpsConfig
+    from ..registry import Registry
+    from ..store import Store
+
+
+class DeploymentSource(Protocol):
+    """What monitoring reads of the facade: settings, the stores, the registry, and deployments with their state.
+
+    The embedded ``MLOps`` is one (monitoring gets its owner's facade, so reads are never refused).
+    """
+
+    config: MLOpsConfig
+    store: Store
+    registry: Registry
+
+    def deployment(self, name: str) -> Deployment:
+        """One deployment with its runtime state (NotFound if there is none)."""
+        ...
+
+    def deployments(self) -> list[Deployment]:
+        """Every deployment with its runtime state."""
+        ...
+
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +63,7 @@ _SCALARS = (str, int, float, bool)
 class Monitoring:
     """Monitoring of the deployments of one ``MLOps`` facade."""
 
-    def __init__(self, mlops: MLOps, drift: DriftSettings | None = None) -> None:
+    def __init__(self, mlops: DeploymentSource, drift: DriftSettings | None = None) -> None:
         self.mlops = mlops
         self.config = mlops.config
         self.store = MonitoringStore(mlops.store.engine)
