@@ -13,12 +13,16 @@ from jupyter_server.base.handlers import APIHandler
 from pydantic import BaseModel, ValidationError
 from tornado import web
 
-from .. import __version__
 from ..core.errors import MLOpsError
 from . import identity
 
 if TYPE_CHECKING:
     from ..core.service import MLOps
+
+try:  # not `from .. import __version__`: the package imports this module (through its extension entry point)
+    from .._version import __version__
+except ImportError:  # pragma: no cover - source tree without a build
+    __version__ = "0.0.0.dev0"
 
 T = TypeVar("T")
 API = "/mlops/api"

@@ -79,7 +79,7 @@ def chain(version: ModelVersion, deployment: Deployment | None = None) -> Lineag
                         "target": deployment.target,
                         "url": deployment.url,
                         "state": deployment.state.value,
-                        "inference_log": f"deployment/{deployment.name}",
+                        "inference_log": str(Resource.deployment(deployment.name)),
                     }.items()
                     if v
                 },
@@ -132,7 +132,9 @@ def chain(version: ModelVersion, deployment: Deployment | None = None) -> Lineag
                 detail={k: tags[f"data.{k}"] for k in ("rows", "columns") if f"data.{k}" in tags},
             )
         )
-    subject = f"deployment/{deployment.name}" if deployment else f"model/{version.name}/{version.version}"
+    subject = (
+        Resource.deployment(deployment.name) if deployment else Resource.model(version.name, version=version.version)
+    )
     return LineageChain(subject=subject, nodes=nodes)
 
 

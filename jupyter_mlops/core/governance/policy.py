@@ -31,6 +31,7 @@ from sqlalchemy import select
 from ...config import MLOpsConfig
 from ..errors import ApprovalRequired, Conflict, Forbidden, InvalidRequest, MLOpsError, NotFound, Unavailable
 from ..principal import SCOPE_ADMIN, SCOPE_APPROVE, SCOPE_DEPLOY, SCOPE_READ, Principal
+from ..resource import Resource
 from ..store import Store
 from ..store.governance_tables import ApprovalRow
 from .audit import AuditEvent, AuditLedger, now_iso
@@ -316,7 +317,8 @@ class Governance:
             s.add(row)
             s.flush()
             approval = _approval(row)
-        record_or_fail(self.ledger, "request_approval", actor, owner, f"approval/{approval.id}", after=approval)
+        target = str(Resource.approval(approval.id))
+        record_or_fail(self.ledger, "request_approval", actor, owner, target, after=approval)
         return approval
 
     def approvals(self, status: str | None = None) -> list[Approval]:
@@ -338,7 +340,7 @@ class Governance:
         action = "grant" if grant else "reject"
         actor = str(who)
         current = self.approval(approval_id)
-        target = f"approval/{approval_id}"
+        target = str(Resource.approval(approval_id))
         if not self.can(who, "approve"):
             raise self.refuse(
                 action,
