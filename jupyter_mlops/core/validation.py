@@ -65,5 +65,7 @@ def version(value: object) -> str:
     text = str(value).strip() if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
     if not (text.isascii() and text.isdigit()) or len(text) > 19 or not 1 <= int(text) <= MAX_VERSION:
         shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
-        raise InvalidRequest(f"Invalid model version {shown}: versions are positive integers such as 3 (at most {MAX_VERSION}).")
+        raise InvalidRequest(
+            f"Invalid model version {shown}: versions are positive integers such as 3 (at most {MAX_VERSION})."
+        )
     return str(int(text))

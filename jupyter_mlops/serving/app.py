@@ -592,7 +592,7 @@ class HostAllowList:
         verdict = self._seen.get(raw)
         if verdict is None:
             name = host_name(raw.decode("latin-1"))
-            verdict = name in self.allowed or name.startswith("127.") and name.replace(".", "").isdigit()
+            verdict = name in self.allowed or (name.startswith("127.") and name.replace(".", "").isdigit())
             if len(self._seen) < 1024:
                 self._seen[raw] = verdict
         return verdict

@@ -32,7 +32,7 @@ from ..core.store import Store
 from ..core.store.governance_tables import DeploymentTokenRow, ensure_tables
 
 REFRESH_SECONDS = 5.0  # non-SQLite stores only
-METRICS_TOKEN_ENV = "JUPYTER_MLOPS_METRICS_TOKEN"
+METRICS_TOKEN_ENV = "JUPYTER_MLOPS_METRICS_TOKEN"  # noqa: S105 - the name of a variable, not a secret
 
 
 class TokenRequired(MLOpsError):

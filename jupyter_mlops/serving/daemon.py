@@ -28,8 +28,8 @@ from ..core.store import Store
 from . import daemon_file
 from .app import DEFAULT_MAX_REQUEST_BYTES, ServingContext, create_app
 from .host import MLflowLoader, ModelHost
-from .log_writer import start_for_daemon
 from .isolated import WORKER_TOKEN_ENV, WorkerLaunch, announce_port, require_bearer, watch_parent
+from .log_writer import start_for_daemon
 from .supervisor import RestartPolicy
 
 log = logging.getLogger(__name__)
@@ -145,7 +145,7 @@ def bind_persisted(host: str, data_dir: Path, port: int) -> socket.socket:
 def allowed_hosts(settings: DaemonSettings) -> frozenset[str]:
     """Host header names answered besides loopback: the bound host and ``$JUPYTER_MLOPS_SERVING_ALLOWED_HOSTS``."""
     names = {h.strip() for h in os.environ.get(ALLOWED_HOSTS_ENV, "").split(",") if h.strip()}
-    if settings.host not in ("0.0.0.0", "::", ""):
+    if settings.host not in ("0.0.0.0", "::", ""):  # noqa: S104 - a wildcard is not a Host header name
         names.add(settings.host)
     if settings.allow_remote:
         names.add(socket.gethostname())

@@ -42,7 +42,6 @@ from . import parity
 from .batching import MicroBatcher
 from .metrics import ServingMetrics
 from .protocol import (
-    BadScoringRequest,
     Scored,
     ScoringInput,
     ScoringModel,

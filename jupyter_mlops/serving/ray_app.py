@@ -32,7 +32,6 @@ from .traffic import TrafficSplit
 log = logging.getLogger(__name__)
 
 
-
 class ModelVariant:
     """One pinned model version. ``check_health`` runs a canned prediction (the model's input example), so a
     replica whose model stopped answering is replaced by Serve."""

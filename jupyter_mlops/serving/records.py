@@ -41,7 +41,7 @@ def capped(record: RequestRecord, max_rows: int = MAX_LOGGED_ROWS) -> RequestRec
     """``record`` with its payload cut to ``max_rows`` rows when it has more (the same record otherwise)."""
     inputs = record.inputs
     try:
-        rows = len(inputs) if inputs is not None and not isinstance(inputs, (str, bytes, dict)) else 0
+        rows = len(inputs) if inputs is not None and not isinstance(inputs, (str, bytes, dict)) else 0  # type: ignore[arg-type]
     except TypeError:
         rows = 0
     if rows <= max_rows:

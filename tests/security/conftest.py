@@ -64,7 +64,7 @@ def protected(store: Store, local_target: LocalTarget, serving_daemon, registere
         undeploy(store, local_target, name)
 
 
-def _same_token(store: Store, name: str, token: str) -> str:
+def _same_token(store: Store, name: str, token: str) -> str:  # noqa: F811
     """Give ``name`` the same token as the first protected deployment (one token to pass in the table)."""
     from jupyter_mlops.core.governance.tokens import token_hash
     from jupyter_mlops.core.store.governance_tables import DeploymentTokenRow

@@ -68,29 +68,69 @@ ROWS = [
     Row("1 V2 JSON rows over max_rows", "POST", "/v2/models/sec-open/infer", 400, v2_json(MAX_ROWS + 1), JSON_CT),
     Row("1 V2 binary rows over max_rows", "POST", "/v2/models/sec-open/infer", 400, BINARY_BIG, BINARY_HEADERS),
     Row("1 V2 within max_rows", "POST", "/v2/models/sec-open/infer", 200, v2_json(MAX_ROWS), JSON_CT),
-    Row("1 V2 declared 12M rows, tiny body", "POST", "/v2/models/sec-open/infer", 400, v2_json(1).replace(
-        b"[1,4]", b"[12000000,4]"), JSON_CT),
-    Row("1 invocations JSON over max_rows", "POST", "/deployments/sec-open/invocations", 400, split(MAX_ROWS + 1),
-        JSON_CT),
-    Row("1 invocations CSV over max_rows", "POST", "/deployments/sec-open/invocations", 400, csv(MAX_ROWS + 1),
-        {"Content-Type": "text/csv"}),
+    Row(
+        "1 V2 declared 12M rows, tiny body",
+        "POST",
+        "/v2/models/sec-open/infer",
+        400,
+        v2_json(1).replace(b"[1,4]", b"[12000000,4]"),
+        JSON_CT,
+    ),
+    Row(
+        "1 invocations JSON over max_rows",
+        "POST",
+        "/deployments/sec-open/invocations",
+        400,
+        split(MAX_ROWS + 1),
+        JSON_CT,
+    ),
+    Row(
+        "1 invocations CSV over max_rows",
+        "POST",
+        "/deployments/sec-open/invocations",
+        400,
+        csv(MAX_ROWS + 1),
+        {"Content-Type": "text/csv"},
+    ),
     # 2. browser-reachable data plane: CORS simple content types, DNS rebinding
     Row("2 V2 text/plain", "POST", "/v2/models/sec-open/infer", 415, v2_json(1), {"Content-Type": "text/plain"}),
-    Row("2 V2 form", "POST", "/v2/models/sec-open/infer", 415, b"a=1",
-        {"Content-Type": "application/x-www-form-urlencoded"}),
-    Row("2 V2 multipart", "POST", "/v2/models/sec-open/infer", 415, b"--x--",
-        {"Content-Type": "multipart/form-data; boundary=x"}),
+    Row(
+        "2 V2 form",
+        "POST",
+        "/v2/models/sec-open/infer",
+        415,
+        b"a=1",
+        {"Content-Type": "application/x-www-form-urlencoded"},
+    ),
+    Row(
+        "2 V2 multipart",
+        "POST",
+        "/v2/models/sec-open/infer",
+        415,
+        b"--x--",
+        {"Content-Type": "multipart/form-data; boundary=x"},
+    ),
     Row("2 V2 no content type", "POST", "/v2/models/sec-open/infer", 415, v2_json(1)),
     Row("2 foreign Host", "GET", "/ping", 421, headers={"Host": "attacker.example"}),
-    Row("2 foreign Host on scoring", "POST", "/deployments/sec-open/invocations", 421, split(1),
-        {**JSON_CT, "Host": "rebind.attacker.example:8080"}),
+    Row(
+        "2 foreign Host on scoring",
+        "POST",
+        "/deployments/sec-open/invocations",
+        421,
+        split(1),
+        {**JSON_CT, "Host": "rebind.attacker.example:8080"},
+    ),
     Row("2 localhost Host", "GET", "/ping", 200, headers={"Host": "localhost"}),
     # 3. tokens on every per-deployment route, /metrics behind a token, ready for a version that does not exist
     *[
         Row(f"3 {path} without token", "GET", path, 401)
         for path in (
-            "/v2/models/sec-locked", "/v2/models/sec-locked/ready", "/v2/models/sec-locked/versions/1/ready",
-            "/deployments/sec-locked/ping", "/v2/models/sec-iso", "/v2/models/sec-iso/ready",
+            "/v2/models/sec-locked",
+            "/v2/models/sec-locked/ready",
+            "/v2/models/sec-locked/versions/1/ready",
+            "/deployments/sec-locked/ping",
+            "/v2/models/sec-iso",
+            "/v2/models/sec-iso/ready",
             "/deployments/sec-iso/ping",
         )
     ],
@@ -105,8 +145,7 @@ ROWS = [
     Row("3 ready for version 1", "GET", "/v2/models/sec-open/versions/1/ready", 200),
     # 7. versions beyond 64 bits
     Row("7 ready for a 65-bit version", "GET", f"/v2/models/sec-open/versions/{2**64}/ready", 400),
-    Row("7 infer on a 65-bit version", "POST", f"/v2/models/sec-open/versions/{2**64}/infer", 400, v2_json(1),
-        JSON_CT),
+    Row("7 infer on a 65-bit version", "POST", f"/v2/models/sec-open/versions/{2**64}/infer", 400, v2_json(1), JSON_CT),
 ]
 
 

@@ -71,7 +71,9 @@ def test_records_lost_with_a_killed_writer_are_counted_and_warned(tmp_path, capl
         store.close()
 
 
-def test_the_data_dir_is_0700_and_the_stores_0600(tmp_path) -> None:
+def test_the_data_dir_is_0700_and_the_stores_0600(tmp_path, monkeypatch) -> None:
+    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):  # the embedded defaults: both stores in data_dir
+        monkeypatch.delenv(name, raising=False)
     previous = os.umask(0o022)  # the usual umask: without the fix, 0755 and 0644
     try:
         from jupyter_mlops.core.service import MLOps

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import re
-import time
 
 import httpx
 import orjson

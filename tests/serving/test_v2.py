@@ -104,5 +104,6 @@ def test_bad_tensors_are_400_with_a_reason_and_no_payload(client, http, local_ta
     assert response.status_code == 400
     assert "does not fit shape" in response.json()["error"]
     assert http.post(url, content=b"{}", headers=JSON).status_code == 400
-    missing = http.post(f"{daemon_url(local_target)}/v2/models/nope/infer", content=orjson.dumps(bad_shape), headers=JSON)
+    nope = f"{daemon_url(local_target)}/v2/models/nope/infer"
+    missing = http.post(nope, content=orjson.dumps(bad_shape), headers=JSON)
     assert missing.status_code == 404 and "error" in missing.json()

@@ -22,8 +22,9 @@ from pathlib import Path
 
 import httpx
 
+
 def _pg_bin() -> Path:
-    """The PostgreSQL server binaries of whatever major version is installed (newest first), or $JUPYTER_MLOPS_PG_BIN."""
+    """PostgreSQL server binaries of the installed major version (newest first), or $JUPYTER_MLOPS_PG_BIN."""
     if given := os.environ.get("JUPYTER_MLOPS_PG_BIN"):
         return Path(given)
     try:
@@ -32,7 +33,11 @@ def _pg_bin() -> Path:
             return Path(found)
     except (OSError, subprocess.CalledProcessError):
         pass
-    installed = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0, reverse=True)
+    installed = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+        key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0,
+        reverse=True,
+    )
     return installed[0].parent if installed else Path("/usr/lib/postgresql/bin")
 
 

@@ -8,15 +8,12 @@ when the host resolves to a private, loopback, link-local or otherwise reserved 
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import operator
 import re
-import socket
 import threading
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 from ..errors import InvalidRequest
 from . import webhooks
