@@ -71,7 +71,7 @@ mlserver-env: $(MLSERVER_VENV)/.installed
 # Debian's PostgreSQL server for tests/team (the tests start and stop their own cluster as the postgres user;
 # no default "main" cluster is created, so nothing is left listening on 5432).
 services:
-	@test -x /usr/lib/postgresql/15/bin/initdb || { \
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
 	  mkdir -p /etc/postgresql-common && \
 	  { test -e /etc/postgresql-common/createcluster.conf || echo "create_main_cluster = false" > /etc/postgresql-common/createcluster.conf; } && \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \

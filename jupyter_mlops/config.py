@@ -19,6 +19,18 @@ from traitlets.config import Configurable
 ENV_PREFIX = "JUPYTER_MLOPS_"
 
 
+def private_file(path: Path) -> Path:
+    """Create ``path``'s folder (0700) and the file itself (0600, empty) so that SQLite, which gives its -wal and
+    -shm files the database's mode, never makes the store readable by other local users."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+        os.chmod(path, 0o600)
+    except OSError:
+        pass  # not ours or read-only: SQLite reports what matters when it opens the file
+    return path
+
+
 def _default_data_dir() -> str:
     from jupyter_core.paths import jupyter_data_dir
 
@@ -143,7 +155,7 @@ class MLOpsConfig(Configurable):
 
     @default("tracking_uri")
     def _tracking_uri(self) -> str:
-        return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path(self.data_dir) / 'mlflow.db'}"
+        return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{private_file(Path(self.data_dir) / 'mlflow.db')}"
 
     @default("registry_uri")
     def _registry_uri(self) -> str:
@@ -157,7 +169,7 @@ class MLOpsConfig(Configurable):
 
     @default("store_url")
     def _store_url(self) -> str:
-        return f"sqlite:///{Path(self.data_dir) / 'mlops.db'}"
+        return f"sqlite:///{private_file(Path(self.data_dir) / 'mlops.db')}"
 
     @property
     def serving_dir(self) -> Path:

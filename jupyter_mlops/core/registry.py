@@ -22,6 +22,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException, RestException
 from mlflow.pyfunc import PythonModel
 
+from . import validation
 from .errors import Conflict, InvalidRequest, MLOpsError, NotFound, Unavailable
 from .models import ModelRef, ModelVersion, Page, RegisteredModel
 
@@ -131,6 +132,7 @@ class Registry:
             raise translate_mlflow_error(exc, what) from None
 
     def version(self, name: str, version: str, *, detail: bool = True) -> ModelVersion:
+        version = validation.version(version)  # beyond 64 bits: 400 here, not a 500 from the database
         with self._errors(f"Version {version} of model {name!r}"):
             mv = self.client.get_model_version(name, version)
             return self._to_version(mv, detail=detail)

@@ -57,8 +57,15 @@ def alias(value: object) -> str:
     return name
 
 
+MAX_VERSION = 2**63 - 1  # MLflow stores versions as 64-bit integers
+
+
 def version(value: object) -> str:
+    """A model version: a positive integer that fits MLflow's 64-bit column, as text."""
     text = str(value).strip() if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
-    if not text.isdigit() or int(text) < 1:
-        raise InvalidRequest(f"Invalid model version {value!r}: versions are positive integers such as 3.")
+    if not (text.isascii() and text.isdigit()) or len(text) > 19 or not 1 <= int(text) <= MAX_VERSION:
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+        raise InvalidRequest(
+            f"Invalid model version {shown}: versions are positive integers such as 3 (at most {MAX_VERSION})."
+        )
     return str(int(text))

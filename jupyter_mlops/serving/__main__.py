@@ -40,6 +40,7 @@ def parse_args(argv: Sequence[str] | None = None) -> DaemonSettings:
     parser.add_argument(
         "--worker", metavar="NAME", help="Internal: serve only deployment NAME, as an isolated worker of the daemon."
     )
+    parser.add_argument("--owner", metavar="USER", help="Serve only the deployments USER owns (a hub user's daemon).")
     args = parser.parse_args(argv)
     # Settings given on the command line win; the rest follow MLOpsConfig's defaults, which derive from them
     # (a --data-dir moves the SQLite files along with it, the registry follows the tracking URI).
@@ -60,6 +61,7 @@ def parse_args(argv: Sequence[str] | None = None) -> DaemonSettings:
         allow_remote=config.allow_remote_serving if args.allow_remote is None else args.allow_remote,
         max_request_bytes=args.max_request_bytes,
         worker_for=args.worker,
+        owner=args.owner or None,
     )
 
 

@@ -19,15 +19,18 @@ from typing import Any
 import orjson
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Lifespan
 
-from ..core.errors import MLOpsError, NotFound, Unavailable
+from ..core import validation
+from ..core.errors import Forbidden, InvalidRequest, MLOpsError, NotFound, Unavailable, UnsupportedMediaType
 from ..core.models import DeploymentState
 from . import auth as deployment_auth
 from . import v2
+from .headers import JSON, REQUEST_ID_HEADER, VARIANT_HEADER, VERSION_HEADER
 from .host import DeploymentRuntime, ModelHost, ServedVariant, ServingSet, VariantWindow
 from .isolated import IsolatedRuntime
 from .protocol import BadScoringRequest, PayloadTooLarge, Scored, error_body
@@ -35,12 +38,8 @@ from .records import RequestRecord
 
 log = logging.getLogger(__name__)
 
-JSON = "application/json"
 DEFAULT_MAX_REQUEST_BYTES = 50 * 1024 * 1024
 _OK = orjson.dumps({"status": "ok"})
-REQUEST_ID_HEADER = "X-MLOps-Request-Id"
-VARIANT_HEADER = "X-MLOps-Variant"
-VERSION_HEADER = "X-MLOps-Model-Version"
 
 
 class Unauthenticated(MLOpsError):
@@ -119,6 +118,35 @@ class ServingContext:
                 log.exception("An on_request observer failed; the request was answered anyway")
 
 
+class MisdirectedRequest(MLOpsError):
+    """The Host header names a host this daemon does not serve (DNS rebinding defence)."""
+
+    status = 421
+    code = "MISDIRECTED_REQUEST"
+
+
+# Refusals that say nothing about a deployment's health: counted under mlops_refused_requests, never recorded as
+# its traffic, errors, inference log or alerts (anyone could otherwise page the owner).
+REFUSALS: tuple[type[MLOpsError], ...] = (deployment_auth.TokenRequired, Forbidden, UnsupportedMediaType)
+
+
+def refused(ctx: ServingContext, exc: MLOpsError, reason: str, render: Callable[[MLOpsError], bytes] = error_body,
+            headers: Mapping[str, str] | None = None) -> Response:  # fmt: skip
+    """Count a refused request under its status and reason, and render it."""
+    ctx.host.metrics.refused.labels(str(exc.status), reason).inc()
+    return _error_response(exc, headers, render)
+
+
+async def check_access(ctx: ServingContext, request: Request, name: str,
+                       render: Callable[[MLOpsError], bytes] = error_body) -> Response | None:  # fmt: skip
+    """None when the request may use deployment ``name`` (its token when it has one); else the refusal."""
+    try:
+        await deployment_auth.require_token(ctx, request, name)
+    except REFUSALS as exc:
+        return refused(ctx, exc, "token", render)
+    return None
+
+
 def json_response(content: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
     return Response(orjson.dumps(content), status_code=status, media_type=JSON, headers=headers)
 
@@ -176,8 +204,10 @@ async def serve_request(
     scored: Scored | None = None
     headers = {REQUEST_ID_HEADER: request_id}
     admitted = False
+    denied = await check_access(ctx, request, name, render_error)  # governance: per-deployment bearer token
+    if denied is not None:
+        return denied
     try:
-        await deployment_auth.require_token(ctx, request, name)  # governance: per-deployment bearer token
         if runtime is None:
             raise NotFound(f"No deployment named {name!r} is served here.")
         if isinstance(runtime, IsolatedRuntime):  # its own process answers (and records the request)
@@ -244,6 +274,9 @@ def data_plane_routes(ctx: ServingContext) -> list[BaseRoute]:
         return Response(_OK, media_type=JSON)
 
     async def deployment_ping(request: Request) -> Response:
+        denied = await check_access(ctx, request, request.path_params["name"])
+        if denied is not None:
+            return denied
         runtime = _deployment(ctx, request)
         if isinstance(runtime, IsolatedRuntime):
             return await runtime.forward(request, None)
@@ -255,10 +288,7 @@ def data_plane_routes(ctx: ServingContext) -> list[BaseRoute]:
         content_type = request.headers.get("content-type")
 
         async def scorer(served: ServedVariant, body: bytes, _request_id: str) -> Scored:
-            runtime = ctx.host.get(request.path_params["name"])
-            serving = runtime.active if runtime is not None else None
-            max_rows = serving.settings.max_rows if serving is not None else 100_000
-            return await ctx.host.score(served, body, content_type, max_rows)
+            return await ctx.host.score(served, body, content_type, _max_rows(ctx, request.path_params["name"]))
 
         return await serve_request(ctx, request, request.path_params["name"], scorer)
 
@@ -272,6 +302,13 @@ def data_plane_routes(ctx: ServingContext) -> list[BaseRoute]:
 
 
 _background: set[asyncio.Task[None]] = set()
+
+
+def _max_rows(ctx: ServingContext, name: str) -> int:
+    """The deployment's row limit per request (``max_rows``), checked by every protocol before decoding."""
+    runtime = ctx.host.get(name)
+    serving = runtime.active if runtime is not None else None
+    return serving.settings.max_rows if serving is not None else 100_000
 
 
 async def _mirror(
@@ -334,7 +371,11 @@ def v2_routes(ctx: ServingContext) -> list[BaseRoute]:
         return json_response({"ready": not pending}, status=200 if not pending else 503)
 
     async def in_process(request: Request, name: str) -> DeploymentRuntime | Response:
-        """The model's runtime when this process serves it; otherwise the answer (404, or the isolated worker's)."""
+        """The model's runtime when this process serves it and the caller may see it; otherwise the answer (401/403
+        without its token, 404, or the isolated worker's)."""
+        denied = await check_access(ctx, request, name, render)
+        if denied is not None:
+            return denied
         runtime = ctx.host.get(name)
         if runtime is None:
             return v2_error(NotFound(f"No model (deployment) named {name!r} is served here."))
@@ -359,6 +400,17 @@ def v2_routes(ctx: ServingContext) -> list[BaseRoute]:
         runtime = await in_process(request, name)
         if isinstance(runtime, Response):
             return runtime
+        version = request.path_params.get("version")
+        if version is not None:
+            try:
+                version = validation.version(version)
+            except InvalidRequest as exc:
+                return v2_error(exc)
+            serving = runtime.active
+            if serving is None:
+                return json_response({"name": name, "ready": False}, status=503)
+            if serving.with_version(version) is None:
+                return v2_error(NotFound(f"Model (deployment) {name!r} does not serve version {version}."))
         is_ready = runtime.active is not None
         return json_response({"name": name, "ready": is_ready}, status=200 if is_ready else 503)
 
@@ -366,11 +418,21 @@ def v2_routes(ctx: ServingContext) -> list[BaseRoute]:
         name = request.path_params["name"]
         version = request.path_params.get("version")
         json_length = request.headers.get(v2.BINARY_HEADER)
+        try:  # only JSON and binary tensors: a web page cannot send those without a CORS preflight
+            v2.check_content_type(request.headers.get("content-type"), json_length)
+        except UnsupportedMediaType as exc:
+            return refused(ctx, exc, "media_type", render)
+        if version is not None:
+            try:
+                version = validation.version(version)
+            except InvalidRequest as exc:
+                return v2_error(exc)
+        max_rows = _max_rows(ctx, name)
 
         def infer_v2(served: ServedVariant, body: bytes, request_id: str) -> Scored:
             return v2.infer(
                 served.model, body, json_length,
-                deployment=name, version=served.variant.model_version, request_id=request_id,
+                deployment=name, version=served.variant.model_version, request_id=request_id, max_rows=max_rows,
             )  # fmt: skip
 
         async def scorer(served: ServedVariant, body: bytes, request_id: str) -> Scored:
@@ -390,9 +452,13 @@ def v2_routes(ctx: ServingContext) -> list[BaseRoute]:
 
 
 def observability_routes(ctx: ServingContext) -> list[BaseRoute]:
-    """``GET /metrics`` in Prometheus' text format."""
+    """``GET /metrics`` in Prometheus' text format, for the admin token or the configured metrics token."""
 
-    async def metrics(_request: Request) -> Response:
+    async def metrics(request: Request) -> Response:
+        try:
+            deployment_auth.require_metrics_token(ctx, request)
+        except REFUSALS as exc:
+            return refused(ctx, exc, "metrics_token")
         return Response(ctx.host.metrics.render(), media_type=ctx.host.metrics.content_type)
 
     return [Route("/metrics", metrics, methods=["GET"])]
@@ -437,6 +503,7 @@ def admin_routes(ctx: ServingContext) -> list[BaseRoute]:
             name = payload.get("name") if isinstance(payload, dict) else None
             if name is not None and not isinstance(name, str):
                 raise BadScoringRequest("'name' must be a deployment name (a string).")
+        deployment_auth.cache_of(ctx).invalidate(name)  # a changed token takes effect now, on any store
         try:
             statuses = await ctx.host.reconcile(name)
         except Exception as exc:
@@ -495,13 +562,67 @@ async def _unexpected_error(_request: Request, exc: Exception) -> Response:
     )
 
 
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+
+
+def host_name(value: str) -> str:
+    """The host part of a Host header (no port, lower case, IPv6 brackets removed)."""
+    value = value.strip().lower()
+    if value.startswith("["):
+        return value[1 : value.find("]")] if "]" in value else value
+    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+
+
+class HostAllowList:
+    """ASGI middleware: answer only requests whose Host header names this daemon (DNS-rebinding defence).
+
+    Allowed: loopback names and addresses, and ``allowed`` (the configured serving host and
+    ``$JUPYTER_MLOPS_SERVING_ALLOWED_HOSTS``). Another host gets 421, a missing Host header 400; both are counted
+    in ``mlops_refused_requests``.
+    """
+
+    def __init__(self, app: Any, ctx: ServingContext, allowed: frozenset[str] = frozenset()) -> None:
+        self.app = app
+        self.ctx = ctx
+        self.allowed = LOOPBACK_NAMES | {host_name(h) for h in allowed if h}
+        self._seen: dict[bytes, bool] = {}  # Host header value -> verdict (bounded below)
+
+    def permits(self, raw: bytes) -> bool:
+        """Whether a Host header value names an allowed host (cached per distinct value)."""
+        verdict = self._seen.get(raw)
+        if verdict is None:
+            name = host_name(raw.decode("latin-1"))
+            verdict = name in self.allowed or (name.startswith("127.") and name.replace(".", "").isdigit())
+            if len(self._seen) < 1024:
+                self._seen[raw] = verdict
+        return verdict
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            raw = next((value for key, value in scope["headers"] if key == b"host"), None)
+            if raw is None or not self.permits(raw):
+                exc: MLOpsError = (
+                    InvalidRequest("A Host header is required.")
+                    if raw is None
+                    else MisdirectedRequest(
+                        f"This serving daemon does not answer for host {raw.decode('latin-1')[:100]!r}. Call it on "
+                        "127.0.0.1 or localhost, or add the name to $JUPYTER_MLOPS_SERVING_ALLOWED_HOSTS."
+                    )
+                )
+                await refused(self.ctx, exc, "host")(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def create_app(
     ctx: ServingContext,
     *,
     lifespan: Lifespan[Any] | None = None,
     extra_routes: Sequence[BaseRoute] = (),
+    allowed_hosts: frozenset[str] = frozenset(),
 ) -> Starlette:
-    """The daemon's ASGI app. ``extra_routes`` lets later protocols plug in without touching these."""
+    """The daemon's ASGI app. ``extra_routes`` lets later protocols plug in without touching these;
+    ``allowed_hosts`` are the Host header names answered besides loopback."""
     routes = [*data_plane_routes(ctx), *v2_routes(ctx), *observability_routes(ctx), *admin_routes(ctx), *extra_routes]
     app = Starlette(
         routes=routes,
@@ -511,6 +632,7 @@ def create_app(
             Exception: _unexpected_error,
         },
         lifespan=lifespan,
+        middleware=[Middleware(HostAllowList, ctx=ctx, allowed=allowed_hosts)],
     )
     app.state.serving = ctx
     return app

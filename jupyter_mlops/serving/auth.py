@@ -3,17 +3,24 @@
 Under JupyterHub every deployment gets a token (``MLOps.issue_token`` hands it out), so another hub user cannot
 call it on its loopback port; in single-user mode tokens are off unless ``require_deployment_token`` is set. The
 daemon's admin token (held by the owner's Jupyter server, which checks the Jupyter user first) is also accepted,
-so the authenticated proxy route ``/mlops/api/deployments/NAME/predict`` keeps working.
+so the authenticated proxy route ``/mlops/api/deployments/NAME/predict`` keeps working. Every per-deployment route
+(scoring, V2 metadata and readiness, ping) goes through ``require_token``; ``/metrics`` through
+``require_metrics_token`` (the admin token or ``$JUPYTER_MLOPS_METRICS_TOKEN``).
 
-Token hashes are cached and re-read from the store at most every ``REFRESH_SECONDS`` (off the event loop), so
-the hot path costs one dict lookup and one SHA-256.
+Token hashes are cached, and a rotation or revocation takes effect at once: on SQLite the cache is keyed by the
+database's ``PRAGMA data_version`` (read on a dedicated connection, a few microseconds, changes whenever any other
+connection commits), so the first request after a commit re-reads the tokens off the event loop. On other stores
+the cache is dropped for a deployment whenever it is reconciled and re-read at most every ``REFRESH_SECONDS``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
+import os
+import sqlite3
 import time
 from typing import Any
 
@@ -25,10 +32,13 @@ from ..core.store import Store
 from ..core.store.governance_tables import DeploymentTokenRow
 from ..core.store.schema import upgrade as ensure_tables
 
-REFRESH_SECONDS = 5.0
+REFRESH_SECONDS = 5.0  # non-SQLite stores only
+METRICS_TOKEN_ENV = "JUPYTER_MLOPS_METRICS_TOKEN"  # noqa: S105 - the name of a variable, not a secret
 
 
 class TokenRequired(MLOpsError):
+    """The route needs a bearer token and none was given."""
+
     status = 401
     code = "UNAUTHENTICATED"
 
@@ -36,25 +46,42 @@ class TokenRequired(MLOpsError):
 class TokenCache:
     """Deployment name -> (SHA-256 of its token or None, generation it was read for, when it was read).
 
-    An entry is re-read when the served generation changes (a new deployment gets its token before it is
-    applied, so its first served request already sees it), after ``REFRESH_SECONDS`` (revocation), and on a
-    mismatching token (a token just rotated by its owner; only refused requests pay this read).
+    An entry is re-read when the store changed (SQLite ``data_version``), when the served generation changes (a
+    new deployment gets its token before it is applied), after ``REFRESH_SECONDS`` on other stores, and on a
+    mismatching token (only refused requests pay this read).
     """
 
     def __init__(self, store: Store) -> None:
         self.store = store
         ensure_tables(store.engine)
         self.entries: dict[str, tuple[str | None, int | None, float]] = {}
+        self._probe = _data_version_probe(store)
+        self._seen: int | None = self._probe() if self._probe is not None else None
 
     def _read(self, name: str) -> str | None:
         with self.store.session() as s:
             row = s.scalars(select(DeploymentTokenRow).where(DeploymentTokenRow.name == name)).first()
             return row.token_hash if row is not None else None
 
+    def invalidate(self, name: str | None = None) -> None:
+        """Forget one deployment's cached token (or every one): the next request re-reads it."""
+        if name is None:
+            self.entries.clear()
+        else:
+            self.entries.pop(name, None)
+
     async def get(self, name: str, generation: int | None, *, recheck: bool = False) -> str | None:
+        """The token digest of ``name`` as the store holds it now (None: the deployment needs no token)."""
+        if self._probe is not None:
+            version = self._probe()
+            if version != self._seen:  # someone committed: tokens may have changed
+                self._seen = version
+                self.entries.clear()
         entry = self.entries.get(name)
         now = time.monotonic()
-        stale = entry is None or entry[1] != generation or now - entry[2] > REFRESH_SECONDS
+        stale = entry is None or entry[1] != generation
+        if self._probe is None and entry is not None and now - entry[2] > REFRESH_SECONDS:
+            stale = True
         if stale or recheck:
             digest = await asyncio.to_thread(self._read, name)
             self.entries[name] = (digest, generation, now)
@@ -62,7 +89,29 @@ class TokenCache:
         return entry[0]  # type: ignore[index]
 
 
-def _cache(ctx: Any) -> TokenCache:
+def _data_version_probe(store: Store) -> Any:
+    """A function returning SQLite's ``data_version`` for the store's file, or None for other databases."""
+    url = store.engine.url
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    try:
+        connection = sqlite3.connect(f"file:{os.path.abspath(url.database)}?mode=ro", uri=True, timeout=1)
+    except sqlite3.Error:
+        return None
+
+    def probe() -> int | None:
+        try:
+            return int(connection.execute("PRAGMA data_version").fetchone()[0])
+        except sqlite3.Error:
+            return None  # a locked or vanished file: treated as a change (re-read)
+
+    with contextlib.suppress(sqlite3.Error):
+        connection.execute("PRAGMA data_version")
+    return probe
+
+
+def cache_of(ctx: Any) -> TokenCache:
+    """The token cache of a serving context (created on first use)."""
     cache = getattr(ctx.host, "_mlops_token_cache", None)
     if cache is None:
         cache = TokenCache(ctx.host.store)
@@ -76,17 +125,24 @@ def _matches(given: str, digest: str, admin_token: str) -> bool:
     )
 
 
+def _bearer(request: Request) -> str | None:
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    return given.strip() if scheme.lower() == "bearer" and given.strip() else None
+
+
 async def require_token(ctx: Any, request: Request, name: str) -> None:
     """Raise 401/403 unless the request may call deployment ``name`` (no-op for deployments without a token)."""
     runtime = ctx.host.get(name)
     active = getattr(runtime, "active", None)
     generation = getattr(active, "generation", None)
-    cache = _cache(ctx)
+    if generation is None and runtime is not None:
+        generation = getattr(getattr(runtime, "desired", None), "generation", None)
+    cache = cache_of(ctx)
     expected = await cache.get(name, generation)
     if expected is None:
         return
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not given:
+    given = _bearer(request)
+    if given is None:
         raise TokenRequired(
             f"Deployment {name!r} requires 'Authorization: Bearer <token>'; its owner gets one with "
             "mlops.issue_token(NAME) or POST /mlops/api/deployments/NAME/token."
@@ -97,3 +153,16 @@ async def require_token(ctx: Any, request: Request, name: str) -> None:
     if expected is None or _matches(given, expected, ctx.token):
         return
     raise Forbidden(f"The token does not grant access to deployment {name!r}.")
+
+
+def require_metrics_token(ctx: Any, request: Request) -> None:
+    """Raise 401/403 unless the request bears the admin token or the configured metrics token."""
+    given = _bearer(request)
+    if given is None:
+        raise TokenRequired(
+            "GET /metrics requires 'Authorization: Bearer <token>': the admin token from "
+            f"{{data_dir}}/serving/daemon.json, or the token set in ${METRICS_TOKEN_ENV} for a Prometheus scraper."
+        )
+    allowed = [ctx.token, os.environ.get(METRICS_TOKEN_ENV, "")]
+    if not any(token and hmac.compare_digest(given.encode(), token.encode()) for token in allowed):
+        raise Forbidden("The token does not grant access to /metrics.")

@@ -12,6 +12,7 @@ import logging
 import os
 import secrets
 import socket
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -27,8 +28,8 @@ from ..core.store import Store
 from . import daemon_file
 from .app import DEFAULT_MAX_REQUEST_BYTES, ServingContext, create_app
 from .host import MLflowLoader, ModelHost
-from .inference_log import start_for_daemon
 from .isolated import WORKER_TOKEN_ENV, WorkerLaunch, announce_port, require_bearer, watch_parent
+from .log_writer import start_for_daemon
 from .supervisor import RestartPolicy
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,8 @@ class DaemonSettings:
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
     # Serve only this deployment, as the worker process of an isolated deployment (see isolated.py).
     worker_for: str | None = None
+    # Serve only the deployments this user owns (a hub user's daemon; None: every local deployment).
+    owner: str | None = None
 
 
 class DaemonError(Exception):
@@ -82,6 +85,73 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+BIND_RETRY = 5.0  # seconds a persisted port is retried while its holder (e.g. a daemon shutting down) exits
+ALLOWED_HOSTS_ENV = "JUPYTER_MLOPS_SERVING_ALLOWED_HOSTS"  # comma-separated extra Host header names
+
+
+def port_holder(port: int) -> str | None:
+    """``pid N (command)`` of the process listening on TCP ``port`` here, when /proc says (None otherwise)."""
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) > 9 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(f"socket:[{fields[9]}]")
+    if not inodes:
+        return None
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            for fd in (proc / "fd").iterdir():
+                if os.readlink(fd) in inodes:
+                    command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+                    return f"pid {proc.name} ({command[:120]})"
+        except OSError:
+            continue
+    return None
+
+
+def bind_persisted(host: str, data_dir: Path, port: int) -> socket.socket:
+    """Bind the daemon's port: ``port`` when configured; else the port persisted in ``{data_dir}/serving/port`` (so
+    every URL handed out stays valid across crashes and restarts), else a free one, which is then persisted. A
+    persisted port held by another process is retried for ``BIND_RETRY`` s, then refused naming that process."""
+    if port:
+        return bind(host, port)
+    remembered = daemon_file.read_port(data_dir)
+    if remembered is None:
+        sock = bind(host, 0)
+        daemon_file.write_port(data_dir, sock.getsockname()[1])
+        return sock
+    deadline = time.monotonic() + BIND_RETRY
+    while True:
+        try:
+            return bind(host, remembered)
+        except DaemonError:
+            if time.monotonic() >= deadline:
+                holder = port_holder(remembered) or "another process"
+                raise DaemonError(
+                    f"Cannot serve on port {remembered}, the port of this data dir's endpoints "
+                    f"({daemon_file.port_path(data_dir)}): it is held by {holder}. Stop that process, or delete "
+                    "that file to let the daemon pick a new port (deployment URLs then change)."
+                ) from None
+            time.sleep(0.1)
+
+
+def allowed_hosts(settings: DaemonSettings) -> frozenset[str]:
+    """Host header names answered besides loopback: the bound host and ``$JUPYTER_MLOPS_SERVING_ALLOWED_HOSTS``."""
+    names = {h.strip() for h in os.environ.get(ALLOWED_HOSTS_ENV, "").split(",") if h.strip()}
+    if settings.host not in ("0.0.0.0", "::", ""):  # noqa: S104 - a wildcard is not a Host header name
+        names.add(settings.host)
+    if settings.allow_remote:
+        names.add(socket.gethostname())
+    return frozenset(names)
+
+
 def _url(sock: socket.socket) -> tuple[str, int, str]:
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
@@ -100,7 +170,10 @@ def run(settings: DaemonSettings) -> int:
     worker_token = os.environ.pop(WORKER_TOKEN_ENV, None) if worker is not None else None  # hidden from models
     if worker is not None and not worker_token:
         raise DaemonError(f"A worker needs its token in ${WORKER_TOKEN_ENV} (workers are started by the daemon).")
-    sock = bind(settings.host, settings.port)
+    if worker is None:
+        sock = bind_persisted(settings.host, settings.data_dir, settings.port)
+    else:
+        sock = bind(settings.host, settings.port)  # a worker is reached through its daemon only
     host, port, url = _url(sock)
     if worker is not None:
         # Now, before any child process (the inference log writer) could inherit the pipe to the daemon.
@@ -120,6 +193,7 @@ def run(settings: DaemonSettings) -> int:
         loader=MLflowLoader(settings.tracking_uri, settings.registry_uri),
         only=worker,
         spawner=launch.runtime if worker is None else None,
+        owner=settings.owner,
     )
     info = daemon_file.DaemonInfo(
         pid=os.getpid(),
@@ -177,7 +251,7 @@ def run(settings: DaemonSettings) -> int:
             store.close()
             log.info("Stopped")
 
-    app = create_app(ctx, lifespan=lifespan)
+    app = create_app(ctx, lifespan=lifespan, allowed_hosts=allowed_hosts(settings))
     config = uvicorn.Config(
         app if worker_token is None else require_bearer(app, worker_token),
         loop="auto",  # uvloop when installed

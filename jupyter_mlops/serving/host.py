@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import random
 import sqlite3
 import threading
 import time
@@ -43,7 +42,6 @@ from . import parity
 from .batching import MicroBatcher
 from .metrics import ServingMetrics
 from .protocol import (
-    BadScoringRequest,
     Scored,
     ScoringInput,
     ScoringModel,
@@ -52,6 +50,7 @@ from .protocol import (
     predictions_to_json,
     score,
 )
+from .traffic import TrafficSplit
 
 log = logging.getLogger(__name__)
 
@@ -84,12 +83,17 @@ class DesiredDeployment:
         return primary or (self.variants[0] if self.variants else None)
 
 
-def read_desired(store: Store, name: str | None = None) -> dict[str, DesiredDeployment]:
-    """Desired state of local deployments (one, or all), read in one transaction so variants match generation."""
+def read_desired(store: Store, name: str | None = None, owner: str | None = None) -> dict[str, DesiredDeployment]:
+    """Desired state of local deployments (one, or all), read in one transaction so variants match generation.
+
+    With ``owner``, only that user's deployments: a user's daemon never loads another user's models from a shared
+    store."""
     with store.session() as session:
         query = select(DeploymentRow).where(DeploymentRow.target == TARGET)
         if name is not None:
             query = query.where(DeploymentRow.name == name)
+        if owner is not None:
+            query = query.where(DeploymentRow.owner == owner)
         return {
             row.name: DesiredDeployment(
                 name=row.name,
@@ -124,35 +128,19 @@ class ServingSet:
     generation: int
     variants: tuple[ServedVariant, ...]
     config: dict[str, Any] = field(default_factory=dict)
-    _answering: tuple[ServedVariant, ...] = field(init=False, repr=False)
-    _cumulative: tuple[int, ...] = field(init=False, repr=False)
+    split: TrafficSplit[ServedVariant] = field(init=False, repr=False)
     shadows: tuple[ServedVariant, ...] = field(init=False)
     settings: DeploymentConfig = field(init=False)  # ``config`` parsed once, not per request
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "settings", DeploymentConfig.load(self.config))
-        answering = tuple(v for v in self.variants if v.variant.role != VariantRole.shadow and v.variant.weight > 0)
-        if not answering:  # every weight 0 (e.g. a canary rolled back mid-edit): the primary answers
-            answering = (
-                tuple(v for v in self.variants if v.variant.role == VariantRole.primary)[:1] or self.variants[:1]
-            )
-        total, cumulative = 0, []
-        for served in answering:
-            total += max(served.variant.weight, 1 if len(answering) == 1 else 0)
-            cumulative.append(total)
-        object.__setattr__(self, "_answering", answering)
-        object.__setattr__(self, "_cumulative", tuple(cumulative))
-        object.__setattr__(self, "shadows", tuple(v for v in self.variants if v.variant.role == VariantRole.shadow))
+        split = TrafficSplit.of(self.variants, lambda v: v.variant.role, lambda v: v.variant.weight)
+        object.__setattr__(self, "split", split)
+        object.__setattr__(self, "shadows", split.shadows)
 
     def route(self) -> ServedVariant:
         """The variant for the next request: a weighted random choice among the answering variants."""
-        if len(self._answering) == 1:
-            return self._answering[0]
-        pick = random.random() * self._cumulative[-1]
-        for served, bound in zip(self._answering, self._cumulative, strict=True):
-            if pick < bound:
-                return served
-        return self._answering[-1]
+        return self.split.pick()
 
     def with_version(self, version: str) -> ServedVariant | None:
         """The variant serving model version ``version`` (V2's ``/versions/{v}/infer`` bypasses the split)."""
@@ -401,10 +389,12 @@ class ModelHost:
         metrics: ServingMetrics | None = None,
         only: str | None = None,
         spawner: Spawner | None = None,
+        owner: str | None = None,
     ) -> None:
         self.metrics = metrics or ServingMetrics()
         self.only = only  # an isolated deployment's worker serves this one deployment and nothing else
         self.spawner = spawner  # None: every deployment is served in this process (as a worker does)
+        self.owner = owner  # serve only this user's deployments (None: every local deployment in the store)
         self.store = store
         self.base_url = base_url.rstrip("/")
         self._loader = loader
@@ -429,12 +419,11 @@ class ModelHost:
         loop = asyncio.get_running_loop()
         batcher = served.batcher
         if batcher is None or not batcher.enabled:
-            scored = await loop.run_in_executor(self._predict_pool, score, served.model, body, content_type)
-            check_rows(scored.inputs, max_rows)
-            return scored
+            return await loop.run_in_executor(self._predict_pool, score, served.model, body, content_type, max_rows)
         started = time.perf_counter()
-        scoring_input = await loop.run_in_executor(self._predict_pool, parse_request, body, content_type, served.model)
-        check_rows(scoring_input.data, max_rows)
+        scoring_input = await loop.run_in_executor(
+            self._predict_pool, parse_request, body, content_type, served.model, max_rows
+        )
         parsed = time.perf_counter()
         if scoring_input.params is None and type(scoring_input.data).__name__ == "DataFrame":
             outputs = await batcher.submit(scoring_input.data, scoring_input.fast)
@@ -478,7 +467,7 @@ class ModelHost:
                 return []
             name = self.only
         async with self._reconcile_lock:  # serialises read + converge, so an older read never wins
-            desired = await asyncio.to_thread(read_desired, self.store, name)
+            desired = await asyncio.to_thread(read_desired, self.store, name, self.owner)
             self.converge(desired, None if name is None else [name])
         if name is None:
             return self.statuses()
@@ -625,13 +614,6 @@ class ModelHost:
             message = describe_error(exc)
             log.warning("Deployment %s generation %s failed while %s: %s", runtime.name, generation, step, message)
             runtime.fail(generation, step, message)
-
-
-def check_rows(data: Any, max_rows: int) -> None:
-    """Refuse inputs with more rows than the deployment allows (400, naming the limit)."""
-    rows = len(data) if hasattr(data, "__len__") and not isinstance(data, (str, bytes, dict)) else 1
-    if rows > max_rows:
-        raise BadScoringRequest(f"The request has {rows} rows; this deployment accepts at most {max_rows} per request.")
 
 
 def warm_up(model: ScoringModel, input_example: Any) -> str:

@@ -7,12 +7,14 @@ and writes them in one transaction (SQLite in WAL mode, or PostgreSQL). A kill -
 yet committed: the queue and the batch being built.
 
 The serving daemon does not run this writer in its own interpreter (building Arrow blobs and writing holds the
-GIL its event loop needs): ``start_for_daemon`` hands records to a writer process (``log_writer.py``) that runs an
-``InferenceLog`` there. In-process use stays possible where a separate process is not (e.g. Ray replicas).
+GIL its event loop needs): ``log_writer.start_for_daemon`` hands records to a writer process that runs an
+``InferenceLog`` there (log_writer imports this module, never the reverse). In-process use stays possible where a
+separate process is not (e.g. Ray replicas).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import logging
 import queue
@@ -26,8 +28,8 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.engine import Engine
 
-from ..core.monitoring.storage import LoggedRequest, MonitoringStore, Rows
-from .records import RequestRecord
+from ..core.monitoring.storage import MonitoringStore, Rows
+from .records import RequestRecord, capped
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +160,8 @@ class InferenceLog:
                     return
                 time.sleep(0.2 * (attempt + 1))
 
-    def _prepare(self, record: RequestRecord) -> LoggedRequest:
+    def _prepare(self, record: RequestRecord) -> RequestRecord:
+        record = capped(record)  # one request's payload logs at most MAX_LOGGED_ROWS rows
         inputs = outputs = None
         if not record.shadow and record.inputs is not None and self._random.random() < self.sample_rate:
             inputs = _as_frame(record.inputs)
@@ -170,18 +173,7 @@ class InferenceLog:
                     inputs = None
             if inputs is not None and inputs.shape[0]:
                 outputs = record.outputs  # aligned with the rows in the batch, in one step for the whole flush
-        return LoggedRequest(
-            request_id=record.request_id,
-            deployment=record.deployment,
-            variant=record.variant,
-            model_version=record.model_version,
-            time=record.time,
-            latency_ms=record.latency_ms,
-            status=record.status,
-            shadow=record.shadow,
-            inputs=inputs,
-            outputs=outputs,
-        )
+        return dataclasses.replace(record, inputs=inputs, outputs=outputs)
 
     def _maybe_purge(self) -> None:
         now = time.time()
@@ -223,16 +215,3 @@ def from_config(engine: Engine, config: Any) -> InferenceLog:
         retention_days=config.inference_log_retention_days,
         enabled=config.inference_log_enabled,
     )
-
-
-def start_for_daemon(engine: Engine, *, alerts: bool = True) -> Any:
-    """The daemon's inference log (and, with ``alerts``, the alert scheduler), configured from ``MLOpsConfig``,
-    started: a writer process fed by a bounded buffer (``log_writer.WriterProcessLog``), so none of the work
-    runs in the serving interpreter."""
-    from ..config import MLOpsConfig
-    from .log_writer import WriterProcessLog
-
-    config = MLOpsConfig()
-    if not alerts:
-        config.alert_interval = 0.0
-    return WriterProcessLog.from_config(engine.url.render_as_string(hide_password=False), config).start()

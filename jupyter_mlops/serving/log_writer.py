@@ -27,16 +27,15 @@ import subprocess
 import sys
 import threading
 import time
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
 import numpy as np
+import orjson
 import pandas as pd
 
 from ..core.monitoring.storage import Rows
-from .records import RequestRecord
-
-if TYPE_CHECKING:
-    from .inference_log import InferenceLog
+from .inference_log import InferenceLog, from_config
+from .records import RequestRecord, capped
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +52,9 @@ _F_SETPIPE_SZ = 1031
 
 
 def encode(record: RequestRecord) -> bytes:
-    """A record as bytes, cheaply: fixed fields, and a single-dtype DataFrame as (columns, ndarray) not pandas."""
+    """A record as bytes, cheaply: fixed fields, and a single-dtype DataFrame as (columns, ndarray) not pandas.
+    The payload is cut to ``MAX_LOGGED_ROWS`` rows first."""
+    record = capped(record)
     inputs: Any = record.inputs
     if isinstance(inputs, pd.DataFrame):
         # One block = one dtype: its ndarray is what the writer stacks anyway (pickling pandas costs ~25 us).
@@ -88,28 +89,31 @@ def decode(item: tuple[Any, ...]) -> RequestRecord:
     if isinstance(inputs, tuple):
         columns, array = inputs
         inputs = Rows(tuple(columns), np.asarray(array))
-    return RequestRecord(
-        request_id=request_id,
-        deployment=deployment,
-        variant=variant,
-        model_version=model_version,
-        time=at,
-        latency_ms=latency_ms,
-        status=status,
-        inputs=inputs,
-        outputs=outputs,
-        shadow=shadow,
-    )
+    return RequestRecord(request_id, deployment, variant, model_version, at, latency_ms, status, shadow, inputs,
+                         outputs)  # fmt: skip
 
 
 # --- the daemon's side -------------------------------------------------------------------------------------------
+
+
+def start_for_daemon(engine: Any, *, alerts: bool = True) -> WriterProcessLog:
+    """The daemon's inference log (and, with ``alerts``, the alert scheduler), configured from ``MLOpsConfig``,
+    started: a writer process fed by a bounded buffer, so none of the work runs in the serving interpreter."""
+    from ..config import MLOpsConfig
+
+    config = MLOpsConfig()
+    if not alerts:
+        config.alert_interval = 0.0
+    return WriterProcessLog.from_config(engine.url.render_as_string(hide_password=False), config).start()
 
 
 class WriterProcessLog:
     """An ``on_request`` observer with ``InferenceLog``'s interface whose writer is a separate process.
 
     Counters: ``accepted`` (buffered), ``dropped`` (buffer full), ``sent`` (handed to a writer), ``lost`` (handed
-    to a writer that died before taking them), ``written``/``failed`` (as the writers report them), ``restarts``.
+    to a writer that died before writing them: counted per writer as sent minus written or failed, warned in the
+    daemon log with the count, and stored as the deployments' ``dropped_records`` by the next writer),
+    ``written``/``failed`` (as the writers report them), ``restarts``.
     """
 
     def __init__(
@@ -126,7 +130,10 @@ class WriterProcessLog:
         self.enabled = enabled
         self.alert_interval = alert_interval
         self.env = env
-        self._buffer: collections.deque[bytes] = collections.deque()
+        self._buffer: collections.deque[tuple[str, bytes]] = collections.deque()
+        # per writer process: records handed to it and records it reported done (written or failed), by deployment
+        self._handed: dict[int, collections.Counter[str]] = {}
+        self._done: dict[int, collections.Counter[str]] = {}
         self._dropped: dict[str, int] = {}
         self._dropped_lock = threading.Lock()
         self._stop = threading.Event()
@@ -167,7 +174,7 @@ class WriterProcessLog:
             with self._dropped_lock:
                 self._dropped[record.deployment] = self._dropped.get(record.deployment, 0) + 1
             return
-        self._buffer.append(encode(record))  # deque.append is atomic: the sender thread pops concurrently
+        self._buffer.append((record.deployment, encode(record)))  # atomic: the sender thread pops concurrently
         self.accepted += 1
 
     # --- the sender thread ----------------------------------------------------------------------------------
@@ -202,6 +209,7 @@ class WriterProcessLog:
             child.wait()
         if self._progress is not None:
             self._progress.join(2.0)  # the writer's last progress line
+        self._account_lost(child)
 
     def _run(self) -> None:
         while True:
@@ -216,10 +224,13 @@ class WriterProcessLog:
             if child is None:
                 return  # restarting: the buffer keeps filling (and drops and counts when full)
             frames: list[bytes] = []
+            handed = collections.Counter[str]()
             size = 0
             while self._buffer and len(frames) < SEND_CHUNK and size < PIPE_SIZE:
-                frames.append(self._buffer.popleft())
-                size += len(frames[-1])
+                deployment, frame = self._buffer.popleft()
+                frames.append(frame)
+                handed[deployment] += 1
+                size += len(frame)
             with self._dropped_lock:
                 dropped, self._dropped = self._dropped, {}
             if dropped:
@@ -227,14 +238,16 @@ class WriterProcessLog:
             if not frames:
                 return
             records = len(frames) - (1 if dropped else 0)
+            self._handed.setdefault(child.pid, collections.Counter()).update(handed)
             try:
                 assert child.stdin is not None
                 child.stdin.write(b"".join(frames))  # releases the GIL while the pipe takes the bytes
                 child.stdin.flush()
                 self.sent += records
             except (OSError, ValueError):
-                self.lost += records
-                log.warning("The inference log writer (pid %s) died: %d records lost", child.pid, records)
+                self.sent += records  # handed over but not taken: the dead writer's accounting counts them lost
+                if dropped:
+                    self._merge_dropped(dropped)
 
     def _alive_child(self) -> subprocess.Popen[bytes] | None:
         child = self._child
@@ -243,10 +256,36 @@ class WriterProcessLog:
         if child is not None:
             log.warning("The inference log writer (pid %s) exited with %s; restarting it", child.pid, child.returncode)
             self._child = None
+            self._account_lost(child)
         if time.monotonic() - self._started_at < RESTART_DELAY:
             return None
         self.restarts += 1
         return self._spawn()
+
+    def _merge_dropped(self, counts: dict[str, int]) -> None:
+        with self._dropped_lock:
+            for deployment, n in counts.items():
+                self._dropped[deployment] = self._dropped.get(deployment, 0) + n
+
+    def _account_lost(self, child: subprocess.Popen[bytes]) -> int:
+        """Count what a dead writer was handed but never reported written or failed: ``lost``, a warning with the
+        count, and per-deployment ``dropped_records`` for the next writer to store. Returns the number lost."""
+        progress = self._progress
+        if progress is not None and progress.name.endswith(str(child.pid)):
+            progress.join(2.0)  # its last progress lines, up to its end of output
+        handed = self._handed.pop(child.pid, collections.Counter())
+        done = self._done.pop(child.pid, collections.Counter())
+        missing = {d: n - done.get(d, 0) for d, n in handed.items() if n > done.get(d, 0)}
+        lost = sum(missing.values())
+        if lost:
+            self.lost += lost
+            self._merge_dropped(missing)
+            log.warning(
+                "The inference log writer (pid %s) died with %d records not written (lost_records); they are counted "
+                "as dropped_records of %s",
+                child.pid, lost, ", ".join(sorted(missing)),
+            )  # fmt: skip
+        return lost
 
     def _spawn(self) -> subprocess.Popen[bytes] | None:
         self._started_at = time.monotonic()
@@ -274,21 +313,26 @@ class WriterProcessLog:
         except (ImportError, OSError):
             pass  # the default 64 KiB pipe works; the writer only lags less gracefully
         self._progress = threading.Thread(
-            target=self._read_progress, args=(child.stdout,), name="mlops-inference-log-progress", daemon=True
-        )
+            target=self._read_progress, args=(child.stdout, child.pid), daemon=True,
+            name=f"mlops-inference-log-progress-{child.pid}",
+        )  # fmt: skip
         self._progress.start()
         self._child = child
         log.info("Inference log writer started (pid %s)", child.pid)
         return child
 
-    def _read_progress(self, stdout: IO[bytes]) -> None:
+    def _read_progress(self, stdout: IO[bytes], pid: int) -> None:
+        done = self._done.setdefault(pid, collections.Counter())
         for line in stdout:  # blocks in read (GIL released) between the writer's progress lines
             try:
-                written, failed = (int(x) for x in line.split())
-            except ValueError:
+                report = orjson.loads(line)
+                written, failed = int(report["written"]), int(report["failed"])
+                by_deployment = {str(k): int(v) for k, v in report.get("done", {}).items()}
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
                 continue
             self.written += written
             self.failed += failed
+            done.update(by_deployment)
 
 
 # --- the writer process ------------------------------------------------------------------------------------------
@@ -299,7 +343,6 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s log-writer %(levelname)s %(name)s: %(message)s")
     from ..config import MLOpsConfig
     from ..core.store import Store
-    from .inference_log import from_config
 
     with contextlib.suppress(OSError):
         os.nice(WRITER_NICENESS)  # on a busy machine the serving process gets the CPU first
@@ -323,6 +366,7 @@ def _write_from(fd: int, writer: InferenceLog) -> None:
     batch: list[RequestRecord] = []
     dropped: dict[str, int] = {}
     reported = (0, 0)
+    done: collections.Counter[str] = collections.Counter()
     last_input = time.monotonic()
     deadline = last_input + writer.flush_interval
     reading = True
@@ -343,8 +387,10 @@ def _write_from(fd: int, writer: InferenceLog) -> None:
         due = time.monotonic() >= deadline
         if (batch or dropped) and (due or not reading or len(batch) >= writer.batch_size):
             writer.write(batch, dropped)
+            done.update(record.deployment for record in batch)
             batch, dropped = [], {}
-            reported = _report(writer, reported)
+            reported = _report(writer, reported, done)
+            done.clear()
         if due:
             writer.purge_if_due()
             deadline = time.monotonic() + writer.flush_interval
@@ -369,12 +415,14 @@ def _parse(pending: bytearray, batch: list[RequestRecord], dropped: dict[str, in
     del pending[:offset]
 
 
-def _report(writer: InferenceLog, reported: tuple[int, int]) -> tuple[int, int]:
-    """Tell the daemon how many records were written or failed since the last report (one line)."""
+def _report(writer: InferenceLog, reported: tuple[int, int], done: dict[str, int]) -> tuple[int, int]:
+    """Tell the daemon how many records were written or failed since the last report, and by deployment how
+    many were dealt with (written or failed): one JSON line. What it was handed and never reported is lost."""
     now = (writer.written, writer.failed)
-    if now != reported:
+    if now != reported or done:
+        line = {"written": now[0] - reported[0], "failed": now[1] - reported[1], "done": dict(done)}
         try:
-            sys.stdout.write(f"{now[0] - reported[0]} {now[1] - reported[1]}\n")
+            sys.stdout.write(orjson.dumps(line).decode() + "\n")
             sys.stdout.flush()
         except (OSError, ValueError):
             pass  # the daemon is gone; its records are still written

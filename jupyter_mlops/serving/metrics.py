@@ -75,6 +75,14 @@ class ServingMetrics:
             registry=self.registry,
         )
 
+        self.refused = Counter(
+            "mlops_refused_requests",
+            "Requests refused before reaching a deployment (missing or wrong token, unknown Host, unsupported "
+            "media type), by status and reason; never counted as a deployment's traffic.",
+            ("status", "reason"),
+            registry=self.registry,
+        )
+
     def observe_stages(self, deployment: str, timings: dict[str, float]) -> None:
         for stage, seconds in timings.items():
             self.stage_latency.labels(deployment, stage).observe(seconds)

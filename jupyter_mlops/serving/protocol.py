@@ -161,13 +161,14 @@ class Scored:
     timings: dict[str, float]
 
 
-def score(model: ScoringModel, body: bytes, content_type: str | None) -> Scored:
+def score(model: ScoringModel, body: bytes, content_type: str | None, max_rows: int | None = None) -> Scored:
     """``invocations`` that also keeps what observers and metrics need: input, output and seconds per stage.
 
     Validation against the signature happens inside pyfunc's ``predict``, so it is counted in ``predict``.
+    ``max_rows`` is checked before the body becomes a frame.
     """
     started = time.perf_counter()
-    scoring_input = parse_request(body, content_type, model)
+    scoring_input = parse_request(body, content_type, model, max_rows)
     parsed = time.perf_counter()
     outputs = predict(model, scoring_input)
     predicted = time.perf_counter()
@@ -203,14 +204,53 @@ def media_type(content_type: str | None) -> str:
     return mime
 
 
-def parse_request(body: bytes, content_type: str | None, model: ScoringModel) -> ScoringInput:
-    """Turn a request body into model input according to its content type and the model's input schema."""
+def parse_request(
+    body: bytes, content_type: str | None, model: ScoringModel, max_rows: int | None = None
+) -> ScoringInput:
+    """Turn a request body into model input according to its content type and the model's input schema.
+
+    With ``max_rows``, a request with more rows is refused (400) before its data becomes a frame: counted on the
+    decoded JSON, the CSV's lines or the Parquet footer."""
     mime = media_type(content_type)
     if mime == CONTENT_TYPE_JSON:
-        return parse_json(body, model)
+        return parse_json(body, model, max_rows)
     if mime == CONTENT_TYPE_CSV:
+        if max_rows is not None:
+            check_rows(max(0, body.rstrip(b"\r\n").count(b"\n")), max_rows)  # lines after the header
         return ScoringInput(parse_csv(body, model.input_schema))
+    if max_rows is not None:
+        check_rows(_parquet_rows(body), max_rows)
     return ScoringInput(parse_parquet(body))
+
+
+def check_rows(rows: int, max_rows: int) -> None:
+    """Refuse a request with more rows than the deployment allows (400, naming the limit)."""
+    if rows > max_rows:
+        raise BadScoringRequest(f"The request has {rows} rows; this deployment accepts at most {max_rows} per request.")
+
+
+def json_rows(value: Any, input_format: str) -> int:
+    """The number of rows of a decoded MLflow input field, without building a frame (0 when not countable)."""
+    if input_format == DF_SPLIT:
+        data = value.get("data") if isinstance(value, dict) else None
+        return len(data) if isinstance(data, list) else 0
+    if isinstance(value, list):
+        return len(value)
+    if isinstance(value, dict):  # named inputs / columns: the longest list is the row count
+        return max((len(v) for v in value.values() if isinstance(v, list)), default=1)
+    return 1
+
+
+def _parquet_rows(body: bytes) -> int:
+    """Rows declared in a Parquet body's footer (0 when it is not Parquet: the parser then says so)."""
+    import io
+
+    try:
+        import pyarrow.parquet as pq
+
+        return int(pq.ParquetFile(io.BytesIO(body)).metadata.num_rows)
+    except Exception:
+        return 0
 
 
 def check_json_depth(body: bytes, limit: int = MAX_JSON_DEPTH) -> None:
@@ -252,9 +292,13 @@ def decode_json(body: bytes) -> dict[str, Any]:
     raise BadScoringRequest(f"Invalid input. {REQUIRED_INPUT_FORMAT}. Received {kind}.")
 
 
-def parse_json(body: bytes, model: ScoringModel) -> ScoringInput:
+def parse_json(body: bytes, model: ScoringModel, max_rows: int | None = None) -> ScoringInput:
     """Parse an MLflow JSON scoring request. Keys other than the formats and ``params`` are ignored (as MLflow)."""
     payload = decode_json(body)
+    if max_rows is not None:
+        for key in INPUT_FORMATS:
+            if key in payload:
+                check_rows(json_rows(payload[key], key), max_rows)
     params = payload.get(PARAMS)
     if params is not None and not isinstance(params, dict):
         raise BadScoringRequest("Invalid input. 'params' must be a JSON object of parameter names to values.")

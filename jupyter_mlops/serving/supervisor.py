@@ -27,21 +27,21 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
 from types import FrameType
-from typing import Any, Literal
+from typing import Any
 
 import orjson
-from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..config import ENV_PREFIX
+from ..core.targets import daemon_state
 from . import daemon_file
 
 log = logging.getLogger(__name__)
 
-STATUS_NAME = "supervisor.json"
+STATUS_NAME = daemon_state.STATUS_NAME
 POLICY_ENV = ENV_PREFIX + "RESTART_POLICY"  # JSON object of RestartPolicy fields, e.g. {"max_crashes": 3}
 EXIT_REFUSED = 2  # the daemon refused its configuration (DaemonError): restarting cannot help
 EXIT_CRASH_LOOP = 3  # the supervisor gave up: too many crashes within the window
-MODULE = "jupyter_mlops.serving.supervisor"
+MODULE = daemon_state.SUPERVISOR_MODULE
 
 
 @dataclass(frozen=True)
@@ -127,42 +127,13 @@ class Backoff:
         )
 
 
-# --- the status file -------------------------------------------------------------------------------------------
+# --- the status file (its format is core's: core/targets/daemon_state.py) -------------------------------------
 
-SupervisorState = Literal["running", "restarting", "crash_loop", "stopped"]
-
-
-class SupervisorStatus(BaseModel):
-    """What ``{data_dir}/serving/supervisor.json`` says about the daemon's supervisor."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    supervisor_pid: int
-    child_pid: int | None = None
-    state: SupervisorState
-    restarts: int = 0
-    last_exit_code: int | None = None
-    message: str | None = None
-    updated_at: str
-
-
-def status_path(data_dir: str | Path) -> Path:
-    return daemon_file.serving_dir(data_dir) / STATUS_NAME
-
-
-def read_status(path: Path) -> SupervisorStatus | None:
-    try:
-        return SupervisorStatus.model_validate_json(path.read_bytes())
-    except (OSError, ValidationError, ValueError):
-        return None
-
-
-def is_supervisor(pid: int) -> bool:
-    """Whether ``pid`` runs this module (guards signals against a recycled pid)."""
-    try:
-        return MODULE.encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return False
+SupervisorState = daemon_state.SupervisorState
+SupervisorStatus = daemon_state.SupervisorStatus
+status_path = daemon_state.status_path
+read_status = daemon_state.read_status
+is_supervisor = daemon_state.is_supervisor
 
 
 # --- the supervisor process ------------------------------------------------------------------------------------

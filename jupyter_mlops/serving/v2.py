@@ -15,8 +15,16 @@ from typing import Any
 import numpy as np
 import orjson
 
-from ..core.errors import InvalidRequest
-from .protocol import BadScoringRequest, Scored, ScoringInput, ScoringModel, check_json_depth, predict
+from ..core.errors import InvalidRequest, UnsupportedMediaType
+from .protocol import (
+    BadScoringRequest,
+    Scored,
+    ScoringInput,
+    ScoringModel,
+    check_json_depth,
+    check_rows,
+    predict,
+)
 
 BINARY_HEADER = "inference-header-content-length"
 
@@ -89,6 +97,27 @@ def metadata(deployment: str, versions: list[str], model: ScoringModel) -> dict[
     }
 
 
+# --- content types: what a web page cannot send without a CORS preflight --------------------------------------
+
+JSON_TYPES = frozenset({"application/json"})
+BINARY_TYPES = frozenset({"application/octet-stream", "application/json"})
+
+
+def check_content_type(content_type: str | None, json_length: str | None) -> None:
+    """Accept JSON, or binary tensors (``Inference-Header-Content-Length``, a header no page can add without a
+    preflight); refuse text/plain, forms and multipart (CORS "simple" requests) with 415."""
+    mime = (content_type or "").split(";", 1)[0].strip().lower()
+    if json_length is not None:
+        if not mime or mime in BINARY_TYPES or mime.startswith("application/vnd."):
+            return
+    elif mime in JSON_TYPES:
+        return
+    raise UnsupportedMediaType(
+        f"Unsupported Content-Type {(content_type or 'none')[:80]!r} for V2 inference: send application/json, or "
+        "binary tensors with the Inference-Header-Content-Length header (application/octet-stream)."
+    )
+
+
 # --- infer --------------------------------------------------------------------------------------------------------
 
 
@@ -149,10 +178,20 @@ def _tensor(spec: Any, binary: memoryview, offset: int) -> tuple[str, np.ndarray
     return name, array, offset
 
 
-def to_model_input(payload: dict[str, Any], binary: bytes, model: ScoringModel) -> Any:
+def check_shapes(payload: dict[str, Any], max_rows: int) -> None:
+    """Refuse tensors whose declared first dimension (rows) exceeds ``max_rows``, before any array is built."""
+    for spec in payload["inputs"]:
+        shape = spec.get("shape") if isinstance(spec, dict) else None
+        if isinstance(shape, list) and shape and isinstance(shape[0], int) and not isinstance(shape[0], bool):
+            check_rows(shape[0], max_rows)
+
+
+def to_model_input(payload: dict[str, Any], binary: bytes, model: ScoringModel, max_rows: int | None = None) -> Any:
     """Turn the request's tensors into what the model's signature expects (a DataFrame for column schemas)."""
     import pandas as pd
 
+    if max_rows is not None:
+        check_shapes(payload, max_rows)
     tensors: dict[str, np.ndarray[Any, Any]] = {}
     offset, view = 0, memoryview(binary)
     for spec in payload["inputs"]:
@@ -211,12 +250,21 @@ def outputs_of(predictions: Any, schema: Any) -> list[dict[str, Any]]:
 
 
 def infer(
-    model: ScoringModel, body: bytes, json_length: str | None, *, deployment: str, version: str, request_id: str
+    model: ScoringModel,
+    body: bytes,
+    json_length: str | None,
+    *,
+    deployment: str,
+    version: str,
+    request_id: str,
+    max_rows: int | None = None,
 ) -> Scored:
-    """``POST /v2/models/{name}[/versions/{v}]/infer``: parse tensors, predict, answer with output tensors."""
+    """``POST /v2/models/{name}[/versions/{v}]/infer``: parse tensors, predict, answer with output tensors.
+
+    ``max_rows`` (the deployment's limit, as on ``/invocations``) is checked on the declared shapes first."""
     started = time.perf_counter()
     payload, binary = _decode(body, json_length)
-    data = to_model_input(payload, binary, model)
+    data = to_model_input(payload, binary, model, max_rows)
     params = payload.get("parameters")
     parsed = time.perf_counter()
     predictions = predict(model, ScoringInput(data, params if isinstance(params, dict) and params else None))

@@ -48,7 +48,7 @@ def wait_until(condition, timeout: float = 20.0) -> None:  # type: ignore[no-unt
 
 def numeric_record(i: int, rows: int = 3) -> RequestRecord:
     frame = pd.DataFrame(np.arange(rows * 2, dtype=float).reshape(rows, 2) + i, columns=["a", "b"])
-    return RequestRecord(f"n{i}", "d1", "primary", "1", time.time(), 1.0, 200, frame, np.arange(rows))
+    return RequestRecord(f"n{i}", "d1", "primary", "1", time.time(), 1.0, 200, inputs=frame, outputs=np.arange(rows))
 
 
 def test_records_cross_the_pipe_as_fixed_fields_and_raw_arrays() -> None:
@@ -63,7 +63,7 @@ def test_records_cross_the_pipe_as_fixed_fields_and_raw_arrays() -> None:
     mixed = record(2)  # a float and a text column: two blocks, sent as a DataFrame
     pd.testing.assert_frame_equal(decode(pickle.loads(encode(mixed)[4:])).inputs, mixed.inputs)
 
-    unpicklable = RequestRecord("u", "d1", "primary", "1", 0.0, 1.0, 200, numeric.inputs, lambda: None)
+    unpicklable = RequestRecord("u", "d1", "primary", "1", 0.0, 1.0, 200, inputs=numeric.inputs, outputs=lambda: None)
     kept = decode(pickle.loads(encode(unpicklable)[4:]))
     assert (kept.request_id, kept.inputs, kept.outputs) == ("u", None, None)  # metadata only, never an error
 

@@ -185,3 +185,25 @@ def deploy(store: Store, local_target: LocalTarget, serving_daemon: daemon_file.
     yield _deploy
     for name in names:
         undeploy(store, local_target, name)
+
+
+def metrics_text(http: httpx.Client, target: LocalTarget) -> str:
+    """The daemon's ``/metrics`` (it requires the admin token, read from daemon.json like any admin client)."""
+    info = daemon_file.read(target.info_path)
+    assert info is not None, "no daemon running"
+    response = http.get(f"{info.url}/metrics", headers={"Authorization": f"Bearer {info.token}"})
+    assert response.status_code == 200, response.text
+    return response.text
+
+
+def wait_until(condition: Callable[[], object], timeout: float = 30.0, what: str = "condition") -> object:
+    """Poll ``condition`` until it returns a truthy value (returned) or ``timeout`` seconds pass (fail)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"{what} not met within {timeout} s"
+        time.sleep(0.02)

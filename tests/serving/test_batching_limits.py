@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import re
-import time
 
 import httpx
 import orjson
@@ -14,7 +13,7 @@ import pytest
 from jupyter_mlops.core.deployments import rollout
 from jupyter_mlops.core.deployments.config import DeploymentConfig
 
-from .conftest import MODEL_NAME, daemon_url, put_deployment, undeploy
+from .conftest import MODEL_NAME, daemon_url, metrics_text, put_deployment, undeploy, wait_until
 from .pyfunc_models import Slow, register_pyfunc
 
 COLUMNS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
@@ -42,7 +41,7 @@ def deploy_with(store, local_target, serving_daemon):
 
 
 def scrape(http: httpx.Client, target, metric: str, deployment: str) -> float:
-    text = http.get(f"{daemon_url(target)}/metrics").text
+    text = metrics_text(http, target)
     pattern = rf'^{metric}{{deployment="{deployment}"[^}}]*}} (\S+)$'
     return sum(float(value) for value in re.findall(pattern, text, re.MULTILINE))
 
@@ -98,7 +97,8 @@ def test_timeout_queue_bound_and_row_limit(
     # Two slow requests in progress fill the queue: the next one is refused at once with Retry-After
     with concurrent.futures.ThreadPoolExecutor(3) as pool:
         first = [pool.submit(post, slow) for _ in range(2)]
-        time.sleep(0.1)
+        with httpx.Client(timeout=10, trust_env=False) as watcher:  # both admitted: the queue is full
+            wait_until(lambda: scrape(watcher, local_target, "mlops_queue_depth", "slow") >= 2, 10, "a full queue")
         refused = post(fast)
         [f.result() for f in first]
     assert refused.status_code == 503 and refused.headers["Retry-After"] == "1"

@@ -16,7 +16,7 @@ from jupyter_mlops.core.errors import Conflict, InvalidRequest, NotFound
 from jupyter_mlops.core.models import DeploymentState, VariantRole
 from jupyter_mlops.core.service import MLOps
 
-from .conftest import MODEL_NAME, daemon_url, mlflow_at
+from .conftest import MODEL_NAME, daemon_url, metrics_text, mlflow_at, wait_until
 from .pyfunc_models import Faulty, register_pyfunc
 
 ROWS = {"dataframe_split": {"columns": ["sepal_length", "sepal_width", "petal_length", "petal_width"],
@@ -119,13 +119,17 @@ def test_shadow_gets_a_mirrored_copy_and_never_answers(
         response = post(http, local_target, rollout)
         assert response.headers["X-MLOps-Variant"] == "primary"
         assert response.json() == expected
-    time.sleep(0.3)  # mirrored copies finish asynchronously
-    metrics = http.get(f"{daemon_url(local_target)}/metrics").text
-    line = next(
-        line
-        for line in metrics.splitlines()
-        if line.startswith("mlops_shadow_requests_total") and f'deployment="{rollout}"' in line
-    )
+
+    def shadow_line() -> str | None:  # mirrored copies finish asynchronously: wait for all 20
+        found = [
+            line
+            for line in metrics_text(http, local_target).splitlines()
+            if line.startswith("mlops_shadow_requests_total") and f'deployment="{rollout}"' in line
+        ]
+        return found[0] if found and float(found[0].rsplit(" ", 1)[1]) >= 20 else None
+
+    line = wait_until(shadow_line, 10, "20 shadow requests in /metrics")
+    assert isinstance(line, str)
     assert 'variant="shadow"' in line and 'status="200"' in line
     assert float(line.rsplit(" ", 1)[1]) == 20
 
@@ -134,20 +138,20 @@ def test_shadow_gets_a_mirrored_copy_and_never_answers(
         "SELECT shadow, variant, count(*) FROM mlops_inference_requests"
         " WHERE deployment = :d AND time >= :t GROUP BY shadow, variant"
     )
-    counts: dict = {}
-    for _ in range(50):
+
+    def logged() -> dict:
         with store.engine.connect() as connection:
             counts = {(bool(s), v): n for s, v, n in connection.execute(query, {"d": rollout, "t": started})}
-        if sum(counts.values()) >= 40:
-            break
-        time.sleep(0.2)
+        return counts if sum(counts.values()) >= 40 else {}
+
+    counts = wait_until(logged, 10, "40 records in the inference log")
     assert counts == {(False, "primary"): 20, (True, "shadow"): 20}
 
 
 def test_metrics_count_requests_by_variant_and_status_with_stage_latency(rollout, http, local_target) -> None:
     post(http, local_target, rollout)
     post(http, local_target, rollout, b"{not json")
-    text = http.get(f"{daemon_url(local_target)}/metrics").text
+    text = metrics_text(http, local_target)
     assert f'mlops_requests_total{{deployment="{rollout}",status="200",variant="primary"}}' in text
     assert f'mlops_requests_total{{deployment="{rollout}",status="400",variant="primary"}}' in text
     for stage in ("parse", "predict", "serialize"):
@@ -189,12 +193,13 @@ def test_swaps_are_zero_downtime_under_load(mlops, rollout, local_target) -> Non
     for worker in workers:
         worker.start()
     try:
-        time.sleep(0.2)
+        wait_until(lambda: sum(statuses.values()) >= 10, 10, "load before the swaps")
         mlops.deploy(f"{MODEL_NAME}/2", rollout, replace=True)  # version swap
         mlops.deploy(f"{MODEL_NAME}/1", rollout, canary=50)
         mlops.promote(rollout)
         mlops.rollback(rollout)
-        time.sleep(0.2)
+        after = sum(statuses.values())
+        wait_until(lambda: sum(statuses.values()) >= after + 10, 10, "load after the swaps")
     finally:
         stop.set()
         for worker in workers:

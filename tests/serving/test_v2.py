@@ -13,6 +13,7 @@ from tritonclient.utils import InferenceServerException
 from .conftest import daemon_url
 
 COLUMNS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+JSON = {"Content-Type": "application/json"}
 
 
 @pytest.fixture(scope="module")
@@ -99,9 +100,10 @@ def test_bad_tensors_are_400_with_a_reason_and_no_payload(client, http, local_ta
     assert "5.123456789" not in str(raised.value)
     url = f"{daemon_url(local_target)}/v2/models/v2-iris/infer"
     bad_shape = {"inputs": [{"name": "x", "shape": [3], "datatype": "FP64", "data": [1.0, 2.0]}]}
-    response = http.post(url, content=orjson.dumps(bad_shape))
+    response = http.post(url, content=orjson.dumps(bad_shape), headers=JSON)
     assert response.status_code == 400
     assert "does not fit shape" in response.json()["error"]
-    assert http.post(url, content=b"{}").status_code == 400
-    missing = http.post(f"{daemon_url(local_target)}/v2/models/nope/infer", content=orjson.dumps(bad_shape))
+    assert http.post(url, content=b"{}", headers=JSON).status_code == 400
+    nope = f"{daemon_url(local_target)}/v2/models/nope/infer"
+    missing = http.post(nope, content=orjson.dumps(bad_shape), headers=JSON)
     assert missing.status_code == 404 and "error" in missing.json()

@@ -22,7 +22,26 @@ from pathlib import Path
 
 import httpx
 
-PG_BIN = Path(os.environ.get("JUPYTER_MLOPS_PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+def _pg_bin() -> Path:
+    """PostgreSQL server binaries of the installed major version (newest first), or $JUPYTER_MLOPS_PG_BIN."""
+    if given := os.environ.get("JUPYTER_MLOPS_PG_BIN"):
+        return Path(given)
+    try:
+        found = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True, check=True).stdout.strip()
+        if (Path(found) / "initdb").exists():
+            return Path(found)
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    installed = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+        key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0,
+        reverse=True,
+    )
+    return installed[0].parent if installed else Path("/usr/lib/postgresql/bin")
+
+
+PG_BIN = _pg_bin()
 
 
 def free_port() -> int:

@@ -8,17 +8,15 @@ when the host resolves to a private, loopback, link-local or otherwise reserved 
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import operator
 import re
-import socket
 import threading
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 from ..errors import InvalidRequest
+from . import webhooks
 from .metrics import parse_window
 
 log = logging.getLogger(__name__)
@@ -88,9 +86,7 @@ def validate_rule(rule: Any, *, allow_private: bool) -> dict[str, Any]:
     op = rule.get("op", ">")
     if op not in OPS:
         raise InvalidRequest(f"Alert rule op must be one of {sorted(OPS)}.")
-    threshold = rule.get("threshold")
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
-        raise InvalidRequest("Alert rule threshold must be a number.")
+    threshold = webhooks.finite_threshold(rule.get("threshold"))
     window = parse_window(rule.get("window", rule.get("window_seconds", "1h")))
     webhook = rule.get("webhook")
     if webhook is not None:
@@ -107,25 +103,7 @@ def validate_rule(rule: Any, *, allow_private: bool) -> dict[str, Any]:
 
 def check_webhook(url: Any, *, allow_private: bool) -> str:
     """Refuse webhook URLs that are not http(s) or whose host resolves to a non-public address."""
-    if not isinstance(url, str) or not url:
-        raise InvalidRequest("A webhook must be an http(s) URL.")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidRequest("A webhook must be an http(s) URL with a host.")
-    if allow_private:
-        return url
-    try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
-    except (socket.gaierror, UnicodeError):
-        raise InvalidRequest(f"The webhook host {parts.hostname!r} does not resolve.") from None
-    for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
-        if not address.is_global or address.is_multicast:
-            raise InvalidRequest(
-                f"Refusing webhook to {parts.hostname!r}: it resolves to a private, loopback or link-local "
-                "address. Set MLOpsConfig.allow_private_webhooks = True to allow internal receivers."
-            )
-    return url
+    return webhooks.check_url(url, allow_private=allow_private)
 
 
 def holds(rule: dict[str, Any], value: float | None) -> bool | None:
@@ -142,11 +120,9 @@ def deliver(
 
     def send() -> None:
         try:
-            check_webhook(url, allow_private=allow_private)  # again at send time: DNS may have changed
-            import httpx
-
-            response = httpx.post(url, json=alert, timeout=timeout, follow_redirects=False)
-            outcome = f"delivered: HTTP {response.status_code}"
+            # resolved and checked now, and sent to the address checked (no DNS-rebinding window)
+            status = webhooks.post(url, alert, allow_private=allow_private, timeout=timeout)
+            outcome = f"delivered: HTTP {status}"
         except InvalidRequest as exc:
             outcome = f"refused: {exc.message}"
         except Exception as exc:  # network errors must never break monitoring

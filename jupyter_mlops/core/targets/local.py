@@ -25,13 +25,12 @@ from typing import Any
 import httpx
 
 from ...config import MLOpsConfig
-from ...serving import daemon_file, supervisor
-from ...serving.daemon_file import DaemonInfo
-from ...serving.supervisor import SupervisorStatus
 from ..errors import DeploymentFailed, NotFound, Unavailable
 from ..models import DeploymentState, RuntimeStatus, StepStatus
 from ..store import Store
+from . import daemon_state
 from .base import ProgressCallback, Target
+from .daemon_state import DaemonInfo, SupervisorStatus
 
 log = logging.getLogger(__name__)
 
@@ -70,11 +69,11 @@ class LocalTarget(Target):
     def __init__(self, config: MLOpsConfig, store: Store) -> None:
         self.config = config
         self.store = store
-        self.serving_dir = daemon_file.serving_dir(config.data_dir)
-        self.info_path = daemon_file.path_in(config.data_dir)
-        self.log_path = self.serving_dir / daemon_file.LOG_NAME
-        self.lock_path = self.serving_dir / daemon_file.LOCK_NAME
-        self.supervisor_path = supervisor.status_path(config.data_dir)
+        self.serving_dir = daemon_state.serving_dir(config.data_dir)
+        self.info_path = daemon_state.path_in(config.data_dir)
+        self.log_path = self.serving_dir / daemon_state.LOG_NAME
+        self.lock_path = self.serving_dir / daemon_state.LOCK_NAME
+        self.supervisor_path = daemon_state.status_path(config.data_dir)
         self._info: DaemonInfo | None = None
         self._client = httpx.Client(timeout=httpx.Timeout(30.0, connect=2.0), trust_env=False)
 
@@ -82,7 +81,7 @@ class LocalTarget(Target):
 
     def running_daemon(self) -> DaemonInfo | None:
         """The daemon described by daemon.json if it is alive and answers with our token; never starts one."""
-        info = daemon_file.read(self.info_path)
+        info = daemon_state.read(self.info_path)
         if info is None or not pid_alive(info.pid):
             return None
         try:
@@ -126,20 +125,20 @@ class LocalTarget(Target):
 
     def supervisor_status(self, *, live: bool = False) -> SupervisorStatus | None:
         """What supervisor.json says (restarts, last exit code, crash loop); with ``live``, only a running one."""
-        status = supervisor.read_status(self.supervisor_path)
+        status = daemon_state.read_status(self.supervisor_path)
         if status is None or not live:
             return status
         pid = status.supervisor_pid
-        if status.state in ("running", "restarting") and pid_alive(pid) and supervisor.is_supervisor(pid):
+        if status.state in ("running", "restarting") and pid_alive(pid) and daemon_state.is_supervisor(pid):
             return status
         return None
 
     def _stop_process(self, timeout: float) -> bool:
-        info = daemon_file.read(self.info_path)
+        info = daemon_state.read(self.info_path)
         self._info = None
         if info is None or not pid_alive(info.pid):
             if info is not None:
-                daemon_file.remove_if_owned(self.info_path, info.pid)
+                daemon_state.remove_if_owned(self.info_path, info.pid)
             return False
         with contextlib.suppress(httpx.HTTPError):
             self._client.post(f"{info.url}/admin/shutdown", headers=self._auth(info))
@@ -149,7 +148,7 @@ class LocalTarget(Target):
                 os.kill(info.pid, signal.SIGTERM)
             if not self._wait_exit(info.pid, 5.0):
                 raise Unavailable(f"The serving daemon (pid {info.pid}) does not stop; end it with kill {info.pid}.")
-        daemon_file.remove_if_owned(self.info_path, info.pid)
+        daemon_state.remove_if_owned(self.info_path, info.pid)
         return True
 
     def _start(self) -> DaemonInfo:
@@ -161,7 +160,7 @@ class LocalTarget(Target):
         config = self.config
         self.serving_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         command = [
-            sys.executable, "-m", supervisor.MODULE,
+            sys.executable, "-m", daemon_state.SUPERVISOR_MODULE,
             "--data-dir", str(config.data_dir),
             "--store-url", config.store_url,
             "--tracking-uri", config.tracking_uri,
@@ -171,6 +170,9 @@ class LocalTarget(Target):
         ]  # fmt: skip
         if config.allow_remote_serving:
             command.append("--allow-remote")
+        owner = os.environ.get("JUPYTERHUB_USER") if config.isolate_users else None
+        if owner:
+            command += ["--owner", owner]  # a hub user's daemon serves only that user's deployments
         if self.log_path.exists() and self.log_path.stat().st_size > MAX_LOG_BYTES:
             os.replace(self.log_path, self.log_path.with_name(self.log_path.name + ".1"))  # keep one old log
             offset = 0
@@ -205,7 +207,7 @@ class LocalTarget(Target):
                     f"Last lines of {self.log_path}:\n{self._log_tail(offset)}"
                 )
             state = self.supervisor_status()
-            info = daemon_file.read(self.info_path)
+            info = daemon_state.read(self.info_path)
             if (
                 state is not None and info is not None and state.supervisor_pid == supervisor_pid
                 and info.pid == state.child_pid and self.running_daemon() is not None
@@ -379,7 +381,7 @@ class LocalTarget(Target):
 
     def _current(self) -> DaemonInfo | None:
         """The daemon to talk to without starting one: the cached one if its file still names it."""
-        info = daemon_file.read(self.info_path)
+        info = daemon_state.read(self.info_path)
         if info is not None and self._info is not None and info == self._info and pid_alive(info.pid):
             return info
         return self.running_daemon()

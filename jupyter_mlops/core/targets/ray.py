@@ -4,7 +4,7 @@ The application is a router (traffic split by variant weight) in front of one Se
 each wrapping its pinned MLflow model with autoscaling, bounded ongoing and queued requests (backpressure: Serve
 answers 503 beyond them), a health check that runs a canned prediction, and micro-batching. The router mirrors
 requests to shadow variants and writes the inference log to our store (``store_url``, which the Ray nodes must
-reach), so monitoring works as on the local target. See ``ray_app``.
+reach), so monitoring works as on the local target. See ``serving/ray_app.py``.
 
 Settings: ``c.MLOpsConfig.target_options = {"ray": {...}}`` with the fields of ``RaySettings``. With
 ``address="local"`` the target starts a Ray cluster inside this process (bound to loopback); otherwise it joins
@@ -14,6 +14,7 @@ the cluster at ``address`` (``"auto"``, ``"ray://head:10001"``).
 from __future__ import annotations
 
 import hashlib
+import importlib
 import logging
 import os
 import threading
@@ -128,7 +129,7 @@ class RayServeTarget(Target):
             return RuntimeStatus(name=deployment_name, state=DeploymentState.stopped, message="not in the store")
         deployment = self.store.get_deployment(deployment_name)
         serve = self.connect()
-        from .ray_app import ModelVariant, Router
+        ModelVariant, Router = _router_classes()
 
         s = self.settings
         scaling: dict[str, Any] = (
@@ -251,6 +252,23 @@ class RayServeTarget(Target):
             state = DeploymentState.ready if raw.endswith("HEALTHY") else _STATES.get(raw, DeploymentState.unknown)
             variants.append(VariantStatus(name=variant, model_uri=wanted.get(variant, ""), state=state))
         return sorted(variants, key=lambda v: order.index(v.name) if v.name in order else len(order))
+
+
+# The Serve application's classes, named by import path: Ray Serve loads them in its workers, and core keeps no
+# Python import of the data plane (serving/ray_app.py).
+ROUTER_PATH = "jupyter_mlops.serving.ray_app:Router"
+VARIANT_PATH = "jupyter_mlops.serving.ray_app:ModelVariant"
+
+
+def _import_path(path: str) -> Any:
+    """The object named by ``module:attribute`` (what Serve's application import paths look like)."""
+    module, _, attribute = path.partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+def _router_classes() -> tuple[Any, Any]:
+    """(ModelVariant, Router) of the Serve application, resolved from their import paths."""
+    return _import_path(VARIANT_PATH), _import_path(ROUTER_PATH)
 
 
 def _stable(deployment: Any, args: tuple[Any, ...], options: dict[str, Any]) -> Any:

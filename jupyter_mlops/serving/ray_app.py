@@ -1,7 +1,7 @@
 """The Ray Serve application of one deployment: a traffic-splitting router in front of one Serve deployment per
 variant, each wrapping the pinned MLflow model. Runs inside Ray workers; imported only when Ray is used.
 
-Requests use MLflow's scoring protocol (our ``serving.protocol``, the same code as the local daemon), so a
+Requests use MLflow's scoring protocol (``protocol.py``, the same code as the local daemon), so a
 notebook's ``predict`` gets the same answers on every target. The router is where the local daemon's serving path
 is mirrored: it splits traffic by weight, mirrors every request to shadow variants (answers recorded, never
 returned), names the answering variant in ``X-MLOps-Variant``, and hands one ``RequestRecord`` per answer to an
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 import uuid
 from dataclasses import dataclass
@@ -23,18 +22,14 @@ from ray import serve
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ...serving import protocol
-from ...serving.records import RequestRecord
-from ..errors import MLOpsError, Unavailable
-from ..models import VariantRole
+from ..core.errors import MLOpsError, Unavailable
+from ..core.models import VariantRole
+from . import protocol
+from .headers import JSON, REQUEST_ID_HEADER, VARIANT_HEADER, VERSION_HEADER
+from .records import RequestRecord
+from .traffic import TrafficSplit
 
 log = logging.getLogger(__name__)
-
-# The same headers as the local daemon (serving/app.py), so clients read one contract on every target.
-REQUEST_ID_HEADER = "X-MLOps-Request-Id"
-VARIANT_HEADER = "X-MLOps-Variant"
-VERSION_HEADER = "X-MLOps-Model-Version"
-JSON = "application/json"
 
 
 class ModelVariant:
@@ -122,11 +117,10 @@ class Router:
         self.deployment = deployment
         self.generation = generation
         routed = [RoutedVariant(n, version, VariantRole(role), w, h) for n, version, role, w, h in variants]
-        self.shadows = [v for v in routed if v.role == VariantRole.shadow]
-        answering = [v for v in routed if v.role != VariantRole.shadow and v.weight > 0]
-        # Every weight 0 (a canary rolled back mid-edit): the primary answers, as on the local daemon.
-        self.answering = answering or [v for v in routed if v.role == VariantRole.primary][:1]
-        self.weights = [max(v.weight, 1) for v in self.answering]
+        # The same split as the local daemon (serving/traffic.py): weights, shadows, all-zero -> the primary.
+        self.split = TrafficSplit.of(routed, lambda v: v.role, lambda v: v.weight)
+        self.shadows = self.split.shadows
+        self.answering = self.split.answering
         self.log = _start_log(log_options)
         self._background: set[asyncio.Task[None]] = set()
 
@@ -142,7 +136,7 @@ class Router:
         if not self.answering:
             headers["Retry-After"] = "1"
             return Response(b'{"message": "No variant takes traffic."}', 503, headers=headers, media_type=JSON)
-        chosen = self.answering[0] if len(self.answering) == 1 else random.choices(self.answering, self.weights)[0]
+        chosen = self.split.pick()
         headers[VARIANT_HEADER] = chosen.name
         headers[VERSION_HEADER] = chosen.model_version
         status, payload, inputs, outputs = await self._score(chosen, body, content_type)
@@ -222,8 +216,8 @@ def _start_log(options: dict[str, Any] | None) -> Any:
     """An ``InferenceLog`` on our store configured like the daemon's (``inference_log.from_config``), started."""
     if not options or not options.get("inference_log_enabled", True):
         return None
-    from ...serving.inference_log import from_config
-    from ..store.database import make_engine
+    from ..core.store.database import make_engine
+    from .inference_log import from_config
 
     settings = SimpleNamespace(**options)
     return from_config(make_engine(settings.store_url), settings).start()
