@@ -60,6 +60,7 @@ class MLOpsMagics(Magics):
         return client()
 
     def _variable(self, name: str | None, what: str) -> Any:
+        """A notebook variable by name (None passes through); a UsageError when the defining cell was not run."""
         if name is None:
             return None
         namespace = self.shell.user_ns if self.shell is not None else {}
@@ -100,7 +101,7 @@ class MLOpsMagics(Magics):
     @argument("--shadow", action="store_true", help="Add the model to an existing deployment as a shadow.")
     @argument("--isolated", action="store_true", help="Serve it from a supervised process of its own (local).")
     @line_magic
-    def deploy(self, line: str) -> DeploymentView:
+    def deploy(self, line: str) -> DeploymentView | None:
         """Deploy a registered model as a live HTTP endpoint: %deploy churn@champion --as churn-prod"""
         args = parse_argstring(self.deploy, line)
         if args.canary is not None and not 0 < args.canary < 100:
@@ -121,7 +122,7 @@ class MLOpsMagics(Magics):
         view = DeploymentView(deployment, deployment_snippets(mlops, deployment))
         if handle is not None:
             handle.update(view)
-            return None  # type: ignore[return-value] - already shown in place
+            return None  # already shown in place
         return view
 
     @magic_arguments()
@@ -219,6 +220,7 @@ def _progress_updater(handle: Any, model: str) -> Callable[[RuntimeStatus], None
     """A deploy progress callback that redraws the placeholder card with the latest steps."""
 
     def update(status: RuntimeStatus) -> None:
+        """Redraw the card with the status's state, steps and message."""
         shown = _placeholder(model, status.name).model_copy(
             update={"state": status.state, "steps": status.steps, "message": status.message}
         )

@@ -48,6 +48,7 @@ def neutralize_markdown(markdown: str) -> str:
 
 
 def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """An HTML table; cells are HTML already escaped by the caller."""
     head = "".join(f"<th style='text-align:left'>{esc(h)}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td style='text-align:left'>{c}</td>" for c in row) + "</tr>" for row in rows)
     return f"<table class='jp-MLOps-table'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
@@ -60,6 +61,7 @@ def state_badge(state: DeploymentState) -> str:
 
 
 def _steps_html(steps: Sequence[DeploymentStep]) -> str:
+    """Deploy steps as marks and names joined by arrows."""
     marks = {"done": "&#10003;", "running": "&#8635;", "failed": "&#10007;", "pending": "&#9675;"}
     parts = []
     for step in steps:
@@ -88,9 +90,11 @@ class Notice:
     """A one-line message (done, nothing to do, alert fired): plain text, shown as a quiet note, never stderr."""
 
     def __init__(self, text: str, *, level: str = "info") -> None:
+        """Keep what to show."""
         self.text, self.level = text, level
 
     def _repr_html_(self) -> str:
+        """HTML for notebooks; every stored value escaped."""
         colour = {"info": "var(--jp-info-color1, #0277bd)", "warning": "var(--jp-warn-color1, #ef8f00)"}.get(
             self.level, "inherit"
         )
@@ -98,6 +102,7 @@ class Notice:
         return f"<div class='jp-MLOps-notice' style='{style}'>{esc(self.text)}</div>"
 
     def __repr__(self) -> str:
+        """Plain text for terminals and text/plain."""
         return self.text
 
 
@@ -105,12 +110,15 @@ class Markdown:
     """Markdown output whose stored values were escaped by the caller (``md_escape``) or neutralized."""
 
     def __init__(self, text: str) -> None:
+        """Keep what to show."""
         self.text = text
 
     def _repr_markdown_(self) -> str:
+        """The Markdown text (stored values already escaped)."""
         return self.text
 
     def __repr__(self) -> str:
+        """Plain text for terminals and text/plain."""
         return self.text
 
 
@@ -118,14 +126,17 @@ class Table:
     """A small HTML table with a plain-text twin, for ledger entries, approvals, alerts and rules."""
 
     def __init__(self, title: str, columns: list[str], rows: list[list[Any]]) -> None:
+        """Keep what to show."""
         self.title, self.columns, self.rows = title, columns, rows
 
     def _repr_html_(self) -> str:
+        """HTML for notebooks; every stored value escaped."""
         head = "".join(f"<th>{esc(c)}</th>" for c in self.columns)
         body = "".join("<tr>" + "".join(f"<td>{esc(v)}</td>" for v in row) + "</tr>" for row in self.rows)
         return f"<div class='jp-MLOps-table'><b>{esc(self.title)}</b><table><tr>{head}</tr>{body}</table></div>"
 
     def __repr__(self) -> str:
+        """Plain text for terminals and text/plain."""
         lines = [self.title, " | ".join(self.columns)]
         lines += [" | ".join("" if v is None else str(v) for v in row) for row in self.rows]
         return "\n".join(lines)
@@ -135,12 +146,15 @@ class Preformatted:
     """Text shown verbatim (exports, JSON): escaped in a ``<pre>``, never cut."""
 
     def __init__(self, text: str) -> None:
+        """Keep what to show."""
         self.text = text
 
     def _repr_html_(self) -> str:
+        """HTML for notebooks; every stored value escaped."""
         return f"<pre class='jp-MLOps-pre'>{esc(self.text)}</pre>"
 
     def __repr__(self) -> str:
+        """Plain text for terminals and text/plain."""
         return self.text
 
 
@@ -148,9 +162,11 @@ class VersionView:
     """A registered model version, as %register shows it."""
 
     def __init__(self, version: ModelVersion) -> None:
+        """Keep what to show."""
         self.version = version
 
     def _repr_html_(self) -> str:
+        """HTML for notebooks; every stored value escaped."""
         v = self.version
         aliases = ", ".join(v.aliases) or "none"
         lineage = {k[len("mlops.") :]: val for k, val in v.tags.items() if k.startswith("mlops.")}
@@ -168,6 +184,7 @@ class VersionView:
         return _table(("", ""), rows) + f"<p>Deploy it: <code>%deploy {esc(v.name)}/{esc(v.version)}</code></p>"
 
     def __repr__(self) -> str:
+        """Plain text for terminals and text/plain."""
         return f"Registered {self.version.name} version {self.version.version} ({self.version.uri})"
 
 
@@ -175,9 +192,11 @@ class ModelsView:
     """Registered models as a table (name, latest version, aliases, versions, last update)."""
 
     def __init__(self, models: Sequence[RegisteredModel]) -> None:
+        """Keep what to show."""
         self.models = models
 
     def _repr_html_(self) -> str:
+        """HTML for notebooks; every stored value escaped."""
         if not self.models:
             return "<p>No registered models yet. Register one: <code>%register model --name churn --X X</code></p>"
         rows = [
@@ -193,6 +212,7 @@ class ModelsView:
         return _table(("Model", "Latest", "Aliases", "Versions", "Updated"), rows)
 
     def __repr__(self) -> str:
+        """Plain text for terminals and text/plain."""
         return "\n".join(f"{m.name}  latest={m.latest_version}  aliases={m.aliases}" for m in self.models)
 
 
@@ -200,9 +220,11 @@ class DeploymentsView:
     """Deployments as a table with what serves each one (variants, versions and weights)."""
 
     def __init__(self, deployments: Sequence[Deployment]) -> None:
+        """Keep what to show."""
         self.deployments = deployments
 
     def _repr_html_(self) -> str:
+        """HTML for notebooks; every stored value escaped."""
         if not self.deployments:
             return "<p>No deployments yet. Deploy a registered model: <code>%deploy churn@champion</code></p>"
         rows = [
@@ -219,6 +241,7 @@ class DeploymentsView:
         return _table(("Deployment", "State", "Deployed as", "Serving", "Target", "Endpoint"), rows)
 
     def __repr__(self) -> str:
+        """Plain text for terminals and text/plain."""
         return "\n".join(f"{d.name}  {d.state.value}  {variants_text(d)}  {d.url or ''}" for d in self.deployments)
 
 
@@ -226,10 +249,12 @@ class DeploymentView:
     """A deployment with its progress, what serves it and, once ready, snippets that work when pasted."""
 
     def __init__(self, deployment: Deployment, snippets: dict[str, str] | None = None) -> None:
+        """Keep what to show."""
         self.deployment = deployment
         self.snippets = snippets or {}
 
     def _repr_html_(self) -> str:
+        """HTML for notebooks; every stored value escaped."""
         d = self.deployment
         out = [
             f"<p><b>Deployment <code>{esc(d.name)}</code></b> {state_badge(d.state)} "
@@ -245,6 +270,7 @@ class DeploymentView:
         return "".join(out)
 
     def __repr__(self) -> str:
+        """Plain text for terminals and text/plain."""
         d = self.deployment
         return f"Deployment {d.name}: {d.state.value} ({variants_text(d)}) {d.url or ''}".strip()
 
@@ -253,6 +279,7 @@ class ChangeView:
     """What a rollout step changed on a deployment: the serving state before -> after."""
 
     def __init__(self, action: str, before: Deployment | None, after: Deployment) -> None:
+        """Keep what to show."""
         self.action, self.before, self.after = action, before, after
 
     @property
@@ -261,9 +288,11 @@ class ChangeView:
         return self.after
 
     def _texts(self) -> tuple[str, str]:
+        """The serving state before and after, as text."""
         return (variants_text(self.before) if self.before else "nothing"), variants_text(self.after)
 
     def _repr_html_(self) -> str:
+        """HTML for notebooks; every stored value escaped."""
         before, after = self._texts()
         return (
             f"<p><b>{esc(self.action)}</b> <code>{esc(self.after.name)}</code> {state_badge(self.after.state)}</p>"
@@ -271,6 +300,7 @@ class ChangeView:
         )
 
     def __repr__(self) -> str:
+        """Plain text for terminals and text/plain."""
         before, after = self._texts()
         return f"{self.action} {self.after.name}: {before} -> {after}"
 

@@ -26,6 +26,7 @@ class _Collector(logging.Handler):
     """Keeps formatted log records in CAPTURED instead of printing them."""
 
     def emit(self, record: logging.LogRecord) -> None:
+        """Keep the record's text in CAPTURED."""
         try:
             CAPTURED.append(f"{record.levelname} {record.name}: {record.getMessage()}")
         except Exception:  # a broken record must not break the magic
@@ -67,6 +68,7 @@ class AlertNotices(logging.Handler):
     """Shows "Alert fired" records of our monitoring as notices in the notebook (not as stderr)."""
 
     def emit(self, record: logging.LogRecord) -> None:
+        """Keep the record; show an alert firing as a notice."""
         message = record.getMessage()
         CAPTURED.append(f"{record.levelname} {record.name}: {message}")
         if "Alert fired" not in message:

@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 BIN = Path(sys.executable).parent
@@ -37,15 +38,16 @@ class CLI:
         }
 
     def run(
-        self, *args: str, stdin: str | None = None, code: int = 0, cmd: list[str] | None = None
+        self, *args: str, stdin: str | None = None, code: int | None = 0, cmd: list[str] | None = None
     ) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
             (cmd or [SCRIPT]) + list(args), input=stdin, capture_output=True, text=True, env=self.env,
             cwd=self.cwd, timeout=300,
         )  # fmt: skip
-        assert proc.returncode == code, (args, proc.returncode, proc.stdout[-2000:], proc.stderr[-2000:])
+        detail = (args, proc.returncode, proc.stdout[-2000:], proc.stderr[-2000:])
+        assert code is None or proc.returncode == code, detail
         assert "Traceback" not in proc.stderr, proc.stderr
-        if code != 0:
+        if proc.returncode != 0:
             assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr  # one line, whatever the failure
         return proc
 
@@ -150,8 +152,15 @@ def test_deploy_predict_rollout_and_undeploy(cli: CLI, iris, tmp_path: Path) -> 
     cli.run("monitor", "iris-cli", "--window", "2s", code=2)
     assert isinstance(cli.json("alerts", "iris-cli"), list)
     cli.run("feedback", "iris-cli", stdin='{"ids": []}', code=2)
-    fb = cli.run("feedback", "iris-cli", stdin=json.dumps({"request_ids": ["no-such-request"], "labels": [0]}))
-    assert "labels recorded" in fb.stdout
+    unknown = cli.run("feedback", "iris-cli", stdin=json.dumps({"request_ids": ["nope"], "labels": [0]}), code=2)
+    assert "not in the inference log" in unknown.stderr
+    answered = httpx.post(deployed["url"], json=body, timeout=30)
+    request_id = answered.headers["X-MLOps-Request-Id"]
+    labels = {"request_ids": [request_id], "labels": [0]}
+    deadline = time.monotonic() + 60  # the inference log is written in batches, within about a second
+    while (fb := cli.run("feedback", "iris-cli", "--json", stdin=json.dumps(labels), code=None)).returncode:
+        assert time.monotonic() < deadline, fb.stderr
+    assert json.loads(fb.stdout)["accepted"] == 1
 
     card = cli.json("card", f"{MODEL}/1")
     assert card["name"] == MODEL and "iris-cli" in card["deployments"]

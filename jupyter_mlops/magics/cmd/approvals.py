@@ -50,6 +50,7 @@ def request(ctx: Context, line: str) -> Any:
 
 
 def _decision(approval: Any) -> Markdown:
+    """The outcome of a grant or reject, as Markdown."""
     return Markdown(
         f"Request #{approval.id} ({md_escape(approval.action)} {md_escape(approval.target)}) is now "
         f"**{md_escape(approval.status)}**."

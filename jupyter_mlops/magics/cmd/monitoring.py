@@ -25,6 +25,7 @@ def feedback(ctx: Context, line: str) -> Any:
 
 
 def _listed(value: Any) -> Any:
+    """Arrays and Series as plain lists (JSON-ready for the facade)."""
     return value.tolist() if hasattr(value, "tolist") else value
 
 
@@ -89,4 +90,5 @@ def rules(ctx: Context, line: str) -> Any:
 
 
 def _table(deployment: str, items: list[dict[str, Any]]) -> Table:
+    """The deployment's rules as a table."""
     return Table(f"Alert rules of {deployment}", _RULE_COLUMNS, [[r.get(c) for c in _RULE_COLUMNS] for r in items])
