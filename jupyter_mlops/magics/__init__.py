@@ -1,4 +1,5 @@
-"""IPython magics: ``%load_ext jupyter_mlops`` registers %register, %deploy, %undeploy, %models, %deployments."""
+"""IPython magics: ``%load_ext jupyter_mlops`` registers %register, %deploy, %undeploy, %models, %deployments,
+%traffic, %promote, %rollback, %monitor and %mlops."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ from typing import Any
 
 
 def load_ipython_extension(ipython: Any) -> None:
+    """Register the magics on ``ipython`` and show our alerts as notices instead of stderr lines."""
     from .commands import MLOpsMagics
+    from .mlops_cmd import GovernanceMagics
+    from .quiet import install_notices
 
     ipython.register_magics(MLOpsMagics)
-    from .governance import GovernanceMagics  # %mlops audit|card|approve ... (issue 6)
-
     ipython.register_magics(GovernanceMagics)
+    install_notices()

@@ -1,6 +1,8 @@
-"""The magics themselves: parse the line, call one MLOps method, display the result.
+"""The top-level magics: parse the line, call one MLOps method, display the result.
 
 User mistakes (unknown variable, bad name, missing model) raise UsageError: a one-line message, no traceback.
+Library warnings and MLflow's messages are captured (``%mlops log`` shows them); ``%mlops`` lives in
+``mlops_cmd.py``.
 """
 
 from __future__ import annotations
@@ -14,30 +16,51 @@ from IPython.core.magic import Magics, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from IPython.display import display
 
+from ..core import snippets as snippet_text
 from ..core.errors import MLOpsError
-from ..core.models import Deployment, RuntimeStatus
-from .display import DeploymentsView, DeploymentView, ModelsView, VersionView
+from ..core.models import Deployment, DeploymentState, RuntimeStatus
+from .display import ChangeView, DeploymentsView, DeploymentView, ModelsView, Notice, VersionView
+from .quiet import captured
 
 
 @contextmanager
 def _usage_errors() -> Iterator[None]:
+    """Run facade calls quietly; a domain error becomes a one-line UsageError."""
     try:
-        yield
+        with captured():
+            yield
     except MLOpsError as exc:
         raise UsageError(exc.message) from None
 
 
+def deployment_snippets(mlops: Any, deployment: Deployment) -> dict[str, str]:
+    """Snippets that work when pasted: the body is the primary version's serving example (or its signature)."""
+    if not deployment.url or deployment.state != DeploymentState.ready:
+        return {}
+    primary = next((v for v in deployment.variants if v.role.value == "primary"), None)
+    name, version = (
+        (primary.model_name, primary.model_version) if primary else (deployment.model_name, deployment.model_version)
+    )
+    with captured():
+        body = snippet_text.example_body(mlops, name, version)
+    config = getattr(mlops, "config", None)
+    tokens = bool(getattr(config, "require_deployment_token", False) or getattr(config, "isolate_users", False))
+    return snippet_text.snippets(deployment.url, deployment.name, body, token_env="MLOPS_TOKEN" if tokens else None)
+
+
 @magics_class
 class MLOpsMagics(Magics):
-    """%register, %deploy, %undeploy, %models, %deployments, %traffic, %promote, %rollback."""
+    """%register, %deploy, %undeploy, %models, %deployments, %traffic, %promote, %rollback, %monitor."""
 
     @property
     def mlops(self) -> Any:
+        """The process-wide facade, acting as the notebook's user."""
         from ..core.api import client
 
         return client()
 
     def _variable(self, name: str | None, what: str) -> Any:
+        """A notebook variable by name (None passes through); a UsageError when the defining cell was not run."""
         if name is None:
             return None
         namespace = self.shell.user_ns if self.shell is not None else {}
@@ -78,27 +101,35 @@ class MLOpsMagics(Magics):
     @argument("--shadow", action="store_true", help="Add the model to an existing deployment as a shadow.")
     @argument("--isolated", action="store_true", help="Serve it from a supervised process of its own (local).")
     @line_magic
-    def deploy(self, line: str) -> DeploymentView:
+    def deploy(self, line: str) -> DeploymentView | None:
         """Deploy a registered model as a live HTTP endpoint: %deploy churn@champion --as churn-prod"""
         args = parse_argstring(self.deploy, line)
+        if args.canary is not None and not 0 < args.canary < 100:
+            raise UsageError("--canary is the canary's share of traffic: a whole number between 1 and 99.")
         handle = display(DeploymentView(_placeholder(args.model, args.name)), display_id=True)
         on_progress = _progress_updater(handle, args.model) if handle is not None else None
-        with _usage_errors():
-            deployment = self.mlops.deploy(
-                args.model, args.name, target=args.target, replace=args.replace, on_progress=on_progress,
-                canary=args.canary, shadow=args.shadow, isolated=args.isolated,
-            )  # fmt: skip
-        view = DeploymentView(deployment)
+        mlops = self.mlops
+        try:
+            with _usage_errors():
+                deployment = mlops.deploy(
+                    args.model, args.name, target=args.target, replace=args.replace, on_progress=on_progress,
+                    canary=args.canary, shadow=args.shadow, isolated=args.isolated,
+                )  # fmt: skip
+        except BaseException:
+            if handle is not None:  # a failed deploy shows only its one-line error, no stale "pending" card
+                handle.update({"text/plain": ""}, raw=True)
+            raise
+        view = DeploymentView(deployment, deployment_snippets(mlops, deployment))
         if handle is not None:
             handle.update(view)
-            return None  # type: ignore[return-value] - already shown in place
+            return None  # already shown in place
         return view
 
     @magic_arguments()
     @argument("name", help="Deployment name.")
     @argument("weights", nargs="+", help="VARIANT=WEIGHT pairs by name or role, e.g. primary=80 canary=20.")
     @line_magic
-    def traffic(self, line: str) -> DeploymentView:
+    def traffic(self, line: str) -> ChangeView:
         """Split traffic between a deployment's variants: %traffic churn-prod primary=80 canary=20"""
         args = parse_argstring(self.traffic, line)
         weights: dict[str, int] = {}
@@ -107,36 +138,40 @@ class MLOpsMagics(Magics):
             if not sep or not key or not value.strip().isdigit():
                 raise UsageError(f"Expected VARIANT=WEIGHT (e.g. canary=20), got {pair!r}.")
             weights[key] = int(value)
-        with _usage_errors():
-            return DeploymentView(self.mlops.set_traffic(args.name, weights))
+        return self._change("traffic", args.name, lambda mlops: mlops.set_traffic(args.name, weights))
 
     @magic_arguments()
     @argument("name", help="Deployment name.")
     @line_magic
-    def promote(self, line: str) -> DeploymentView:
+    def promote(self, line: str) -> ChangeView:
         """Make a deployment's canary its primary (100% of traffic): %promote churn-prod"""
         args = parse_argstring(self.promote, line)
-        with _usage_errors():
-            return DeploymentView(self.mlops.promote(args.name))
+        return self._change("promote", args.name, lambda mlops: mlops.promote(args.name))
 
     @magic_arguments()
     @argument("name", help="Deployment name.")
     @line_magic
-    def rollback(self, line: str) -> DeploymentView:
+    def rollback(self, line: str) -> ChangeView:
         """Drop the canary, or go back to the previous primary version: %rollback churn-prod"""
         args = parse_argstring(self.rollback, line)
-        with _usage_errors():
-            return DeploymentView(self.mlops.rollback(args.name))
+        return self._change("rollback", args.name, lambda mlops: mlops.rollback(args.name))
 
     @magic_arguments()
     @argument("name", help="Deployment name.")
     @line_magic
-    def undeploy(self, line: str) -> str:
+    def undeploy(self, line: str) -> Notice:
         """Stop a deployment and remove its endpoint: %undeploy churn-prod"""
         args = parse_argstring(self.undeploy, line)
         with _usage_errors():
             existed = self.mlops.undeploy(args.name)
-        return f"Undeployed {args.name}." if existed else f"No deployment named {args.name}; nothing to do."
+        return Notice(f"Undeployed {args.name}." if existed else f"No deployment named {args.name}; nothing to do.")
+
+    def _change(self, action: str, name: str, change: Callable[[Any], Deployment]) -> ChangeView:
+        """Apply a rollout step and show the serving state before -> after."""
+        mlops = self.mlops
+        with _usage_errors():
+            before = mlops.deployment(name)
+            return ChangeView(action, before, change(mlops))
 
     @magic_arguments()
     @argument("filter", nargs="?", default=None, help="Show models whose name contains this text.")
@@ -177,11 +212,15 @@ class MLOpsMagics(Magics):
 
 
 def _placeholder(model: str, name: str | None) -> Deployment:
-    return Deployment(name=name or "...", model_ref=model, model_name=model, model_version="?")
+    """The card shown while a deploy resolves and loads (replaced in place by the result)."""
+    return Deployment(name=name or "...", model_ref=model, model_name=model, model_version="")
 
 
 def _progress_updater(handle: Any, model: str) -> Callable[[RuntimeStatus], None]:
+    """A deploy progress callback that redraws the placeholder card with the latest steps."""
+
     def update(status: RuntimeStatus) -> None:
+        """Redraw the card with the status's state, steps and message."""
         shown = _placeholder(model, status.name).model_copy(
             update={"state": status.state, "steps": status.steps, "message": status.message}
         )

@@ -157,10 +157,14 @@ def test_notebook_register_deploy_call_undeploy(notebook_env, jupyter_server_pro
         return "".join(o.get("data", {}).get(mime, "") for o in nb.cells[index].outputs)
 
     assert "cancer" in shown(2, "text/html") and "champion" in shown(2, "text/html")
+    # quiet: neither MLflow's "Successfully registered" lines nor library warnings reach the cell
+    assert [o for o in nb.cells[2].outputs if o.output_type == "stream"] == [], nb.cells[2].outputs
     deploy_html = shown(3, "text/html")
     assert "ready" in deploy_html and "curl" in deploy_html and "/deployments/cancer-prod/invocations" in deploy_html
+    assert "mean_radius" in deploy_html and "x1" not in deploy_html  # the snippet sends the model's own columns
+    assert "primary v1 100%" in deploy_html
     assert "cancer-prod" in shown(6, "text/html")
-    assert "Undeployed cancer-prod" in shown(8, "text/plain")
+    assert shown(8, "text/plain") == "Undeployed cancer-prod."  # not a Python string repr
 
 
 def test_magic_mistakes_are_one_line_usage_errors(notebook_env, tmp_path) -> None:
@@ -181,6 +185,9 @@ def test_magic_mistakes_are_one_line_usage_errors(notebook_env, tmp_path) -> Non
         assert shown.startswith("UsageError: "), (cell.source, cell.outputs)
         assert fragment in shown, (cell.source, shown)
         assert "Traceback" not in shown and not [o for o in cell.outputs if o.output_type == "error"]
+        # a failed %deploy leaves no stale "pending" card above its error
+        cards = "".join(str(o.get("data", {})) for o in cell.outputs if o.output_type == "display_data")
+        assert "pending" not in cards and "Deployment" not in cards, (cell.source, cell.outputs)
 
 
 def test_demo_notebook_runs_end_to_end(notebook_env, tmp_path) -> None:

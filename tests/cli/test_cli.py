@@ -1,0 +1,242 @@
+"""The installed ``jupyter-mlops`` console script (and ``jupyter mlops``) in subprocesses, on a fresh data dir.
+
+One registered model and one serving daemon are shared by the module; the daemon is stopped at the end. Every
+subcommand runs at least once, with its bad-input cases: exit code 2 and one line on stderr for usage errors,
+1 for failed operations, never a traceback.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import pty
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+BIN = Path(sys.executable).parent
+SCRIPT = str(BIN / "jupyter-mlops")
+MODEL = "iris-cli"
+
+
+class CLI:
+    """Runs the console script with the module's data dir; each call is a fresh process."""
+
+    def __init__(self, data_dir: Path, cwd: Path) -> None:
+        self.data_dir, self.cwd = data_dir, cwd
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER_MLOPS_", "MLFLOW_"))},
+            "JUPYTER_MLOPS_DATA_DIR": str(data_dir),
+        }
+
+    def run(
+        self, *args: str, stdin: str | None = None, code: int | None = 0, cmd: list[str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            (cmd or [SCRIPT]) + list(args), input=stdin, capture_output=True, text=True, env=self.env,
+            cwd=self.cwd, timeout=300,
+        )  # fmt: skip
+        detail = (args, proc.returncode, proc.stdout[-2000:], proc.stderr[-2000:])
+        assert code is None or proc.returncode == code, detail
+        assert "Traceback" not in proc.stderr, proc.stderr
+        if proc.returncode != 0:
+            assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr  # one line, whatever the failure
+        return proc
+
+    def json(self, *args: str, stdin: str | None = None) -> object:
+        return json.loads(self.run(*args, "--json", stdin=stdin).stdout)
+
+
+@pytest.fixture(scope="module")
+def cli(tmp_path_factory: pytest.TempPathFactory, trained_model, iris) -> Iterator[CLI]:
+    """A fresh installation with ``iris-cli`` v1 (signature, input example, alias champion) registered in-process."""
+    from jupyter_mlops.config import MLOpsConfig
+    from jupyter_mlops.core.service import MLOps
+
+    root = tmp_path_factory.mktemp("cli")
+    config = MLOpsConfig(data_dir=str(root / "mlops"))
+    mlops = MLOps(config)
+    X, y = iris
+    try:
+        mlops.register(trained_model, MODEL, X, y, alias="champion")
+    finally:
+        mlops.close()
+    runner = CLI(root / "mlops", root)
+    try:
+        yield runner
+    finally:
+        from jupyter_mlops.core.store import Store
+        from jupyter_mlops.core.targets.local import LocalTarget
+
+        target = LocalTarget(config, Store(config.store_url))
+        target.stop_daemon()
+
+
+def test_reads_as_json_and_tables(cli: CLI) -> None:
+    models = cli.json("models")
+    assert [m["name"] for m in models] == [MODEL]
+    assert set(models[0]) >= {"name", "latest_version", "aliases", "versions", "description", "updated_at"}
+    assert models[0]["aliases"] == {"champion": "1"}
+    table = cli.run("models").stdout
+    assert table.splitlines()[0].split()[:3] == ["MODEL", "LATEST", "ALIASES"] and "champion->v1" in table
+    versions = cli.json("versions", MODEL)
+    assert versions[0]["version"] == "1" and versions[0]["uri"] == f"models:/{MODEL}/1"
+    assert "No deployments." in cli.run("deployments").stdout
+
+
+def test_register_from_run_and_model_uris_and_aliases(cli: CLI) -> None:
+    run_id = cli.json("versions", MODEL)[0]["run_id"]
+    from_run = cli.json("register", f"runs:/{run_id}/model", "--name", MODEL)
+    assert from_run["version"] == "2"
+    copied = cli.json("register", f"models:/{MODEL}/1", "--name", "iris-copy", "--alias", "staging")
+    assert (copied["name"], copied["version"], copied["aliases"]) == ("iris-copy", "1", ["staging"])
+    assert "iris-copy@staging -> v1" in cli.run("alias", "set", "iris-copy", "staging", "1").stdout
+    cli.run("alias", "rm", "iris-copy", "staging")
+    assert cli.json("versions", "iris-copy")[0]["aliases"] == []
+    cli.run("register", "/tmp/model.pkl", "--name", "x", code=2)
+    cli.run("register", f"models:/{MODEL}/1", code=2)  # --name missing
+    cli.run("alias", "set", MODEL, "champion", "99", code=2)  # no version 99
+    cli.run("versions", "no-such-model", code=2)
+
+
+def test_deploy_predict_rollout_and_undeploy(cli: CLI, iris, tmp_path: Path) -> None:
+    deployed = cli.json("deploy", f"{MODEL}@champion", "--as", "iris-cli")
+    assert deployed["state"] == "ready" and deployed["url"].endswith("/deployments/iris-cli/invocations")
+    assert [(v["role"], v["model_version"], v["weight"]) for v in deployed["variants"]] == [("primary", "1", 100)]
+    assert cli.json("status", "iris-cli")["url"] == deployed["url"]
+    assert "primary v1 100%" in cli.run("deployments").stdout
+
+    X, _ = iris
+    rows = X.head(3)
+    body = {"dataframe_split": rows.to_dict(orient="split", index=False)}
+    as_json = json.loads(cli.run("predict", "iris-cli", stdin=json.dumps(body)).stdout)
+    path = tmp_path / "rows.csv"
+    rows.to_csv(path, index=False)
+    as_csv = json.loads(cli.run("predict", "iris-cli", "-I", str(path)).stdout)
+    assert as_json == as_csv and len(as_json["predictions"]) == 3
+    cli.run("predict", "iris-cli", stdin="{not json", code=2)
+    cli.run("predict", "iris-cli", "-I", str(tmp_path / "missing.json"), code=2)
+    refused = cli.run(
+        "predict", "iris-cli", stdin=json.dumps({"dataframe_split": {"columns": ["a"], "data": [[1]]}}), code=1
+    )
+    assert "iris-cli" not in refused.stdout and refused.stderr.startswith("jupyter mlops predict: ")
+
+    canary = cli.json("deploy", f"{MODEL}/2", "--as", "iris-cli", "--canary", "20")
+    assert [(v["role"], v["model_version"], v["weight"]) for v in canary["variants"]] == [
+        ("primary", "1", 80), ("canary", "2", 20)
+    ]  # fmt: skip
+    changed = cli.run("traffic", "iris-cli", "primary=60", "canary=40").stdout
+    assert "primary v1 80% · canary v2 20% -> primary v1 60% · canary v2 40%" in changed
+    cli.run("traffic", "iris-cli", "canary", code=2)
+    cli.run("traffic", "iris-cli", "primary=50", code=2)  # weights must sum to 100
+    assert "-> primary v2 100%" in cli.run("promote", "iris-cli").stdout
+    assert "primary v2 100% -> primary v1 100%" in cli.run("rollback", "iris-cli").stdout
+    assert "primary v1 100% -> primary v1 100%" in cli.run("sync", "iris-cli").stdout  # alias unmoved
+    cli.run("alias", "set", MODEL, "champion", "2")
+    assert "-> primary v2 100%" in cli.run("sync", "iris-cli").stdout
+    cli.run("deploy", f"{MODEL}/1", "--canary", "150", "--as", "iris-cli", code=2)
+    cli.run("deploy", "no-such-model", code=2)
+    cli.run("deploy", f"{MODEL}/1", "--as", "Bad_Name", code=2)
+    cli.run("status", "nope", code=2)
+
+    report = cli.json("monitor", "iris-cli", "--window", "1h")
+    assert report["deployment"] == "iris-cli"
+    cli.run("monitor", "iris-cli", "--window", "2s", code=2)
+    assert isinstance(cli.json("alerts", "iris-cli"), list)
+    cli.run("feedback", "iris-cli", stdin='{"ids": []}', code=2)
+    unknown = cli.run("feedback", "iris-cli", stdin=json.dumps({"request_ids": ["nope"], "labels": [0]}), code=2)
+    assert "not in the inference log" in unknown.stderr
+    answered = httpx.post(deployed["url"], json=body, timeout=30)
+    request_id = answered.headers["X-MLOps-Request-Id"]
+    labels = {"request_ids": [request_id], "labels": [0]}
+    deadline = time.monotonic() + 60  # the inference log is written in batches, within about a second
+    while (fb := cli.run("feedback", "iris-cli", "--json", stdin=json.dumps(labels), code=None)).returncode:
+        assert time.monotonic() < deadline, fb.stderr
+    assert json.loads(fb.stdout)["accepted"] == 1
+
+    card = cli.json("card", f"{MODEL}/1")
+    assert card["name"] == MODEL and "iris-cli" in card["deployments"]
+    assert cli.run("card", f"{MODEL}/1").stdout.startswith(f"# Model card: {MODEL} v1")
+
+    assert cli.run("undeploy", "iris-cli").stdout.strip() == "Undeployed iris-cli."
+    assert "nothing to do" in cli.run("undeploy", "iris-cli").stdout
+
+
+def test_audit_served_verify_and_tampering(cli: CLI) -> None:
+    entries = json.loads(cli.run("audit", "--target", f"model/{MODEL}").stdout)
+    assert entries and all(e["target"].startswith(f"model/{MODEL}") for e in entries)
+    rows = list(csv.DictReader(io.StringIO(cli.run("audit", "--format", "csv").stdout)))
+    assert {"seq", "action", "target"} <= set(rows[0])
+    assert cli.json("audit", "verify")["ok"] is True
+    deploys = [e for e in json.loads(cli.run("audit").stdout) if e["action"] == "deploy"]
+    if deploys:
+        served = cli.json("audit", "served", "iris-cli", deploys[0]["at"])
+        assert served["serving"] is True and served["model_version"] == "1"
+    cli.run("audit", "served", "iris-cli", "not-a-time", code=2)
+    cli.run("audit", "--format", "xml", code=2)
+
+    db = sqlite3.connect(cli.data_dir / "mlops.db")
+    with db:
+        db.execute("UPDATE mlops_audit SET actor = 'mallory' WHERE seq = 1")
+    db.close()
+    broken = cli.run("audit", "verify", code=1)
+    assert "1" in broken.stdout
+
+
+def test_approvals_request_list_and_refused_grant(cli: CLI) -> None:
+    made = cli.json("approvals", "request", "set_alias", f"model/{MODEL}@prod", "version=1")
+    assert made["status"] == "pending" and made["action"] == "set_alias"
+    listed = cli.json("approvals", "list", "pending")
+    assert made["id"] in [a["id"] for a in listed]
+    assert str(made["id"]) in cli.run("approvals", "list").stdout
+    refused = cli.run("approvals", "grant", str(made["id"]), code=1)  # the requester has no approver role
+    assert "approver" in refused.stderr
+    cli.run("approvals", "grant", "x", code=2)
+    cli.run("approvals", "request", "set_traffic", "deployment/x", "primary=half", code=2)
+    cli.run("approvals", "reject", "999999", code=2)
+
+
+def test_usage_errors_are_one_line_with_exit_code_2(cli: CLI) -> None:
+    for args in ([], ["frobnicate"], ["deploy"], ["traffic", "x"], ["card"], ["alias", "mv", "a", "b"]):
+        proc = cli.run(*args, code=2)
+        assert proc.stderr.startswith("jupyter mlops"), proc.stderr
+
+
+def test_jupyter_mlops_subcommand_and_deploy_steps_on_a_tty(cli: CLI) -> None:
+    """``jupyter mlops`` finds the console script; on a terminal, deploy shows its steps as they happen."""
+    assert MODEL in cli.run("models", cmd=[str(BIN / "jupyter"), "mlops"]).stdout
+
+    leader, follower = pty.openpty()
+    try:
+        proc = subprocess.run(
+            [SCRIPT, "deploy", f"{MODEL}/1", "--as", "iris-tty"], stdout=subprocess.PIPE, stderr=follower,
+            env=cli.env, cwd=cli.cwd, timeout=300, text=True,
+        )  # fmt: skip
+        os.close(follower)
+        follower = -1
+        shown = b""
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(leader)
+        if follower != -1:
+            os.close(follower)
+    assert proc.returncode == 0, proc.stdout
+    assert b"ready" in shown or b"done" in shown, shown
+    assert "iris-tty: ready" in proc.stdout
+    cli.run("undeploy", "iris-tty")
