@@ -128,7 +128,7 @@ async def test_kernel_refuses_protected_deploy_like_rest(jp_serverapp: Any, jp_f
             "    print(json.dumps({'deployed': True}))\n"
             "except MLOpsError as exc:\n"
             "    print(json.dumps({'status': exc.status, 'message': exc.message,\n"
-            "                      'whoami': jupyter_mlops.client().whoami()}))\n",
+            "                      'whoami': jupyter_mlops.client().whoami().model_dump(mode='json')}))\n",
         )
         assert out.strip(), err
         result = json.loads(out.strip().splitlines()[-1])
