@@ -11,7 +11,7 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help env demo test services lint lint-py lint-ts test-py test-ray test-js test-ui test-binder test-hub test-fleet hub-tools browser format clean mlserver-env
+.PHONY: help env demo test services lint lint-py lint-ts test-py test-ray test-js test-ui test-binder test-hub test-team test-fleet hub-tools browser format clean mlserver-env
 
 help:
 	@echo "make demo   - create .venv, build everything, start JupyterLab with the demo notebook"
@@ -48,7 +48,7 @@ lint-py:
 lint-ts:
 	$(BIN)/jlpm lint:check
 
-test: env browser lint test-py test-ray test-js test-ui test-binder test-hub test-fleet
+test: env browser lint test-py test-ray test-js test-ui test-binder test-hub test-team test-fleet
 	@echo "make test: all suites passed"
 
 # pytest exits 5 when it collects nothing: that is a failure here, never a silent pass.
@@ -99,7 +99,12 @@ hub-tools: .hub-tools/node_modules/.bin/configurable-http-proxy
 	mkdir -p .hub-tools && npm install --silent --no-audit --no-fund --prefix .hub-tools configurable-http-proxy@5.2.0
 
 test-hub: env hub-tools
-	$(PY) -m pytest -q -c tests/hub/pytest.ini tests/hub
+	$(PY) -m pytest -q -c tests/hub/pytest.ini tests/hub --ignore=tests/hub/team_mode
+
+# Team mode with a real trust boundary (issue 13): a real hub with alice, bob, carol and erin on their own servers
+# and HOMEs, the MLOps hub service as the only holder of the PostgreSQL password, signed ledger checkpoints.
+test-team: env hub-tools services
+	$(PY) -m pytest -q -c tests/hub/pytest.ini tests/hub/team_mode
 
 # The fleet view: a real JupyterHub with the fleet service, its REST API, rollups, and the dashboard in Chromium.
 test-fleet: env hub-tools browser

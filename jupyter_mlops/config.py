@@ -42,7 +42,33 @@ def _from_env(trait: Any, text: str) -> Any:
     fails on an unbound trait)."""
     if isinstance(trait, List):
         return json.loads(text) if text.strip().startswith("[") else [s.strip() for s in text.split(",") if s.strip()]
+    if isinstance(trait, Dict):
+        return json.loads(text) if text.strip() else {}
     return trait.from_string(text)
+
+
+def _to_env(value: Any) -> str:
+    """A trait value as environment text that ``_from_env`` reads back (containers as JSON, not Python repr)."""
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(value)
+    return str(value)
+
+
+# Every trait that decides who may do what: exported to kernels so the rules of every door are the same.
+GOVERNANCE_TRAITS = (
+    "roles",
+    "default_role",
+    "grants",
+    "protected_aliases",
+    "protected_deployments",
+    "protected_actions",
+    "require_deployment_token",
+    "isolate_users",
+    "allow_remote_serving",
+    "allow_private_webhooks",
+)
+# Settings only the MLOps service uses (its signing key): never handed to kernels.
+SERVICE_ONLY_TRAITS = ("audit_key_file", "audit_checkpoint_dir")
 
 
 class MLOpsConfig(Configurable):
@@ -137,6 +163,28 @@ class MLOpsConfig(Configurable):
         help="Settings of each target by name, e.g. {'kserve': {'namespace': 'models', 'kubeconfig': 'PATH'}}."
     ).tag(config=True)
 
+    # Team mode (issue 13): the MLOps hub service owns the store, the ledger and team serving; users' servers and
+    # kernels reach it with their own JUPYTERHUB_API_TOKEN.
+    service_url = Unicode(
+        "",
+        help="URL of the MLOps hub service (team mode), e.g. http://127.0.0.1:8081/services/mlops/. When set, "
+        "the Python API, magics and the sidebar act through the service with the user's hub token, and this "
+        "process needs (and is given) no store credentials.",
+    ).tag(config=True)
+    service_timeout = Float(120.0, help="Seconds a call to the MLOps hub service may take (deploys wait).").tag(
+        config=True
+    )
+    audit_key_file = Unicode(
+        "",
+        help="File holding the secret key that signs ledger checkpoints (HMAC-SHA256). Only the MLOps service "
+        "should be able to read it. Empty: checkpoints are not signed.",
+    ).tag(config=True)
+    audit_checkpoint_dir = Unicode(
+        "",
+        help="Folder where signed ledger checkpoints are kept (writable only by the MLOps service). "
+        "Default: next to the key file.",
+    ).tag(config=True)
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         for name in self.trait_names(config=True):
@@ -176,27 +224,16 @@ class MLOpsConfig(Configurable):
         return Path(self.data_dir) / "serving"
 
     def to_env(self) -> dict[str, str]:
-        """Effective settings as environment variables, for kernels and the serving daemon to inherit."""
-        names = (
-            "data_dir",
-            "tracking_uri",
-            "registry_uri",
-            "artifact_root",
-            "store_url",
-            "serving_host",
-            "serving_port",
-            "experiment_name",
-            "inference_log_enabled",
-            "inference_log_sample_rate",
-            "inference_log_retention_days",
-            "inference_log_queue_size",
-            "inference_log_redact",
-            "alert_interval",  # the daemon's alert scheduler reads these four
-            "latency_objective_ms",
-            "alert_webhook_url",
-            "allow_private_webhooks",
-            "parity_tolerance",  # the daemon's parity gate reads it (JUPYTER_MLOPS_PARITY_TOLERANCE)
-            "targets",  # so kernels started by the server can deploy to the same configured targets
-            "target_options",
-        )
-        return {ENV_PREFIX + n.upper(): str(getattr(self, n)) for n in names}
+        """Effective settings as environment variables, for kernels and the serving daemon to inherit.
+
+        Every governance trait is included so a kernel started by the server enforces the same rules as its REST
+        handlers. In team mode (``service_url`` set) no store or tracking credentials are exported at all: kernels
+        reach only the MLOps hub service, with their own hub token.
+        """
+        if self.service_url:
+            team = ("service_url", "service_timeout", "experiment_name", "mlflow_ui_url", "default_target")
+            return {ENV_PREFIX + n.upper(): _to_env(getattr(self, n)) for n in team}
+        # Every setting (stores, serving, monitoring, targets and every governance trait): a kernel builds the
+        # same MLOpsConfig as its server, so each door enforces the same rules.
+        names = [n for n in self.trait_names(config=True) if n not in SERVICE_ONLY_TRAITS]
+        return {ENV_PREFIX + n.upper(): _to_env(getattr(self, n)) for n in names}

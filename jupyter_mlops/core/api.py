@@ -45,7 +45,15 @@ def client() -> MLOps:
     global _default
     with _lock:
         if _default is None:
-            _default = MLOps()
+            from ..config import MLOpsConfig
+
+            config = MLOpsConfig()
+            if config.service_url:  # team mode: act through the MLOps hub service with this user's hub token
+                from ..hub.client import RemoteMLOps
+
+                _default = RemoteMLOps.from_config(config)  # type: ignore[assignment]
+            else:
+                _default = MLOps(config)
         return _default
 
 

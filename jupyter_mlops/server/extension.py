@@ -29,12 +29,18 @@ class MLOpsExtension(ExtensionApp):
         self._mlops: Any = None
         self._mlops_lock = threading.Lock()
         self.settings["mlops_service"] = self.service
-        # Bring deployments back after a restart without delaying the server's start-up.
-        threading.Thread(target=self._reconcile, name="mlops-reconcile", daemon=True).start()
+        # Bring deployments back after a restart without delaying the server's start-up (in team mode the MLOps
+        # hub service owns deployments and serving: this server only forwards, with its owner's hub token).
+        if not self.mlops_config.service_url:
+            threading.Thread(target=self._reconcile, name="mlops-reconcile", daemon=True).start()
 
     def service(self) -> Any:
         """The MLOps facade, built on first use (importing MLflow takes over a second)."""
         with self._mlops_lock:
+            if self._mlops is None and self.mlops_config.service_url:
+                from ..hub.client import RemoteMLOps
+
+                self._mlops = RemoteMLOps.from_config(self.mlops_config)
             if self._mlops is None:
                 from ..core.service import MLOps
 

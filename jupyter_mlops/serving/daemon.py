@@ -289,10 +289,22 @@ async def _watch_rollouts(model_host: ModelHost) -> None:
                 changed = await asyncio.to_thread(auto_rollback, model_host.store, name, variant, reason)
                 if changed:
                     log.warning("Auto-rollback of %s canary %s: %s", name, variant, reason)
+                    await asyncio.to_thread(_audit_auto_rollback, model_host.store, name, variant, reason)
                     model_host.metrics.auto_rollbacks.labels(name, variant).inc()
                     await model_host.reconcile(name)
             except Exception:
                 log.exception("Auto-rollback of %s failed; retrying", name)
+
+
+def _audit_auto_rollback(store: Store, name: str, variant: str, reason: str) -> None:
+    """An automatic rollback is a ledger entry too (actor ``auto-rollback``, with its reason) for auditors."""
+    from ..core.governance.audit import AuditLedger
+
+    record = store.get_deployment(name)
+    after = {"variants": [{"name": v.name, "version": v.model_version, "weight": v.weight} for v in record.variants]}
+    AuditLedger(store).record(
+        "auto_rollback", "auto-rollback", record.owner, f"deployment/{name}", {"variant": variant}, after, detail=reason
+    )
 
 
 async def _watch_discovery_file(path: Path, pid: int, request_shutdown: Callable[[], None]) -> None:

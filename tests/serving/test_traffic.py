@@ -229,6 +229,12 @@ def test_failing_canary_is_rolled_back_automatically(
     event = mlops.events(rollout)[-1]
     assert event.kind == "auto_rollback" and event.variant == "canary"
     assert "error rate" in event.message and "primary" in event.message
+    # and the audit ledger has it too, with its reason (written by the daemon right after the change)
+    deadline = time.monotonic() + 10
+    while not (entries := [e for e in mlops.audit.events(f"deployment/{rollout}") if e.action == "auto_rollback"]):
+        assert time.monotonic() < deadline, "no auto_rollback entry in the audit ledger"
+        time.sleep(0.1)
+    assert entries[-1].actor == "auto-rollback" and "error rate" in (entries[-1].detail or "")
     assert failures >= 10
     local_target.wait_ready(rollout, 30)
     assert all(post(http, local_target, rollout, bad).status_code == 200 for _ in range(20))

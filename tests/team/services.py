@@ -75,19 +75,35 @@ class Postgres:
 
     folder: Path
     port: int
+    superuser_password: str = ""
 
     @classmethod
     @contextlib.contextmanager
-    def running(cls) -> Iterator[Postgres]:
+    def running(cls, passwords: bool = False) -> Iterator[Postgres]:
+        """A cluster; with ``passwords`` every login (TCP and socket, the superuser's too) needs a password, so
+        a process that only knows the host and port cannot get in."""
         folder = Path(tempfile.mkdtemp(prefix="pg", dir="/tmp"))
         if os.geteuid() == 0:
             shutil.chown(folder, "postgres", "postgres")
         data = folder / "d"
+        auth = ["--auth=trust"]
+        password = ""
+        if passwords:
+            import secrets
+
+            password = secrets.token_hex(16)
+            pwfile = folder / "pw"
+            pwfile.write_text(password + "\n")
+            if os.geteuid() == 0:
+                shutil.chown(pwfile, "postgres", "postgres")
+            auth = ["--auth=scram-sha-256", f"--pwfile={pwfile}"]
         subprocess.run(
-            _as_postgres(str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"),
+            _as_postgres(str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", *auth, "-E", "UTF8"),
             check=True,
             capture_output=True,
         )
+        if passwords:
+            (folder / "pw").unlink()
         port = free_port()
         options = f"-k {folder} -p {port} -c listen_addresses=127.0.0.1 -c fsync=off"
         subprocess.run(
@@ -97,7 +113,7 @@ class Postgres:
             check=True,
             capture_output=True,
         )
-        server = cls(folder, port)
+        server = cls(folder, port, password)
         try:
             yield server
         finally:
@@ -109,12 +125,26 @@ class Postgres:
     def url(self, database: str = "postgres") -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
 
-    def create_database(self, name: str) -> str:
+    @property
+    def superuser_dsn(self) -> str:
+        """libpq DSN of the superuser (with its password when the cluster requires passwords)."""
+        secret = f" password={self.superuser_password}" if self.superuser_password else ""
+        return f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres{secret}"
+
+    def create_database(self, name: str, owner: str | None = None) -> str:
         import psycopg
 
-        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True) as c:
-            c.execute(f'CREATE DATABASE "{name}"')
+        with psycopg.connect(self.superuser_dsn, autocommit=True) as c:
+            c.execute(f'CREATE DATABASE "{name}"' + (f' OWNER "{owner}"' if owner else ""))
         return self.url(name)
+
+    def create_role(self, name: str, password: str) -> None:
+        """A login role with a password (the MLOps service's store account)."""
+        import psycopg
+        from psycopg import sql
+
+        with psycopg.connect(self.superuser_dsn, autocommit=True) as c:
+            c.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(name), sql.Literal(password)))
 
 
 @dataclass

@@ -4,25 +4,34 @@ Each entry's hash is SHA-256 over the previous entry's hash and the canonical JS
 insertion or deletion made behind our back (SQL on the store) breaks the chain at that entry and ``verify`` names
 it. There is deliberately no update or delete method. Targets are ``deployment/NAME``, ``model/NAME``,
 ``model/NAME/VERSION`` and ``approval/ID``.
+
+A hash chain alone cannot show a deleted tail or a chain re-hashed from the start: whoever can write the table can
+recompute every hash. So the MLOps service signs checkpoints (sequence number + head hash, HMAC-SHA256 with a key
+only it can read) and keeps them outside the store, in a folder only it can write (``Checkpoints``). ``verify``
+then names a checkpoint the chain no longer reaches and the first missing or altered entry.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import hmac
 import io
 import json
 import logging
+import os
+import secrets
 import threading
 import time
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from ..errors import InvalidRequest, NotFound
+from ..errors import InvalidRequest, NotFound, Unavailable
 from ..store import Store
 from ..store.governance_tables import AuditRow
 from ..store.schema import upgrade as ensure_tables
@@ -53,12 +62,84 @@ class AuditEvent(BaseModel):
 
 
 class ChainReport(BaseModel):
-    """Result of ``verify``: ``ok`` and, when broken, the first entry that does not match its hash."""
+    """Result of ``verify``: ``ok`` and, when broken, the first entry that is missing or does not match its hash,
+    and the first signed checkpoint the chain no longer reaches."""
 
     ok: bool
     entries: int
     first_broken: int | None = None
     message: str
+    checkpoints: int = 0
+    unreached_checkpoint: int | None = None
+
+
+class Checkpoint(BaseModel):
+    """A signed statement "the ledger had ``seq`` entries and its head hash was ``head``" (HMAC-SHA256)."""
+
+    seq: int
+    head: str
+    at: str
+    signature: str
+
+
+class Checkpoints:
+    """Signs ledger checkpoints and keeps them in an append-only file outside the store.
+
+    The key file and the folder belong to the MLOps service (mode 0600/0700): a user who can write the store (or
+    who reaches it through SQL) can neither forge a checkpoint nor remove one.
+    """
+
+    FILE = "ledger-checkpoints.jsonl"
+
+    def __init__(self, key: bytes, folder: str | Path) -> None:
+        if len(key) < 16:
+            raise ValueError("The checkpoint key must be at least 16 bytes.")
+        self._key = key
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.path = self.folder / self.FILE
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_files(cls, key_file: str | Path, folder: str | Path | None = None) -> Checkpoints:
+        """The signer of a service: its key (created with mode 0600 when missing) and its checkpoint folder."""
+        key_path = Path(key_file)
+        if not key_path.exists():
+            key_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_hex(32))
+        return cls(key_path.read_text().strip().encode(), folder or key_path.parent)
+
+    def _sign(self, seq: int, head: str, at: str) -> str:
+        return hmac.new(self._key, f"{seq}:{head}:{at}".encode(), hashlib.sha256).hexdigest()
+
+    def valid(self, checkpoint: Checkpoint) -> bool:
+        return hmac.compare_digest(self._sign(checkpoint.seq, checkpoint.head, checkpoint.at), checkpoint.signature)
+
+    def sign(self, seq: int, head: str) -> Checkpoint:
+        """Sign and append a checkpoint of the ledger at entry ``seq`` with head hash ``head``."""
+        at = now_iso()
+        checkpoint = Checkpoint(seq=seq, head=head, at=at, signature=self._sign(seq, head, at))
+        with self._lock, self.path.open("a") as out:
+            out.write(checkpoint.model_dump_json() + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+        return checkpoint
+
+    def load(self) -> list[Checkpoint]:
+        """Every checkpoint written, oldest first (a line that does not parse is kept as an invalid one)."""
+        if not self.path.exists():
+            return []
+        found = []
+        for line in self.path.read_text().splitlines():
+            if not line.strip():
+                continue
+            try:
+                found.append(Checkpoint.model_validate_json(line))
+            except ValueError:
+                found.append(Checkpoint(seq=0, head="", at="", signature="unreadable"))
+        return found
 
 
 class ServedAt(BaseModel):
@@ -112,10 +193,23 @@ def _event(row: AuditRow) -> AuditEvent:
 class AuditLedger:
     """Append and query the ledger in our store (shared by the Jupyter server, kernels and the CLI)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, checkpoints: Checkpoints | None = None) -> None:
         self.store = store
         ensure_tables(store.engine)
         self._lock = threading.Lock()
+        # Set by the MLOps service (the only holder of the signing key): each append is then checkpointed.
+        self.checkpoints = checkpoints
+
+    def checkpoint(self) -> Checkpoint | None:
+        """Sign a checkpoint of the ledger's current head (None when there is no signer or no entry)."""
+        if self.checkpoints is None:
+            return None
+        with self.store.session() as s:
+            last = s.scalars(select(AuditRow).order_by(AuditRow.seq.desc()).limit(1)).first()
+            if last is None:
+                return None
+            seq, head = last.seq, last.hash
+        return self.checkpoints.sign(seq, head)
 
     def record(
         self,
@@ -151,11 +245,16 @@ class AuditLedger:
                         row = AuditRow(**fields, prev_hash=prev, hash=entry_hash(prev, fields))
                         s.add(row)
                         s.flush()
-                        return _event(row)
+                        event = _event(row)
+                    break
                 except (IntegrityError, OperationalError) as exc:
                     log.debug("audit append raced (%s); retrying", type(exc).__name__)
                     time.sleep(0.01 * (attempt + 1))
-        raise RuntimeError("Could not append to the audit ledger: the store stayed busy.")
+            else:
+                raise Unavailable("Could not append to the audit ledger: the store stayed busy. Try again.")
+            if self.checkpoints is not None:
+                self.checkpoints.sign(event.seq, event.hash)
+        return event
 
     def events(
         self,
@@ -229,37 +328,86 @@ class AuditLedger:
         return result
 
     def verify(self) -> ChainReport:
-        """Recompute the chain; the first entry whose hash or link does not match is reported."""
+        """Recompute the chain, then hold it against the signed checkpoints.
+
+        Reports the first entry that is missing (a gap, or a tail deleted after a checkpoint) or altered (its hash
+        or link does not match, or a checkpoint's head hash differs: the chain was re-hashed), and the first
+        checkpoint the chain no longer reaches.
+        """
+        checkpoints = self.checkpoints.load() if self.checkpoints is not None else []
+        forged = next((c for c in checkpoints if not self.checkpoints.valid(c)), None) if self.checkpoints else None
+        if forged is not None:
+            return ChainReport(
+                ok=False,
+                entries=0,
+                checkpoints=len(checkpoints),
+                unreached_checkpoint=forged.seq,
+                message=f"Checkpoint {forged.seq} has an invalid signature: the checkpoint file was tampered with.",
+            )
+        expected_heads: dict[int, Checkpoint] = {}
+        for c in checkpoints:
+            expected_heads.setdefault(c.seq, c)
         prev = GENESIS
         count = 0
         expected_seq = 1
+        good_checkpoint = 0  # the last checkpoint the chain reaches with the signed head
+
+        def broken(first: int, message: str, unreached: int | None = None) -> ChainReport:
+            return ChainReport(
+                ok=False,
+                entries=count,
+                first_broken=first,
+                message=message,
+                checkpoints=len(checkpoints),
+                unreached_checkpoint=unreached,
+            )
+
         with self.store.session() as s:
             for row in s.scalars(select(AuditRow).order_by(AuditRow.seq)).yield_per(500):
                 count += 1
                 if row.seq != expected_seq:
-                    return ChainReport(
-                        ok=False,
-                        entries=count,
-                        first_broken=expected_seq,
-                        message=f"Entry {expected_seq} is missing: the ledger was truncated or an entry deleted.",
+                    return broken(
+                        expected_seq, f"Entry {expected_seq} is missing: the ledger was truncated or an entry deleted."
                     )
                 if row.prev_hash != prev:
-                    return ChainReport(
-                        ok=False,
-                        entries=count,
-                        first_broken=row.seq,
-                        message=f"Entry {row.seq} does not link to entry {row.seq - 1}: an entry was replaced.",
+                    return broken(
+                        row.seq, f"Entry {row.seq} does not link to entry {row.seq - 1}: an entry was replaced."
                     )
                 if entry_hash(prev, _fields(row)) != row.hash:
-                    return ChainReport(
-                        ok=False,
-                        entries=count,
-                        first_broken=row.seq,
-                        message=f"Entry {row.seq} ({row.action} on {row.target}) was modified after it was written.",
+                    return broken(
+                        row.seq, f"Entry {row.seq} ({row.action} on {row.target}) was modified after it was written."
                     )
+                signed = expected_heads.get(row.seq)
+                if signed is not None:
+                    if signed.head != row.hash:
+                        first = good_checkpoint + 1
+                        return broken(
+                            first,
+                            f"Checkpoint {signed.seq} (signed {signed.at}) is no longer reached: the chain's hash at "
+                            f"entry {signed.seq} differs from the signed one, so an entry from {first} to "
+                            f"{signed.seq} was altered and the chain re-hashed after it (entry {first} is the first "
+                            "one not covered by a matching checkpoint).",
+                            signed.seq,
+                        )
+                    good_checkpoint = row.seq
                 prev = row.hash
                 expected_seq += 1
-        return ChainReport(ok=True, entries=count, message=f"The ledger is intact ({count} entries).")
+        beyond = [c for c in checkpoints if c.seq > count]
+        if beyond:
+            last = max(beyond, key=lambda c: c.seq)
+            return broken(
+                count + 1,
+                f"Entries {count + 1} to {last.seq} are missing: the ledger ends at entry {count}, but checkpoint "
+                f"{last.seq} (signed {last.at}) says it had {last.seq} entries. Its tail was deleted.",
+                min(c.seq for c in beyond),
+            )
+        signed_note = f", {len(checkpoints)} signed checkpoint(s) reached" if checkpoints else ""
+        return ChainReport(
+            ok=True,
+            entries=count,
+            checkpoints=len(checkpoints),
+            message=f"The ledger is intact ({count} entries{signed_note}).",
+        )
 
     @staticmethod
     def to_json(events: list[AuditEvent]) -> str:

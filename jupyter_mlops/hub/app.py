@@ -1,0 +1,210 @@
+"""The MLOps hub service's HTTP door: HubAuth on every call, the caller's principal from their hub token.
+
+The service is the only process with the store's credentials. Each request presents a hub API token
+(``Authorization: token ...``, e.g. a single-user server's or kernel's ``JUPYTERHUB_API_TOKEN``); the hub tells
+the service whose it is and which scopes it carries. The call then runs on ``mlops.acting_as(principal)``: the
+caller cannot choose who acts. Roles come from the hub's custom scopes (``custom:mlops:deploy|approve|admin``,
+granted through hub roles and groups), resolved in core governance.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import json
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from jupyterhub.services.auth import HubAuth
+from jupyterhub.utils import url_path_join
+from tornado import web
+
+from ..core.errors import InvalidRequest, MLOpsError
+from ..core.principal import Principal
+from . import wire
+
+log = logging.getLogger(__name__)
+
+SCOPE_PREFIX = "custom:mlops:"
+
+
+def access_scope(service_name: str) -> str:
+    """The hub scope a token needs to reach this service at all."""
+    return f"access:services!service={service_name}"
+
+
+class Refused(Exception):
+    """An HTTP refusal with a message for the caller (401 unauthenticated, 403 not allowed)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class HubDoor:
+    """Authenticates callers with the hub and runs their calls on the shared facade, off the event loop."""
+
+    def __init__(self, mlops: Any, hub_auth: HubAuth, service_name: str, executor: ThreadPoolExecutor) -> None:
+        self.mlops = mlops
+        self.hub_auth = hub_auth
+        self.service_name = service_name
+        self.executor = executor
+
+    async def principal(self, request: Any) -> Principal:
+        """The caller as the hub knows them, or Refused (401: no/unknown token, 403: token not for us)."""
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() not in ("token", "bearer") or not token.strip():
+            raise Refused(
+                401,
+                "No hub token: send 'Authorization: token <JUPYTERHUB_API_TOKEN>' (every single-user server and "
+                "kernel has one in its environment).",
+            )
+        try:
+            model = await self.hub_auth.user_for_token(token.strip(), use_cache=True, sync=False)
+        except Exception as exc:  # the hub itself is down or refused us
+            log.warning("hub token check failed: %s", exc)
+            raise Refused(503, "The hub could not check this token right now; try again shortly.") from None
+        if not model:
+            raise Refused(401, "The hub does not know this token: it is invalid, expired or revoked. Log in again.")
+        if model.get("kind", "user") != "user":
+            raise Refused(403, f"A {model.get('kind')} token cannot act on MLOps: use a user's hub token.")
+        scopes = set(model.get("scopes") or ())
+        needed = access_scope(self.service_name)
+        if needed not in scopes and "access:services" not in scopes:
+            raise Refused(
+                403,
+                f"This token of {model.get('name')!r} lacks the {needed} scope: it was issued for something else. "
+                "Use the server's JUPYTERHUB_API_TOKEN, or ask a hub admin to add the scope to the server role.",
+            )
+        return Principal(
+            name=str(model["name"]),
+            groups=tuple(model.get("groups") or ()),
+            scopes=frozenset(s for s in scopes if s.startswith(SCOPE_PREFIX)),
+        )
+
+    def view_for(self, principal: Principal) -> Any:
+        """The facade acting as ``principal`` and owning what it creates.
+
+        The service acts for many users: unlike a user's own server (where the server's user owns everything made
+        there), here each caller owns the deployments and requests they create.
+        """
+        view = self.mlops.acting_as(principal)
+        view.user = principal.name
+        return view
+
+    async def run(self, principal: Principal, operation: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        """Run one facade operation as ``principal``; identity arguments are refused and recorded."""
+        if operation not in wire.OPERATIONS:
+            raise InvalidRequest(
+                f"Unknown operation {operation!r}: the service offers {', '.join(sorted(wire.OPERATIONS))}."
+            )
+        method = getattr(self.view_for(principal), operation)
+        # A keyword naming a user that the operation does not take as a filter is an attempt to act as them.
+        claimed = sorted((set(kwargs) & wire.IDENTITY_ARGUMENTS) - set(inspect.signature(method).parameters))
+        if claimed:
+            detail = (
+                f"{principal.name!r} tried to choose the acting user ({claimed[0]}={kwargs[claimed[0]]!r}) in "
+                f"{operation}: identity comes from the hub token."
+            )
+            await self._in_thread(
+                self.mlops.audit.record, operation, principal.name, None, f"service/{operation}", outcome="refused",
+                detail=detail,
+            )  # fmt: skip
+            raise Refused(403, detail + " The attempt was recorded in the audit ledger.")
+        try:
+            inspect.signature(method).bind(*args, **kwargs)
+        except TypeError as exc:
+            raise InvalidRequest(f"Bad arguments for {operation}: {exc}.") from None
+        args = [wire.decode_argument(a) for a in args]
+        kwargs = {k: wire.decode_argument(v) for k, v in kwargs.items()}
+        return await self._in_thread(method, *args, **kwargs)
+
+    async def _in_thread(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self.executor, functools.partial(fn, *args, **kwargs))
+
+
+class BaseHandler(web.RequestHandler):
+    """JSON answers, one error mapping: domain errors keep their status and message, nothing leaks a traceback."""
+
+    def initialize(self, door: HubDoor) -> None:
+        self.door = door
+
+    def set_default_headers(self) -> None:
+        self.set_header("Content-Type", "application/json")
+        self.set_header("Cache-Control", "no-store")
+        self.set_header("X-Content-Type-Options", "nosniff")
+
+    def check_xsrf_cookie(self) -> None:  # token-authenticated API: no cookies are accepted
+        return
+
+    def answer(self, status: int, body: dict[str, Any]) -> None:
+        self.set_status(status)
+        self.finish(json.dumps(body))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        message = exc.log_message if isinstance(exc, web.HTTPError) and exc.log_message else self._reason
+        if status_code >= 500 and not isinstance(exc, web.HTTPError):
+            message = "The MLOps service failed on this request; its log has the details."
+        self.finish(json.dumps({"error_code": "ERROR", "message": message}))
+
+
+class CallHandler(BaseHandler):
+    """``POST api/v1/call/<operation>``: one facade operation as the token's user."""
+
+    async def post(self, operation: str) -> None:
+        try:
+            principal = await self.door.principal(self.request)
+            try:
+                body = json.loads(self.request.body or b"{}")
+            except ValueError:
+                raise InvalidRequest("The request body is not JSON: send {'args': [...], 'kwargs': {...}}.") from None
+            if not isinstance(body, dict) or not isinstance(body.get("args", []), list):
+                raise InvalidRequest("The request body must be {'args': [...], 'kwargs': {...}}.")
+            kwargs = body.get("kwargs") or {}
+            if not isinstance(kwargs, dict):
+                raise InvalidRequest("'kwargs' must be an object.")
+            result = await self.door.run(principal, operation, body.get("args") or [], kwargs)
+        except Refused as exc:
+            self.answer(exc.status, {"error_code": "UNAUTHORIZED" if exc.status == 401 else "FORBIDDEN",
+                                     "message": exc.message})  # fmt: skip
+            return
+        except MLOpsError as exc:
+            self.answer(exc.status, wire.error_body(exc))
+            return
+        self.answer(200, {"result": wire.encode(result)})
+
+
+class WhoHandler(BaseHandler):
+    """``GET api/v1/me``: who the presented token is, as the service sees it (name, groups, MLOps scopes)."""
+
+    async def get(self) -> None:
+        try:
+            principal = await self.door.principal(self.request)
+        except Refused as exc:
+            self.answer(exc.status, {"message": exc.message})
+            return
+        self.answer(200, {"name": principal.name, "groups": list(principal.groups), "scopes": sorted(principal.scopes)})
+
+
+class PingHandler(BaseHandler):
+    """``GET api/v1/ping``: liveness, without authentication and without touching the store."""
+
+    def get(self) -> None:
+        self.answer(200, {"ok": True})
+
+
+def make_app(door: HubDoor, prefix: str) -> web.Application:
+    """The service's routes under ``prefix`` (``$JUPYTERHUB_SERVICE_PREFIX``)."""
+    kw = {"door": door}
+    return web.Application(
+        [
+            (url_path_join(prefix, "api/v1/call/([a-z_]+)"), CallHandler, kw),
+            (url_path_join(prefix, "api/v1/me"), WhoHandler, kw),
+            (url_path_join(prefix, "api/v1/ping"), PingHandler, kw),
+        ]
+    )

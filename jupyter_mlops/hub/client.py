@@ -1,0 +1,155 @@
+"""The remote facade: the MLOps interface (``core.facade.MLOpsAPI``) as an HTTP client of the MLOps hub service.
+
+In team mode a user's kernels and server hold no store credentials: every operation is a call to the service,
+authenticated with the user's own hub token (``JUPYTERHUB_API_TOKEN``, which JupyterHub gives every single-user
+server and its kernels). The service takes the acting user from that token, so nothing here can choose who acts.
+Results come back as the same typed records as the embedded facade's, rebuilt from the Protocol's annotations;
+domain errors come back as the same ``MLOpsError`` subclasses with the service's message. When the service is
+down, every call raises ``Unavailable`` with a message that says so (no traceback in magics or REST).
+
+Only httpx and pydantic: importable in a kernel without tornado or jupyterhub.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+import typing
+from typing import Any
+
+import httpx
+from pydantic import TypeAdapter
+
+from ..core.errors import Forbidden, InvalidRequest, Unavailable
+from ..core.facade import MLOpsAPI
+from ..core.principal import Principal
+from . import wire
+
+
+@functools.cache
+def _adapter(operation: str) -> TypeAdapter[Any] | None:
+    """How to rebuild the result of ``operation`` (None: keep the JSON as it came)."""
+    try:
+        hints = typing.get_type_hints(getattr(MLOpsAPI, operation))
+    except NameError:  # a return type named only for type checkers (kept out of the kernel's imports)
+        return None
+    returned = hints.get("return")
+    if returned is None or returned is Any or returned is type(None):
+        return None
+    return TypeAdapter(returned)
+
+
+class RemoteMLOps:
+    """``MLOpsAPI`` over HTTP: each method is one ``POST <service>/api/v1/call/<operation>``."""
+
+    def __init__(self, service_url: str, token: str | None = None, *, timeout: float = 120.0) -> None:
+        if not service_url:
+            raise InvalidRequest("No MLOps service URL: set c.MLOpsConfig.service_url (JUPYTER_MLOPS_SERVICE_URL).")
+        self.service_url = service_url.rstrip("/") + "/"
+        self._token = token if token is not None else os.environ.get("JUPYTERHUB_API_TOKEN", "")
+        self._http = httpx.Client(timeout=timeout, trust_env=False)
+
+    @classmethod
+    def from_config(cls, config: Any) -> RemoteMLOps:
+        """The client a kernel or server builds from its settings (``service_url``, ``service_timeout``)."""
+        return cls(config.service_url, timeout=float(config.service_timeout))
+
+    def _headers(self) -> dict[str, str]:
+        if not self._token:
+            raise Forbidden(
+                "No hub token: team mode acts through the MLOps service with JUPYTERHUB_API_TOKEN, which only "
+                "servers and kernels started by JupyterHub have."
+            )
+        return {"Authorization": f"token {self._token}"}
+
+    def _request(self, method: str, path: str, json: Any = None) -> Any:
+        url = self.service_url + path
+        try:
+            response = self._http.request(method, url, json=json, headers=self._headers())
+        except httpx.TimeoutException:
+            raise Unavailable(
+                f"The MLOps service at {self.service_url} did not answer in time. The change may still complete: "
+                "check with deployments() before retrying."
+            ) from None
+        except httpx.HTTPError as exc:
+            raise Unavailable(
+                f"The MLOps service at {self.service_url} is not answering ({type(exc).__name__}). Nothing was "
+                "changed; deployments keep serving. Try again shortly or ask a hub admin to check the service."
+            ) from None
+        try:
+            body = response.json()
+        except ValueError:
+            body = {"message": f"The MLOps service answered {response.status_code} without JSON."}
+        if response.status_code >= 400:
+            if response.status_code in (502, 503, 504) and not isinstance(body, dict):
+                body = {"message": f"The MLOps service at {self.service_url} is not answering."}
+            wire.raise_error(response.status_code, body)
+        return body
+
+    def _call_json(self, operation: str, *args: Any, **kwargs: Any) -> Any:
+        body = self._request(
+            "POST", f"api/v1/call/{operation}", {"args": wire.encode(list(args)), "kwargs": wire.encode(kwargs)}
+        )
+        return body.get("result") if isinstance(body, dict) else None
+
+    def call(self, operation: str, *args: Any, **kwargs: Any) -> Any:
+        """Run one facade operation in the service as the token's user and rebuild its typed result."""
+        result = self._call_json(operation, *args, **kwargs)
+        adapter = _adapter(operation)
+        return adapter.validate_python(result) if adapter is not None and result is not None else result
+
+    @property
+    def principal(self) -> Any:
+        """Who the service takes this client for (name, groups and MLOps scopes from the hub)."""
+        from ..core.principal import Principal
+
+        if self._me is None:
+            self._me = self._request("GET", "api/v1/me")
+        me = self._me
+        return Principal(
+            name=me["name"], groups=tuple(me.get("groups") or ()), scopes=frozenset(me.get("scopes") or ())
+        )
+
+    def acting_as(self, principal: Any) -> RemoteMLOps:
+        """This client, when ``principal`` is the token's owner; anyone else is refused.
+
+        A user's server forwards with its owner's token, so it can act only for its owner: another hub user who
+        reaches this server (shared access) must use their own server and token.
+        """
+        owner = os.environ.get("JUPYTERHUB_USER")
+        name = getattr(principal, "name", principal)
+        if owner and name != owner:
+            raise Forbidden(
+                f"{name!r} is using {owner!r}'s server: in team mode it acts only for {owner!r} (its hub token). "
+                f"Use your own server to act as {name!r}."
+            )
+        return self
+
+    def register(self, *args: Any, **kwargs: Any) -> Any:
+        """Refused in team mode: a live model object cannot cross to the service safely (see README)."""
+        raise InvalidRequest(
+            "register() from a team-mode kernel: log the model to MLflow (mlflow.<flavor>.log_model with "
+            "registered_model_name=...) and ask an MLOps admin to attach it; the service never unpickles user code."
+        )
+
+    def close(self) -> None:
+        """Close the HTTP connection pool (the service and its deployments are untouched)."""
+        self._http.close()
+
+
+def _operation(name: str) -> Any:
+    protocol_method = getattr(MLOpsAPI, name)
+
+    def method(self: RemoteMLOps, *args: Any, **kwargs: Any) -> Any:
+        return self.call(name, *args, **kwargs)
+
+    method.__name__ = name
+    method.__qualname__ = f"RemoteMLOps.{name}"
+    method.__doc__ = protocol_method.__doc__
+    method.__signature__ = inspect.signature(protocol_method)  # type: ignore[attr-defined]
+    return method
+
+
+for _name in sorted(wire.OPERATIONS - {"invoke"}):
+    setattr(RemoteMLOps, _name, _operation(_name))
