@@ -1,6 +1,7 @@
 import { Notification } from '@jupyterlab/apputils';
 import { TranslationBundle } from '@jupyterlab/translation';
-import { approvalRequestOf, requestApproval } from './governance';
+import { approvalRequestOf, requestApproval } from './api';
+import { notifyError, reasonText } from './notify';
 
 /**
  * When a change was refused for want of an approval, say so and offer to
@@ -36,7 +37,7 @@ export function offerApproval(
                   ),
                   { autoClose: 8000 }
                 ),
-              error => Notification.error(String(error.message ?? error))
+              error => notifyError(reasonText(error))
             )
         }
       ]

@@ -129,6 +129,26 @@ export class MLOpsModel implements IDisposable {
     return this._health.get(name);
   }
 
+  /**
+   * Why Roll back cannot work on a deployment: null when it can (a canary to
+   * drop, or a previous primary to return to), undefined until its rollout
+   * history has been read (the server then decides).
+   */
+  rollbackBlocked(deployment: Deployment): string | null | undefined {
+    if (deployment.variants.some(v => v.role === 'canary')) {
+      return null;
+    }
+    const known = this._rollback.get(deployment.name);
+    return known && known.key === rolloutKey(deployment)
+      ? known.reason
+      : undefined;
+  }
+
+  /** The version an alias of a loaded model points at now, when known. */
+  aliasVersion(model: string, alias: string): string | undefined {
+    return this._models.find(m => m.name === model)?.aliases[alias];
+  }
+
   /** Emitted once per alert that fires while the sidebar runs. */
   get alertFired(): ISignal<this, Alert> {
     return this._alertFired;
@@ -425,6 +445,49 @@ export class MLOpsModel implements IDisposable {
     this._updateFrequency();
     this._deploymentsChanged.emit(deployments);
     this._changed.emit();
+    void this._checkRollbacks(deployments);
+  }
+
+  /**
+   * Read the rollout history of each deployment without a canary whose
+   * variants changed, to know whether a previous primary was recorded (a
+   * promote, a replacing deploy, a sync or a rollback to it).
+   */
+  private async _checkRollbacks(deployments: Deployment[]): Promise<void> {
+    const stale = deployments.filter(
+      d =>
+        !isInProgress(d.state) &&
+        !d.variants.some(v => v.role === 'canary') &&
+        this._rollback.get(d.name)?.key !== rolloutKey(d) &&
+        !this._rollbackReading.has(rolloutKey(d))
+    );
+    for (const d of stale) {
+      const key = rolloutKey(d);
+      this._rollbackReading.add(key);
+      try {
+        const events = await this._client.listEvents(d.name);
+        const deploys = events.filter(e => e.kind === 'deploy').length;
+        const previous =
+          deploys > 1 ||
+          events.some(
+            e =>
+              e.kind === 'promote' ||
+              e.kind === 'sync' ||
+              (e.kind === 'rollback' && /^primary back/.test(e.message))
+          );
+        this._rollback.set(d.name, {
+          key,
+          reason: previous ? null : MLOpsModel.NOTHING_TO_ROLL_BACK
+        });
+        if (!this._isDisposed) {
+          this._changed.emit();
+        }
+      } catch {
+        // Unknown: the button stays enabled and the server decides.
+      } finally {
+        this._rollbackReading.delete(key);
+      }
+    }
   }
 
   private _upsert(deployment: Deployment): void {
@@ -468,6 +531,8 @@ export class MLOpsModel implements IDisposable {
     };
   }
 
+  private _rollback = new Map<string, { key: string; reason: string | null }>();
+  private _rollbackReading = new Set<string>();
   private _client: MLOpsClient;
   private _interval: number;
   private _fastInterval: number;
@@ -494,7 +559,20 @@ export class MLOpsModel implements IDisposable {
   private _refreshFailed = new Signal<this, MLOpsRequestError>(this);
 }
 
+/** What a deployment's rollback depends on: its variants and last change. */
+function rolloutKey(d: Deployment): string {
+  return JSON.stringify([
+    d.name,
+    d.updated_at ?? '',
+    d.variants.map(v => [v.role, v.model_name, v.model_version])
+  ]);
+}
+
 export namespace MLOpsModel {
+  /** The tooltip of a disabled Roll back (no canary, no previous primary). */
+  export const NOTHING_TO_ROLL_BACK =
+    'Nothing to roll back to: no canary to drop and no previous version served here.';
+
   /** Default refresh interval (ms), the `refreshInterval` setting's default. */
   export const DEFAULT_INTERVAL = 5000;
   /** Refresh interval (ms) while a deployment is in progress. */

@@ -127,3 +127,26 @@ export function predictionSnippet(deployment: Deployment): string {
   }
   return lines.join('\n');
 }
+
+/**
+ * The one timestamp format of the UI: local time with its zone, e.g.
+ * "6 Dec 2026, 22:15:03 UTC" (exports keep ISO 8601 UTC).
+ */
+export function formatTime(value: string | Date | null | undefined): string {
+  if (value === null || value === undefined || value === '') {
+    return '';
+  }
+  const date = value instanceof Date ? value : new Date(value);
+  if (Number.isNaN(date.getTime())) {
+    return String(value);
+  }
+  return date.toLocaleString(undefined, {
+    year: 'numeric',
+    month: 'short',
+    day: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    timeZoneName: 'short'
+  });
+}

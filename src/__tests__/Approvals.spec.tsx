@@ -1,7 +1,7 @@
 import { act, fireEvent, render, screen } from '@testing-library/react';
 import React from 'react';
 import { ApprovalsView } from '../components/Approvals';
-import { Approval, approvalRequestOf } from '../governance';
+import { Approval, approvalRequestOf } from '../api';
 import { MLOpsRequestError } from '../request';
 import { ApprovalsWidget } from '../widgets/approvals';
 import { trans } from './fixtures';

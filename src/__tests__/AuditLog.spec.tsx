@@ -2,8 +2,9 @@ import { act, fireEvent, render, screen } from '@testing-library/react';
 import React from 'react';
 import { auditCsvUrl } from '../api';
 import { AuditLog } from '../components/AuditLog';
-import { AuditEvent } from '../governance';
+import { AuditEvent } from '../api';
 import { AuditWidget } from '../widgets/audit';
+import { formatTime } from '../utils';
 import { trans } from './fixtures';
 
 const entry = (seq: number, extra: Partial<AuditEvent> = {}): AuditEvent => ({
@@ -80,5 +81,52 @@ describe('AuditLog', () => {
     expect(widget.entries).toHaveLength(2);
     expect(read).toHaveBeenLastCalledWith(undefined);
     widget.dispose();
+  });
+});
+
+describe('AuditLog detail and time', () => {
+  it('shows refused attempts and, on click, what changed before and after', () => {
+    render(
+      <AuditLog
+        entries={[
+          entry(1, {
+            action: 'traffic',
+            outcome: 'refused',
+            actor: 'bob',
+            before: { weights: { primary: 80, canary: 20 } },
+            after: { weights: { primary: 0, canary: 100 } },
+            detail: 'bob is not an approver'
+          })
+        ]}
+        target=""
+        onTarget={jest.fn()}
+        csvUrl=""
+        trans={trans}
+      />
+    );
+    const row = screen
+      .getByRole('table', { name: 'Audit log' })
+      .querySelector('tbody tr')! as HTMLTableRowElement;
+    expect(row.className).toContain('jp-MLOps-audit-refused');
+    expect(row.getAttribute('data-outcome')).toBe('refused');
+    // One format: local time with its zone.
+    expect(row.cells[0].textContent).toBe(formatTime('2026-01-01T10:00:00Z'));
+    expect(row.cells[0].textContent).toMatch(/UTC|GMT/);
+    expect(screen.queryByText('bob is not an approver')).toBeNull();
+
+    fireEvent.click(row);
+    expect(row.getAttribute('aria-expanded')).toBe('true');
+    expect(screen.getByText('bob is not an approver')).toBeTruthy();
+    const before = document.querySelector('[data-side="before"]')!;
+    const after = document.querySelector('[data-side="after"]')!;
+    expect(JSON.parse(before.textContent!)).toEqual({
+      weights: { primary: 80, canary: 20 }
+    });
+    expect(JSON.parse(after.textContent!)).toEqual({
+      weights: { primary: 0, canary: 100 }
+    });
+
+    fireEvent.keyDown(row, { key: 'Enter' });
+    expect(document.querySelector('[data-side="before"]')).toBeNull();
   });
 });

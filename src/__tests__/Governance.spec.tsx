@@ -1,7 +1,12 @@
 import { fireEvent, render, screen } from '@testing-library/react';
 import React from 'react';
-import { GovernanceView } from '../components/Governance';
-import { AuditEvent, LineageChain, versionOf } from '../governance';
+import { RenderMimeRegistry } from '@jupyterlab/rendermime';
+import {
+  GovernanceView,
+  labelOnce,
+  MarkdownCard
+} from '../components/Governance';
+import { AuditEvent, LineageChain, versionOf } from '../api';
 import { trans } from './fixtures';
 
 const chain: LineageChain = {
@@ -73,6 +78,11 @@ describe('GovernanceView', () => {
       .getAllByRole('listitem')
       .map(li => li.getAttribute('data-kind'));
     expect(nodes).toEqual(['deployment', 'version', 'run', 'commit']);
+    // Each label says its kind once: "deployment churn-prod", not twice.
+    const chips = screen.getAllByRole('listitem').map(li => li.textContent);
+    expect(chips[0]).toBe('deployment churn-prod');
+    expect(chips[2]).toBe('run abc123');
+    expect(chips[3]).toBe('commit f00d (uncommitted changes)');
     const rows = screen.getAllByRole('row').slice(1);
     expect(rows[0].textContent).toContain('undeploy');
     expect(rows[0].textContent).toContain('bob (on alice)');
@@ -83,6 +93,52 @@ describe('GovernanceView', () => {
     expect(screen.getByText('# Model card: churn v3')).toBeTruthy();
     fireEvent.click(screen.getByRole('button', { name: 'Verify ledger' }));
     expect(onVerify).toHaveBeenCalled();
+  });
+
+  it('writes a lineage label once', () => {
+    expect(labelOnce('deployment', 'deployment churn-prod')).toBe('churn-prod');
+    expect(labelOnce('version', 'churn v3')).toBe('churn v3');
+  });
+
+  it('renders the model card as sanitized Markdown, never raw HTML', async () => {
+    const rendered: Array<{ trusted: boolean; source: unknown }> = [];
+    const rendermime = new RenderMimeRegistry({
+      initialFactories: [
+        {
+          safe: true,
+          mimeTypes: ['text/markdown'],
+          createRenderer: () => {
+            const node = document.createElement('div');
+            return {
+              node,
+              dispose: () => undefined,
+              renderModel: async (model: {
+                trusted: boolean;
+                data: Record<string, unknown>;
+              }) => {
+                rendered.push({
+                  trusted: model.trusted,
+                  source: model.data['text/markdown']
+                });
+                node.textContent = 'rendered';
+              }
+            } as never;
+          }
+        }
+      ]
+    });
+    const { container } = render(
+      <MarkdownCard
+        markdown={'# Card\n<img src=x onerror="alert(1)">'}
+        rendermime={rendermime}
+      />
+    );
+    await new Promise(resolve => setTimeout(resolve, 0));
+    expect(rendered).toEqual([
+      { trusted: false, source: '# Card\n<img src=x onerror="alert(1)">' }
+    ]);
+    expect(container.querySelector('pre')).toBeNull();
+    expect(container.textContent).toBe('rendered');
   });
 
   it('finds the version of a chain', () => {

@@ -1,9 +1,18 @@
-import { render, screen, fireEvent } from '@testing-library/react';
+import { Widget } from '@lumino/widgets';
+import { act, render, screen, fireEvent } from '@testing-library/react';
 import React from 'react';
 import { MonitoringReport } from '../api';
 import { chartConfig, themeColours } from '../components/Chart';
-import { MonitoringView, opsByTime } from '../components/Monitoring';
-import { trans } from './fixtures';
+import {
+  MonitoringView,
+  opsByTime,
+  opsByVariant
+} from '../components/Monitoring';
+import { MLOpsModel } from '../model';
+import { MLOpsRequestError } from '../request';
+import { failureTitle } from '../widgets/loaded';
+import { MonitoringWidget } from '../widgets/monitoring';
+import { FakeClient, trans } from './fixtures';
 
 const report = (extra: Partial<MonitoringReport> = {}): MonitoringReport => ({
   deployment: 'churn',
@@ -170,5 +179,97 @@ describe('Monitoring', () => {
     expect(config.data.datasets[0].borderColor).toBe('rgb(4, 5, 6)');
     const x = config.options?.scales?.x as { ticks: { color: string } };
     expect(x.ticks.color).toBe('rgb(1, 2, 3)');
+  });
+});
+
+describe('Monitoring by variant and performance', () => {
+  it('splits traffic by variant during a canary', () => {
+    expect(opsByVariant(report().ops)).toEqual([
+      { variant: 'primary', requests: 25, errors: 1, errorRate: 0.04, p95: 9 },
+      { variant: 'canary', requests: 5, errors: 2, errorRate: 0.4, p95: 11 }
+    ]);
+    render(
+      <MonitoringView
+        report={report()}
+        events={[]}
+        window="1h"
+        onWindow={jest.fn()}
+        trans={trans}
+      />
+    );
+    const rows = screen
+      .getByRole('table', { name: 'By variant' })
+      .querySelectorAll('tbody tr');
+    expect(Array.from(rows).map(r => r.textContent)).toEqual([
+      'primary2514.0%9.0 ms',
+      'canary5240.0%11.0 ms'
+    ]);
+    // No labels yet: no performance section.
+    expect(screen.queryByRole('table', { name: 'Performance' })).toBeNull();
+  });
+
+  it('shows the performance section when labels exist', () => {
+    render(
+      <MonitoringView
+        report={report({
+          ops: report().ops.filter(p => p.variant === 'primary'),
+          performance: [
+            { time: '2026-01-01T10:00:00Z', metric: 'accuracy', value: 0.8 },
+            { time: '2026-01-01T10:05:00Z', metric: 'accuracy', value: 0.92 },
+            { time: '2026-01-01T10:05:00Z', metric: 'roc_auc', value: 0.951 }
+          ]
+        })}
+        events={[]}
+        window="1h"
+        onWindow={jest.fn()}
+        trans={trans}
+      />
+    );
+    // One variant only: no split table.
+    expect(screen.queryByRole('table', { name: 'By variant' })).toBeNull();
+    const rows = screen
+      .getByRole('table', { name: 'Performance' })
+      .querySelectorAll('tbody tr');
+    expect(rows[0].getAttribute('data-metric')).toBe('accuracy');
+    expect(rows[0].textContent).toContain('0.920');
+    expect(rows[1].textContent).toContain('0.951');
+  });
+});
+
+describe('a monitoring tab that went stale', () => {
+  it('names the real cause and reads again when shown again', async () => {
+    const client = new FakeClient();
+    const model = new MLOpsModel({ client });
+    const widget = new MonitoringWidget({ name: 'churn', model, trans });
+    Widget.attach(widget, document.body);
+    await act(() => widget.reload());
+    // The deployment was stopped (404): say so, do not blame the server.
+    expect(widget.node.textContent).toContain(
+      'Not found: it may have been stopped or renamed.'
+    );
+    expect(widget.node.textContent).not.toContain(
+      'Cannot load from the MLOps server'
+    );
+
+    client.report = report();
+    const read = new Promise<void>(resolve => {
+      const look = () => (widget.report ? resolve() : setTimeout(look, 5));
+      look();
+    });
+    widget.hide();
+    widget.show();
+    await act(() => read);
+    expect(widget.report?.deployment).toBe('churn');
+    widget.dispose();
+    model.dispose();
+  });
+
+  it('tells an unreachable server from a failing one', () => {
+    expect(failureTitle(new MLOpsRequestError(0, 'net'), trans)).toBe(
+      'Cannot reach the Jupyter server.'
+    );
+    expect(failureTitle(new MLOpsRequestError(500, 'boom'), trans)).toBe(
+      'The MLOps server failed to answer.'
+    );
   });
 });

@@ -7,7 +7,12 @@ import {
 import { act, fireEvent, render, screen } from '@testing-library/react';
 import React from 'react';
 import { DeploymentList } from '../components/DeploymentList';
-import { TrafficEditor, weightsOf } from '../components/TrafficEditor';
+import {
+  rebalance,
+  splitProblem,
+  TrafficEditor,
+  weightsOf
+} from '../components/TrafficEditor';
 import { MLOpsModel } from '../model';
 import { MLOpsRequestError } from '../request';
 import {
@@ -62,12 +67,31 @@ describe('TrafficEditor', () => {
       screen.getByRole('spinbutton', { name: 'Traffic share of canary (%)' }),
       { target: { value: '30' } }
     );
-    // 80 + 30 is not 100: nothing can be applied yet.
-    expect(screen.getByText('Total 110%')).toBeTruthy();
+    // The primary follows as you type: the split stays at 100%.
     expect(
-      (screen.getByRole('button', { name: 'Apply split' }) as HTMLButtonElement)
-        .disabled
-    ).toBe(true);
+      (
+        screen.getByRole('spinbutton', {
+          name: 'Traffic share of primary (%)'
+        }) as HTMLInputElement
+      ).value
+    ).toBe('70');
+    expect(screen.getByText('Total 100%')).toBeTruthy();
+
+    // A share no other can absorb: Apply is disabled and says why.
+    fireEvent.change(
+      screen.getByRole('spinbutton', { name: 'Traffic share of canary (%)' }),
+      { target: { value: '130' } }
+    );
+    const apply = screen.getByRole('button', {
+      name: 'Apply split'
+    }) as HTMLButtonElement;
+    expect(apply.disabled).toBe(true);
+    expect(apply.title).toBe(
+      'Each share must be a whole number from 0 to 100.'
+    );
+    expect(
+      screen.getByText('Each share must be a whole number from 0 to 100.')
+    ).toBeTruthy();
 
     // The slider moves both shares of a two-variant split.
     fireEvent.change(
@@ -81,6 +105,31 @@ describe('TrafficEditor', () => {
       fireEvent.click(screen.getByRole('button', { name: 'Apply split' }));
     });
     expect(onApply).toHaveBeenCalledWith({ primary: 50, canary: 50 });
+    // Success is confirmed in place.
+    expect(screen.getByRole('status').textContent).toBe(
+      'Applied: primary 50% · canary 50%'
+    );
+  });
+
+  it('rebalances three serving variants through the primary', () => {
+    const three: Variant[] = [
+      { ...split()[0], weight: 60 },
+      { ...split()[1], weight: 20 },
+      { ...split()[1], name: 'canary-b', model_version: '6', weight: 20 }
+    ];
+    expect(rebalance(three, weightsOf(three), 'canary', 35)).toEqual({
+      primary: 45,
+      canary: 35,
+      'canary-b': 20
+    });
+    expect(rebalance(three, weightsOf(three), 'primary', 90)).toEqual({
+      primary: 90,
+      canary: 20, // 100 - 90 - 20 < 0: nothing absorbs it, Apply says why
+      'canary-b': 20
+    });
+    expect(
+      splitProblem({ primary: 90, canary: 20, 'canary-b': 20 }, trans)
+    ).toBe('The shares must add up to 100% (now 130%).');
   });
 
   it("shows the server's refusal in place", async () => {
@@ -144,10 +193,13 @@ describe('DeploymentList rollouts and health', () => {
     expect(onPromote).toHaveBeenCalledWith(
       expect.objectContaining({ name: 'churn' })
     );
-    // Nothing staged on fraud: no promote, but a rollback to the previous primary.
-    expect(
-      screen.queryByRole('button', { name: 'Promote the canary of fraud' })
-    ).toBeNull();
+    // Nothing staged on fraud: Promote is disabled, saying why; the rollback
+    // to the previous primary stays (the server has the last word).
+    const promoteFraud = screen.getByRole('button', {
+      name: 'Promote the canary of fraud'
+    }) as HTMLButtonElement;
+    expect(promoteFraud.disabled).toBe(true);
+    expect(promoteFraud.title).toMatch(/Nothing to promote/);
     fireEvent.click(screen.getByRole('button', { name: 'Roll back fraud' }));
     expect(onRollback).toHaveBeenCalledWith(
       expect.objectContaining({ name: 'fraud' })

@@ -1,7 +1,7 @@
-import { Time } from '@jupyterlab/coreutils';
+import { formatTime } from '../utils';
 import { TranslationBundle } from '@jupyterlab/translation';
 import React from 'react';
-import { Approval, IApprovalEvidence, IVariantState } from '../governance';
+import { Approval, IApprovalEvidence, IVariantState } from '../api';
 
 export namespace ApprovalsView {
   export interface IProps {
@@ -72,9 +72,9 @@ export function ApprovalsView(props: ApprovalsView.IProps): React.ReactElement {
             </div>
             <p className="jp-MLOps-description">
               {trans.__(
-                'Requested by %1 %2',
+                'Requested by %1, %2',
                 a.requested_by,
-                Time.formatHuman(new Date(a.created_at))
+                formatTime(a.created_at)
               )}
               {a.decided_by
                 ? ` · ${trans.__('%1 by %2', a.status, a.decided_by)}`

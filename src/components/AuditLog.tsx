@@ -1,7 +1,7 @@
-import { Time } from '@jupyterlab/coreutils';
 import { TranslationBundle } from '@jupyterlab/translation';
 import React, { useState } from 'react';
-import { AuditEvent } from '../governance';
+import { AuditEvent } from '../api';
+import { formatTime } from '../utils';
 
 export namespace AuditLog {
   export interface IProps {
@@ -22,6 +22,7 @@ export namespace AuditLog {
 export function AuditLog(props: AuditLog.IProps): React.ReactElement {
   const { trans } = props;
   const [text, setText] = useState(props.target);
+  const [open, setOpen] = useState<number | null>(null);
   const entries = [...props.entries].reverse();
   return (
     <div className="jp-MLOps-detail jp-MLOps-audit">
@@ -75,28 +76,88 @@ export function AuditLog(props: AuditLog.IProps): React.ReactElement {
           </thead>
           <tbody>
             {entries.map(e => (
-              <tr key={e.seq} data-action={e.action}>
-                <td title={Time.format(new Date(e.at))}>
-                  {Time.formatHuman(new Date(e.at))}
-                </td>
-                <td>{e.actor}</td>
-                <td>{e.action}</td>
-                <td>
-                  <code>{e.target}</code>
-                </td>
-                <td
-                  className={e.outcome === 'ok' ? undefined : 'jp-MLOps-error'}
+              <React.Fragment key={e.seq}>
+                <tr
+                  data-action={e.action}
+                  data-outcome={e.outcome}
+                  className={
+                    e.outcome === 'ok'
+                      ? 'jp-MLOps-audit-row'
+                      : 'jp-MLOps-audit-row jp-MLOps-audit-refused'
+                  }
+                  tabIndex={0}
+                  aria-expanded={open === e.seq}
+                  title={trans.__('Show what changed')}
+                  onClick={() => setOpen(open === e.seq ? null : e.seq)}
+                  onKeyDown={event => {
+                    if (event.key === 'Enter' || event.key === ' ') {
+                      event.preventDefault();
+                      setOpen(open === e.seq ? null : e.seq);
+                    }
+                  }}
                 >
-                  {e.outcome}
-                </td>
-                <td title={e.hash}>
-                  <code>{e.hash.slice(0, 10)}</code>
-                </td>
-              </tr>
+                  <td>{formatTime(e.at)}</td>
+                  <td>{e.actor}</td>
+                  <td>{e.action}</td>
+                  <td>
+                    <code>{e.target}</code>
+                  </td>
+                  <td
+                    className={
+                      e.outcome === 'ok' ? undefined : 'jp-MLOps-error'
+                    }
+                  >
+                    {e.outcome}
+                  </td>
+                  <td title={e.hash}>
+                    <code>{e.hash.slice(0, 10)}</code>
+                  </td>
+                </tr>
+                {open === e.seq && (
+                  <tr className="jp-MLOps-audit-detail-row">
+                    <td colSpan={6}>
+                      <AuditDetail event={e} trans={trans} />
+                    </td>
+                  </tr>
+                )}
+              </React.Fragment>
             ))}
           </tbody>
         </table>
       )}
+    </div>
+  );
+}
+
+/**
+ * What one audit entry changed: the state before and after, and the reason a
+ * refused or failed attempt gave.
+ */
+export function AuditDetail(props: {
+  event: AuditEvent;
+  trans: TranslationBundle;
+}): React.ReactElement {
+  const { event: e, trans } = props;
+  const show = (value: unknown): string =>
+    value === null || value === undefined
+      ? trans.__('(nothing)')
+      : JSON.stringify(value, null, 2);
+  return (
+    <div
+      className="jp-MLOps-audit-detail"
+      aria-label={trans.__('Change %1', e.seq)}
+    >
+      {e.detail && <p className="jp-MLOps-message">{e.detail}</p>}
+      <div className="jp-MLOps-audit-diff">
+        <section>
+          <h4>{trans.__('Before')}</h4>
+          <pre data-side="before">{show(e.before)}</pre>
+        </section>
+        <section>
+          <h4>{trans.__('After')}</h4>
+          <pre data-side="after">{show(e.after)}</pre>
+        </section>
+      </div>
     </div>
   );
 }

@@ -34,6 +34,13 @@ export namespace DeploymentList {
     onMonitor?: (deployment: Deployment) => void;
     /** A deployment's health, when the server reports it. */
     health?: (name: string) => Health | undefined;
+    /**
+     * Why Roll back cannot work on a deployment (null when it can, undefined
+     * when not known yet: the button stays enabled and the server decides).
+     */
+    rollbackBlocked?: (deployment: Deployment) => string | null | undefined;
+    /** The version an alias of a model points at now, when known. */
+    aliasVersion?: (model: string, alias: string) => string | undefined;
     trans: TranslationBundle;
   }
 }
@@ -66,6 +73,10 @@ function DeploymentItem(
   const { deployment: d, trans } = props;
   const health = props.health?.(d.name);
   const staged = d.variants.some(v => v.role !== 'primary');
+  const rollbackReason = d.variants.some(v => v.role === 'canary')
+    ? null
+    : props.rollbackBlocked?.(d);
+  const requestedAs = honestRef(d, props.aliasVersion);
   return (
     <li
       className={`jp-MLOps-deployment jp-MLOps-state-${d.state}`}
@@ -116,11 +127,11 @@ function DeploymentItem(
         </button>
       </div>
       <div className="jp-MLOps-meta">
-        <span title={trans.__('Model version')}>
-          {d.model_name}/{d.model_version}
+        <span className="jp-MLOps-rollout" title={trans.__('Variants')}>
+          {d.model_name} {variantSummary(d.variants, d.model_version, trans)}
         </span>
-        {d.model_ref !== `${d.model_name}/${d.model_version}` && (
-          <span title={trans.__('Requested as')}> ({d.model_ref})</span>
+        {requestedAs && (
+          <span title={trans.__('Requested as')}> ({requestedAs})</span>
         )}
         <span title={trans.__('Target')}> · {d.target}</span>
       </div>
@@ -137,25 +148,39 @@ function DeploymentItem(
         ))}
       {(props.onPromote || props.onRollback) && d.state !== 'failed' && (
         <div className="jp-MLOps-row jp-MLOps-actions">
-          {props.onPromote && staged && (
-            <button
-              type="button"
-              className="jp-Button jp-mod-styled jp-mod-accept jp-MLOps-small"
-              aria-label={trans.__('Promote the canary of %1', d.name)}
-              onClick={() => props.onPromote?.(d)}
+          {props.onPromote && (
+            <WithReason
+              reason={
+                staged
+                  ? null
+                  : trans.__(
+                      'Nothing to promote: deploy a version as a canary or shadow first.'
+                    )
+              }
             >
-              {trans.__('Promote')}
-            </button>
+              <button
+                type="button"
+                className="jp-Button jp-mod-styled jp-mod-accept jp-MLOps-small"
+                aria-label={trans.__('Promote the canary of %1', d.name)}
+                disabled={!staged}
+                onClick={() => props.onPromote?.(d)}
+              >
+                {trans.__('Promote')}
+              </button>
+            </WithReason>
           )}
           {props.onRollback && (
-            <button
-              type="button"
-              className="jp-Button jp-mod-styled jp-mod-reject jp-MLOps-small"
-              aria-label={trans.__('Roll back %1', d.name)}
-              onClick={() => props.onRollback?.(d)}
-            >
-              {trans.__('Roll back')}
-            </button>
+            <WithReason reason={rollbackReason ?? null}>
+              <button
+                type="button"
+                className="jp-Button jp-mod-styled jp-mod-reject jp-MLOps-small"
+                aria-label={trans.__('Roll back %1', d.name)}
+                disabled={!!rollbackReason}
+                onClick={() => props.onRollback?.(d)}
+              >
+                {trans.__('Roll back')}
+              </button>
+            </WithReason>
           )}
         </div>
       )}
@@ -185,22 +210,105 @@ export function HealthDot(props: {
   trans: TranslationBundle;
 }): React.ReactElement {
   const { health, trans } = props;
-  const label =
-    health.score === null || health.score === undefined
-      ? trans.__('Health: %1', String(health.colour))
-      : trans.__(
-          'Health %1 (%2)',
-          Math.round(health.score),
-          String(health.colour)
-        );
+  const unknown = isHealthUnknown(health);
+  const colour = unknown ? 'unknown' : String(health.colour);
+  const label = unknown
+    ? trans.__('Health unknown: no requests monitored yet')
+    : health.score === null || health.score === undefined
+      ? trans.__('Health: %1', colour)
+      : trans.__('Health %1 (%2)', Math.round(health.score), colour);
   return (
     <span
-      className={`jp-MLOps-health jp-MLOps-health-${health.colour}`}
-      data-health={health.colour}
+      className={`jp-MLOps-health jp-MLOps-health-${colour}`}
+      data-health={colour}
       role="img"
       aria-label={label}
       title={label}
     />
+  );
+}
+
+/**
+ * Whether a health has no data behind it: the server says "unknown" (or gives
+ * no score), or, from an older server, every component but availability is
+ * empty (no requests, no drift, no labels).
+ */
+export function isHealthUnknown(health: Health): boolean {
+  if (health.colour === 'unknown' || health.score === null) {
+    return true;
+  }
+  const parts = health.components as Record<string, unknown> | undefined;
+  if (!parts) {
+    return false;
+  }
+  return Object.entries(parts).every(
+    ([key, value]) => key === 'availability' || value === null
+  );
+}
+
+/**
+ * The rollout at a glance: "v1" alone, or "primary v1 80% · canary v2 20% ·
+ * shadow v3" while a canary or shadow runs.
+ */
+export function variantSummary(
+  variants: Variant[],
+  fallbackVersion: string,
+  trans: TranslationBundle
+): string {
+  if (variants.length === 0) {
+    return trans.__('v%1', fallbackVersion);
+  }
+  if (variants.length === 1) {
+    return trans.__('v%1', variants[0].model_version);
+  }
+  return variants
+    .map(v =>
+      v.role === 'shadow'
+        ? trans.__('%1 v%2', v.name, v.model_version)
+        : trans.__('%1 v%2 %3%', v.name, v.model_version, v.weight)
+    )
+    .join(' · ');
+}
+
+/**
+ * What the deployment was requested as, only when it still tells the truth: an
+ * alias that now points at another version than the primary serves is not
+ * shown (the sidebar would claim `@champion` for a version it is not).
+ */
+export function honestRef(
+  d: Deployment,
+  aliasVersion?: (model: string, alias: string) => string | undefined
+): string | null {
+  const primary = d.variants.find(v => v.role === 'primary');
+  const version = primary?.model_version ?? d.model_version;
+  if (d.model_ref === `${d.model_name}/${version}`) {
+    return null;
+  }
+  const at = d.model_ref.lastIndexOf('@');
+  if (at < 0) {
+    return null; // A bare name: the version shown says which.
+  }
+  const points = aliasVersion?.(
+    d.model_ref.slice(0, at),
+    d.model_ref.slice(at + 1)
+  );
+  return points === version ? d.model_ref : null;
+}
+
+/**
+ * An action with the reason it is disabled as its tooltip (a disabled button
+ * gets no hover events, so its wrapper carries the title).
+ */
+function WithReason(props: {
+  reason: string | null;
+  children: React.ReactElement;
+}): React.ReactElement {
+  return props.reason ? (
+    <span className="jp-MLOps-why" title={props.reason}>
+      {React.cloneElement(props.children, { title: props.reason })}
+    </span>
+  ) : (
+    props.children
   );
 }
 

@@ -4,6 +4,9 @@ import React from 'react';
 /** The magic that registers a model, shown when there is none. */
 export const REGISTER_EXAMPLE = '%register model --name churn';
 
+/** The line that loads the magics in a notebook, before any `%register`. */
+export const LOAD_EXTENSION = '%load_ext jupyter_mlops';
+
 /**
  * A message shown in place of an empty list, saying what to do next.
  */
@@ -26,7 +29,8 @@ export function NoModels(props: {
   return (
     <EmptyState title={trans.__('No models yet.')}>
       <p className="jp-MLOps-empty-hint">
-        {trans.__('Register one from a notebook:')}{' '}
+        {trans.__('Register one from a notebook: run')}{' '}
+        <code>{LOAD_EXTENSION}</code> {trans.__('once, then')}{' '}
         <code>{REGISTER_EXAMPLE}</code>
       </p>
     </EmptyState>
@@ -75,13 +79,15 @@ export function Loading(props: {
 export function LoadError(props: {
   message: string;
   onRetry: () => void;
+  /** What went wrong, when known better than "cannot load". */
+  title?: string;
   trans: TranslationBundle;
 }): React.ReactElement {
   const { trans } = props;
   return (
     <div className="jp-MLOps-empty jp-MLOps-error" role="alert">
       <p className="jp-MLOps-empty-title">
-        {trans.__('Cannot load from the MLOps server.')}
+        {props.title ?? trans.__('Cannot load from the MLOps server.')}
       </p>
       <p className="jp-MLOps-message">{props.message}</p>
       <button

@@ -1,11 +1,9 @@
 import { TranslationBundle } from '@jupyterlab/translation';
-import React from 'react';
-import {
-  AuditEvent,
-  ChainReport,
-  LineageChain,
-  ModelCard
-} from '../governance';
+import React, { useEffect, useRef, useState } from 'react';
+import type { IRenderMimeRegistry } from '@jupyterlab/rendermime';
+import { AuditEvent, ChainReport, LineageChain, ModelCard } from '../api';
+import { formatTime } from '../utils';
+import { AuditDetail } from './AuditLog';
 
 /**
  * The lineage chain, left to right: deployment -> version -> run -> notebook
@@ -31,11 +29,24 @@ export function LineageView(props: {
             .join('\n')}
         >
           <span className="jp-MLOps-lineage-kind">{node.kind}</span>{' '}
-          <span className="jp-MLOps-lineage-label">{node.label}</span>
+          <span className="jp-MLOps-lineage-label">
+            {labelOnce(node.kind, node.label)}
+          </span>
         </li>
       ))}
     </ol>
   );
+}
+
+/**
+ * A node's label without the kind the chip already shows ("deployment
+ * deployment churn" reads "deployment churn").
+ */
+export function labelOnce(kind: string, label: string): string {
+  const prefix = `${kind} `;
+  return label.toLowerCase().startsWith(prefix.toLowerCase())
+    ? label.slice(prefix.length)
+    : label;
 }
 
 function versionAfter(event: AuditEvent): string {
@@ -54,6 +65,7 @@ export function AuditTable(props: {
   trans: TranslationBundle;
 }): React.ReactElement {
   const { events, report, onVerify, trans } = props;
+  const [open, setOpen] = useState<number | null>(null);
   return (
     <div className="jp-MLOps-audit">
       <div className="jp-MLOps-audit-toolbar">
@@ -86,21 +98,43 @@ export function AuditTable(props: {
           </thead>
           <tbody>
             {[...events].reverse().map(e => (
-              <tr
-                key={e.seq}
-                className={e.outcome === 'ok' ? '' : 'jp-MLOps-audit-refused'}
-                title={e.detail ?? ''}
-              >
-                <td>{new Date(e.at).toLocaleString()}</td>
-                <td>{e.action}</td>
-                <td>
-                  {e.owner && e.owner !== e.actor
-                    ? `${e.actor} (${trans.__('on %1', e.owner)})`
-                    : e.actor}
-                </td>
-                <td>{e.outcome}</td>
-                <td>{versionAfter(e)}</td>
-              </tr>
+              <React.Fragment key={e.seq}>
+                <tr
+                  className={
+                    e.outcome === 'ok'
+                      ? 'jp-MLOps-audit-row'
+                      : 'jp-MLOps-audit-row jp-MLOps-audit-refused'
+                  }
+                  data-outcome={e.outcome}
+                  title={e.detail ?? trans.__('Show what changed')}
+                  tabIndex={0}
+                  aria-expanded={open === e.seq}
+                  onClick={() => setOpen(open === e.seq ? null : e.seq)}
+                  onKeyDown={event => {
+                    if (event.key === 'Enter' || event.key === ' ') {
+                      event.preventDefault();
+                      setOpen(open === e.seq ? null : e.seq);
+                    }
+                  }}
+                >
+                  <td>{formatTime(e.at)}</td>
+                  <td>{e.action}</td>
+                  <td>
+                    {e.owner && e.owner !== e.actor
+                      ? `${e.actor} (${trans.__('on %1', e.owner)})`
+                      : e.actor}
+                  </td>
+                  <td>{e.outcome}</td>
+                  <td>{versionAfter(e)}</td>
+                </tr>
+                {open === e.seq && (
+                  <tr className="jp-MLOps-audit-detail-row">
+                    <td colSpan={5}>
+                      <AuditDetail event={e} trans={trans} />
+                    </td>
+                  </tr>
+                )}
+              </React.Fragment>
             ))}
           </tbody>
         </table>
@@ -118,6 +152,8 @@ export function GovernanceView(props: {
   card: ModelCard | null;
   report: ChainReport | null;
   onVerify: () => void;
+  /** JupyterLab's renderers: the card is Markdown, rendered and sanitized. */
+  rendermime?: IRenderMimeRegistry | null;
   trans: TranslationBundle;
 }): React.ReactElement {
   const { chain, events, card, report, onVerify, trans } = props;
@@ -134,10 +170,52 @@ export function GovernanceView(props: {
       />
       <h3>{trans.__('Model card')}</h3>
       {card ? (
-        <pre className="jp-MLOps-card">{card.markdown}</pre>
+        <MarkdownCard
+          markdown={card.markdown}
+          rendermime={props.rendermime ?? null}
+        />
       ) : (
         <p>{trans.__('No model card.')}</p>
       )}
     </div>
+  );
+}
+
+/**
+ * The model card, rendered by JupyterLab's Markdown renderer as untrusted
+ * content (its HTML is sanitized, scripts never run); without a renderer, the
+ * source is shown as text, never as raw HTML.
+ */
+export function MarkdownCard(props: {
+  markdown: string;
+  rendermime: IRenderMimeRegistry | null;
+}): React.ReactElement {
+  const host = useRef<HTMLDivElement>(null);
+  const { markdown, rendermime } = props;
+  useEffect(() => {
+    const node = host.current;
+    if (!node || !rendermime) {
+      return;
+    }
+    const renderer = rendermime.createRenderer('text/markdown');
+    const model = rendermime.createModel({
+      data: { 'text/markdown': markdown },
+      trusted: false
+    });
+    let cancelled = false;
+    void renderer.renderModel(model).then(() => {
+      if (!cancelled) {
+        node.replaceChildren(renderer.node);
+      }
+    });
+    return () => {
+      cancelled = true;
+      renderer.dispose();
+    };
+  }, [markdown, rendermime]);
+  return rendermime ? (
+    <div className="jp-MLOps-card jp-MLOps-card-rendered" ref={host} />
+  ) : (
+    <pre className="jp-MLOps-card">{markdown}</pre>
   );
 }

@@ -1,4 +1,5 @@
 import { Time } from '@jupyterlab/coreutils';
+import { formatTime } from '../utils';
 import { TranslationBundle } from '@jupyterlab/translation';
 import React, { useState } from 'react';
 import {
@@ -250,7 +251,7 @@ function VersionDetail(props: {
           </span>
         ))}
         {created && (
-          <span className="jp-MLOps-meta" title={Time.format(created)}>
+          <span className="jp-MLOps-meta" title={formatTime(created)}>
             {Time.formatHuman(created)}
           </span>
         )}

@@ -1,4 +1,5 @@
 import { Time } from '@jupyterlab/coreutils';
+import { formatTime } from '../utils';
 import { TranslationBundle } from '@jupyterlab/translation';
 import React, { useState } from 'react';
 import { ModelVersion, RegisteredModel } from '../api';
@@ -118,7 +119,7 @@ function VersionItem(props: {
       </span>
       <Aliases aliases={version.aliases} trans={trans} />
       {created && (
-        <span className="jp-MLOps-meta" title={Time.format(created)}>
+        <span className="jp-MLOps-meta" title={formatTime(created)}>
           {Time.formatHuman(created)}
         </span>
       )}

@@ -1,4 +1,4 @@
-import { Time } from '@jupyterlab/coreutils';
+import { formatTime } from '../utils';
 import { TranslationBundle } from '@jupyterlab/translation';
 import React from 'react';
 import { FeatureDrift, MonitoringReport, OpsPoint, RolloutEvent } from '../api';
@@ -137,10 +137,129 @@ export function MonitoringView(
           />
         </div>
       )}
+      <ByVariant ops={report.ops} trans={trans} />
+      <Performance report={report} trans={trans} />
       <Drift report={report} themeKey={props.themeKey} trans={trans} />
       <h2 className="jp-MLOps-detail-heading">{trans.__('History')}</h2>
       <Events events={props.events} trans={trans} />
     </div>
+  );
+}
+
+/** One variant's traffic over the window. */
+export interface IVariantOps {
+  variant: string;
+  requests: number;
+  errors: number;
+  errorRate: number | null;
+  p95: number | null;
+}
+
+/**
+ * Ops points summed per variant: during a canary, the comparison the user
+ * opened the tab for.
+ */
+export function opsByVariant(ops: OpsPoint[]): IVariantOps[] {
+  const names = Array.from(
+    new Set(ops.map(p => p.variant).filter((v): v is string => !!v))
+  );
+  return names.map(variant => {
+    const points = ops.filter(p => p.variant === variant);
+    const requests = points.reduce((a, p) => a + p.requests, 0);
+    const errors = points.reduce((a, p) => a + p.errors, 0);
+    const p95s = points
+      .map(p => p.p95_ms)
+      .filter((v): v is number => typeof v === 'number');
+    return {
+      variant,
+      requests,
+      errors,
+      errorRate: requests ? errors / requests : null,
+      p95: p95s.length ? Math.max(...p95s) : null
+    };
+  });
+}
+
+function ByVariant(props: {
+  ops: OpsPoint[];
+  trans: TranslationBundle;
+}): React.ReactElement | null {
+  const { trans } = props;
+  const rows = opsByVariant(props.ops);
+  if (rows.length < 2) {
+    return null;
+  }
+  return (
+    <>
+      <h2 className="jp-MLOps-detail-heading">{trans.__('By variant')}</h2>
+      <table className="jp-MLOps-table" aria-label={trans.__('By variant')}>
+        <thead>
+          <tr>
+            <th>{trans.__('Variant')}</th>
+            <th>{trans.__('Requests')}</th>
+            <th>{trans.__('Errors')}</th>
+            <th>{trans.__('Error rate')}</th>
+            <th>{trans.__('p95 (worst bucket)')}</th>
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map(r => (
+            <tr key={r.variant} data-variant={r.variant}>
+              <td>{r.variant}</td>
+              <td>{r.requests}</td>
+              <td>{r.errors}</td>
+              <td>{formatPercent(r.errorRate)}</td>
+              <td>{r.p95 === null ? '-' : `${r.p95.toFixed(1)} ms`}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </>
+  );
+}
+
+/**
+ * Model quality from the labels sent as feedback: each metric's latest value,
+ * shown when there are labels (nothing otherwise).
+ */
+function Performance(props: {
+  report: MonitoringReport;
+  trans: TranslationBundle;
+}): React.ReactElement | null {
+  const { trans } = props;
+  const points = props.report.performance ?? [];
+  if (points.length === 0) {
+    return null;
+  }
+  const latest = new Map<string, { time: string; value: number }>();
+  for (const p of points) {
+    const seen = latest.get(p.metric);
+    if (!seen || seen.time <= p.time) {
+      latest.set(p.metric, { time: p.time, value: p.value });
+    }
+  }
+  return (
+    <>
+      <h2 className="jp-MLOps-detail-heading">{trans.__('Performance')}</h2>
+      <table className="jp-MLOps-table" aria-label={trans.__('Performance')}>
+        <thead>
+          <tr>
+            <th>{trans.__('Metric')}</th>
+            <th>{trans.__('Value')}</th>
+            <th>{trans.__('As of')}</th>
+          </tr>
+        </thead>
+        <tbody>
+          {Array.from(latest.entries()).map(([metric, m]) => (
+            <tr key={metric} data-metric={metric}>
+              <td>{metric}</td>
+              <td>{formatNumber(m.value)}</td>
+              <td>{formatTime(m.time)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </>
   );
 }
 
@@ -267,8 +386,8 @@ function Events(props: {
     <ol className="jp-MLOps-events" aria-label={trans.__('Rollout history')}>
       {[...props.events].reverse().map((e, i) => (
         <li key={i} className="jp-MLOps-event" data-kind={e.kind}>
-          <span className="jp-MLOps-meta" title={Time.format(new Date(e.time))}>
-            {Time.formatHuman(new Date(e.time))}
+          <span className="jp-MLOps-meta" title={formatTime(e.time)}>
+            {formatTime(e.time)}
           </span>{' '}
           <span className="jp-MLOps-alias">{e.kind}</span> {e.message}
           {e.actor && <span className="jp-MLOps-meta"> · {e.actor}</span>}

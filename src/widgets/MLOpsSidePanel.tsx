@@ -11,7 +11,7 @@ import { CommandRegistry } from '@lumino/commands';
 import { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 import React from 'react';
-import { CommandIDs } from '../commands';
+import { CommandIDs } from '../tokens';
 import { mlopsIcon } from '../icons';
 import { MLOpsModel } from '../model';
 import {
@@ -92,6 +92,13 @@ export class MLOpsSidePanel extends SidePanel {
     models.addClass('jp-MLOps-models');
     this.addWidget(models);
 
+    // What helps after a refused rollout change: the deployment's history.
+    const history = (name: string) => [
+      {
+        label: trans.__('Open history'),
+        callback: () => void commands.execute(CommandIDs.monitor, { name })
+      }
+    ];
     const deployments = ReactWidget.create(
       <DeploymentsView
         model={model}
@@ -101,8 +108,12 @@ export class MLOpsSidePanel extends SidePanel {
         onInsertCode={d =>
           void commands.execute(CommandIDs.insertCode, { name: d.name })
         }
-        onPromote={d => void promoteWithConfirmation(model, d, trans)}
-        onRollback={d => void rollbackWithConfirmation(model, d, trans)}
+        onPromote={d =>
+          void promoteWithConfirmation(model, d, trans, history(d.name))
+        }
+        onRollback={d =>
+          void rollbackWithConfirmation(model, d, trans, history(d.name))
+        }
         onMonitor={d =>
           void commands.execute(CommandIDs.monitor, { name: d.name })
         }

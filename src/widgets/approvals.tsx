@@ -6,7 +6,7 @@ import {
 import { TranslationBundle } from '@jupyterlab/translation';
 import React from 'react';
 import { ApprovalsView } from '../components/Approvals';
-import { Approval, decideApproval, listApprovals } from '../governance';
+import { Approval, decideApproval, listApprovals } from '../api';
 import { createLoadedPanel, LoadedWidget } from './loaded';
 
 /** Approval requests, read when opened, on filter, after a decision and on refresh. */

@@ -2,8 +2,7 @@ import { MainAreaWidget } from '@jupyterlab/apputils';
 import { ServerConnection } from '@jupyterlab/services';
 import { TranslationBundle } from '@jupyterlab/translation';
 import React from 'react';
-import { auditCsvUrl, listAudit } from '../api';
-import { AuditEvent } from '../governance';
+import { AuditEvent, auditCsvUrl, listAudit } from '../api';
 import { AuditLog } from '../components/AuditLog';
 import { createLoadedPanel, LoadedWidget } from './loaded';
 

@@ -16,6 +16,7 @@ import {
 import { DeployProgress } from '../components/DeployProgress';
 import { MLOpsModel } from '../model';
 import { offerApproval } from '../approvalOffer';
+import { INotifyAction, notifyError, reasonText } from '../notify';
 import { MLOpsRequestError } from '../request';
 import { isValidDeploymentName, toDeploymentName } from '../utils';
 
@@ -236,12 +237,18 @@ export async function stopWithConfirmation(
     });
     return true;
   } catch (reason) {
-    Notification.error(
+    notifyError(
       trans.__(
         'Could not stop deployment %1: %2',
         deployment.name,
-        reason instanceof Error ? reason.message : String(reason)
-      )
+        reasonText(reason)
+      ),
+      [
+        {
+          label: trans.__('Try again'),
+          callback: () => void stopWithConfirmation(model, deployment, trans)
+        }
+      ]
     );
     return false;
   }
@@ -253,7 +260,8 @@ export async function stopWithConfirmation(
 export async function promoteWithConfirmation(
   model: MLOpsModel,
   deployment: Deployment,
-  trans: TranslationBundle
+  trans: TranslationBundle,
+  actions: INotifyAction[] = []
 ): Promise<boolean> {
   const staged = deployment.variants.find(v => v.role !== 'primary');
   const result = await showDialog({
@@ -277,7 +285,8 @@ export async function promoteWithConfirmation(
     () => model.promote(deployment.name),
     trans.__('Promoted in %1.', deployment.name),
     trans.__('Could not promote in %1', deployment.name),
-    trans
+    trans,
+    actions
   );
 }
 
@@ -288,7 +297,8 @@ export async function promoteWithConfirmation(
 export async function rollbackWithConfirmation(
   model: MLOpsModel,
   deployment: Deployment,
-  trans: TranslationBundle
+  trans: TranslationBundle,
+  actions: INotifyAction[] = []
 ): Promise<boolean> {
   const staged = deployment.variants.some(v => v.role !== 'primary');
   const result = await showDialog({
@@ -312,25 +322,29 @@ export async function rollbackWithConfirmation(
     () => model.rollback(deployment.name),
     trans.__('Rolled back %1.', deployment.name),
     trans.__('Could not roll back %1', deployment.name),
-    trans
+    trans,
+    actions
   );
 }
 
+/**
+ * Run a change: a success toast that closes itself, or a failure that stays
+ * on screen until dismissed, with the actions that would help.
+ */
 async function report(
   action: () => Promise<unknown>,
   success: string,
   failure: string,
-  trans: TranslationBundle
+  trans: TranslationBundle,
+  actions: INotifyAction[]
 ): Promise<boolean> {
   try {
     await action();
-    Notification.success(success, { autoClose: 3000 });
+    Notification.success(success, { autoClose: 5000 });
     return true;
   } catch (reason) {
     if (!offerApproval(reason, trans)) {
-      Notification.error(
-        `${failure}: ${reason instanceof Error ? reason.message : String(reason)}`
-      );
+      notifyError(`${failure}: ${reasonText(reason)}`, actions);
     }
     return false;
   }

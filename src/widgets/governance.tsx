@@ -1,18 +1,19 @@
 import { MainAreaWidget } from '@jupyterlab/apputils';
+import type { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { TranslationBundle } from '@jupyterlab/translation';
 import React from 'react';
 import { GovernanceView } from '../components/Governance';
 import {
-  auditOf,
   ChainReport,
   deploymentLineage,
   AuditEvent,
   LineageChain,
+  listAudit,
   ModelCard,
   modelCard,
   verifyAudit,
   versionOf
-} from '../governance';
+} from '../api';
 import { createLoadedPanel, LoadedWidget } from './loaded';
 
 /** What the governance view reads at once. */
@@ -45,7 +46,7 @@ export class GovernanceWidget extends LoadedWidget<IGovernanceData> {
     const { name } = this._options;
     const [chain, events] = await Promise.all([
       deploymentLineage(name),
-      auditOf(`deployment/${name}`)
+      listAudit(`deployment/${name}`)
     ]);
     const version = versionOf(chain);
     const card = version
@@ -62,6 +63,7 @@ export class GovernanceWidget extends LoadedWidget<IGovernanceData> {
         card={data.card}
         report={this._report}
         onVerify={() => void this.verify()}
+        rendermime={this._options.rendermime ?? null}
         trans={this.trans}
       />
     );
@@ -74,6 +76,8 @@ export namespace GovernanceWidget {
   export interface IOptions {
     name: string;
     trans: TranslationBundle;
+    /** Renders the model card's Markdown (sanitized); text without it. */
+    rendermime?: IRenderMimeRegistry | null;
   }
 }
 

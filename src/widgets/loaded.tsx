@@ -1,4 +1,5 @@
 import { MainAreaWidget, ReactWidget } from '@jupyterlab/apputils';
+import { Message } from '@lumino/messaging';
 import { TranslationBundle } from '@jupyterlab/translation';
 import { refreshIcon, ToolbarButton } from '@jupyterlab/ui-components';
 import React from 'react';
@@ -27,11 +28,21 @@ export abstract class LoadedWidget<T> extends ReactWidget {
     try {
       this._data = await this.load();
       this._error = null;
+      this._errorTitle = null;
     } catch (reason) {
       this._error =
         reason instanceof MLOpsRequestError ? reason.message : String(reason);
+      this._errorTitle = failureTitle(reason, this.trans);
     }
     this.update();
+  }
+
+  /** A tab shown again reads again: what it showed may be stale or gone. */
+  protected onAfterShow(msg: Message): void {
+    super.onAfterShow(msg);
+    if (this._data !== null || this._error !== null) {
+      void this.reload();
+    }
   }
 
   /** One read of everything the view shows. */
@@ -45,6 +56,7 @@ export abstract class LoadedWidget<T> extends ReactWidget {
       return (
         <LoadError
           message={this._error}
+          title={this._errorTitle ?? undefined}
           onRetry={() => void this.reload()}
           trans={this.trans}
         />
@@ -58,6 +70,34 @@ export abstract class LoadedWidget<T> extends ReactWidget {
 
   private _data: T | null = null;
   private _error: string | null = null;
+  private _errorTitle: string | null = null;
+}
+
+/**
+ * Name the real cause of a failed read: the thing is gone (404), the request
+ * was refused (4xx), the server failed (5xx), or it could not be reached.
+ */
+export function failureTitle(
+  reason: unknown,
+  trans: TranslationBundle
+): string {
+  if (!(reason instanceof MLOpsRequestError)) {
+    return trans.__('Could not show this view.');
+  }
+  const status = reason.status;
+  if (status === 404) {
+    return trans.__('Not found: it may have been stopped or renamed.');
+  }
+  if (status === 401 || status === 403) {
+    return trans.__('Not allowed to read this.');
+  }
+  if (status >= 400 && status < 500) {
+    return trans.__('The request was refused.');
+  }
+  if (status >= 500) {
+    return trans.__('The MLOps server failed to answer.');
+  }
+  return trans.__('Cannot reach the Jupyter server.');
 }
 
 /** A loaded view in a closable main-area tab with a refresh button. */

@@ -172,6 +172,15 @@ export function DeploymentsView(
               onRollback={props.onRollback}
               onMonitor={props.onMonitor}
               health={name => model.health(name)}
+              rollbackBlocked={d => {
+                const reason = model.rollbackBlocked(d);
+                return reason
+                  ? trans.__(
+                      'Nothing to roll back to: no canary to drop and no previous version served here.'
+                    )
+                  : reason;
+              }}
+              aliasVersion={(m, alias) => model.aliasVersion(m, alias)}
               trans={trans}
             />
           );

@@ -62,15 +62,28 @@ def test_canary_traffic_promote_and_rollback_from_the_sidebar(page: Page, mlops)
 
     canary_share = row.get_by_role("spinbutton", name="Traffic share of canary (%)")
     expect(canary_share).to_have_value("20", timeout=30_000)
+    # The label shows every variant with its version and weight.
+    expect(row.locator(".jp-MLOps-rollout")).to_have_text(
+        f"rollout primary v{v1.version} 80% · canary v{v2.version} 20%", timeout=30_000
+    )
     assert {v.role.value: v.weight for v in mlops.deployment("rollout-prod").variants} == {
         "primary": 80,
         "canary": 20,
     }
 
-    # Change the split to 50/50 and apply it.
+    # Change the split to 50/50: the primary follows as the canary's share is typed, and Apply confirms.
+    primary_share = row.get_by_role("spinbutton", name="Traffic share of primary (%)")
     canary_share.fill("50")
-    row.get_by_role("spinbutton", name="Traffic share of primary (%)").fill("50")
-    row.get_by_role("button", name="Apply split").click()
+    expect(primary_share).to_have_value("50")
+    expect(row.get_by_text("Total 100%")).to_be_visible()
+    canary_share.fill("150")
+    apply = row.get_by_role("button", name="Apply split")
+    expect(apply).to_be_disabled()
+    expect(row.get_by_text("Each share must be a whole number from 0 to 100.")).to_be_visible()
+    canary_share.fill("50")
+    expect(primary_share).to_have_value("50")
+    apply.click()
+    expect(row.get_by_role("status")).to_have_text("Applied: primary 50% · canary 50%", timeout=30_000)
     expect(row.get_by_role("button", name="Apply split")).to_have_count(0, timeout=30_000)
     assert sorted(v.weight for v in mlops.deployment("rollout-prod").variants) == [50, 50]
     expect(row).to_have_attribute("data-state", "ready", timeout=30_000)
@@ -80,13 +93,17 @@ def test_canary_traffic_promote_and_rollback_from_the_sidebar(page: Page, mlops)
     row.get_by_role("button", name="Promote the canary of rollout-prod").click()
     _confirm(page, "Promote")
     expect(row.get_by_role("spinbutton")).to_have_count(0, timeout=30_000)
-    expect(row).to_contain_text(f"rollout/{v2.version}", timeout=30_000)
+    expect(row.locator(".jp-MLOps-rollout")).to_have_text(f"rollout v{v2.version}", timeout=30_000)
+    expect(page.locator(".Toastify__toast", has_text="Promoted in rollout-prod")).to_be_visible()
+    # Nothing left to promote; the previous primary is there to roll back to.
+    expect(row.get_by_role("button", name="Promote the canary of rollout-prod")).to_be_disabled()
+    expect(row.get_by_role("button", name="Roll back rollout-prod")).to_be_enabled(timeout=30_000)
     assert [v.model_version for v in mlops.deployment("rollout-prod").variants] == [v2.version]
 
     # Roll back: version 1 again.
     row.get_by_role("button", name="Roll back rollout-prod").click()
     _confirm(page, "Roll back")
-    expect(row).to_contain_text(f"rollout/{v1.version}", timeout=30_000)
+    expect(row.locator(".jp-MLOps-rollout")).to_have_text(f"rollout v{v1.version}", timeout=30_000)
     expect(row).to_have_attribute("data-state", "ready", timeout=30_000)
     assert [v.model_version for v in mlops.deployment("rollout-prod").variants] == [v1.version]
 
@@ -108,7 +125,6 @@ def test_canary_traffic_promote_and_rollback_from_the_sidebar(page: Page, mlops)
         page.locator(".jp-MainAreaWidget:visible .jp-Toolbar").get_by_title("Read the monitoring again").click()
         page.wait_for_timeout(1000)
     expect(chart).to_be_visible()
-    page.screenshot(path=str(DOCS / "screenshot-monitoring.png"))
 
 
 def test_insert_code_calling_a_deployment_into_the_notebook(page: Page, lab: str, mlops) -> None:

@@ -1,3 +1,6 @@
+import { Token } from '@lumino/coreutils';
+import type { MLOpsModel } from './model';
+
 /**
  * The commands of the extension, in one place.
  */
@@ -25,3 +28,15 @@ export namespace CommandIDs {
   /** Open a deployment's lineage, audit history and model card; args `{name}`. */
   export const governance = 'mlops:governance';
 }
+
+/**
+ * The MLOps model (models, deployments, health, alerts), shared by the sidebar
+ * and any other extension that wants to follow or drive deployments.
+ */
+export type IMLOpsModel = MLOpsModel;
+
+/** The token other plugins require to get the MLOps model. */
+export const IMLOpsModel = new Token<IMLOpsModel>(
+  'jupyter_mlops:IMLOpsModel',
+  'The MLOps model: registered models, deployments, their health and alerts, refreshed by a poll.'
+);
