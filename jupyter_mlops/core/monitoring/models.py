@@ -1,26 +1,38 @@
-"""Typed monitoring records: what the facade returns for health, alerts, alert rules and reports.
+"""Typed monitoring and governance records: what the facade returns for reports, drift, ops, health, alerts,
+alert rules and approval evidence.
 
-They keep the JSON shapes the REST API always had (``model_dump(mode="json")`` is the body), and they are the one
-source of the TypeScript types of the sidebar: ``scripts/gen_ts_types.py`` writes ``src/generated/models.ts`` from
-their JSON schemas, and a test fails when the committed file differs.
+They keep the JSON shapes the REST API always had: a record dumps exactly the keys it was given (an optional field
+never set is left out rather than sent as null), so ``model_dump(mode="json")`` is the body. They are the one source
+of the sidebar's TypeScript types: ``scripts/gen_ts_types.py`` writes ``src/generated/models.ts`` from their JSON
+schemas, and a test fails when the committed file differs.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer
 
 Colour = Literal["green", "amber", "red", "unknown"]
 
 
 class _Record(BaseModel):
-    """Base of the monitoring records: extra keys a newer server adds are kept, not dropped.
+    """Base of the records: extra keys a newer server adds are kept, and unset optional fields are not dumped.
 
     ``record["field"]`` and ``record.get("field")`` still read fields, for notebooks written when these were dicts.
     """
 
     model_config = ConfigDict(extra="allow")
+
+    @model_serializer(mode="wrap")
+    def _only_given(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if isinstance(data, dict):
+            unset = set(type(self).model_fields) - self.model_fields_set
+            for key in unset:
+                if data.get(key) is None:
+                    data.pop(key, None)
+        return data
 
     def __getitem__(self, key: str) -> Any:
         try:
@@ -101,6 +113,124 @@ class Alert(_Record):
     acknowledged_at: str | None = None
 
 
+class Histogram(_Record):
+    """Counts per bin: numeric bin edges (one more than counts) or category names."""
+
+    bins: list[float | str]
+    counts: list[int]
+
+
+class DriftRow(_Record):
+    """Drift of one feature (or the prediction): the primary statistic's verdict, and every statistic computed."""
+
+    feature: str
+    statistic: str
+    value: float | None
+    threshold: float
+    drifted: bool
+    type: str
+    rows: int
+    baseline: Histogram | None = None
+    live: Histogram | None = None
+    ks: float | None = None
+    wasserstein: float | None = None
+    psi: float | None = None
+    chisquare: float | None = None
+    jensenshannon: float | None = None
+
+
+class DatasetDrift(_Record):
+    """Drift of a deployment's inputs over a window: per feature, the prediction, and the share that drifted."""
+
+    share: float
+    drifted: bool
+    rows: int
+    sampled: int | None = None
+    features: list[DriftRow] = []
+    prediction: DriftRow | None = None
+    message: str | None = None
+
+
+class OpsBucket(_Record):
+    """Traffic of one variant in one time bucket."""
+
+    time: str
+    variant: str
+    requests: int
+    errors: int
+    error_rate: float
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    throughput_rps: float
+
+
+class OpsSummary(_Record):
+    """Traffic over the whole window (client-facing requests only: shadow copies excluded)."""
+
+    requests: int
+    errors: int
+    error_rate: float
+    server_error_rate: float
+    throughput_rps: float
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+
+
+class PerformancePoint(_Record):
+    """One performance metric (accuracy, mae, ...) in one time bucket, from ground-truth feedback."""
+
+    time: str
+    metric: str
+    value: float | None
+
+
+class MonitoringReportData(_Record):
+    """A deployment's monitoring over one window: ops, drift, performance, health and alerts (the REST body)."""
+
+    deployment: str
+    window: str
+    start: str
+    end: str
+    model: str
+    summary: OpsSummary
+    ops: list[OpsBucket]
+    drift: DatasetDrift | None
+    performance: list[PerformancePoint]
+    performance_summary: dict[str, float]
+    health: DeploymentHealth
+    alerts: list[Alert]
+    dropped_records: int
+
+
+class VersionEvidence(_Record):
+    """A model version as an approver sees it: its URI and metrics."""
+
+    model: str
+    metrics: dict[str, Any] = {}
+
+
+class SchemaDiff(_Record):
+    """Input columns added, removed or retyped between the baseline's signature and the candidate's."""
+
+    added: list[str] = []
+    removed: list[str] = []
+    changed: dict[str, list[str]] = {}
+
+
+class ApprovalEvidence(_Record):
+    """What an approver sees: the candidate and its baseline, their schema difference, and for rollout changes
+    the current and proposed variants and what the change does."""
+
+    candidate: VersionEvidence | None = None
+    baseline: VersionEvidence | None = None
+    schema_diff: SchemaDiff | None = None
+    change: str | None = None
+    current: list[dict[str, Any]] | None = None
+    proposed: list[dict[str, Any]] | None = None
+
+
 class WhoAmI(_Record):
     """The acting principal, the owner of what this facade creates, and the principal's role."""
 
@@ -120,4 +250,22 @@ def parse_health(data: dict[str, Any]) -> Health:
 
 def monitoring_models() -> list[type[BaseModel]]:
     """The records whose JSON schemas become TypeScript types (in this order)."""
-    return [HealthComponents, DeploymentHealth, FleetHealthItem, FleetHealth, AlertRule, Alert, WhoAmI]
+    return [
+        HealthComponents,
+        DeploymentHealth,
+        FleetHealthItem,
+        FleetHealth,
+        AlertRule,
+        Alert,
+        Histogram,
+        DriftRow,
+        DatasetDrift,
+        OpsBucket,
+        OpsSummary,
+        PerformancePoint,
+        MonitoringReportData,
+        VersionEvidence,
+        SchemaDiff,
+        ApprovalEvidence,
+        WhoAmI,
+    ]
