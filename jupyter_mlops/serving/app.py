@@ -419,7 +419,7 @@ def v2_routes(ctx: ServingContext) -> list[BaseRoute]:
         version = request.path_params.get("version")
         json_length = request.headers.get(v2.BINARY_HEADER)
         try:  # only JSON and binary tensors: a web page cannot send those without a CORS preflight
-            v2.check_content_type(request.headers.get("content-type"), json_length)
+            v2.check_content_type(request.headers.get("content-type"), json_length, request.headers.get("origin"))
         except UnsupportedMediaType as exc:
             return refused(ctx, exc, "media_type", render)
         if version is not None:

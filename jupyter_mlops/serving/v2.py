@@ -103,14 +103,16 @@ JSON_TYPES = frozenset({"application/json"})
 BINARY_TYPES = frozenset({"application/octet-stream", "application/json"})
 
 
-def check_content_type(content_type: str | None, json_length: str | None) -> None:
-    """Accept JSON, or binary tensors (``Inference-Header-Content-Length``, a header no page can add without a
-    preflight); refuse text/plain, forms and multipart (CORS "simple" requests) with 415."""
+def check_content_type(content_type: str | None, json_length: str | None, origin: str | None = None) -> None:
+    """Accept what a web page cannot send without a CORS preflight (which this daemon never grants): JSON, binary
+    tensors (``Inference-Header-Content-Length``, a non-safelisted header) and, from non-browser clients only (no
+    ``Origin`` header: ``tritonclient`` sends JSON without a Content-Type), a body without a Content-Type. Refuse
+    text/plain, forms, multipart and untyped bodies from browsers with 415."""
     mime = (content_type or "").split(";", 1)[0].strip().lower()
     if json_length is not None:
         if not mime or mime in BINARY_TYPES or mime.startswith("application/vnd."):
             return
-    elif mime in JSON_TYPES:
+    elif mime in JSON_TYPES or (not mime and origin is None):
         return
     raise UnsupportedMediaType(
         f"Unsupported Content-Type {(content_type or 'none')[:80]!r} for V2 inference: send application/json, or "

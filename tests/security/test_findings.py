@@ -110,7 +110,15 @@ ROWS = [
         b"--x--",
         {"Content-Type": "multipart/form-data; boundary=x"},
     ),
-    Row("2 V2 no content type", "POST", "/v2/models/sec-open/infer", 415, v2_json(1)),
+    Row(
+        "2 V2 untyped body from a page",
+        "POST",
+        "/v2/models/sec-open/infer",
+        415,
+        v2_json(1),
+        {"Origin": "https://attacker.example"},
+    ),
+    Row("2 V2 untyped body from a client", "POST", "/v2/models/sec-open/infer", 200, v2_json(1)),  # tritonclient
     Row("2 foreign Host", "GET", "/ping", 421, headers={"Host": "attacker.example"}),
     Row(
         "2 foreign Host on scoring",

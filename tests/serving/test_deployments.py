@@ -199,7 +199,7 @@ def test_oversize_body_is_refused_from_content_length_before_reading(iris_deploy
     url = urlsplit(daemon_url(local_target))
     with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
         sock.sendall(
-            b"POST /deployments/iris/invocations HTTP/1.1\r\nHost: x\r\n"
+            b"POST /deployments/iris/invocations HTTP/1.1\r\nHost: 127.0.0.1\r\n"
             b"Content-Type: application/json\r\nContent-Length: 60000000\r\n\r\n"
         )
         received = b""
