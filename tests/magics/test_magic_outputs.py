@@ -170,3 +170,15 @@ def test_audit_shows_whole_json_and_library_chatter_is_kept_for_log(
         print("Successfully registered model 'x'.")
     log = repr(shell.run_line_magic("mlops", "log 5"))
     assert "a noisy library warning" in log and "Successfully registered" in log
+
+
+def test_alerts_fired_in_a_notebook_are_notices_not_stderr(shell: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    """Our monitoring logs "Alert fired" as a warning; with the extension loaded it is a notice, not red stderr."""
+    import logging
+
+    from jupyter_mlops.magics.quiet import CAPTURED
+
+    logging.getLogger("jupyter_mlops.core.monitoring.service").warning("Alert fired: %s", "magic p95 over 250 ms")
+    shown = capsys.readouterr()
+    assert "Alert fired: magic p95 over 250 ms" in shown.out and shown.err == ""
+    assert any("magic p95 over 250 ms" in line for line in CAPTURED)
