@@ -162,7 +162,7 @@ def test_deploy_predict_rollout_and_undeploy(cli: CLI, iris, tmp_path: Path) -> 
         assert time.monotonic() < deadline, fb.stderr
     assert json.loads(fb.stdout)["accepted"] == 1
 
-    card = cli.json("card", f"{MODEL}/1")
+    card = cli.json("card", f"{MODEL}/2")  # the deployment serves v2 since the sync
     assert card["name"] == MODEL and "iris-cli" in card["deployments"]
     assert cli.run("card", f"{MODEL}/1").stdout.startswith(f"# Model card: {MODEL} v1")
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import mistune
 import pytest
 from IPython.core.error import UsageError
@@ -137,8 +139,8 @@ def test_mlops_subcommands_parse_their_own_arguments(shell: Any, mlops: Any, ver
             shell.run_line_magic("mlops", line)
 
 
-def test_alert_rules_alerts_and_feedback_magics(shell: Any, mlops: Any, versions: list[Any]) -> None:
-    mlops.deploy(f"{MODEL}/1", "magic-alerts")
+def test_alert_rules_alerts_and_feedback_magics(shell: Any, mlops: Any, versions: list[Any], iris: Any) -> None:
+    deployment = mlops.deploy(f"{MODEL}/1", "magic-alerts")
     try:
         table = shell.run_line_magic("mlops", "rules magic-alerts --set slow p95_ms > 250 --window 5m")
         assert "slow" in repr(table) and "error-rate" in repr(table)
@@ -147,8 +149,19 @@ def test_alert_rules_alerts_and_feedback_magics(shell: Any, mlops: Any, versions
         assert "slow" not in repr(shell.run_line_magic("mlops", "rules magic-alerts --remove slow"))
         assert "Alerts (" in repr(shell.run_line_magic("mlops", "alerts magic-alerts"))
         shell.user_ns.update(ids=["no-such-request"], labels=[1])
-        shown = repr(shell.run_line_magic("mlops", "feedback magic-alerts --ids ids --labels labels"))
-        assert "labels recorded for magic-alerts" in shown
+        with pytest.raises(UsageError, match="not in the inference log"):
+            shell.run_line_magic("mlops", "feedback magic-alerts --ids ids --labels labels")
+        body = {"dataframe_split": iris[0].head(1).to_dict(orient="split", index=False)}
+        answered = httpx.post(deployment.url, json=body, timeout=30)
+        shell.user_ns.update(ids=[answered.headers["X-MLOps-Request-Id"]], labels=[0])
+        deadline = time.monotonic() + 60  # the inference log is written in batches, within about a second
+        while True:
+            try:
+                shown = repr(shell.run_line_magic("mlops", "feedback magic-alerts --ids ids --labels labels"))
+                break
+            except UsageError:
+                assert time.monotonic() < deadline
+        assert shown == "1 labels recorded for magic-alerts."
     finally:
         mlops.undeploy("magic-alerts")
 
@@ -170,3 +183,15 @@ def test_audit_shows_whole_json_and_library_chatter_is_kept_for_log(
         print("Successfully registered model 'x'.")
     log = repr(shell.run_line_magic("mlops", "log 5"))
     assert "a noisy library warning" in log and "Successfully registered" in log
+
+
+def test_alerts_fired_in_a_notebook_are_notices_not_stderr(shell: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    """Our monitoring logs "Alert fired" as a warning; with the extension loaded it is a notice, not red stderr."""
+    import logging
+
+    from jupyter_mlops.magics.quiet import CAPTURED
+
+    logging.getLogger("jupyter_mlops.core.monitoring.service").warning("Alert fired: %s", "magic p95 over 250 ms")
+    shown = capsys.readouterr()
+    assert "Alert fired: magic p95 over 250 ms" in shown.out and shown.err == ""
+    assert any("magic p95 over 250 ms" in line for line in CAPTURED)
