@@ -42,6 +42,8 @@ lint-py:
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(PY) scripts/check_auth.py
+	$(BIN)/lint-imports
+	$(PY) scripts/check_import_cycles.py jupyter_mlops
 
 lint-ts:
 	$(BIN)/jlpm lint:check

@@ -22,6 +22,10 @@ _API = {
     "set_alias",
     "undeploy",
     "versions",
+    "version",
+    "delete_alias",
+    "export_audit",
+    "whoami",
     "set_traffic",
     "promote",
     "rollback",
@@ -72,10 +76,12 @@ __all__ = [
     "audit",
     "card",
     "client",
+    "delete_alias",
     "deploy",
     "deployment",
     "deployments",
     "events",
+    "export_audit",
     "feedback",
     "grant",
     "health",
@@ -98,7 +104,9 @@ __all__ = [
     "undeploy",
     "update_card",
     "verify_audit",
+    "version",
     "versions",
+    "whoami",
 ]
 
 

@@ -226,7 +226,22 @@ class Deployment(Record):
 
     @property
     def model_uri(self) -> str:
+        """The MLflow URI of the primary's version (``models:/NAME/VERSION``)."""
         return f"models:/{self.model_name}/{self.model_version}"
+
+    def observed(self, status: RuntimeStatus | None) -> Deployment:
+        """This desired state with what its target reports (``unknown`` when the target reports nothing)."""
+        if status is None:
+            return self.model_copy(
+                update={
+                    "state": DeploymentState.unknown,
+                    "message": "Not running: the serving target does not report this deployment yet.",
+                    "steps": [DeploymentStep(name="resolving", status=StepStatus.done, message=self.model_uri)],
+                }
+            )
+        return self.model_copy(
+            update={"state": status.state, "steps": status.steps, "message": status.message, "url": status.url}
+        )
 
 
 class RolloutEvent(Record):

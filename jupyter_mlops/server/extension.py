@@ -44,8 +44,8 @@ class MLOpsExtension(ExtensionApp):
             if self._mlops is None:
                 from ..core.service import MLOps
 
-                owner = os.environ.get("JUPYTERHUB_USER")
-                self._mlops = MLOps(self.mlops_config, user=owner)
+                # Acts as this server's user (JUPYTERHUB_USER or the OS user); requests act through acting_as views.
+                self._mlops = MLOps(self.mlops_config)
             return self._mlops
 
     def _reconcile(self) -> None:

@@ -35,7 +35,7 @@ class AuditHandler(MLOpsHandler):
         items = await self.call(
             self.mlops.audit_events,
             target,
-            actor=self.get_query_argument("actor", None),
+            by=self.get_query_argument("actor", None),
             limit=self.int_argument("limit", 1000),
             **query,
         )
@@ -82,7 +82,7 @@ class ApprovalsHandler(MLOpsHandler):
             raise Refusal(
                 400, 'Send {"action": "set_alias", "target": "model/NAME@ALIAS", "payload": {"version": "2"}}.'
             )
-        approval = await self.call(self.mlops.request_approval, action, target, payload, actor=self.actor)
+        approval = await self.call(self.mlops.request_approval, action, target, payload)
         self.set_header("Location", f"{self.base_url.rstrip('/')}{API}/approvals/{approval.id}")
         self.send(approval, status=201)
 
@@ -96,7 +96,7 @@ class _Decision(MLOpsHandler):
         if comment is not None and not isinstance(comment, str):
             raise Refusal(400, "'comment' must be text.")
         decide = self.mlops.grant if grant else self.mlops.reject
-        self.send(await self.call(decide, int(approval_id), actor=self.actor, comment=comment))
+        self.send(await self.call(decide, int(approval_id), comment=comment))
 
 
 class ApprovalGrantHandler(_Decision):
@@ -128,7 +128,7 @@ class CardHandler(MLOpsHandler):
     @web.authenticated
     @authorized
     async def put(self, name: str, version: str) -> None:
-        self.send(await self.call(self.mlops.update_card, name, version, self.json_body(), actor=self.actor))
+        self.send(await self.call(self.mlops.update_card, name, version, self.json_body()))
 
 
 class DeploymentLineageHandler(MLOpsHandler):
@@ -137,7 +137,7 @@ class DeploymentLineageHandler(MLOpsHandler):
     @web.authenticated
     @authorized
     async def get(self, name: str) -> None:
-        self.send(await self.call(self.mlops.lineage, name, actor=self.actor))
+        self.send(await self.call(self.mlops.lineage, name))
 
 
 class VersionLineageHandler(MLOpsHandler):
@@ -146,7 +146,7 @@ class VersionLineageHandler(MLOpsHandler):
     @web.authenticated
     @authorized
     async def get(self, name: str, version: str) -> None:
-        self.send(await self.call(self.mlops.lineage, f"{name}/{version}", actor=self.actor))
+        self.send(await self.call(self.mlops.lineage, f"{name}/{version}"))
 
 
 class TokenHandler(MLOpsHandler):
@@ -155,7 +155,7 @@ class TokenHandler(MLOpsHandler):
     @web.authenticated
     @authorized
     async def post(self, name: str) -> None:
-        token = await self.call(self.mlops.issue_token, name, actor=self.actor)
+        token = await self.call(self.mlops.issue_token, name)
         self.send({"deployment": name, "token": token}, status=201)
 
 
@@ -165,4 +165,4 @@ class WhoAmIHandler(MLOpsHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        self.send(await self.call(self.mlops.whoami, self.actor))
+        self.send(await self.call(self.mlops.whoami))

@@ -6,16 +6,23 @@ import asyncio
 import functools
 import json
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from pydantic import BaseModel, ValidationError
 from tornado import web
 
-from .. import __version__
 from ..core.errors import MLOpsError
 from . import identity
+
+if TYPE_CHECKING:
+    from ..core.service import MLOps
+
+try:  # not `from .. import __version__`: the package imports this module (through its extension entry point)
+    from .._version import __version__
+except ImportError:  # pragma: no cover - source tree without a build
+    __version__ = "0.0.0.dev0"
 
 T = TypeVar("T")
 API = "/mlops/api"
@@ -55,12 +62,14 @@ class MLOpsHandler(APIHandler):
     auth_resource = "mlops"
 
     @property
-    def mlops(self) -> Any:
-        return self.settings["mlops_service"]()
-
-    @property
-    def actor(self) -> str:
-        return identity.actor_of(self)  # the hub user acting (owner = this server's user)
+    def mlops(self) -> MLOps:
+        """This request's facade: the server's MLOps acting as the authenticated user (built once per request)."""
+        view: MLOps | None = getattr(self, "_mlops_view", None)
+        if view is None:
+            service: MLOps = self.settings["mlops_service"]()
+            view = service.acting_as(identity.principal_of(self.current_user, service.principal))
+            self._mlops_view = view
+        return view
 
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a blocking core call off the event loop; domain errors become JSON 4xx/5xx with their message."""
@@ -167,12 +176,12 @@ class AliasHandler(MLOpsHandler):
         body = self.json_body()
         if "version" not in body:
             raise Refusal(400, 'Give the version the alias should point at: {"version": "3"}.')
-        self.send(await self.call(self.mlops.set_alias, name, alias, body["version"], actor=self.actor))
+        self.send(await self.call(self.mlops.set_alias, name, alias, body["version"]))
 
     @web.authenticated
     @authorized
     async def delete(self, name: str, alias: str) -> None:
-        await self.call(self.mlops.delete_alias, name, alias, actor=self.actor)
+        await self.call(self.mlops.delete_alias, name, alias)
         self.set_status(204)
         self.finish()
 
@@ -181,7 +190,7 @@ class DeploymentsHandler(MLOpsHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        items = await self.call(self.mlops.deployments, actor=self.actor)
+        items = await self.call(self.mlops.deployments)
         self.send({"items": items, "next_page_token": None, "total": len(items)})
 
     @web.authenticated
@@ -198,7 +207,7 @@ class DeploymentsHandler(MLOpsHandler):
         except MLOpsError as exc:
             raise Refusal(exc.status, exc.message, reason=exc.code) from None
         deployment = await self.call(
-            self.mlops.deploy, spec.model, spec.name, target=spec.target, wait=spec.wait, actor=self.actor,
+            self.mlops.deploy, spec.model, spec.name, target=spec.target, wait=spec.wait,
             canary=spec.canary, shadow=spec.shadow, batching=spec.batching, isolated=spec.isolated,
         )  # fmt: skip
         self.set_header("Location", f"{self.base_url.rstrip('/')}{API}/deployments/{deployment.name}")
@@ -209,12 +218,12 @@ class DeploymentHandler(MLOpsHandler):
     @web.authenticated
     @authorized
     async def get(self, name: str) -> None:
-        self.send(await self.call(self.mlops.deployment, name, actor=self.actor))
+        self.send(await self.call(self.mlops.deployment, name))
 
     @web.authenticated
     @authorized
     async def delete(self, name: str) -> None:
-        await self.call(self.mlops.undeploy, name, actor=self.actor)
+        await self.call(self.mlops.undeploy, name)
         self.set_status(204)
         self.finish()
 
@@ -226,9 +235,7 @@ class PredictHandler(MLOpsHandler):
     @authorized
     async def post(self, name: str) -> None:
         content_type = self.request.headers.get("Content-Type", "application/json")
-        status, headers, body = await self.call(
-            self.mlops.invoke, name, self.request.body, content_type, actor=self.actor
-        )
+        status, headers, body = await self.call(self.mlops.invoke, name, self.request.body, content_type)
         self.set_status(status)
         for key, value in headers.items():
             if key.lower() in ("content-type", "retry-after") or key.lower().startswith("x-mlops-"):
@@ -245,7 +252,7 @@ class TrafficHandler(MLOpsHandler):
         weights = self.json_body().get("weights")
         if not isinstance(weights, dict):
             raise Refusal(400, 'The body must be {"weights": {"primary": 80, "canary": 20}}.')
-        self.send(await self.call(self.mlops.set_traffic, name, weights, wait=False, actor=self.actor), status=202)
+        self.send(await self.call(self.mlops.set_traffic, name, weights, wait=False), status=202)
 
 
 class PromoteHandler(MLOpsHandler):
@@ -254,7 +261,7 @@ class PromoteHandler(MLOpsHandler):
     @web.authenticated
     @authorized
     async def post(self, name: str) -> None:
-        self.send(await self.call(self.mlops.promote, name, wait=False, actor=self.actor), status=202)
+        self.send(await self.call(self.mlops.promote, name, wait=False), status=202)
 
 
 class RollbackHandler(MLOpsHandler):
@@ -263,7 +270,7 @@ class RollbackHandler(MLOpsHandler):
     @web.authenticated
     @authorized
     async def post(self, name: str) -> None:
-        self.send(await self.call(self.mlops.rollback, name, wait=False, actor=self.actor), status=202)
+        self.send(await self.call(self.mlops.rollback, name, wait=False), status=202)
 
 
 class SyncHandler(MLOpsHandler):
@@ -272,7 +279,7 @@ class SyncHandler(MLOpsHandler):
     @web.authenticated
     @authorized
     async def post(self, name: str) -> None:
-        self.send(await self.call(self.mlops.sync, name, wait=False, actor=self.actor), status=202)
+        self.send(await self.call(self.mlops.sync, name, wait=False), status=202)
 
 
 class EventsHandler(MLOpsHandler):
@@ -311,7 +318,7 @@ class FeedbackHandler(MLOpsHandler):
             raise Refusal(400, 'Send {"items": [{"request_id": "...", "label": ...}, ...]}.')
         ids = [i["request_id"] for i in items]
         labels = [i["label"] for i in items]
-        result = await self.call(self.mlops.feedback, name, ids, labels, actor=self.actor)
+        result = await self.call(self.mlops.feedback, name, ids, labels)
         self.send({"accepted": result["accepted"]})
 
 
@@ -350,7 +357,7 @@ class AlertAckHandler(MLOpsHandler):
     async def post(self, alert_id: str) -> None:
         if not alert_id.isdigit():
             raise Refusal(400, f"Invalid alert id {alert_id!r}: alert ids are positive integers.")
-        self.send(await self.call(self.mlops.acknowledge_alert, int(alert_id), actor=self.actor))
+        self.send(await self.call(self.mlops.acknowledge_alert, int(alert_id)))
 
 
 class HealthHandler(MLOpsHandler):

@@ -96,3 +96,13 @@ def batching_settings(value: dict[str, Any] | None) -> dict[str, Any]:
             f"Unknown batching setting(s) {', '.join(map(repr, unknown))}: use enabled, max_batch_size, max_wait_ms."
         )
     return value
+
+
+def serving_settings(batching: dict[str, Any] | None, isolated: bool) -> dict[str, Any]:
+    """Checked serving settings from deploy arguments (only those given, so existing ones are kept)."""
+    settings: dict[str, Any] = {}
+    if isolated:  # the local daemon serves it from a supervised worker process of its own
+        settings["isolated"] = True
+    if batching is not None:
+        settings["batching"] = batching_settings(batching)
+    return settings

@@ -18,6 +18,8 @@ from pydantic import BaseModel
 from ..errors import InvalidRequest
 from ..lineage import TAG_PREFIX
 from ..models import Deployment, ModelVersion
+from ..resource import Resource
+from .policy import Approval
 
 CARD_DIR = "model_card"
 EDITABLE = ("intended_use", "limitations")
@@ -77,7 +79,7 @@ def chain(version: ModelVersion, deployment: Deployment | None = None) -> Lineag
                         "target": deployment.target,
                         "url": deployment.url,
                         "state": deployment.state.value,
-                        "inference_log": f"deployment/{deployment.name}",
+                        "inference_log": str(Resource.deployment(deployment.name)),
                     }.items()
                     if v
                 },
@@ -130,7 +132,9 @@ def chain(version: ModelVersion, deployment: Deployment | None = None) -> Lineag
                 detail={k: tags[f"data.{k}"] for k in ("rows", "columns") if f"data.{k}" in tags},
             )
         )
-    subject = f"deployment/{deployment.name}" if deployment else f"model/{version.name}/{version.version}"
+    subject = (
+        Resource.deployment(deployment.name) if deployment else Resource.model(version.name, version=version.version)
+    )
     return LineageChain(subject=subject, nodes=nodes)
 
 
@@ -212,3 +216,39 @@ def store_card(client: Any, card: ModelCard, run_id: str | None) -> None:
         )
     client.log_text(run_id, card.model_dump_json(indent=1), f"{CARD_DIR}/card.json")
     client.log_text(run_id, card.markdown, f"{CARD_DIR}/card.md")
+
+
+def approval_concerns(approval: Approval, mv: ModelVersion) -> bool:
+    """True when an approval request is about this model version (an alias move or a deploy of it)."""
+    if str(approval.payload.get("version")) != mv.version:
+        return False
+    try:
+        resource = Resource.parse(approval.target)
+    except InvalidRequest:
+        return False
+    if resource.kind == "model":
+        return resource.name == mv.name and resource.alias is not None
+    if resource.kind == "deployment":
+        return str(approval.payload.get("model", "")).split("/")[0].split("@")[0] == mv.name
+    return False
+
+
+def assemble(
+    mv: ModelVersion,
+    sections: dict[str, str],
+    deployments: list[Deployment],
+    approvals: list[Approval],
+    monitoring: dict[str, Any] | None,
+) -> ModelCard:
+    """The card of ``mv`` with the deployments serving it and the approvals about it, from all of ours."""
+    deployed = [
+        d.name
+        for d in deployments
+        if d.model_name == mv.name and any(v.model_version == mv.version for v in d.variants)
+    ]
+    decided = [
+        a.model_dump(mode="json", include={"id", "action", "target", "status", "requested_by", "decided_by"})
+        for a in approvals
+        if approval_concerns(a, mv)
+    ]
+    return build_card(mv, sections=sections, deployments=deployed, approvals=decided, monitoring=monitoring)

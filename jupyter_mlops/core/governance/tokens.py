@@ -9,7 +9,8 @@ import hashlib
 import secrets
 
 from ..store import Store
-from ..store.governance_tables import DeploymentTokenRow, ensure_tables
+from ..store.governance_tables import DeploymentTokenRow
+from ..store.schema import upgrade as ensure_tables
 from .audit import now_iso
 
 

@@ -10,7 +10,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -22,11 +22,34 @@ from . import baseline as baselines
 from . import health as health_score
 from .drift import DriftSettings, dataset_drift
 from .metrics import bucket_seconds, iso, ops_series, ops_summary, parse_window, performance_series
+from .models import MonitoringReportData
 from .report import MonitoringReport
 from .storage import INPUT_PREFIX, OUTPUT_PREFIX, MonitoringStore
 
 if TYPE_CHECKING:
-    from ..service import MLOps
+    from ...config import MLOpsConfig
+    from ..registry import Registry
+    from ..store import Store
+
+
+class DeploymentSource(Protocol):
+    """What monitoring reads of the facade: settings, the stores, the registry, and deployments with their state.
+
+    The embedded ``MLOps`` is one (monitoring gets its owner's facade, so reads are never refused).
+    """
+
+    config: MLOpsConfig
+    store: Store
+    registry: Registry
+
+    def deployment(self, name: str) -> Deployment:
+        """One deployment with its runtime state (NotFound if there is none)."""
+        ...
+
+    def deployments(self) -> list[Deployment]:
+        """Every deployment with its runtime state."""
+        ...
+
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +64,7 @@ _SCALARS = (str, int, float, bool)
 class Monitoring:
     """Monitoring of the deployments of one ``MLOps`` facade."""
 
-    def __init__(self, mlops: MLOps, drift: DriftSettings | None = None) -> None:
+    def __init__(self, mlops: DeploymentSource, drift: DriftSettings | None = None) -> None:
         self.mlops = mlops
         self.config = mlops.config
         self.store = MonitoringStore(mlops.store.engine)
@@ -118,11 +141,13 @@ class Monitoring:
             "drift": snap["drift"],
             "performance": snap["performance"],
             "performance_summary": snap["performance_summary"],
-            "health": health_score.score(self._components(deployment, snap), firing_alerts=len(firing)),
+            "health": health_score.score(
+                self._components(deployment, snap), firing_alerts=len(firing), unknown_without_data=True
+            ),
             "alerts": [_alert_view(a) for a in self.store.alerts(deployment.name, limit=50)],
             "dropped_records": self.store.dropped(deployment.name),
         }
-        report = MonitoringReport(data)
+        report = MonitoringReport(MonitoringReportData.model_validate(data))
         self._maybe_log_to_mlflow(deployment, report)
         return report
 
@@ -421,7 +446,9 @@ class Monitoring:
         firing = self.store.firing(deployment.name)
         return {
             "deployment": deployment.name,
-            **health_score.score(self._components(deployment, snap), firing_alerts=len(firing)),
+            **health_score.score(
+                self._components(deployment, snap), firing_alerts=len(firing), unknown_without_data=True
+            ),
         }
 
     def summary(self, model_name: str, version: str) -> dict[str, Any] | None:
@@ -469,7 +496,8 @@ class Monitoring:
         run_id = self.mlops.registry.monitoring_run(deployment.model_name, deployment.model_version, deployment.name)
         metrics = {k: v for k, v in report.summary.items() if isinstance(v, (int, float)) and v is not None}
         metrics["drift_share"] = report.drift_share
-        metrics["health_score"] = float(report.health["score"])
+        if report.health.score is not None:
+            metrics["health_score"] = float(report.health.score)
         metrics.update({k: float(v) for k, v in report.data["performance_summary"].items()})
         self.mlops.registry.log_run_metrics(run_id, metrics, int(time.time() * 1000))
         return run_id
