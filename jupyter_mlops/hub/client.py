@@ -81,11 +81,17 @@ class RemoteMLOps:
             ) from None
         try:
             body = response.json()
-        except ValueError:
-            body = {"message": f"The MLOps service answered {response.status_code} without JSON."}
+        except ValueError:  # not the service: the hub's proxy answering for a service that is down
+            body = None
         if response.status_code >= 400:
-            if response.status_code in (502, 503, 504) and not isinstance(body, dict):
-                body = {"message": f"The MLOps service at {self.service_url} is not answering."}
+            if body is None:
+                if response.status_code in (502, 503, 504):
+                    raise Unavailable(
+                        f"The MLOps service at {self.service_url} is not answering (the hub's proxy answered "
+                        f"{response.status_code}). Nothing was changed; deployments keep serving. Try again shortly "
+                        "or ask a hub admin to check the service."
+                    )
+                body = {"message": f"The MLOps service answered {response.status_code} without a message."}
             wire.raise_error(response.status_code, body)
         return body
 
