@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import inspect
 import os
-import typing
+import sys
 from typing import Any
 
 import httpx
@@ -30,11 +30,13 @@ from . import wire
 @functools.cache
 def _adapter(operation: str) -> TypeAdapter[Any] | None:
     """How to rebuild the result of ``operation`` (None: keep the JSON as it came)."""
-    try:
-        hints = typing.get_type_hints(getattr(MLOpsAPI, operation))
-    except NameError:  # a return type named only for type checkers (kept out of the kernel's imports)
-        return None
-    returned = hints.get("return")
+    method = getattr(MLOpsAPI, operation)
+    returned = method.__annotations__.get("return")
+    if isinstance(returned, str):  # postponed annotation: evaluate the return type only, in the Protocol's module
+        try:
+            returned = eval(returned, vars(sys.modules[method.__module__]))  # noqa: S307 - our own annotation text
+        except NameError:  # a type named only for type checkers (kept out of the kernel's imports): plain JSON
+            return None
     if returned is None or returned is Any or returned is type(None):
         return None
     return TypeAdapter(returned)
@@ -79,11 +81,17 @@ class RemoteMLOps:
             ) from None
         try:
             body = response.json()
-        except ValueError:
-            body = {"message": f"The MLOps service answered {response.status_code} without JSON."}
+        except ValueError:  # not the service: the hub's proxy answering for a service that is down
+            body = None
         if response.status_code >= 400:
-            if response.status_code in (502, 503, 504) and not isinstance(body, dict):
-                body = {"message": f"The MLOps service at {self.service_url} is not answering."}
+            if body is None:
+                if response.status_code in (502, 503, 504):
+                    raise Unavailable(
+                        f"The MLOps service at {self.service_url} is not answering (the hub's proxy answered "
+                        f"{response.status_code}). Nothing was changed; deployments keep serving. Try again shortly "
+                        "or ask a hub admin to check the service."
+                    )
+                body = {"message": f"The MLOps service answered {response.status_code} without a message."}
             wire.raise_error(response.status_code, body)
         return body
 
@@ -100,16 +108,19 @@ class RemoteMLOps:
         return adapter.validate_python(result) if adapter is not None and result is not None else result
 
     @property
-    def principal(self) -> Any:
-        """Who the service takes this client for (name, groups and MLOps scopes from the hub)."""
-        from ..core.principal import Principal
+    def principal(self) -> Principal:
+        """The hub user this client acts as: the owner of the token (its server's ``JUPYTERHUB_USER``).
 
-        if self._me is None:
-            self._me = self._request("GET", "api/v1/me")
-        me = self._me
-        return Principal(
-            name=me["name"], groups=tuple(me.get("groups") or ()), scopes=frozenset(me.get("scopes") or ())
-        )
+        Local, without a call: the service decides from the token itself (``whoami()`` asks it, with the role).
+        """
+        return Principal.current()
+
+    def invoke(
+        self, name: str, body: bytes, content_type: str = "application/json"
+    ) -> tuple[int, dict[str, str], bytes]:
+        """Send a raw scoring request to a deployment through the service (the sidebar's predict route)."""
+        status, headers, answer = self._call_json("invoke", name, body, content_type)
+        return int(status), dict(headers), wire.decode_argument(answer)
 
     def acting_as(self, principal: Any) -> RemoteMLOps:
         """This client, when ``principal`` is the token's owner; anyone else is refused.

@@ -215,6 +215,23 @@ class Kernel:
 
 
 @pytest.fixture(scope="session")
+def iris() -> tuple[Any, Any]:
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    X.columns = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+    return X, y
+
+
+@pytest.fixture(scope="session")
+def trained_model(iris: tuple[Any, Any]) -> Any:
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    X, y = iris
+    return GradientBoostingClassifier(n_estimators=20, random_state=0).fit(X, y)
+
+
+@pytest.fixture(scope="session")
 def team_hub(trained_model: Any, iris: Any) -> Iterator[TeamHub]:
     reason = postgres_available()
     if reason:

@@ -111,7 +111,7 @@ def test_protected_deploy_and_the_approval_flow(facade, request: pytest.FixtureR
     with pytest.raises(ApprovalRequired) as refused:
         alice.deploy("iris/1", name=name)
     assert refused.value.request["target"] == f"deployment/{name}"
-    approval = alice.request_approval("deploy", f"deployment/{name}", {"version": "1"})
+    approval = alice.request_approval("deploy", f"deployment/{name}", {"model": "iris/1"})
     with pytest.raises(Forbidden):
         alice.grant(approval.id)  # nobody approves their own request
     with pytest.raises(Forbidden):

@@ -62,7 +62,7 @@ def test_protected_deploy_needs_another_users_approval(team_hub: TeamHub) -> Non
             "    jupyter_mlops.deploy('iris/1', name='churn-prod')\n"
             "except MLOpsError as exc:\n"
             "    out['deploy'] = [exc.status, exc.message]\n"
-            "approval = jupyter_mlops.client().request_approval('deploy', 'deployment/churn-prod', {'version': '1'})\n"
+            "approval = jupyter_mlops.client().request_approval('deploy', 'deployment/churn-prod', {'model': 'iris/1'})\n"
             "out['approval'] = approval.id\n"
             "try:\n"
             "    jupyter_mlops.client().grant(approval.id)\n"
