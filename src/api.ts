@@ -299,7 +299,8 @@ export async function listEvents(name: string): Promise<RolloutEvent[]> {
 
 // --- monitoring -------------------------------------------------------------
 
-export type HealthColour = 'green' | 'amber' | 'red';
+/** `unknown`: no data in the window (no requests, drift or labels), no score. */
+export type HealthColour = 'green' | 'amber' | 'red' | 'unknown';
 
 export interface Health {
   score: number | null;

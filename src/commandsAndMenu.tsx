@@ -255,7 +255,13 @@ export function addCommands(context: ICommandsContext): void {
       const { createMonitoringPanel, monitoringId } =
         await import('./widgets/monitoring');
       showTab(monitoringId(name), () =>
-        createMonitoringPanel({ name, model, trans })
+        createMonitoringPanel({
+          name,
+          model,
+          trans,
+          onGovernance: () =>
+            void commands.execute(CommandIDs.governance, { name })
+        })
       );
     }
   );

@@ -1,7 +1,7 @@
 import { act, fireEvent, render, screen } from '@testing-library/react';
 import React from 'react';
 import { auditCsvUrl } from '../api';
-import { AuditLog } from '../components/AuditLog';
+import { AuditDetail, AuditLog } from '../components/AuditLog';
 import { AuditEvent } from '../api';
 import { AuditWidget } from '../widgets/audit';
 import { formatTime } from '../utils';
@@ -127,6 +127,25 @@ describe('AuditLog detail and time', () => {
     });
 
     fireEvent.keyDown(row, { key: 'Enter' });
+    expect(document.querySelector('[data-side="before"]')).toBeNull();
+  });
+});
+
+describe('AuditDetail of a refused attempt', () => {
+  it('says nothing changed instead of two empty states', () => {
+    render(
+      <AuditDetail
+        event={entry(4, {
+          outcome: 'refused',
+          detail: 'deployment/churn is protected'
+        })}
+        trans={trans}
+      />
+    );
+    expect(screen.getByText('deployment/churn is protected')).toBeTruthy();
+    expect(
+      screen.getByText('Nothing changed: the attempt was refused.')
+    ).toBeTruthy();
     expect(document.querySelector('[data-side="before"]')).toBeNull();
   });
 });

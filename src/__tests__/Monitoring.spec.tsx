@@ -273,3 +273,23 @@ describe('a monitoring tab that went stale', () => {
     );
   });
 });
+
+describe('the way to governance', () => {
+  it('offers lineage, audit and the card from the monitoring tab', () => {
+    const onGovernance = jest.fn();
+    render(
+      <MonitoringView
+        report={report()}
+        events={[]}
+        window="1h"
+        onWindow={jest.fn()}
+        onGovernance={onGovernance}
+        trans={trans}
+      />
+    );
+    fireEvent.click(
+      screen.getByRole('button', { name: 'Lineage, audit and model card' })
+    );
+    expect(onGovernance).toHaveBeenCalled();
+  });
+});

@@ -142,22 +142,33 @@ export function AuditDetail(props: {
     value === null || value === undefined
       ? trans.__('(nothing)')
       : JSON.stringify(value, null, 2);
+  const noState =
+    (e.before === null || e.before === undefined) &&
+    (e.after === null || e.after === undefined);
   return (
     <div
       className="jp-MLOps-audit-detail"
       aria-label={trans.__('Change %1', e.seq)}
     >
       {e.detail && <p className="jp-MLOps-message">{e.detail}</p>}
-      <div className="jp-MLOps-audit-diff">
-        <section>
-          <h4>{trans.__('Before')}</h4>
-          <pre data-side="before">{show(e.before)}</pre>
-        </section>
-        <section>
-          <h4>{trans.__('After')}</h4>
-          <pre data-side="after">{show(e.after)}</pre>
-        </section>
-      </div>
+      {noState ? (
+        <p className="jp-MLOps-description">
+          {e.outcome === 'ok'
+            ? trans.__('No state was recorded for this entry.')
+            : trans.__('Nothing changed: the attempt was %1.', e.outcome)}
+        </p>
+      ) : (
+        <div className="jp-MLOps-audit-diff">
+          <section>
+            <h4>{trans.__('Before')}</h4>
+            <pre data-side="before">{show(e.before)}</pre>
+          </section>
+          <section>
+            <h4>{trans.__('After')}</h4>
+            <pre data-side="after">{show(e.after)}</pre>
+          </section>
+        </div>
+      )}
     </div>
   );
 }

@@ -1,6 +1,6 @@
 import { TranslationBundle } from '@jupyterlab/translation';
 import {
-  addIcon,
+  codeIcon,
   copyIcon,
   historyIcon,
   stopIcon
@@ -113,7 +113,7 @@ function DeploymentItem(
             )}
             onClick={() => props.onInsertCode?.(d)}
           >
-            <addIcon.react tag="span" elementSize="normal" />
+            <codeIcon.react tag="span" elementSize="normal" />
           </button>
         )}
         <button

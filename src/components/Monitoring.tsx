@@ -44,6 +44,8 @@ export namespace MonitoringView {
     events: RolloutEvent[];
     window: string;
     onWindow: (window: string) => void;
+    /** Open the deployment's lineage, audit history and model card. */
+    onGovernance?: () => void;
     themeKey?: string;
     trans: TranslationBundle;
   }
@@ -80,6 +82,15 @@ export function MonitoringView(
             ))}
           </select>
         </label>
+        {props.onGovernance && (
+          <button
+            type="button"
+            className="jp-Button jp-mod-styled jp-MLOps-small"
+            onClick={props.onGovernance}
+          >
+            {trans.__('Lineage, audit and model card')}
+          </button>
+        )}
       </header>
       <p className="jp-MLOps-description">
         {trans.__(

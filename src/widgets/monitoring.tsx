@@ -55,6 +55,7 @@ export class MonitoringWidget extends LoadedWidget<IMonitoringData> {
         report={data.report}
         events={data.events}
         window={this._window}
+        onGovernance={this._options.onGovernance}
         onWindow={window => {
           this._window = window;
           void this.reload();
@@ -75,6 +76,8 @@ export namespace MonitoringWidget {
     name: string;
     model: MLOpsModel;
     trans: TranslationBundle;
+    /** Open the deployment's governance view (a button in the header). */
+    onGovernance?: () => void;
   }
 }
 

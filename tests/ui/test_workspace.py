@@ -277,3 +277,16 @@ def test_a_protected_promote_offers_an_approval_request_listed_for_approvers(pag
     expect(card.get_by_role("alert")).to_contain_text("only approvers and admins may grant", timeout=30_000)
     page.screenshot(path=str(DOCS / "screenshot-approvals.png"))
     assert [a.status for a in mlops.approvals() if a.id == pending[0].id] == ["pending"]
+
+    # The refused promotion is in the audit log, marked, and a click shows why.
+    page.locator("#jp-mlops-sidebar .jp-Toolbar").get_by_title("Who registered, deployed and changed what").click()
+    audit = page.locator(".jp-MLOps-detail.jp-MLOps-audit")
+    expect(audit).to_be_visible(timeout=30_000)
+    audit.get_by_role("searchbox", name="Audit target").fill("deployment/guarded-guarded")
+    audit.get_by_role("button", name="Filter").click()
+    refused = audit.locator('tbody tr[data-outcome="refused"][data-action="promote"]').first
+    expect(refused).to_be_visible(timeout=30_000)
+    expect(refused).to_contain_text("refused")
+    refused.click()
+    expect(audit.locator(".jp-MLOps-audit-detail")).to_contain_text("approv")
+    page.screenshot(path=str(DOCS / "screenshot-audit.png"))
