@@ -10,6 +10,7 @@ from typing import Any
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
+from ..core import requests
 from .handlers import API, MLOpsHandler, Refusal
 
 
@@ -76,13 +77,11 @@ class ApprovalsHandler(MLOpsHandler):
     @web.authenticated
     @authorized
     async def post(self) -> None:
-        body = self.json_body()
-        action, target, payload = body.get("action"), body.get("target"), body.get("payload", {})
-        if not isinstance(action, str) or not isinstance(target, str) or not isinstance(payload, dict):
-            raise Refusal(
-                400, 'Send {"action": "set_alias", "target": "model/NAME@ALIAS", "payload": {"version": "2"}}.'
-            )
-        approval = await self.call(self.mlops.request_approval, action, target, payload)
+        body = self.parse_body(
+            requests.ApprovalRequest,
+            'Send {"action": "set_alias", "target": "model/NAME@ALIAS", "payload": {"version": "2"}}.',
+        )
+        approval = await self.call(self.mlops.request_approval, body.action, body.target, body.payload)
         self.set_header("Location", f"{self.base_url.rstrip('/')}{API}/approvals/{approval.id}")
         self.send(approval, status=201)
 
@@ -91,12 +90,9 @@ class _Decision(MLOpsHandler):
     async def decide(self, approval_id: str, grant: bool) -> None:
         if not approval_id.isdigit():
             raise Refusal(400, f"Approval ids are numbers (got {approval_id!r}).")
-        body = self.json_body() if self.request.body else {}
-        comment = body.get("comment")
-        if comment is not None and not isinstance(comment, str):
-            raise Refusal(400, "'comment' must be text.")
+        body = self.parse_body(requests.DecisionRequest, "'comment' must be text.", None if self.request.body else {})
         decide = self.mlops.grant if grant else self.mlops.reject
-        self.send(await self.call(decide, int(approval_id), comment=comment))
+        self.send(await self.call(decide, int(approval_id), comment=body.comment))
 
 
 class ApprovalGrantHandler(_Decision):

@@ -13,7 +13,9 @@ from jupyter_server.base.handlers import APIHandler
 from pydantic import BaseModel, ValidationError
 from tornado import web
 
+from ..core import requests
 from ..core.errors import MLOpsError
+from ..core.jsonlimits import depth_message, nested_deeper_than
 from . import identity
 
 if TYPE_CHECKING:
@@ -25,6 +27,7 @@ except ImportError:  # pragma: no cover - source tree without a build
     __version__ = "0.0.0.dev0"
 
 T = TypeVar("T")
+B = TypeVar("B", bound=BaseModel)
 API = "/mlops/api"
 MAX_JSON_BODY = 1024 * 1024
 
@@ -88,6 +91,8 @@ class MLOpsHandler(APIHandler):
             raise Refusal(415, f"Send JSON with Content-Type: application/json (got {content_type!r}).")
         if len(self.request.body) > MAX_JSON_BODY:
             raise Refusal(413, "The request body is larger than 1 MiB.")
+        if nested_deeper_than(self.request.body):  # the daemon's limit, checked before parsing
+            raise Refusal(400, depth_message())
         try:
             body = json.loads(self.request.body or b"{}")
         except ValueError:
@@ -95,6 +100,14 @@ class MLOpsHandler(APIHandler):
         if not isinstance(body, dict):
             raise Refusal(400, "The request body must be a JSON object.")
         return body
+
+    def parse_body(self, model: type[B], message: str | None = None, body: dict[str, Any] | None = None) -> B:
+        """The JSON body parsed into a request model; 400 with ``message`` (else pydantic's, located) if it does not
+        fit."""
+        try:
+            return model.model_validate(self.json_body() if body is None else body)
+        except ValidationError as exc:
+            raise Refusal(400, message or _validation_message(exc)) from None
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
@@ -173,10 +186,8 @@ class AliasHandler(MLOpsHandler):
     @web.authenticated
     @authorized
     async def put(self, name: str, alias: str) -> None:
-        body = self.json_body()
-        if "version" not in body:
-            raise Refusal(400, 'Give the version the alias should point at: {"version": "3"}.')
-        self.send(await self.call(self.mlops.set_alias, name, alias, body["version"]))
+        body = self.parse_body(requests.AliasRequest, 'Give the version the alias should point at: {"version": "3"}.')
+        self.send(await self.call(self.mlops.set_alias, name, alias, body.version))
 
     @web.authenticated
     @authorized
@@ -249,10 +260,8 @@ class TrafficHandler(MLOpsHandler):
     @web.authenticated
     @authorized
     async def put(self, name: str) -> None:
-        weights = self.json_body().get("weights")
-        if not isinstance(weights, dict):
-            raise Refusal(400, 'The body must be {"weights": {"primary": 80, "canary": 20}}.')
-        self.send(await self.call(self.mlops.set_traffic, name, weights, wait=False), status=202)
+        body = self.parse_body(requests.TrafficRequest, 'The body must be {"weights": {"primary": 80, "canary": 20}}.')
+        self.send(await self.call(self.mlops.set_traffic, name, body.weights, wait=False), status=202)
 
 
 class PromoteHandler(MLOpsHandler):
@@ -311,13 +320,9 @@ class FeedbackHandler(MLOpsHandler):
     @web.authenticated
     @authorized
     async def post(self, name: str) -> None:
-        items = self.json_body().get("items")
-        if not isinstance(items, list) or not all(
-            isinstance(i, dict) and set(i) == {"request_id", "label"} for i in items
-        ):
-            raise Refusal(400, 'Send {"items": [{"request_id": "...", "label": ...}, ...]}.')
-        ids = [i["request_id"] for i in items]
-        labels = [i["label"] for i in items]
+        body = self.parse_body(requests.FeedbackRequest, 'Send {"items": [{"request_id": "...", "label": ...}, ...]}.')
+        ids = [i.request_id for i in body.items]
+        labels = [i.label for i in body.items]
         result = await self.call(self.mlops.feedback, name, ids, labels)
         self.send({"accepted": result["accepted"]})
 
@@ -333,10 +338,9 @@ class AlertRulesHandler(MLOpsHandler):
     @web.authenticated
     @authorized
     async def put(self, name: str) -> None:
-        rules = self.json_body().get("rules")
-        if not isinstance(rules, list):
-            raise Refusal(400, 'Send {"rules": [{"name", "metric", "op", "threshold", "window"}, ...]}.')
-        self.send({"items": await self.call(self.mlops.alert_rules, name, rules)})
+        message = 'Send {"rules": [{"name", "metric", "op", "threshold", "window"}, ...]}.'
+        body = self.parse_body(requests.AlertRulesRequest, message)
+        self.send({"items": await self.call(self.mlops.alert_rules, name, body.rules)})
 
 
 class AlertsHandler(MLOpsHandler):

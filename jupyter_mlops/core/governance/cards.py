@@ -135,7 +135,7 @@ def chain(version: ModelVersion, deployment: Deployment | None = None) -> Lineag
     subject = (
         Resource.deployment(deployment.name) if deployment else Resource.model(version.name, version=version.version)
     )
-    return LineageChain(subject=subject, nodes=nodes)
+    return LineageChain(subject=str(subject), nodes=nodes)
 
 
 def build_card(

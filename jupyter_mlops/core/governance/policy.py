@@ -30,6 +30,7 @@ from sqlalchemy import select
 
 from ...config import MLOpsConfig
 from ..errors import ApprovalRequired, Conflict, Forbidden, InvalidRequest, MLOpsError, NotFound, Unavailable
+from ..monitoring.models import ApprovalEvidence
 from ..principal import SCOPE_ADMIN, SCOPE_APPROVE, SCOPE_DEPLOY, SCOPE_READ, Principal
 from ..resource import Resource
 from ..store import Store
@@ -73,7 +74,7 @@ class Approval(BaseModel):
     action: str
     target: str
     payload: dict[str, Any] = {}
-    evidence: dict[str, Any] = {}
+    evidence: ApprovalEvidence = ApprovalEvidence()
     requested_by: str
     owner: str | None = None
     status: str = "pending"
@@ -114,7 +115,7 @@ def _approval(row: ApprovalRow) -> Approval:
         action=row.action,
         target=row.target,
         payload=row.payload or {},
-        evidence=row.evidence or {},
+        evidence=ApprovalEvidence.model_validate(row.evidence or {}),
         requested_by=row.requested_by,
         owner=row.owner,
         status=row.status,

@@ -44,6 +44,13 @@ class _Record(BaseModel):
         """The field ``key``, or ``default`` when it does not exist (dict-style reading)."""
         return getattr(self, key, default)
 
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, dict):  # a record equals the dict of its JSON form, as when it was that dict
+            return bool(self.model_dump(mode="json") == other)
+        return super().__eq__(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
 
 class HealthComponents(_Record):
     """Each health component in [0, 1] (1 = healthy), or None when the window has no data for it."""
