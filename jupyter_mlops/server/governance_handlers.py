@@ -20,6 +20,7 @@ class AuditHandler(MLOpsHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
+        """Ledger entries as JSON, or the CSV export with ``format=csv``."""
         fmt = self.get_query_argument("format", "json")
         query: dict[str, Any] = {
             "since": self.get_query_argument("since", None),
@@ -49,6 +50,7 @@ class AuditVerifyHandler(MLOpsHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
+        """The chain report: ok, or the first entry edited, removed or inserted."""
         self.send(await self.call(self.mlops.verify_audit))
 
 
@@ -58,6 +60,7 @@ class AuditServedHandler(MLOpsHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
+        """The version that served ``deployment`` at time ``at``."""
         deployment = self.get_query_argument("deployment", None)
         at = self.get_query_argument("at", None)
         if not deployment or not at:
@@ -71,12 +74,14 @@ class ApprovalsHandler(MLOpsHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
+        """Approval requests, newest first, optionally by status."""
         items = await self.call(self.mlops.approvals, self.get_query_argument("status", None))
         self.send({"items": items, "next_page_token": None, "total": len(items)})
 
     @web.authenticated
     @authorized
     async def post(self) -> None:
+        """File an approval request as the authenticated user (201 + Location)."""
         body = self.parse_body(
             requests.ApprovalRequest,
             'Send {"action": "set_alias", "target": "model/NAME@ALIAS", "payload": {"version": "2"}}.',
@@ -101,6 +106,7 @@ class ApprovalGrantHandler(_Decision):
     @web.authenticated
     @authorized
     async def post(self, approval_id: str) -> None:
+        """Grant the request as the authenticated user."""
         await self.decide(approval_id, grant=True)
 
 
@@ -110,6 +116,7 @@ class ApprovalRejectHandler(_Decision):
     @web.authenticated
     @authorized
     async def post(self, approval_id: str) -> None:
+        """Reject the request as the authenticated user."""
         await self.decide(approval_id, grant=False)
 
 
@@ -119,11 +126,13 @@ class CardHandler(MLOpsHandler):
     @web.authenticated
     @authorized
     async def get(self, name: str, version: str) -> None:
+        """The version's model card."""
         self.send(await self.call(self.mlops.card, name, version))
 
     @web.authenticated
     @authorized
     async def put(self, name: str, version: str) -> None:
+        """Edit the card's human sections and store it with the version."""
         self.send(await self.call(self.mlops.update_card, name, version, self.json_body()))
 
 
@@ -133,6 +142,7 @@ class DeploymentLineageHandler(MLOpsHandler):
     @web.authenticated
     @authorized
     async def get(self, name: str) -> None:
+        """The deployment's lineage chain."""
         self.send(await self.call(self.mlops.lineage, name))
 
 
@@ -142,6 +152,7 @@ class VersionLineageHandler(MLOpsHandler):
     @web.authenticated
     @authorized
     async def get(self, name: str, version: str) -> None:
+        """The version's lineage chain."""
         self.send(await self.call(self.mlops.lineage, f"{name}/{version}"))
 
 
@@ -151,6 +162,7 @@ class TokenHandler(MLOpsHandler):
     @web.authenticated
     @authorized
     async def post(self, name: str) -> None:
+        """Issue a new endpoint token (201; shown only in this response)."""
         token = await self.call(self.mlops.issue_token, name)
         self.send({"deployment": name, "token": token}, status=201)
 
@@ -161,4 +173,5 @@ class WhoAmIHandler(MLOpsHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
+        """Who the authenticated user acts as, on whose server, with which role."""
         self.send(await self.call(self.mlops.whoami))

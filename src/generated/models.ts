@@ -194,7 +194,7 @@ export interface SchemaDiff {
 }
 
 /**
- * What an approver sees: the candidate and its baseline, their schema
+ * What an approver sees. The candidate and its baseline, their schema
  * difference, and for rollout changes the current and proposed variants and
  * what the change does.
  */

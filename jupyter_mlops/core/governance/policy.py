@@ -184,8 +184,10 @@ class Governance:
         reason: str,
         request: dict[str, Any] | None = None,
     ) -> Forbidden:
-        """Record a refused action in the ledger and return the Forbidden to raise (``ApprovalRequired``, carrying
-        the approval request to file, when an approval would allow it)."""
+        """Record a refused action in the ledger and return the Forbidden to raise.
+
+        That is ``ApprovalRequired``, carrying the approval request to file, when an approval would allow it.
+        """
         record_or_fail(self.ledger, action, str(actor), owner, target, outcome="refused", detail=reason)
         return Forbidden(reason) if request is None else ApprovalRequired(reason, request)
 
@@ -220,6 +222,7 @@ class Governance:
     # --- protected changes ------------------------------------------------------------------------------------
 
     def is_protected(self, action: str, *, alias: str | None = None, deployment: str | None = None) -> bool:
+        """True when ``action`` on this alias or deployment needs a granted approval."""
         if action == "set_alias" and alias is not None:
             return alias in self.config.protected_aliases
         if action in APPROVABLE and deployment is not None and action in self.config.protected_actions:
@@ -231,8 +234,11 @@ class Governance:
         return any(fnmatch.fnmatchcase(deployment, p) for p in self.config.protected_deployments)
 
     def use_grant(self, action: str, target: str, value: str, *, key: str = "version") -> Approval | None:
-        """Mark used, and return, the oldest granted approval of ``action`` on ``target`` whose payload ``key``
-        equals ``value`` (the version, or the proposed serving state of a rollout change); None if there is none."""
+        """Use up the oldest granted approval of ``action`` on ``target`` for ``value``; None if there is none.
+
+        ``value`` is compared with the approval payload's ``key``: the version, or the proposed serving state of a
+        rollout change. The approval is marked used and returned.
+        """
         with self.store.session() as s:
             rows = s.scalars(
                 select(ApprovalRow)
@@ -266,8 +272,10 @@ class Governance:
     def clear_rollout(
         self, action: str, actor: Who, owner: str | None, target: str, proposed: str, payload: dict[str, Any]
     ) -> str:
-        """Use up the approval of a rollout change to the ``proposed`` serving state, or let an admin break the
-        glass (BREAK_GLASS actions), or raise Forbidden (recorded) naming the request to make.
+        """Clear a protected rollout change to the ``proposed`` serving state, or raise Forbidden (recorded).
+
+        Uses up its approval, or lets an admin break the glass (BREAK_GLASS actions); the refusal names the
+        request to make.
 
         Returns the note the ledger keeps with the change (which approval allowed it, or that it was an emergency).
         """
@@ -323,6 +331,7 @@ class Governance:
         return approval
 
     def approvals(self, status: str | None = None) -> list[Approval]:
+        """Approval requests, newest first (at most 500), optionally with one status."""
         query = select(ApprovalRow).order_by(ApprovalRow.id.desc())
         if status:
             query = query.where(ApprovalRow.status == status)
@@ -330,6 +339,7 @@ class Governance:
             return [_approval(r) for r in s.scalars(query.limit(500))]
 
     def approval(self, approval_id: int) -> Approval:
+        """One approval request (NotFound naming how to list them)."""
         with self.store.session() as s:
             row = s.get(ApprovalRow, approval_id)
             if row is None:

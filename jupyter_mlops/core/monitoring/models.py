@@ -1,10 +1,11 @@
-"""Typed monitoring and governance records: what the facade returns for reports, drift, ops, health, alerts,
-alert rules and approval evidence.
+"""Typed monitoring and governance records.
 
-They keep the JSON shapes the REST API always had: a record dumps exactly the keys it was given (an optional field
-never set is left out rather than sent as null), so ``model_dump(mode="json")`` is the body. They are the one source
-of the sidebar's TypeScript types: ``scripts/gen_ts_types.py`` writes ``src/generated/models.ts`` from their JSON
-schemas, and a test fails when the committed file differs.
+What the facade returns for reports, drift, ops, health, alerts, alert rules and approval evidence.
+
+They keep the JSON shapes the REST API always had: a record dumps exactly the keys it was given (an optional field never
+set is left out rather than sent as null), so ``model_dump(mode="json")`` is the body. They are the one source of the
+sidebar's TypeScript types: ``scripts/gen_ts_types.py`` writes ``src/generated/models.ts`` from their JSON schemas, and
+a test fails when the committed file differs.
 """
 
 from __future__ import annotations
@@ -227,8 +228,11 @@ class SchemaDiff(_Record):
 
 
 class ApprovalEvidence(_Record):
-    """What an approver sees: the candidate and its baseline, their schema difference, and for rollout changes
-    the current and proposed variants and what the change does."""
+    """What an approver sees.
+
+    The candidate and its baseline, their schema difference, and for rollout changes the current and proposed variants
+    and what the change does.
+    """
 
     candidate: VersionEvidence | None = None
     baseline: VersionEvidence | None = None
