@@ -48,6 +48,7 @@ def deployment_name(value: object) -> str:
 
 
 def alias(value: object) -> str:
+    """A checked alias name (InvalidRequest saying what is allowed)."""
     name = _common("alias", value)
     if not _ALIAS.match(name) or name.lower() == "latest" or re.match(r"^v\d+$", name):
         raise InvalidRequest(
