@@ -28,6 +28,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _json(parser: argparse.ArgumentParser) -> None:
+    """Give a read command the --json flag."""
     parser.add_argument("--json", action="store_true", help="Print stable JSON (see README, 'From a pipeline').")
 
 
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
 
     def add(name: str, func: Any, help: str) -> argparse.ArgumentParser:
+        """A subcommand bound to its function."""
         parser = sub.add_parser(name, help=help, description=help)
         parser.set_defaults(func=func)
         return parser
@@ -199,6 +201,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     assert output is not None
     if output.text:
         sys.stdout.write(output.text + "\n")
+    if output.error:
+        sys.stderr.write(f"{PROG} {args.command}: {' '.join(output.error.split())}\n")
     return output.code
 
 

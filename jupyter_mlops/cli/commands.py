@@ -33,6 +33,7 @@ class Output:
 
     text: str = ""
     code: int = 0
+    error: str | None = None  # with a non-zero code: the one line for stderr
 
 
 Command = Callable[[Any, Any], Output]
@@ -118,6 +119,7 @@ def _progress(stream: TextIO) -> Callable[[RuntimeStatus], None]:
     seen: dict[str, str] = {}
 
     def show(status: RuntimeStatus) -> None:
+        """Print the steps whose status changed."""
         for step in status.steps:
             if seen.get(step.name) != step.status.value:
                 seen[step.name] = step.status.value
@@ -282,8 +284,9 @@ def audit(mlops: Any, args: Any) -> Output:
 def audit_verify(mlops: Any, args: Any) -> Output:
     """Recompute the ledger's hash chain; exit 1 when an entry was edited, removed or inserted."""
     report = mlops.verify_audit()
-    text = render.dumps(report) if args.json else report.message
-    return Output(text, 0 if report.ok else 1)
+    if report.ok:
+        return Output(render.dumps(report) if args.json else report.message)
+    return Output(render.dumps(report) if args.json else "", 1, report.message)
 
 
 def audit_served(mlops: Any, args: Any) -> Output:

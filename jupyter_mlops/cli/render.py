@@ -37,6 +37,7 @@ def dumps(value: Any) -> str:
 
 
 def _iso(value: datetime | None) -> str | None:
+    """ISO 8601 text of a time, None when unknown."""
     return value.isoformat() if value else None
 
 

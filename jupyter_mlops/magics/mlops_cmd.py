@@ -73,7 +73,7 @@ class GovernanceMagics(Magics):
         if command is None:
             raise UsageError(f"Usage: %mlops {'|'.join(COMMANDS)} ... (%mlops SUBCOMMAND --help for its options)")
         if rest.split()[:1] in (["-h"], ["--help"]):
-            return Preformatted(command.parser.format_help())  # type: ignore[attr-defined]
+            return Preformatted(command.parser.format_help().replace("::\n", "").strip())  # type: ignore[attr-defined]
         from ..core.api import client
 
         namespace = self.shell.user_ns if self.shell is not None else {}

@@ -188,7 +188,9 @@ def test_audit_served_verify_and_tampering(cli: CLI) -> None:
         db.execute("UPDATE mlops_audit SET actor = 'mallory' WHERE seq = 1")
     db.close()
     broken = cli.run("audit", "verify", code=1)
-    assert "1" in broken.stdout
+    assert broken.stderr.startswith("jupyter mlops audit: Entry 1 ") and "modified" in broken.stderr
+    report = json.loads(cli.run("audit", "verify", "--json", code=1).stdout)
+    assert (report["ok"], report["first_broken"]) == (False, 1)
 
 
 def test_approvals_request_list_and_refused_grant(cli: CLI) -> None:

@@ -17,6 +17,7 @@ import httpx
 import mistune
 import pytest
 from IPython.core.error import UsageError
+from IPython.core.getipython import get_ipython
 from IPython.testing.globalipapp import start_ipython
 
 from jupyter_mlops.magics.display import ChangeView, DeploymentView, Notice
@@ -31,7 +32,8 @@ def shell(mlops: Any) -> Iterator[Any]:
     """An IPython shell with the extension loaded, whose magics use the session's facade."""
     from jupyter_mlops.core import api
 
-    ip = start_ipython()
+    start_ipython()  # the process-wide test shell: started once, shared with other modules
+    ip = get_ipython()
     ip.run_line_magic("load_ext", "jupyter_mlops")
     previous, api._default = api._default, mlops
     yield ip

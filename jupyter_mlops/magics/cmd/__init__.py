@@ -43,8 +43,8 @@ def parse(func: Any, line: str) -> Any:
     try:
         return parse_argstring(func, line)
     except UsageError as exc:
-        usage = " ".join(func.parser.format_usage().split())
-        raise UsageError(f"{exc}. {usage[0].upper()}{usage[1:]}") from None
+        usage = " ".join(func.parser.format_usage().replace("::", "").split())
+        raise UsageError(f"{exc}. Usage: {usage}") from None
 
 
 def as_dict(value: Any) -> dict[str, Any]:

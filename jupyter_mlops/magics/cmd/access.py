@@ -10,7 +10,7 @@ from ..display import Markdown, md_escape
 from . import Context, as_dict, parse
 
 
-@magic_arguments(name="%mlops token")
+@magic_arguments(name="mlops token")
 @argument("deployment", help="Deployment name.")
 def token(ctx: Context, line: str) -> Any:
     """A new bearer token for a deployment's endpoint; the previous one stops working."""
@@ -22,7 +22,7 @@ def token(ctx: Context, line: str) -> Any:
     )
 
 
-@magic_arguments(name="%mlops whoami")
+@magic_arguments(name="mlops whoami")
 def whoami(ctx: Context, line: str) -> Any:
     """Your name, the server's owner and your role."""
     parse(whoami, line)

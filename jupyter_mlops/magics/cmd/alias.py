@@ -11,7 +11,7 @@ from ..display import Notice
 from . import Context, parse
 
 
-@magic_arguments(name="%mlops alias")
+@magic_arguments(name="mlops alias")
 @argument("action", choices=["set", "rm"], help="set: point the alias at a version; rm: remove it.")
 @argument("model", help="Registered model name.")
 @argument("alias", help="Alias, e.g. champion.")

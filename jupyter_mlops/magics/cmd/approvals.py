@@ -11,7 +11,7 @@ from ..display import Markdown, Table, md_escape
 from . import Context, parse
 
 
-@magic_arguments(name="%mlops approvals")
+@magic_arguments(name="mlops approvals")
 @argument("status", nargs="?", help="pending, granted, rejected, used or expired (default: all).")
 def approvals(ctx: Context, line: str) -> Any:
     """Approval requests, with what each would change and who decided."""
@@ -26,10 +26,10 @@ def approvals(ctx: Context, line: str) -> Any:
     return Table("Approval requests", columns, rows)
 
 
-@magic_arguments(name="%mlops request")
+@magic_arguments(name="mlops request")
 @argument("action", help="promote, rollback, sync, set_traffic, deploy or set_alias.")
 @argument("target", help="deployment/NAME or model/NAME@ALIAS.")
-@argument("payload", nargs="*", help="KEY=VALUE words: model=churn/3, version=3, primary=80 canary=20.")
+@argument("payload", nargs="*", default=[], help="KEY=VALUE words: model=churn/3, version=3, primary=80 canary=20.")
 def request(ctx: Context, line: str) -> Any:
     """Ask for a protected change; KEY=VALUE words are the payload (traffic weights for set_traffic)."""
     args = parse(request, line)
@@ -57,18 +57,18 @@ def _decision(approval: Any) -> Markdown:
     )
 
 
-@magic_arguments(name="%mlops approve")
+@magic_arguments(name="mlops approve")
 @argument("id", type=int, help="Approval request id.")
-@argument("comment", nargs="*", help="Why (recorded).")
+@argument("comment", nargs="*", default=[], help="Why (recorded).")
 def approve(ctx: Context, line: str) -> Any:
     """Grant a pending request (approver role, not the requester); the change may then be made once."""
     args = parse(approve, line)
     return _decision(ctx.mlops.grant(args.id, comment=" ".join(args.comment) or None))
 
 
-@magic_arguments(name="%mlops reject")
+@magic_arguments(name="mlops reject")
 @argument("id", type=int, help="Approval request id.")
-@argument("comment", nargs="*", help="Why (recorded).")
+@argument("comment", nargs="*", default=[], help="Why (recorded).")
 def reject(ctx: Context, line: str) -> Any:
     """Refuse a pending request."""
     args = parse(reject, line)

@@ -11,9 +11,9 @@ from ..display import Markdown, Preformatted, Table, compact_json, md_escape
 from . import Context, parse
 
 
-@magic_arguments(name="%mlops audit")
+@magic_arguments(name="mlops audit")
 @argument("target", nargs="?", help="deployment/NAME, model/NAME, ...; or verify, served, export.")
-@argument("rest", nargs="*", help="Arguments of verify, served or export.")
+@argument("rest", nargs="*", default=[], help="Arguments of verify, served or export.")
 @argument("--since", help="Only entries at or after this ISO 8601 time.")
 @argument("--limit", type=int, default=1000, help="At most this many entries (default 1000).")
 def audit(ctx: Context, line: str) -> Any:
@@ -34,7 +34,7 @@ def audit(ctx: Context, line: str) -> Any:
     return Table(f"Audit ledger ({len(rows)} entries)", columns, rows)
 
 
-@magic_arguments(name="%mlops audit verify")
+@magic_arguments(name="mlops audit verify")
 def verify(ctx: Context, line: str) -> Any:
     """Recompute the ledger's hash chain and say whether it is intact."""
     parse(verify, line)
@@ -42,7 +42,7 @@ def verify(ctx: Context, line: str) -> Any:
     return Markdown(("✅ " if report.ok else "❌ ") + md_escape(report.message))
 
 
-@magic_arguments(name="%mlops audit served")
+@magic_arguments(name="mlops audit served")
 @argument("deployment", help="Deployment name.")
 @argument("time", help="ISO 8601 time, e.g. 2026-11-27T05:00:00Z.")
 def served(ctx: Context, line: str) -> Any:
@@ -58,7 +58,7 @@ def served(ctx: Context, line: str) -> Any:
     )
 
 
-@magic_arguments(name="%mlops audit export")
+@magic_arguments(name="mlops audit export")
 @argument("format", choices=["csv", "json"], help="Export format.")
 @argument("target", nargs="?", help="Only entries of this target.")
 def export(ctx: Context, line: str) -> Any:

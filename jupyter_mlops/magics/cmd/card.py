@@ -10,7 +10,7 @@ from ..display import Markdown, md_escape, neutralize_markdown
 from . import Context, parse
 
 
-@magic_arguments(name="%mlops card")
+@magic_arguments(name="mlops card")
 @argument("model", help="NAME or NAME/VERSION (default: the latest version).")
 def card(ctx: Context, line: str) -> Any:
     """The model card of a version, as Markdown whose stored text stays inert (no HTML, links or images)."""
@@ -19,7 +19,7 @@ def card(ctx: Context, line: str) -> Any:
     return Markdown(neutralize_markdown(ctx.mlops.card(name, version or None).markdown))
 
 
-@magic_arguments(name="%mlops lineage")
+@magic_arguments(name="mlops lineage")
 @argument("subject", help="DEPLOYMENT, NAME or NAME/VERSION.")
 def lineage(ctx: Context, line: str) -> Any:
     """The chain deployment -> version -> run -> notebook/commit, each link labelled once."""

@@ -11,7 +11,7 @@ from ..quiet import CAPTURED
 from . import Context, parse
 
 
-@magic_arguments(name="%mlops log")
+@magic_arguments(name="mlops log")
 @argument("lines", nargs="?", type=int, default=50, help="How many of the last lines (default 50).")
 def log(ctx: Context, line: str) -> Any:
     """Show the last lines the magics kept quiet: warnings, MLflow messages, alerts."""

@@ -12,7 +12,7 @@ from ..display import Notice, Table
 from . import Context, as_dict, parse
 
 
-@magic_arguments(name="%mlops feedback")
+@magic_arguments(name="mlops feedback")
 @argument("deployment", help="Deployment name.")
 @argument("--ids", required=True, help="Variable holding the request ids (X-MLOps-Request-Id headers).")
 @argument("--labels", required=True, help="Variable holding the true labels, in the same order.")
@@ -29,7 +29,7 @@ def _listed(value: Any) -> Any:
     return value.tolist() if hasattr(value, "tolist") else value
 
 
-@magic_arguments(name="%mlops alerts")
+@magic_arguments(name="mlops alerts")
 @argument("deployment", nargs="?", help="Deployment name (default: every deployment).")
 def alerts(ctx: Context, line: str) -> Any:
     """Alerts, newest first, after evaluating the rules: %mlops alerts [DEPLOYMENT]."""
@@ -40,7 +40,7 @@ def alerts(ctx: Context, line: str) -> Any:
     return Table(f"Alerts ({len(rows)})", columns, rows)
 
 
-@magic_arguments(name="%mlops ack")
+@magic_arguments(name="mlops ack")
 @argument("id", type=int, help="Alert id.")
 def ack(ctx: Context, line: str) -> Any:
     """Acknowledge a fired alert (recorded in the ledger); it stays firing until its condition clears."""
@@ -52,7 +52,7 @@ def ack(ctx: Context, line: str) -> Any:
 _RULE_COLUMNS = ["name", "metric", "op", "threshold", "window_seconds", "webhook"]
 
 
-@magic_arguments(name="%mlops rules")
+@magic_arguments(name="mlops rules")
 @argument("deployment", help="Deployment name.")
 @argument(
     "--set", dest="set_rule", nargs=4, metavar=("NAME", "METRIC", "OP", "THRESHOLD"), help="Add or replace a rule."

@@ -10,7 +10,7 @@ from ..display import ChangeView
 from . import Context, parse
 
 
-@magic_arguments(name="%mlops sync")
+@magic_arguments(name="mlops sync")
 @argument("deployment", help="A deployment deployed as NAME@ALIAS.")
 def sync(ctx: Context, line: str) -> Any:
     """Re-resolve the deployment's alias and roll the new version out (nothing to do when it did not move)."""
