@@ -179,7 +179,7 @@ class TeamHub:
         connection = next(self.home(user).rglob(f"kernel-{kernel_id}.json"))
         client = BlockingKernelClient(connection_file=str(connection))
         client.load_connection_file()
-        client.start_channels()
+        client.start_channels(hb=False)  # a missed heartbeat on a loaded machine is no reason to fail
         try:
             client.wait_for_ready(timeout=60)
             yield Kernel(client)
