@@ -140,8 +140,8 @@ class RemoteMLOps:
     def register(self, *args: Any, **kwargs: Any) -> Any:
         """Refused in team mode: a live model object cannot cross to the service safely (see README)."""
         raise InvalidRequest(
-            "register() from a team-mode kernel: log the model to MLflow (mlflow.<flavor>.log_model with "
-            "registered_model_name=...) and ask an MLOps admin to attach it; the service never unpickles user code."
+            "register() is not available from a team-mode kernel: the MLOps service never unpickles user code, so "
+            "models are registered by the platform team (see README, Team mode). deploy() any registered version."
         )
 
     def close(self) -> None:
