@@ -273,6 +273,7 @@ class Monitoring:
         return own + [{**r, "webhook": None} for r in defaults if r["name"] not in names]
 
     def set_rules(self, name: str, rules: Any) -> list[dict[str, Any]]:
+        """Replace a deployment's own alert rules (each checked); returns them with the defaults."""
         deployment = self.mlops.store.get_deployment(name)
         if not isinstance(rules, list):
             raise InvalidRequest("Alert rules must be a list of objects.")
@@ -599,6 +600,7 @@ class AlertScheduler:
         self._thread: threading.Thread | None = None
 
     def start(self) -> AlertScheduler:
+        """Start evaluating in a daemon thread; returns itself."""
         if self._thread is None and self.interval > 0:
             self._thread = threading.Thread(target=self._run, name="mlops-alert-scheduler", daemon=True)
             self._thread.start()
