@@ -50,8 +50,10 @@ def client() -> MLOps:
 
 
 def _build_client() -> MLOps:
-    """The embedded facade, or in team mode (``service_url`` set) the MLOps hub service's client, which acts with
-    this user's hub token and holds no store credentials (same interface, ``MLOpsAPI``)."""
+    """The embedded facade, or in team mode (``service_url`` set) the MLOps hub service's client.
+
+    The client acts with this user's hub token and holds no store credentials (same interface, ``MLOpsAPI``).
+    """
     from ..config import MLOpsConfig
 
     config = MLOpsConfig()
