@@ -304,21 +304,21 @@ class Governance:
         target: str,
         payload: dict[str, Any],
         evidence: dict[str, Any],
-        who: Who,
+        actor: Who,
         owner: str | None,
     ) -> Approval:
         """File a pending approval request for ``action`` on ``target`` (recorded in the ledger)."""
         if action not in APPROVABLE:
             raise InvalidRequest(f"Approvals cover {', '.join(APPROVABLE)}; {action!r} needs none.")
-        self.authorize("request_approval", who, owner=owner, target=target)
-        actor = str(who)
+        self.authorize("request_approval", actor, owner=owner, target=target)
+        requester = str(actor)
         with self.store.session() as s:
             row = ApprovalRow(
                 action=action,
                 target=target,
                 payload=payload,
                 evidence=evidence,
-                requested_by=actor,
+                requested_by=requester,
                 owner=owner,
                 status="pending",
                 created_at=now_iso(),
@@ -327,7 +327,7 @@ class Governance:
             s.flush()
             approval = _approval(row)
         target = str(Resource.approval(approval.id))
-        record_or_fail(self.ledger, "request_approval", actor, owner, target, after=approval)
+        record_or_fail(self.ledger, "request_approval", requester, owner, target, after=approval)
         return approval
 
     def approvals(self, status: str | None = None) -> list[Approval]:
