@@ -45,16 +45,23 @@ def client() -> MLOps:
     global _default
     with _lock:
         if _default is None:
-            from ..config import MLOpsConfig
-
-            config = MLOpsConfig()
-            if config.service_url:  # team mode: act through the MLOps hub service with this user's hub token
-                from ..hub.client import RemoteMLOps
-
-                _default = RemoteMLOps.from_config(config)  # type: ignore[assignment]
-            else:
-                _default = MLOps(config)
+            _default = _build_client()
         return _default
+
+
+def _build_client() -> MLOps:
+    """The embedded facade, or in team mode (``service_url`` set) the MLOps hub service's client.
+
+    The client acts with this user's hub token and holds no store credentials (same interface, ``MLOpsAPI``).
+    """
+    from ..config import MLOpsConfig
+
+    config = MLOpsConfig()
+    if config.service_url:
+        from ..hub.client import RemoteMLOps
+
+        return RemoteMLOps.from_config(config)  # type: ignore[return-value]
+    return MLOps(config)
 
 
 def reset_client(mlops: MLOps | None = None) -> None:

@@ -122,6 +122,12 @@ class RemoteMLOps:
         status, headers, answer = self._call_json("invoke", name, body, content_type)
         return int(status), dict(headers), wire.decode_argument(answer)
 
+    def monitor(self, name: str, window: str | float = "1h") -> Any:
+        """The deployment's monitoring over ``window``, as the same ``MonitoringReport`` the embedded facade gives."""
+        from ..core.monitoring.report import MonitoringReport
+
+        return MonitoringReport(self._call_json("monitor", name, window))
+
     def acting_as(self, principal: Any) -> RemoteMLOps:
         """This client, when ``principal`` is the token's owner; anyone else is refused.
 
@@ -140,8 +146,8 @@ class RemoteMLOps:
     def register(self, *args: Any, **kwargs: Any) -> Any:
         """Refused in team mode: a live model object cannot cross to the service safely (see README)."""
         raise InvalidRequest(
-            "register() from a team-mode kernel: log the model to MLflow (mlflow.<flavor>.log_model with "
-            "registered_model_name=...) and ask an MLOps admin to attach it; the service never unpickles user code."
+            "register() is not available from a team-mode kernel: the MLOps service never unpickles user code, so "
+            "models are registered by the platform team (see README, Team mode). deploy() any registered version."
         )
 
     def close(self) -> None:
@@ -162,5 +168,5 @@ def _operation(name: str) -> Any:
     return method
 
 
-for _name in sorted(wire.OPERATIONS - {"invoke"}):
+for _name in sorted(wire.OPERATIONS - {"invoke", "monitor"}):
     setattr(RemoteMLOps, _name, _operation(_name))

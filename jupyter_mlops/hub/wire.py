@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -71,6 +72,8 @@ _ERRORS: dict[str, type[errors.MLOpsError]] = {
 
 def encode(value: Any) -> Any:
     """A value as JSON data: pydantic records as their JSON form, frames in MLflow's ``split`` orientation."""
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
     if isinstance(value, (bytes, bytearray)):
         return {"__bytes__": base64.b64encode(bytes(value)).decode()}
     if isinstance(value, BaseModel):
@@ -88,6 +91,8 @@ def encode(value: Any) -> Any:
         return value.tolist() if hasattr(value, "tolist") else value.item()
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
+    if callable(getattr(value, "to_dict", None)):  # records wrapped for analysis (MonitoringReport): their JSON form
+        return encode(value.to_dict())
     return json.loads(json.dumps(value, default=str))
 
 

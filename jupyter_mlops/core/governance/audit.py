@@ -251,7 +251,10 @@ class AuditLedger:
                     log.debug("audit append raced (%s); retrying", type(exc).__name__)
                     time.sleep(0.01 * (attempt + 1))
             else:
-                raise Unavailable("Could not append to the audit ledger: the store stayed busy. Try again.")
+                raise Unavailable(
+                    f"The audit ledger could not record {action} on {target}: the store stayed busy or failed, so "
+                    "the change is reported as failed; check the store (MLOpsConfig.store_url) and retry."
+                )
             if self.checkpoints is not None:
                 self.checkpoints.sign(event.seq, event.hash)
         return event

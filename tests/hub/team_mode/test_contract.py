@@ -8,6 +8,7 @@ grants them), or the remote client with the user's own hub token. Same results, 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
 from typing import Any
 
 import pandas as pd
@@ -96,6 +97,14 @@ def test_deploy_predict_undeploy(facade, request: pytest.FixtureRequest) -> None
         assert alice.deployment(name).state == deployment.state
         assert len(alice.predict(name, X)) == 2
         assert isinstance(alice.issue_token(name), str)
+        # history, lineage, monitoring and health come back as the same typed records
+        assert [type(e).__name__ for e in alice.events(name)][:1] == ["RolloutEvent"]
+        served = alice.served_at(name, datetime.now(timezone.utc))
+        assert served.serving and served.model_version == "1"
+        assert type(alice.lineage(name)).__name__ == "LineageChain"
+        report = alice.monitor(name, "1h")
+        assert type(report).__name__ == "MonitoringReport" and report.deployment == name
+        assert type(alice.health(name)).__name__ == "DeploymentHealth"
         # another deployer can neither see nor change it
         with pytest.raises(Forbidden):
             facade("bob").undeploy(name)

@@ -30,12 +30,14 @@ def test_kernels_hold_no_store_credentials_and_cannot_reach_the_store(team_hub: 
             "leaks = sorted(k for k, v in os.environ.items() if pw in v or 'postgresql' in v)\n"
             "import psycopg\n"
             "try:\n"
-            f"    psycopg.connect('host=127.0.0.1 port={team_hub.pg.port} dbname=mlops user=mlops', connect_timeout=5)\n"
+            f"    psycopg.connect('host=127.0.0.1 port={team_hub.pg.port} dbname=mlops user=mlops',\n"
+            "                    connect_timeout=5)\n"
             "    store = 'connected'\n"
             "except psycopg.OperationalError as exc:\n"
             "    store = str(exc)\n"
             "try:\n"
-            f"    psycopg.connect('host=127.0.0.1 port={team_hub.pg.port} dbname=mlops user=postgres', connect_timeout=5)\n"
+            f"    psycopg.connect('host=127.0.0.1 port={team_hub.pg.port} dbname=mlops user=postgres',\n"
+            "                    connect_timeout=5)\n"
             "    superuser = 'connected'\n"
             "except psycopg.OperationalError as exc:\n"
             "    superuser = str(exc)\n"
@@ -62,7 +64,8 @@ def test_protected_deploy_needs_another_users_approval(team_hub: TeamHub) -> Non
             "    jupyter_mlops.deploy('iris/1', name='churn-prod')\n"
             "except MLOpsError as exc:\n"
             "    out['deploy'] = [exc.status, exc.message]\n"
-            "approval = jupyter_mlops.client().request_approval('deploy', 'deployment/churn-prod', {'model': 'iris/1'})\n"
+            "approval = jupyter_mlops.client().request_approval(\n"
+            "    'deploy', 'deployment/churn-prod', {'model': 'iris/1'})\n"
             "out['approval'] = approval.id\n"
             "try:\n"
             "    jupyter_mlops.client().grant(approval.id)\n"
@@ -194,8 +197,8 @@ def test_service_down_gives_clear_errors_and_a_restart_serves_again(team_hub: Te
     listed = team_hub.call(team_hub.tokens["erin"], "deployments")
     assert listed.status_code == 200, listed.text
     assert [d["name"] for d in listed.json()["result"]] == ["churn-prod"]
-    predicted = team_hub.call(team_hub.tokens["alice"], "predict", "churn-prod", {"__frame__": {
-        "columns": ROWS["dataframe_split"]["columns"], "data": ROWS["dataframe_split"]["data"], "index": [0, 1]}})  # fmt: skip
+    frame = {**ROWS["dataframe_split"], "index": [0, 1]}
+    predicted = team_hub.call(team_hub.tokens["alice"], "predict", "churn-prod", {"__frame__": frame})
     assert predicted.status_code == 200 and predicted.json()["result"] == STATE["predictions"], predicted.text
 
 
