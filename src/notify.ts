@@ -3,6 +3,7 @@ import { Notification } from '@jupyterlab/apputils';
 import { TranslationBundle } from '@jupyterlab/translation';
 import { MLOpsModel } from './model';
 import { CommandIDs } from './tokens';
+import { alertText } from './utils';
 
 /** A button on a notification: what would fix or explain the failure. */
 export interface INotifyAction {
@@ -66,7 +67,11 @@ export function notifyFromModel(
   });
   model.alertFired.connect((_, alert) => {
     Notification.warning(
-      trans.__('MLOps alert on %1: %2', alert.deployment ?? '?', alert.message),
+      trans.__(
+        'MLOps alert on %1: %2',
+        alert.deployment ?? '?',
+        alertText(alert)
+      ),
       {
         autoClose: false,
         actions: alert.deployment
