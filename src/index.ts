@@ -3,21 +3,20 @@ import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { ICommandPalette, Notification } from '@jupyterlab/apputils';
+import { ICommandPalette } from '@jupyterlab/apputils';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
-import {
-  ITranslator,
-  nullTranslator,
-  TranslationBundle
-} from '@jupyterlab/translation';
+import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 // The commands exist as soon as the application starts (menus, palette).
 // eslint-disable-next-line jupyter/prefer-lazy-imports
 import { addCommands, addMenus } from './commandsAndMenu';
 import { MLOpsModel } from './model';
-import { notifyError } from './notify';
-import { CommandIDs, IMLOpsModel } from './tokens';
+// eslint-disable-next-line jupyter/prefer-lazy-imports
+import { notifyFromModel } from './notify';
+// eslint-disable-next-line jupyter/prefer-lazy-imports
+import { DefaultTarget, followSettings } from './settings';
+import { IMLOpsModel } from './tokens';
 // The sidebar tab must exist as soon as the application starts.
 // eslint-disable-next-line jupyter/prefer-lazy-imports
 import { MLOpsSidePanel } from './widgets/MLOpsSidePanel';
@@ -91,105 +90,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
     void app.restored
       .then(() => model.loadUIConfig())
       .then(() => target.update());
-    settingRegistry
-      ?.load(PLUGIN_ID)
-      .then(settings => {
-        const apply = () => {
-          const seconds = settings.get('refreshInterval').composite as number;
-          model.refreshInterval = Math.max(1, seconds) * 1000;
-          target.setting = settings.get('defaultTarget');
-        };
-        apply();
-        settings.changed.connect(apply);
-      })
-      .catch(reason =>
-        notifyError(
-          trans.__('Could not load the MLOps settings: %1', String(reason))
-        )
-      );
+    if (settingRegistry) {
+      followSettings(settingRegistry, PLUGIN_ID, model, target, trans);
+    }
   }
 };
-
-/**
- * The target of a new deployment: the user's setting when they chose one,
- * else the server's default, else "local".
- */
-class DefaultTarget {
-  constructor(private _model: MLOpsModel) {}
-
-  value = 'local';
-
-  set setting(chosen: { user?: unknown; composite: unknown }) {
-    this._user =
-      chosen.user !== undefined ? (chosen.composite as string) || null : null;
-    this._composite = (chosen.composite as string) || 'local';
-    this.update();
-  }
-
-  update(): void {
-    this.value =
-      this._user ??
-      this._model.uiConfig?.default_target ??
-      this._composite ??
-      'local';
-  }
-
-  private _user: string | null = null;
-  private _composite: string | null = null;
-}
-
-/**
- * Report what the model finds: a failing refresh (once the server is known to
- * be there: a missing server extension is explained by the handshake) and each
- * alert that fires while JupyterLab runs.
- */
-function notifyFromModel(
-  app: JupyterFrontEnd,
-  model: MLOpsModel,
-  trans: TranslationBundle
-): void {
-  let serverPresent = false;
-  void app.restored
-    .then(() => import('./handshake'))
-    .then(({ checkServerVersion }) => checkServerVersion(trans))
-    .then(result => {
-      serverPresent = result === 'ok' || result === 'mismatch';
-    });
-  model.refreshFailed.connect((_, error) => {
-    if (serverPresent) {
-      Notification.error(
-        trans.__('MLOps could not refresh: %1', error.message),
-        {
-          autoClose: 15000,
-          actions: [
-            {
-              label: trans.__('Retry'),
-              callback: () => void model.refresh()
-            }
-          ]
-        }
-      );
-    }
-  });
-  model.alertFired.connect((_, alert) => {
-    Notification.warning(
-      trans.__('MLOps alert on %1: %2', alert.deployment ?? '?', alert.message),
-      {
-        autoClose: false,
-        actions: alert.deployment
-          ? [
-              {
-                label: trans.__('Open monitoring'),
-                callback: () =>
-                  void app.commands.execute(CommandIDs.monitor, {
-                    name: alert.deployment as string
-                  })
-              }
-            ]
-          : []
-      }
-    );
-  });
-}
 
 export default [modelPlugin, plugin];

@@ -1,4 +1,9 @@
+import { JupyterFrontEnd } from '@jupyterlab/application';
 import { Notification } from '@jupyterlab/apputils';
+import { TranslationBundle } from '@jupyterlab/translation';
+import { MLOpsModel } from './model';
+import { CommandIDs } from './tokens';
+import { alertText } from './utils';
 
 /** A button on a notification: what would fix or explain the failure. */
 export interface INotifyAction {
@@ -25,4 +30,62 @@ export function notifyError(
   actions: INotifyAction[] = []
 ): string {
   return Notification.error(message, { autoClose: false, actions });
+}
+
+/**
+ * Report what the model finds: a failing refresh (once the server is known to
+ * be there: a missing server extension is explained by the handshake) and each
+ * alert that fires while JupyterLab runs.
+ */
+export function notifyFromModel(
+  app: JupyterFrontEnd,
+  model: MLOpsModel,
+  trans: TranslationBundle
+): void {
+  let serverPresent = false;
+  void app.restored
+    .then(() => import('./handshake'))
+    .then(({ checkServerVersion }) => checkServerVersion(trans))
+    .then(result => {
+      serverPresent = result === 'ok' || result === 'mismatch';
+    });
+  model.refreshFailed.connect((_, error) => {
+    if (serverPresent) {
+      Notification.error(
+        trans.__('MLOps could not refresh: %1', error.message),
+        {
+          autoClose: 15000,
+          actions: [
+            {
+              label: trans.__('Retry'),
+              callback: () => void model.refresh()
+            }
+          ]
+        }
+      );
+    }
+  });
+  model.alertFired.connect((_, alert) => {
+    Notification.warning(
+      trans.__(
+        'MLOps alert on %1: %2',
+        alert.deployment ?? '?',
+        alertText(alert)
+      ),
+      {
+        autoClose: false,
+        actions: alert.deployment
+          ? [
+              {
+                label: trans.__('Open monitoring'),
+                callback: () =>
+                  void app.commands.execute(CommandIDs.monitor, {
+                    name: alert.deployment as string
+                  })
+              }
+            ]
+          : []
+      }
+    );
+  });
 }

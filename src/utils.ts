@@ -129,6 +129,20 @@ export function predictionSnippet(deployment: Deployment): string {
 }
 
 /**
+ * An alert's message without the deployment's name in front when the UI
+ * already shows which deployment it is about.
+ */
+export function alertText(alert: {
+  message: string;
+  deployment?: string | null;
+}): string {
+  const prefix = alert.deployment ? `${alert.deployment}: ` : null;
+  return prefix && alert.message.startsWith(prefix)
+    ? alert.message.slice(prefix.length)
+    : alert.message;
+}
+
+/**
  * The one timestamp format of the UI: local time with its zone, e.g.
  * "6 Dec 2026, 22:15:03 UTC" (exports keep ISO 8601 UTC).
  */

@@ -1,5 +1,7 @@
 import pkg from '../../package.json';
 import {
+  alertText,
+  formatTime,
   isValidDeploymentName,
   normalizeVersion,
   predictionSnippet,
@@ -80,5 +82,24 @@ describe('predictionSnippet', () => {
     const code: string = predictionSnippet(deployment('churn', { url: null }));
     expect(code).toContain('jupyter_mlops.predict("churn", X)');
     expect(code).not.toContain('requests');
+  });
+});
+
+describe('alertText', () => {
+  it('does not repeat the deployment the UI already names', () => {
+    expect(
+      alertText({
+        deployment: 'watched-prod',
+        message: 'watched-prod: drift_share = 1 >= 0.5 over the last 3600s'
+      })
+    ).toBe('drift_share = 1 >= 0.5 over the last 3600s');
+    expect(alertText({ deployment: null, message: 'a: b' })).toBe('a: b');
+  });
+});
+
+describe('formatTime', () => {
+  it('shows local time with its zone, and nothing for no time', () => {
+    expect(formatTime('2026-12-06T22:35:40Z')).toMatch(/2026.*(UTC|GMT)/);
+    expect(formatTime(null)).toBe('');
   });
 });

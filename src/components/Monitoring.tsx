@@ -1,4 +1,4 @@
-import { formatTime } from '../utils';
+import { alertText, formatTime } from '../utils';
 import { TranslationBundle } from '@jupyterlab/translation';
 import React from 'react';
 import { FeatureDrift, MonitoringReport, OpsPoint, RolloutEvent } from '../api';
@@ -109,8 +109,14 @@ export function MonitoringView(
       {firing.length > 0 && (
         <ul className="jp-MLOps-alerts" aria-label={trans.__('Firing alerts')}>
           {firing.map(a => (
-            <li key={String(a.id)} className="jp-MLOps-message jp-MLOps-error">
-              {a.message}
+            <li
+              key={String(a.id)}
+              className="jp-MLOps-message jp-MLOps-alert-firing"
+            >
+              {alertText({
+                ...a,
+                deployment: a.deployment ?? report.deployment
+              })}
             </li>
           ))}
         </ul>

@@ -32,13 +32,22 @@ SIDEBAR_TAB = '.jp-SideBar .lm-TabBar-tab[data-id="jp-mlops-sidebar"]'
 
 
 def open_sidebar(page) -> object:
-    """Show the MLOps panel (the layout restorer may already have it open: a click would then close it)."""
+    """Show the MLOps panel (the layout restorer may already have it open: a click would then close it).
+
+    On a fresh profile JupyterLab may still be restoring its layout when the tab is first clicked, and the
+    restore can collapse the side bar again: click until the panel shows, within a deadline."""
     tab = page.locator(SIDEBAR_TAB)
-    if "lm-mod-current" not in (tab.get_attribute("class") or ""):
-        tab.click()
     panel = page.locator("#jp-mlops-sidebar")
-    panel.wait_for(state="visible")
-    return panel
+    deadline = time.monotonic() + 60
+    while True:
+        if "lm-mod-current" not in (tab.get_attribute("class") or ""):
+            tab.click()
+        try:
+            panel.wait_for(state="visible", timeout=5_000)
+            return panel
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
 
 
 for _var in [v for v in os.environ if v.startswith(("JUPYTER_MLOPS_", "MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"))]:

@@ -27,7 +27,7 @@ def test_sidebar_shows_models_and_a_running_deployment(page: Page, mlops) -> Non
     model = panel.locator('[data-model-name="iris"]')
     expect(model).to_be_visible(timeout=30_000)
     # The alias shows on the model and on the version it points at.
-    expect(model.locator('.jp-MLOps-row [data-alias="champion"]')).to_be_visible()
+    expect(model.locator('.jp-MLOps-row [data-alias="champion"]')).to_be_visible(timeout=30_000)
     expect(model.locator('[data-version="1"] [data-alias="champion"]')).to_be_visible()
     deployment = panel.locator('[data-deployment-name="iris-prod"]')
     expect(deployment).to_have_attribute("data-state", "ready", timeout=30_000)

@@ -156,7 +156,7 @@ def test_insert_code_calling_a_deployment_into_the_notebook(page: Page, lab: str
     expect(row).to_have_attribute("data-state", "ready", timeout=30_000)
     row.get_by_role("button", name="Insert code calling coded-prod into the notebook").click()
 
-    expect(cells).to_have_count(2)
+    expect(cells).to_have_count(2, timeout=30_000)
     inserted = cells.nth(1)
     expect(inserted).to_contain_text('jupyter_mlops.predict("coded-prod", X)')
     expect(inserted).to_contain_text("/deployments/coded-prod/invocations")
