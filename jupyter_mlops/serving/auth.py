@@ -32,7 +32,7 @@ from ..core.store import Store
 from ..core.store.governance_tables import DeploymentTokenRow
 from ..core.store.schema import upgrade as ensure_tables
 
-REFRESH_SECONDS = 5.0  # non-SQLite stores only
+REFRESH_SECONDS = 1.0  # non-SQLite stores only (SQLite: at once, see data_version)
 METRICS_TOKEN_ENV = "JUPYTER_MLOPS_METRICS_TOKEN"  # noqa: S105 - the name of a variable, not a secret
 
 

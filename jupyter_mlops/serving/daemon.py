@@ -224,6 +224,7 @@ def run(settings: DaemonSettings) -> int:
     # the alert scheduler (an isolated deployment's worker leaves that to its daemon)
     inference_log = start_for_daemon(store.engine, alerts=worker is None)
     ctx.on_request.append(inference_log)
+    model_host.metrics.log_lost.set_function(lambda: float(getattr(inference_log, "lost", 0)))
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:

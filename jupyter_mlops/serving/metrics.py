@@ -83,6 +83,13 @@ class ServingMetrics:
             registry=self.registry,
         )
 
+        self.log_lost = Gauge(
+            "mlops_inference_log_lost_records",
+            "Records handed to an inference log writer that died before writing them (also counted as the "
+            "deployments' dropped_records).",
+            registry=self.registry,
+        )
+
     def observe_stages(self, deployment: str, timings: dict[str, float]) -> None:
         for stage, seconds in timings.items():
             self.stage_latency.labels(deployment, stage).observe(seconds)

@@ -59,6 +59,7 @@ def test_refused_requests_are_counted_but_never_as_the_deployments_traffic(
     # Then /metrics counts them as refused under their status
     refused = series(after, "mlops_refused_requests_total", status="401", reason="token")
     assert refused - series(before, "mlops_refused_requests_total", status="401", reason="token") >= 30
+    assert "mlops_inference_log_lost_records " in after  # records a dead log writer took with it (item 9)
     # and never as the deployment's requests or errors
     assert series(after, "mlops_requests_total", deployment="sec-locked", status="401") == 0
     # nor in its inference log (the owner's request is there: the log is running)

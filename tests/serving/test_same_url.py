@@ -34,28 +34,30 @@ def wait_until(condition, timeout: float = 60.0):  # type: ignore[no-untyped-def
 
 
 class Load:
-    """Requests in a loop on one URL from a thread: (time, answered 200) for each."""
+    """Requests in a loop on one URL from a thread: (sent at, answered at, answered 200) for each."""
 
     def __init__(self, url: str, body: bytes) -> None:
         self.url, self.body = url, body
-        self.outcomes: list[tuple[float, bool]] = []
+        self.outcomes: list[tuple[float, float, bool]] = []
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         with httpx.Client(timeout=5.0, trust_env=False) as client:
             while not self.stop.is_set():
+                sent = time.monotonic()
                 try:
                     ok = client.post(self.url, content=self.body, headers={"Content-Type": "application/json"})
                     answered = ok.status_code == 200
                 except httpx.HTTPError:
                     answered = False
-                self.outcomes.append((time.monotonic(), answered))
+                self.outcomes.append((sent, time.monotonic(), answered))
                 if not answered:
                     time.sleep(0.005)  # pacing of the load generator, not synchronisation
 
     def answered_since(self, since: float) -> float | None:
-        return next((at for at, ok in list(self.outcomes) if at > since and ok), None)
+        """When the first request sent after ``since`` was answered with 200 (None: not yet)."""
+        return next((at for sent, at, ok in list(self.outcomes) if sent > since and ok), None)
 
 
 def test_kill_9_under_load_the_deployment_answers_again_on_the_url_deploy_returned(
@@ -84,7 +86,7 @@ def test_kill_9_under_load_the_deployment_answers_again_on_the_url_deploy_return
     finally:
         load.stop.set()
         load.thread.join(10)
-    failed = sum(1 for _, ok in load.outcomes if not ok)
+    failed = sum(1 for _, _, ok in load.outcomes if not ok)
     print(f"\nkill -9 -> same URL answering again: downtimes {[f'{d:.2f}' for d in downtimes]} s, "
           f"median {statistics.median(downtimes):.2f} s; {failed} failed of {len(load.outcomes)} requests")  # fmt: skip
     assert local_target.wait_ready("same-url", 60).url == url
