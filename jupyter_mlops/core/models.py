@@ -18,6 +18,8 @@ from .errors import InvalidRequest
 
 
 class Record(BaseModel):
+    """Base of the records crossing layers: unknown fields are refused."""
+
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
@@ -25,6 +27,8 @@ class Record(BaseModel):
 
 
 class ModelVersion(Record):
+    """A version of a registered model as MLflow records it (read-only here)."""
+
     name: str
     version: str
     aliases: list[str] = []
@@ -40,10 +44,13 @@ class ModelVersion(Record):
 
     @property
     def uri(self) -> str:
+        """The version's MLflow URI (``models:/NAME/VERSION``)."""
         return f"models:/{self.name}/{self.version}"
 
 
 class RegisteredModel(Record):
+    """A registered model with its aliases and latest versions (read-only here)."""
+
     name: str
     description: str | None = None
     tags: dict[str, str] = {}
@@ -79,6 +86,7 @@ class ModelRef(Record):
 
     @classmethod
     def parse(cls, text: object) -> ModelRef:
+        """Read ``NAME``, ``NAME/VERSION``, ``NAME@ALIAS`` or ``models:/...`` (InvalidRequest otherwise)."""
         if not isinstance(text, str) or not text.strip():
             raise InvalidRequest("A model reference is required: NAME, NAME/VERSION or NAME@ALIAS.")
         ref = text.strip()
@@ -106,6 +114,7 @@ class ModelRef(Record):
 
     @property
     def uri(self) -> str:
+        """The reference as an MLflow ``models:/`` URI."""
         return f"models:/{self}"
 
 
@@ -113,12 +122,16 @@ class ModelRef(Record):
 
 
 class VariantRole(str, Enum):
+    """How a variant takes traffic: the primary, a weighted canary, or a mirrored shadow."""
+
     primary = "primary"
     canary = "canary"
     shadow = "shadow"
 
 
 class DeploymentState(str, Enum):
+    """Where a deployment is in its life: pending, loading, ready, failed, stopped or unknown."""
+
     pending = "pending"
     resolving = "resolving"
     loading = "loading"
@@ -130,6 +143,8 @@ class DeploymentState(str, Enum):
 
 
 class StepStatus(str, Enum):
+    """State of one deployment step."""
+
     pending = "pending"
     running = "running"
     done = "done"
@@ -140,6 +155,8 @@ DEPLOY_STEPS = ("resolving", "loading", "warming", "ready")
 
 
 class DeploymentStep(Record):
+    """One step of bringing a deployment up (resolving, loading, warming, ready)."""
+
     name: str
     status: StepStatus = StepStatus.pending
     message: str | None = None
@@ -158,6 +175,7 @@ class Variant(Record):
 
     @property
     def model_uri(self) -> str:
+        """The variant's model as an MLflow URI."""
         return f"models:/{self.model_name}/{self.model_version}"
 
 
@@ -187,6 +205,8 @@ class DeploymentSpec(Record):
 
 
 class VariantStatus(Record):
+    """What the target reports of one variant."""
+
     name: str
     model_uri: str
     state: DeploymentState = DeploymentState.pending

@@ -1,5 +1,7 @@
-"""What a registration derives from an in-memory model: signature, input example, parameters, training metrics,
-and the seeded training sample the deploy-time parity gate replays.
+"""What a registration derives from an in-memory model.
+
+Signature, input example, parameters, training metrics, and the seeded training sample the deploy-time parity gate
+replays.
 
 Everything but the signature is best effort: a model without ``get_params`` or ``score`` registers all the same.
 """

@@ -11,9 +11,7 @@ from __future__ import annotations
 import copy
 import logging
 import re
-import threading
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from typing_extensions import override
 
@@ -22,12 +20,9 @@ from . import lineage, payloads, registration, validation
 from .deployments import rollout
 from .deployments.config import DeploymentConfig, serving_settings
 from .errors import InvalidRequest, MLOpsError, NotFound, Unavailable
-from .facade import MLOpsAPI
-from .governance import AuditLedger, DeploymentTokens, Governance, cards
-from .governance.audit import AuditEvent, ChainReport, ServedAt
-from .governance.cards import LineageChain, ModelCard
+from .facade_base import SharedState
+from .governance import AuditLedger, DeploymentTokens, Governance
 from .governance.changes import (
-    ChangeGate,
     deploy_onto_change,
     promote_change,
     rollback_change,
@@ -36,7 +31,7 @@ from .governance.changes import (
     traffic_change,
     version_state,
 )
-from .governance.policy import Approval, record_or_fail
+from .governance.operations import GovernanceOperations
 from .models import (
     Deployment,
     DeploymentSpec,
@@ -49,16 +44,12 @@ from .models import (
     Variant,
     VariantRole,
 )
-from .monitoring.models import Alert, AlertRule, Health, WhoAmI, parse_health
+from .monitoring.operations import MonitoringOperations
 from .principal import Principal
 from .registry import Registry
 from .resource import Resource
 from .store import Store
 from .targets import ProgressCallback, Target
-
-if TYPE_CHECKING:
-    from .monitoring.report import MonitoringReport
-    from .monitoring.service import Monitoring
 
 log = logging.getLogger(__name__)
 
@@ -69,18 +60,11 @@ def deployment_name_for(model_name: str) -> str:
     return name or "model"
 
 
-class _Shared:
-    """What a facade and its ``acting_as`` views share: the serving targets and monitoring, built on first use."""
+class MLOps(GovernanceOperations, MonitoringOperations):
+    """Register, catalog, deploy and call models as one principal. Thread-safe; one instance per process is enough.
 
-    def __init__(self, origin: MLOps, targets: dict[str, Target] | None) -> None:
-        self.lock = threading.Lock()
-        self.origin = origin  # the facade the views were made from (monitoring reads as its owner)
-        self.targets = targets
-        self.monitoring: Monitoring | None = None
-
-
-class MLOps(MLOpsAPI):
-    """Register, catalog, deploy and call models as one principal. Thread-safe; one instance per process is enough."""
+    The registry and deployment operations live here; governance and monitoring in their rooms (the bases).
+    """
 
     def __init__(
         self,
@@ -116,18 +100,11 @@ class MLOps(MLOpsAPI):
             experiment_name=self.config.experiment_name,
         )
         self.store = store or Store(self.config.store_url)
-        self._shared = _Shared(self, targets)  # shared with every acting_as view
+        self._shared = SharedState(self, targets)  # shared with every acting_as view
         # Governance: the append-only ledger, roles/approvals, and per-deployment tokens.
         self.audit = AuditLedger(self.store)
         self.governance = Governance(self.config, self.store, self.audit)
         self.tokens = DeploymentTokens(self.store)
-
-    # --- identity ---------------------------------------------------------------------------------------------
-
-    @property
-    @override
-    def principal(self) -> Principal:
-        return self._principal
 
     def acting_as(self, principal: Principal) -> MLOps:
         """A cheap view of this facade acting as ``principal``.
@@ -422,11 +399,6 @@ class MLOps(MLOpsAPI):
             status = target.wait_ready(name, self.config.deploy_timeout)
         return self.store.get_deployment(name).observed(status)
 
-    @property
-    def _changes(self) -> ChangeGate:
-        """The approval gate and evidence builder, acting as this facade's principal."""
-        return ChangeGate(self.store, self.registry, self.governance, self.principal, self.user)
-
     @override
     def close(self) -> None:
         if self._view:  # a view closes nothing: its origin owns the clients
@@ -438,220 +410,3 @@ class MLOps(MLOpsAPI):
         if shared.monitoring is not None:
             shared.monitoring.close()  # waits for the MLflow history it is still logging
         self.store.close()
-
-    # --- governance -------------------------------------------------------------------------------------------
-
-    @override
-    def audit_events(
-        self,
-        target: str | None = None,
-        *,
-        since: datetime | str | None = None,
-        until: datetime | str | None = None,
-        by: str | None = None,
-        limit: int = 1000,
-    ) -> list[AuditEvent]:
-        if not 1 <= limit <= 100_000:
-            raise InvalidRequest("limit must be between 1 and 100000.")
-        return self.audit.events(target, since=since, until=until, actor=by, limit=limit)
-
-    @override
-    def export_audit(
-        self,
-        target: str | None = None,
-        *,
-        format: str = "json",
-        since: datetime | str | None = None,
-        until: datetime | str | None = None,
-    ) -> str:
-        if format not in ("json", "csv"):
-            raise InvalidRequest(f"Unknown export format {format!r}: use json or csv.")
-        events = self.audit.events(target, since=since, until=until, limit=1_000_000)
-        return self.audit.to_csv(events) if format == "csv" else self.audit.to_json(events)
-
-    @override
-    def verify_audit(self) -> ChainReport:
-        return self.audit.verify()
-
-    @override
-    def served_at(self, deployment: str, at: datetime | str) -> ServedAt:
-        return self.audit.served_at(validation.deployment_name(deployment), at)
-
-    @override
-    def whoami(self) -> WhoAmI:
-        p = self.principal
-        return WhoAmI(
-            user=p.name, owner=self.user, role=self.governance.role(p), groups=list(p.groups), scopes=sorted(p.scopes)
-        )
-
-    @override
-    def request_approval(self, action: str, target: str, payload: dict[str, Any] | None = None) -> Approval:
-        return self._changes.request(action, target, dict(payload or {}))
-
-    @override
-    def approvals(self, status: str | None = None) -> list[Approval]:
-        return self.governance.approvals(status)
-
-    @override
-    def grant(self, approval_id: int, *, comment: str | None = None) -> Approval:
-        return self.governance.decide(int(approval_id), self.principal, grant=True, comment=comment)
-
-    @override
-    def reject(self, approval_id: int, *, comment: str | None = None) -> Approval:
-        return self.governance.decide(int(approval_id), self.principal, grant=False, comment=comment)
-
-    @override
-    def issue_token(self, name: str) -> str:
-        record = self.store.get_deployment(validation.deployment_name(name))
-        resource = Resource.deployment(record.name)
-        self._authorize("issue_token", resource, owner=record.owner)
-        token = self.tokens.issue(record.name)
-        self._audit("issue_token", resource, None, {"token": "issued"}, owner=record.owner)
-        return token
-
-    @override
-    def lineage(self, subject: str) -> LineageChain:
-        deployment = None
-        if "/" not in subject and "@" not in subject and self._existing(subject) is not None:
-            deployment = self.deployment(subject)
-            version = self.registry.version(deployment.model_name, deployment.model_version)
-        else:
-            version = self.registry.resolve(ModelRef.parse(subject))
-        return cards.chain(version, deployment)
-
-    @override
-    def card(self, name: str, version: str | None = None) -> ModelCard:
-        ref = ModelRef.parse(f"{name}/{version}" if version else name)
-        found = self.registry.resolve(ref)
-        mv = self.registry.version(found.name, found.version)
-        return self._build_card(mv, cards.load_sections(self.registry.client, mv.run_id))
-
-    @override
-    def update_card(self, name: str, version: str, sections: dict[str, str]) -> ModelCard:
-        unknown = set(sections) - set(cards.EDITABLE)
-        if unknown:
-            raise InvalidRequest(f"Only {', '.join(cards.EDITABLE)} can be edited (got {', '.join(sorted(unknown))}).")
-        if any(not isinstance(v, str) or len(v) > 20_000 for v in sections.values()):
-            raise InvalidRequest("Card sections must be text of at most 20000 characters.")
-        mv = self.registry.version(validation.model_name(name), validation.version(version))
-        resource = Resource.model(mv.name, version=mv.version)
-        self._authorize("update_card", resource)
-        current = cards.load_sections(self.registry.client, mv.run_id)
-        card = self._build_card(mv, {**current, **sections})
-        cards.store_card(self.registry.client, card, mv.run_id)
-        self._audit("update_card", resource, current, {k: card.model_dump()[k] for k in cards.EDITABLE})
-        return card
-
-    def _build_card(self, mv: ModelVersion, sections: dict[str, str]) -> ModelCard:
-        """A version's card from MLflow, our deployments and approvals, and its monitoring summary."""
-        try:
-            monitoring = self.monitoring_summary(mv.name, mv.version)
-        except Exception:  # a card must render even when monitoring has nothing yet
-            monitoring = None
-        return cards.assemble(mv, sections, self.store.list_deployments(), self.governance.approvals(), monitoring)
-
-    # --- monitoring (core/monitoring) --------------------------------------------------------------------------
-
-    @property
-    def monitoring(self) -> Monitoring:
-        """The monitoring service of this facade and its views (created on first use)."""
-        shared = self._shared
-        with shared.lock:
-            if shared.monitoring is None:
-                from .monitoring.service import Monitoring
-
-                shared.monitoring = Monitoring(shared.origin)  # reads deployments as the owner, whichever view asks
-            return shared.monitoring
-
-    @override
-    def monitor(self, name: str, window: str | float = "1h") -> MonitoringReport:
-        record = self.store.get_deployment(validation.deployment_name(name))
-        self._authorize("read", Resource.deployment(record.name), owner=record.owner)
-        return self.monitoring.report(record.name, window)
-
-    @override
-    def feedback(self, name: str, request_ids: Any, labels: Any) -> dict[str, Any]:
-        name = validation.deployment_name(name)
-        result = self.monitoring.feedback(name, request_ids, labels, actor=self.principal.name)
-        self._audit("feedback", Resource.deployment(name), None, {"accepted": result.get("accepted")})
-        return result
-
-    @override
-    def alerts(self, name: str | None = None) -> list[Alert]:
-        found = self.monitoring.alerts(validation.deployment_name(name) if name is not None else None)
-        return [Alert.model_validate(a) for a in found]
-
-    @override
-    def acknowledge_alert(self, alert_id: int) -> Alert:
-        if isinstance(alert_id, bool) or not isinstance(alert_id, int) or alert_id < 1:
-            raise InvalidRequest(f"Invalid alert id {alert_id!r}: alert ids are positive integers.")
-        before, after = self.monitoring.acknowledge(alert_id, self.principal.name)
-        self._audit("acknowledge_alert", Resource.deployment(after["deployment"]).with_alert(alert_id), before, after)
-        return Alert.model_validate(after)
-
-    @override
-    def alert_rules(self, name: str, rules: list[dict[str, Any]] | None = None) -> list[AlertRule]:
-        name = validation.deployment_name(name)
-        if rules is None:
-            self.store.get_deployment(name)
-            found = self.monitoring.rules(name)
-        else:
-            found = self.monitoring.set_rules(name, rules)
-        return [AlertRule.model_validate(r) for r in found]
-
-    @override
-    def health(self, name: str | None = None, window: str | float = "1h") -> Health:
-        found = self.monitoring.health(validation.deployment_name(name) if name is not None else None, window)
-        return parse_health(found)
-
-    def monitoring_summary(self, model_name: str, version: str) -> dict[str, Any] | None:
-        """For model cards: the health of the deployments serving a version and whether it has a baseline."""
-        return self.monitoring.summary(model_name, version)
-
-    # --- helpers ----------------------------------------------------------------------------------------------
-
-    def _owner_for(self) -> str:
-        """Owner of a new resource: the server's user under a hub (whoever acts), else whoever acts."""
-        return self.user if self.config.isolate_users else self.principal.name
-
-    def _tokens_required(self) -> bool:
-        return bool(self.config.require_deployment_token or self.config.isolate_users)
-
-    def _authorize(self, action: str, resource: Resource, *, owner: str | None = None) -> None:
-        """Raise Forbidden (recorded in the ledger) unless the principal may do ``action`` on ``resource``."""
-        deployment = resource.name if resource.kind == "deployment" else None
-        self.governance.authorize(
-            action, self.principal, owner=owner or self.user, target=str(resource), deployment=deployment
-        )
-
-    def _audit(
-        self,
-        action: str,
-        resource: Resource,
-        before: Any,
-        after: Any,
-        *,
-        owner: str | None = None,
-        outcome: str = "ok",
-        detail: str | None = None,
-    ) -> None:
-        """Append to the ledger as the acting principal; a failed write fails the change (raises Unavailable)."""
-        record_or_fail(
-            self.audit, action, self.principal.name, owner or self.user, str(resource), before, after,
-            outcome=outcome, detail=detail,
-        )  # fmt: skip
-
-    def _existing(self, name: str) -> Deployment | None:
-        try:
-            return self.store.get_deployment(name)
-        except NotFound:
-            return None
-
-    def _alias_version(self, name: str, alias: str) -> str | None:
-        try:
-            return self.registry.resolve(ModelRef(name=name, alias=alias)).version
-        except NotFound:
-            return None
-
-    def _exists(self, name: str) -> bool:
-        return self.store.generation(name) is not None

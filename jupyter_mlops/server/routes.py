@@ -12,6 +12,7 @@ _NAME = r"(?P<name>[^/]+)"
 
 
 def route_table() -> list[tuple[str, Any]]:
+    """Every (URL pattern, handler) of the extension, under the server's base URL."""
     return [
         (rf"{API}/version", handlers.VersionHandler),
         (rf"{API}/config", handlers.UIConfigHandler),

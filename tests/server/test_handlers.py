@@ -154,3 +154,17 @@ def test_a_hub_users_groups_and_mlops_scopes_make_their_principal() -> None:
         name="carol", groups=("reviewers",), scopes=frozenset({"custom:mlops:approve", "custom:mlops:deploy"})
     )
     assert principal_of(User(username="bob"), owner) == Principal(name="bob")
+
+
+async def test_a_body_nested_too_deep_is_refused_before_parsing(api) -> None:
+    deep = '{"model": "iris", "batching": ' + "[" * 40 + "]" * 40 + "}"
+    for method, parts in (
+        ("POST", ("deployments",)),
+        ("POST", ("approvals",)),
+        ("PUT", ("deployments", "x", "traffic")),
+    ):
+        code, reply, _ = await api(method, *parts, body=deep)
+        assert code == 400 and "nested more than 32 levels" in reply["message"], (parts, reply)
+    # 32 levels are fine (refused later, for what they are)
+    code, reply, _ = await api("POST", "approvals", body='{"action": "deploy", "target": ' + "[" * 31 + "]" * 31 + "}")
+    assert code == 400 and "Send {" in reply["message"]

@@ -18,8 +18,11 @@ class _Settings(BaseModel):
 
 
 class BatchingConfig(_Settings):
-    """Adaptive micro-batching: concurrent requests are merged into one model call of at most
-    ``max_batch_size`` rows, waiting at most ``max_wait_ms`` for company (0 = only what is already queued)."""
+    """Adaptive micro-batching.
+
+    Concurrent requests are merged into one model call of at most ``max_batch_size`` rows, waiting at most
+    ``max_wait_ms`` for company (0 = only what is already queued).
+    """
 
     enabled: bool = True
     max_batch_size: int = Field(default=64, ge=1, le=4096)
@@ -27,8 +30,11 @@ class BatchingConfig(_Settings):
 
 
 class AutoRollbackConfig(_Settings):
-    """Roll a canary back (weight 0) when, over the last ``window`` requests of each, its error rate exceeds the
-    primary's by more than ``error_rate_margin`` or its p95 latency by more than ``p95_margin_ms``."""
+    """Roll a canary back (weight 0) when it answers worse than the primary.
+
+    Worse: over the last ``window`` requests of each, its error rate exceeds the primary's by more than
+    ``error_rate_margin`` or its p95 latency by more than ``p95_margin_ms``.
+    """
 
     enabled: bool = True
     window: int = Field(default=200, ge=10, le=10_000)

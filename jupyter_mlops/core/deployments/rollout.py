@@ -130,8 +130,10 @@ def change(
     model_ref: str | None = None,
     variant: str | None = None,
 ) -> Deployment:
-    """Apply ``apply(variants, config) -> Outcome`` in one transaction: new desired state, a new generation, and
-    the event, or nothing at all if ``apply`` raises."""
+    """Apply ``apply(variants, config) -> Outcome`` in one transaction.
+
+    New desired state, a new generation, and the event, or nothing at all if ``apply`` raises.
+    """
     with store.session() as session:
         row = session.get(DeploymentRow, name)
         if row is None:
@@ -161,6 +163,7 @@ def _event_variant(kind: str, variants: list[Variant]) -> str | None:
 
 
 def config_of(store: Store, name: str) -> DeploymentConfig:
+    """The deployment's serving config (NotFound if there is no such deployment)."""
     with store.session() as session:
         row = session.get(DeploymentRow, name)
         if row is None:
@@ -180,6 +183,7 @@ def set_config(store: Store, name: str, config: DeploymentConfig) -> None:
 def record_event(
     store: Store, name: str, kind: str, message: str, *, variant: str | None = None, actor: str | None = None
 ) -> None:
+    """Append one event to a deployment's rollout history (no state change)."""
     with store.session() as session:
         session.add(
             DeploymentEventRow(deployment_name=name, kind=kind, message=message[:2000], variant=variant, actor=actor)

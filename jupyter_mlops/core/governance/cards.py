@@ -26,6 +26,8 @@ EDITABLE = ("intended_use", "limitations")
 
 
 class ModelCard(BaseModel):
+    """A version's model card: what MLflow and our records know, plus the sections people write."""
+
     name: str
     version: str
     description: str | None = None
@@ -54,6 +56,8 @@ class LineageNode(BaseModel):
 
 
 class LineageChain(BaseModel):
+    """Where a deployment or version came from: deployment, version, run, notebook, commit, data."""
+
     subject: str
     nodes: list[LineageNode]
 
@@ -63,7 +67,7 @@ def _lineage_tags(version: ModelVersion) -> dict[str, str]:
 
 
 def chain(version: ModelVersion, deployment: Deployment | None = None) -> LineageChain:
-    """deployment -> version -> run -> notebook -> commit, with environment and training data alongside."""
+    """Deployment -> version -> run -> notebook -> commit, with environment and training data alongside."""
     tags = _lineage_tags(version)
     nodes: list[LineageNode] = []
     if deployment is not None:
@@ -146,6 +150,7 @@ def build_card(
     approvals: list[dict[str, Any]],
     monitoring: dict[str, Any] | None = None,
 ) -> ModelCard:
+    """The card of a version from its MLflow record, our deployments and approvals, and monitoring."""
     tags = _lineage_tags(version)
     card = ModelCard(
         name=version.name,
@@ -175,6 +180,7 @@ def _table(rows: dict[str, Any]) -> str:
 
 
 def render_markdown(card: ModelCard) -> str:
+    """The card as Markdown (stored beside card.json in the version's run)."""
     inputs = (card.signature or {}).get("inputs") or []
     schema = "".join(f"- `{c.get('name', '?')}`: {c.get('type', '?')}\n" for c in inputs if isinstance(c, dict))
     approvals = "".join(
@@ -210,6 +216,7 @@ def load_sections(client: Any, run_id: str | None) -> dict[str, str]:
 
 
 def store_card(client: Any, card: ModelCard, run_id: str | None) -> None:
+    """Store the card as artifacts (card.json, card.md) of the version's run."""
     if not run_id:
         raise InvalidRequest(
             f"{card.name} v{card.version} has no MLflow run to store its card in; register it with register()."

@@ -1,10 +1,12 @@
-"""Governed changes: the rollout changes a deployment can undergo, the approval gate in front of them, and the
-approval requests (with their evidence) that open it.
+"""Governed changes.
+
+The rollout changes a deployment can undergo, the approval gate in front of them, and the approval requests (with their
+evidence) that open it.
 
 A rollout change is a pure function from the current variants and config to a typed ``Outcome`` (``core/deployments
-/rollout.py`` writes it in one transaction). On a protected deployment the gate first dry-runs the change, uses up
-the approval of exactly the serving state it proposes, and refuses the write if the deployment moved in between.
-The facade (``core/service.py``) delegates here in one line per operation and writes the ledger entry.
+/rollout.py`` writes it in one transaction). On a protected deployment the gate first dry-runs the change, uses up the
+approval of exactly the serving state it proposes, and refuses the write if the deployment moved in between. The facade
+(``core/service.py``) delegates here in one line per operation and writes the ledger entry.
 """
 
 from __future__ import annotations
@@ -159,8 +161,11 @@ class ChangeGate:
         self.owner = owner  # the facade's owner: the default owner of what is not yet owned
 
     def clear(self, name: str, apply: Change) -> ClearedChange:
-        """Authorize a rollout change (traffic, promote, rollback, sync) and, on a protected deployment, use up
-        the approval of exactly the state it proposes (or raise Forbidden, recorded)."""
+        """Authorize a rollout change (traffic, promote, rollback, sync).
+
+        On a protected deployment, use up the approval of exactly the state it proposes (or raise Forbidden,
+        recorded).
+        """
         record = self.store.get_deployment(name)
         resource = Resource.deployment(name)
         self.governance.authorize("rollout", self.principal, owner=record.owner, target=str(resource), deployment=name)
@@ -266,8 +271,10 @@ class ChangeGate:
         return sync_change(record.model_ref, pinned)
 
     def _request_rollout(self, action: str, target: str, payload: dict[str, Any]) -> Approval:
-        """An approval request for a promote, traffic change, sync or rollback of a deployment, with its evidence:
-        current and proposed variants and weights, the favoured version's metrics and its schema difference."""
+        """An approval request for a promote, traffic change, sync or rollback of a deployment, with its evidence.
+
+        Current and proposed variants and weights, the favoured version's metrics and its schema difference.
+        """
         resource = _parse_target(target, "deployment", f'{action} approvals need target "deployment/NAME"')
         if resource.alert is not None:
             raise InvalidRequest(f'{action} approvals need target "deployment/NAME".')

@@ -30,6 +30,7 @@ from sqlalchemy import select
 
 from ...config import MLOpsConfig
 from ..errors import ApprovalRequired, Conflict, Forbidden, InvalidRequest, MLOpsError, NotFound, Unavailable
+from ..monitoring.models import ApprovalEvidence
 from ..principal import SCOPE_ADMIN, SCOPE_APPROVE, SCOPE_DEPLOY, SCOPE_READ, Principal
 from ..resource import Resource
 from ..store import Store
@@ -73,7 +74,7 @@ class Approval(BaseModel):
     action: str
     target: str
     payload: dict[str, Any] = {}
-    evidence: dict[str, Any] = {}
+    evidence: ApprovalEvidence = ApprovalEvidence()
     requested_by: str
     owner: str | None = None
     status: str = "pending"
@@ -114,7 +115,7 @@ def _approval(row: ApprovalRow) -> Approval:
         action=row.action,
         target=row.target,
         payload=row.payload or {},
-        evidence=row.evidence or {},
+        evidence=ApprovalEvidence.model_validate(row.evidence or {}),
         requested_by=row.requested_by,
         owner=row.owner,
         status=row.status,
@@ -183,8 +184,10 @@ class Governance:
         reason: str,
         request: dict[str, Any] | None = None,
     ) -> Forbidden:
-        """Record a refused action in the ledger and return the Forbidden to raise (``ApprovalRequired``, carrying
-        the approval request to file, when an approval would allow it)."""
+        """Record a refused action in the ledger and return the Forbidden to raise.
+
+        That is ``ApprovalRequired``, carrying the approval request to file, when an approval would allow it.
+        """
         record_or_fail(self.ledger, action, str(actor), owner, target, outcome="refused", detail=reason)
         return Forbidden(reason) if request is None else ApprovalRequired(reason, request)
 
@@ -219,6 +222,7 @@ class Governance:
     # --- protected changes ------------------------------------------------------------------------------------
 
     def is_protected(self, action: str, *, alias: str | None = None, deployment: str | None = None) -> bool:
+        """True when ``action`` on this alias or deployment needs a granted approval."""
         if action == "set_alias" and alias is not None:
             return alias in self.config.protected_aliases
         if action in APPROVABLE and deployment is not None and action in self.config.protected_actions:
@@ -230,8 +234,11 @@ class Governance:
         return any(fnmatch.fnmatchcase(deployment, p) for p in self.config.protected_deployments)
 
     def use_grant(self, action: str, target: str, value: str, *, key: str = "version") -> Approval | None:
-        """Mark used, and return, the oldest granted approval of ``action`` on ``target`` whose payload ``key``
-        equals ``value`` (the version, or the proposed serving state of a rollout change); None if there is none."""
+        """Use up the oldest granted approval of ``action`` on ``target`` for ``value``; None if there is none.
+
+        ``value`` is compared with the approval payload's ``key``: the version, or the proposed serving state of a
+        rollout change. The approval is marked used and returned.
+        """
         with self.store.session() as s:
             rows = s.scalars(
                 select(ApprovalRow)
@@ -265,8 +272,10 @@ class Governance:
     def clear_rollout(
         self, action: str, actor: Who, owner: str | None, target: str, proposed: str, payload: dict[str, Any]
     ) -> str:
-        """Use up the approval of a rollout change to the ``proposed`` serving state, or let an admin break the
-        glass (BREAK_GLASS actions), or raise Forbidden (recorded) naming the request to make.
+        """Clear a protected rollout change to the ``proposed`` serving state, or raise Forbidden (recorded).
+
+        Uses up its approval, or lets an admin break the glass (BREAK_GLASS actions); the refusal names the
+        request to make.
 
         Returns the note the ledger keeps with the change (which approval allowed it, or that it was an emergency).
         """
@@ -295,21 +304,21 @@ class Governance:
         target: str,
         payload: dict[str, Any],
         evidence: dict[str, Any],
-        who: Who,
+        actor: Who,
         owner: str | None,
     ) -> Approval:
         """File a pending approval request for ``action`` on ``target`` (recorded in the ledger)."""
         if action not in APPROVABLE:
             raise InvalidRequest(f"Approvals cover {', '.join(APPROVABLE)}; {action!r} needs none.")
-        self.authorize("request_approval", who, owner=owner, target=target)
-        actor = str(who)
+        self.authorize("request_approval", actor, owner=owner, target=target)
+        requester = str(actor)
         with self.store.session() as s:
             row = ApprovalRow(
                 action=action,
                 target=target,
                 payload=payload,
                 evidence=evidence,
-                requested_by=actor,
+                requested_by=requester,
                 owner=owner,
                 status="pending",
                 created_at=now_iso(),
@@ -318,10 +327,11 @@ class Governance:
             s.flush()
             approval = _approval(row)
         target = str(Resource.approval(approval.id))
-        record_or_fail(self.ledger, "request_approval", actor, owner, target, after=approval)
+        record_or_fail(self.ledger, "request_approval", requester, owner, target, after=approval)
         return approval
 
     def approvals(self, status: str | None = None) -> list[Approval]:
+        """Approval requests, newest first (at most 500), optionally with one status."""
         query = select(ApprovalRow).order_by(ApprovalRow.id.desc())
         if status:
             query = query.where(ApprovalRow.status == status)
@@ -329,6 +339,7 @@ class Governance:
             return [_approval(r) for r in s.scalars(query.limit(500))]
 
     def approval(self, approval_id: int) -> Approval:
+        """One approval request (NotFound naming how to list them)."""
         with self.store.session() as s:
             row = s.get(ApprovalRow, approval_id)
             if row is None:

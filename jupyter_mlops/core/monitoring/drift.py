@@ -58,6 +58,7 @@ class DriftSettings:
             raise InvalidRequest(f"Unknown drift thresholds {sorted(unknown)}: use {sorted(DEFAULT_THRESHOLDS)}.")
 
     def threshold(self, statistic: str) -> float:
+        """The threshold of ``statistic`` (configured, else its default)."""
         return float(self.thresholds.get(statistic, DEFAULT_THRESHOLDS[statistic]))
 
 
@@ -89,6 +90,7 @@ def _verdict(statistic: str, value: float | None, threshold: float) -> bool:
 
 
 def numeric_drift(base: dict[str, Any], live: np.ndarray, settings: DriftSettings) -> dict[str, Any]:
+    """Histograms and drift statistics (KS, Wasserstein, PSI) of a numeric column against its baseline."""
     values = live[np.isfinite(live)]
     edges = np.asarray(base["histogram"]["bins"], dtype=float)
     base_counts = np.asarray(base["histogram"]["counts"], dtype=float)
@@ -116,6 +118,7 @@ def numeric_drift(base: dict[str, Any], live: np.ndarray, settings: DriftSetting
 
 
 def categorical_drift(base: dict[str, Any], live: pd.Series, settings: DriftSettings) -> dict[str, Any]:
+    """Category counts and drift statistics (chi-square, Jensen-Shannon, PSI) of a categorical column."""
     frequencies: dict[str, int] = base["frequencies"]
     categories = list(frequencies)
     observed = live.dropna().astype(str).value_counts()

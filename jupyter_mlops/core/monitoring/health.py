@@ -37,6 +37,7 @@ def components(
     latency_objective_ms: float,
     error_budget: float,
 ) -> dict[str, float | None]:
+    """Each health component in [0, 1], or None without data for it (see the module's formula)."""
     factor = STATE_FACTOR.get(state, 0.5)
     has_traffic = bool(ops.get("requests"))
     availability = factor * (1.0 - float(ops.get("server_error_rate") or 0.0))

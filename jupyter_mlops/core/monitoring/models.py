@@ -1,10 +1,11 @@
-"""Typed monitoring and governance records: what the facade returns for reports, drift, ops, health, alerts,
-alert rules and approval evidence.
+"""Typed monitoring and governance records.
 
-They keep the JSON shapes the REST API always had: a record dumps exactly the keys it was given (an optional field
-never set is left out rather than sent as null), so ``model_dump(mode="json")`` is the body. They are the one source
-of the sidebar's TypeScript types: ``scripts/gen_ts_types.py`` writes ``src/generated/models.ts`` from their JSON
-schemas, and a test fails when the committed file differs.
+What the facade returns for reports, drift, ops, health, alerts, alert rules and approval evidence.
+
+They keep the JSON shapes the REST API always had: a record dumps exactly the keys it was given (an optional field never
+set is left out rather than sent as null), so ``model_dump(mode="json")`` is the body. They are the one source of the
+sidebar's TypeScript types: ``scripts/gen_ts_types.py`` writes ``src/generated/models.ts`` from their JSON schemas, and
+a test fails when the committed file differs.
 """
 
 from __future__ import annotations
@@ -43,6 +44,13 @@ class _Record(BaseModel):
     def get(self, key: str, default: Any = None) -> Any:
         """The field ``key``, or ``default`` when it does not exist (dict-style reading)."""
         return getattr(self, key, default)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, dict):  # a record equals the dict of its JSON form, as when it was that dict
+            return bool(self.model_dump(mode="json") == other)
+        return super().__eq__(other)
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 class HealthComponents(_Record):
@@ -220,8 +228,11 @@ class SchemaDiff(_Record):
 
 
 class ApprovalEvidence(_Record):
-    """What an approver sees: the candidate and its baseline, their schema difference, and for rollout changes
-    the current and proposed variants and what the change does."""
+    """What an approver sees.
+
+    The candidate and its baseline, their schema difference, and for rollout changes the current and proposed variants
+    and what the change does.
+    """
 
     candidate: VersionEvidence | None = None
     baseline: VersionEvidence | None = None

@@ -20,11 +20,14 @@ from ..models import Deployment, ModelVersion
 from . import alerts as alert_rules
 from . import baseline as baselines
 from . import health as health_score
+from . import labels
 from .drift import DriftSettings, dataset_drift
+from .labels import PREDICTION, check_label, is_number_text, join_labels
 from .metrics import bucket_seconds, iso, ops_series, ops_summary, parse_window, performance_series
 from .models import MonitoringReportData
 from .report import MonitoringReport
-from .storage import INPUT_PREFIX, OUTPUT_PREFIX, MonitoringStore
+from .scheduler import AlertScheduler
+from .storage import INPUT_PREFIX, MonitoringStore
 
 if TYPE_CHECKING:
     from ...config import MLOpsConfig
@@ -53,12 +56,10 @@ class DeploymentSource(Protocol):
 
 log = logging.getLogger(__name__)
 
-PREDICTION = OUTPUT_PREFIX + "prediction"
 MAX_FEEDBACK_ITEMS = 10_000
 MLFLOW_LOG_INTERVAL = 60.0  # seconds between two metric points of one deployment in its MLflow monitoring run
 BASELINE_MAX_ROWS = 100_000
 POLL_INTERVAL = 5.0  # alerts/health polled more often than this reuse the last rule evaluation
-_SCALARS = (str, int, float, bool)
 
 
 class Monitoring:
@@ -91,7 +92,7 @@ class Monitoring:
             frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(np.asarray(X))
             if len(frame) > BASELINE_MAX_ROWS:
                 frame = frame.sample(BASELINE_MAX_ROWS, random_state=0)
-            predictions = _predictions(model, frame)
+            predictions = labels.predictions(model, frame)
             profile = baselines.build_profile(frame, predictions)
             self.mlops.registry.log_run_json(version.run_id, baselines.BASELINE_ARTIFACT, profile)
             self.mlops.registry.set_version_tags(
@@ -197,7 +198,7 @@ class Monitoring:
         rows = self.store.rows_of(labels)
         if rows.empty or PREDICTION not in rows.columns:
             return [], {}
-        joined = _join_labels(rows, labels)
+        joined = join_labels(rows, labels)
         return performance_series(joined, start, step)
 
     def _components(self, deployment: Deployment, snap: dict[str, Any]) -> dict[str, float | None]:
@@ -243,7 +244,7 @@ class Monitoring:
             )
         kind = self._prediction_kind(deployment)
         for rid, label in zip(request_ids, labels, strict=True):
-            _check_label(rid, label, known[rid], kind)
+            check_label(rid, label, known[rid], kind)
         accepted = self.store.save_feedback(
             deployment.name, dict(zip(request_ids, labels, strict=True)), time.time(), actor
         )
@@ -259,7 +260,7 @@ class Monitoring:
         kind = prediction.get("type")
         if kind == "categorical":
             categories = list(prediction.get("frequencies", {}))
-            if categories and all(_is_number_text(c) for c in categories):
+            if categories and all(is_number_text(c) for c in categories):
                 return "categorical-number"
         return str(kind) if kind else None
 
@@ -273,6 +274,7 @@ class Monitoring:
         return own + [{**r, "webhook": None} for r in defaults if r["name"] not in names]
 
     def set_rules(self, name: str, rules: Any) -> list[dict[str, Any]]:
+        """Replace a deployment's own alert rules (each checked); returns them with the defaults."""
         deployment = self.mlops.store.get_deployment(name)
         if not isinstance(rules, list):
             raise InvalidRequest("Alert rules must be a list of objects.")
@@ -508,62 +510,6 @@ _DRIFT_METRICS = {"drift_share", "prediction_drift"}
 _PERFORMANCE_METRICS = {"accuracy", "f1", "roc_auc", "rmse", "mae"}
 
 
-def _predictions(model: Any, frame: pd.DataFrame) -> Any:
-    if model is None or isinstance(model, str):
-        return None
-    fn = getattr(model, "predict", None)
-    if fn is None and callable(model):
-        fn = model
-    if fn is None:
-        return None
-    try:
-        return fn(frame)
-    except TypeError:  # mlflow.pyfunc.PythonModel.predict(context, model_input)
-        return None
-
-
-def _join_labels(rows: pd.DataFrame, labels: dict[str, Any]) -> pd.DataFrame:
-    """One row per logged row with its label (scalar labels for one-row requests, lists for multi-row ones)."""
-    rows = rows.assign(_row=rows.groupby("request_id").cumcount())
-    values = []
-    for rid, row in zip(rows["request_id"], rows["_row"], strict=True):
-        label = labels.get(rid)
-        values.append(label[row] if isinstance(label, list) and row < len(label) else label)
-    return pd.DataFrame(
-        {
-            "time": rows["time"].to_numpy(),
-            "label": pd.Series(values, dtype=object),
-            "prediction": rows[PREDICTION].to_numpy(),
-        }
-    ).dropna(subset=["label"])
-
-
-def _is_number_text(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _check_label(request_id: str, label: Any, n_rows: int, kind: str | None) -> None:
-    shown = repr(request_id[:64])
-    values = label if isinstance(label, list) else [label]
-    if isinstance(label, list) and len(label) != max(n_rows, 1):
-        raise InvalidRequest(
-            f"Request {shown} scored {n_rows} row(s) but got {len(label)} labels: give one label per row."
-        )
-    for value in values:
-        if value is None or not isinstance(value, _SCALARS):
-            raise InvalidRequest(f"The label of request {shown} must be a number, string or boolean.")
-        if isinstance(value, float) and not np.isfinite(value):
-            raise InvalidRequest(f"The label of request {shown} must be a finite number.")
-        if kind == "numeric" and (isinstance(value, (bool, str))):
-            raise InvalidRequest(f"The label of request {shown} must be a number: this model predicts numbers.")
-        if kind == "categorical-number" and isinstance(value, str) and not _is_number_text(value):
-            raise InvalidRequest(f"The label of request {shown} must be one of the model's numeric classes, not text.")
-
-
 def _alert_view(alert: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": int(alert["id"]),
@@ -582,44 +528,4 @@ def _alert_view(alert: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-class AlertScheduler:
-    """Evaluate every deployment's alert rules every ``interval`` seconds in a background thread.
-
-    Without it, rules are evaluated only when alerts, health or a report are read: a deployment nobody looks at
-    would never alert. It runs where the store is at hand outside the serving interpreter (the serving daemon's
-    log writer process) and shares ``Monitoring.evaluate`` with the on-read path; ``MonitoringStore.fire``
-    records each firing once whichever path gets there first.
-    """
-
-    def __init__(self, monitoring: Monitoring, interval: float) -> None:
-        self.monitoring = monitoring
-        self.interval = float(interval)
-        self.rounds = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> AlertScheduler:
-        if self._thread is None and self.interval > 0:
-            self._thread = threading.Thread(target=self._run, name="mlops-alert-scheduler", daemon=True)
-            self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.monitoring.evaluate_all()
-            except Exception:  # the store may be briefly unavailable: the next round retries
-                log.exception("Scheduled alert evaluation failed")
-            self.rounds += 1
-            self._stop.wait(self.interval)
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop after the round in progress, and wait for webhook deliveries it started."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-        self.monitoring.close(timeout)
-
-
-__all__ = ["AlertScheduler", "Monitoring", "MonitoringReport"]
+__all__ = ["PREDICTION", "AlertScheduler", "Monitoring", "MonitoringReport"]
