@@ -1,5 +1,7 @@
-"""IPython magics: ``%load_ext jupyter_mlops`` registers %register, %deploy, %undeploy, %models, %deployments,
-%traffic, %promote, %rollback, %monitor and %mlops."""
+"""IPython magics, registered by ``%load_ext jupyter_mlops``.
+
+%register, %deploy, %undeploy, %models, %deployments, %traffic, %promote, %rollback, %monitor and %mlops.
+"""
 
 from __future__ import annotations
 

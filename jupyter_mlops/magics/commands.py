@@ -77,7 +77,7 @@ class MLOpsMagics(Magics):
     @argument("--description", "-d", help="Description of the version.")
     @line_magic
     def register(self, line: str) -> VersionView:
-        """Register a model from this notebook into the MLflow registry: %register model --name churn --X X_train"""
+        """Register a model from this notebook in the MLflow registry (``%register model --name churn --X X``)."""
         args = parse_argstring(self.register, line)
         is_uri = args.model.startswith(("runs:/", "models:/"))
         model = args.model if is_uri else self._variable(args.model, "the model")
@@ -102,7 +102,7 @@ class MLOpsMagics(Magics):
     @argument("--isolated", action="store_true", help="Serve it from a supervised process of its own (local).")
     @line_magic
     def deploy(self, line: str) -> DeploymentView | None:
-        """Deploy a registered model as a live HTTP endpoint: %deploy churn@champion --as churn-prod"""
+        """Deploy a registered model as a live HTTP endpoint (``%deploy churn@champion --as churn-prod``)."""
         args = parse_argstring(self.deploy, line)
         if args.canary is not None and not 0 < args.canary < 100:
             raise UsageError("--canary is the canary's share of traffic: a whole number between 1 and 99.")
@@ -130,7 +130,7 @@ class MLOpsMagics(Magics):
     @argument("weights", nargs="+", help="VARIANT=WEIGHT pairs by name or role, e.g. primary=80 canary=20.")
     @line_magic
     def traffic(self, line: str) -> ChangeView:
-        """Split traffic between a deployment's variants: %traffic churn-prod primary=80 canary=20"""
+        """Split traffic between a deployment's variants (``%traffic churn-prod primary=80 canary=20``)."""
         args = parse_argstring(self.traffic, line)
         weights: dict[str, int] = {}
         for pair in args.weights:
@@ -144,7 +144,7 @@ class MLOpsMagics(Magics):
     @argument("name", help="Deployment name.")
     @line_magic
     def promote(self, line: str) -> ChangeView:
-        """Make a deployment's canary its primary (100% of traffic): %promote churn-prod"""
+        """Make a deployment's canary its primary (100% of traffic) (``%promote churn-prod``)."""
         args = parse_argstring(self.promote, line)
         return self._change("promote", args.name, lambda mlops: mlops.promote(args.name))
 
@@ -152,7 +152,7 @@ class MLOpsMagics(Magics):
     @argument("name", help="Deployment name.")
     @line_magic
     def rollback(self, line: str) -> ChangeView:
-        """Drop the canary, or go back to the previous primary version: %rollback churn-prod"""
+        """Drop the canary, or go back to the previous primary version (``%rollback churn-prod``)."""
         args = parse_argstring(self.rollback, line)
         return self._change("rollback", args.name, lambda mlops: mlops.rollback(args.name))
 
@@ -160,7 +160,7 @@ class MLOpsMagics(Magics):
     @argument("name", help="Deployment name.")
     @line_magic
     def undeploy(self, line: str) -> Notice:
-        """Stop a deployment and remove its endpoint: %undeploy churn-prod"""
+        """Stop a deployment and remove its endpoint (``%undeploy churn-prod``)."""
         args = parse_argstring(self.undeploy, line)
         with _usage_errors():
             existed = self.mlops.undeploy(args.name)
@@ -177,7 +177,7 @@ class MLOpsMagics(Magics):
     @argument("filter", nargs="?", default=None, help="Show models whose name contains this text.")
     @line_magic
     def models(self, line: str) -> ModelsView:
-        """List registered models: %models [text]"""
+        """List registered models (``%models [text]``)."""
         args = parse_argstring(self.models, line)
         with _usage_errors():
             page = self.mlops.models(args.filter, max_results=200)
@@ -185,7 +185,7 @@ class MLOpsMagics(Magics):
 
     @line_magic
     def deployments(self, line: str) -> DeploymentsView:
-        """List deployments with their state and endpoint: %deployments"""
+        """List deployments with their state and endpoint (``%deployments``)."""
         if line.strip():
             raise UsageError("%deployments takes no arguments.")
         with _usage_errors():
@@ -197,7 +197,7 @@ class MLOpsMagics(Magics):
     @argument("--refresh", "-r", type=float, default=10.0, help="Seconds between refreshes (default 10).")
     @line_magic
     def monitor(self, line: str) -> Any:
-        """A live monitoring dashboard of a deployment (ops, drift, health, alerts): %monitor churn --window 1h"""
+        """A live monitoring dashboard of a deployment (ops, drift, health, alerts) (``%monitor churn --window 1h``)."""
         from ..core import validation
         from ..widgets.monitoring import MonitorDashboard
 
