@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-try:
-    from ._version import __version__
-except ImportError:  # pragma: no cover - source tree without a build
-    __version__ = "0.0.0.dev0"
+from .core.about import __version__
 
 _API = {
     "client",

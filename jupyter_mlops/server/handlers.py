@@ -21,10 +21,7 @@ from . import identity
 if TYPE_CHECKING:
     from ..core.service import MLOps
 
-try:  # not `from .. import __version__`: the package imports this module (through its extension entry point)
-    from .._version import __version__
-except ImportError:  # pragma: no cover - source tree without a build
-    __version__ = "0.0.0.dev0"
+from ..core.about import __version__  # not the package root: it imports this module (extension entry point)
 
 T = TypeVar("T")
 B = TypeVar("B", bound=BaseModel)

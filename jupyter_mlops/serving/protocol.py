@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 
 from ..core.errors import InvalidRequest, MLOpsError, UnsupportedMediaType
+from ..core.jsonlimits import MAX_JSON_DEPTH, nested_deeper_than
 
 log = logging.getLogger(__name__)
 
@@ -42,13 +43,6 @@ REQUIRED_INPUT_FORMAT = (
     f"{{{', '.join(repr(f) for f in INPUT_FORMATS)}}}"
 )
 MAX_MESSAGE_LENGTH = 500
-# Deepest nesting of arrays/objects a JSON request may have. Scoring inputs need a few levels (tensors a few
-# more); orjson's own limit (1024) would let a small body make every later step walk a deep structure.
-MAX_JSON_DEPTH = 32
-# Structure of a JSON body in one C call: every byte but [ ] { } " \ deleted, braces made brackets (same depth).
-_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'[]{}"\\')
-_AS_BRACKETS = bytes.maketrans(b"{}", b"[]")
-_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
 
 
 class BadScoringRequest(InvalidRequest):
@@ -254,23 +248,8 @@ def _parquet_rows(body: bytes) -> int:
 
 
 def check_json_depth(body: bytes, limit: int = MAX_JSON_DEPTH) -> None:
-    """Refuse a JSON body nested deeper than ``limit`` before parsing it (400, without repeating the body).
-
-    Cheap on the hot path, all in C: a body with at most ``limit`` opening brackets cannot be too deep (two
-    ``bytes.count``). Otherwise its structure is extracted (``translate``, strings dropped by one regex) and each
-    ``replace(b"[]", b"")`` pass removes exactly the innermost level, so the number of passes is the depth.
-    """
-    if body.count(b"[") + body.count(b"{") <= limit:
-        return
-    structure = body.translate(_AS_BRACKETS, _NOT_STRUCTURE)
-    if b'"' in structure:
-        structure = _JSON_STRING.sub(b"", structure)
-    for _ in range(limit):
-        reduced = structure.replace(b"[]", b"")
-        if len(reduced) == len(structure):
-            return  # nothing nested is left (an unbalanced rest is invalid JSON: the parser says so)
-        structure = reduced
-    if b"[]" in structure:
+    """Refuse a JSON body nested deeper than ``limit`` before parsing it (400, without repeating the body)."""
+    if nested_deeper_than(body, limit):
         raise BadScoringRequest(
             f"Invalid input. The JSON body is nested more than {limit} levels deep, which no scoring input needs."
         )

@@ -278,7 +278,7 @@ def _stable(deployment: Any, args: tuple[Any, ...], options: dict[str, Any]) -> 
 
     Serve keeps the ``version`` option for internal use only; should a Ray release refuse it, the deployment is
     returned as it is (correct, only slower to update)."""
-    from ... import __version__
+    from ..about import __version__
 
     digest = hashlib.sha256(repr((__version__, args, sorted(options.items()))).encode()).hexdigest()[:16]
     try:
