@@ -191,8 +191,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         message, code = f"unexpected error: {type(exc).__name__}: {exc}", 1
     finally:
         if mlops is not None:
+            from ..core.api import reset_client
+
             with contextlib.suppress(Exception):  # closing must not hide the command's own result
-                mlops.close()
+                reset_client(None)
     if args.verbose and CAPTURED:
         sys.stderr.write("\n".join(CAPTURED) + "\n")
     if message is not None:
@@ -207,10 +209,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _facade(args: Any) -> Any:
-    """The embedded facade on this machine's settings (JUPYTER_MLOPS_* variables, Jupyter config), as this user."""
-    from ..core.service import MLOps
+    """The facade a notebook of this user would get (same settings: JUPYTER_MLOPS_* variables, Jupyter config)."""
+    from ..core.api import client
 
-    mlops = MLOps()
-    if getattr(args, "timeout", None) is not None:
-        mlops.config.deploy_timeout = args.timeout
+    mlops = client()
+    config = getattr(mlops, "config", None)
+    if getattr(args, "timeout", None) is not None and config is not None:
+        config.deploy_timeout = args.timeout
     return mlops
