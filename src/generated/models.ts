@@ -103,6 +103,8 @@ export interface DriftRow {
   psi?: number | null;
   chisquare?: number | null;
   jensenshannon?: number | null;
+  effective_rows?: number | null;
+  alpha?: number | null;
 }
 
 /**
@@ -114,6 +116,7 @@ export interface DatasetDrift {
   drifted: boolean;
   rows: number;
   sampled?: number | null;
+  distinct_rows?: number | null;
   features?: DriftRow[];
   prediction?: DriftRow | null;
   message?: string | null;
