@@ -19,8 +19,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import InvalidRequest
-from .metrics import parse_window
 from .drift import DEFAULT_DRIFT_SHARE
+from .metrics import parse_window
 
 log = logging.getLogger(__name__)
 
