@@ -8,6 +8,7 @@ from .core.about import __version__
 
 _API = {
     "client",
+    "configure",
     "deploy",
     "deployment",
     "deployments",
@@ -73,6 +74,7 @@ __all__ = [
     "audit",
     "card",
     "client",
+    "configure",
     "delete_alias",
     "deploy",
     "deployment",

@@ -17,6 +17,7 @@ from typing import Any
 
 from ..errors import InvalidRequest
 from . import webhooks
+from .drift import DEFAULT_DRIFT_SHARE
 from .metrics import parse_window
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,13 @@ def default_rules(latency_objective_ms: float, error_budget: float) -> list[dict
             "threshold": latency_objective_ms,
             "window_seconds": 900,
         },
-        {"name": "data-drift", "metric": "drift_share", "op": ">=", "threshold": 0.5, "window_seconds": 3600},
+        {
+            "name": "data-drift",
+            "metric": "drift_share",
+            "op": ">=",
+            "threshold": DEFAULT_DRIFT_SHARE,
+            "window_seconds": 3600,
+        },
         {
             "name": "prediction-drift",
             "metric": "prediction_drift",
