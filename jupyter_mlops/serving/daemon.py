@@ -54,6 +54,8 @@ class DaemonSettings:
     worker_for: str | None = None
     # Serve only the deployments this user owns (a hub user's daemon; None: every local deployment).
     owner: str | None = None
+    # Models loaded in this process stay within this many MiB (least-recently-used idle ones are unloaded).
+    memory_budget_mb: int | None = None
 
 
 class DaemonError(Exception):
@@ -194,6 +196,7 @@ def run(settings: DaemonSettings) -> int:
         only=worker,
         spawner=launch.runtime if worker is None else None,
         owner=settings.owner,
+        memory_budget_mb=settings.memory_budget_mb,
     )
     info = daemon_file.DaemonInfo(
         pid=os.getpid(),

@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 from sqlalchemy import select
 
 from ..core.deployments.config import DeploymentConfig
+from ..core.errors import InvalidRequest, Unavailable
 from ..core.models import (
     DEPLOY_STEPS,
     DeploymentState,
@@ -53,6 +54,13 @@ from .protocol import (
 from .traffic import TrafficSplit
 
 log = logging.getLogger(__name__)
+
+MiB = 1024 * 1024
+IDLE_MESSAGE = "idle (unloaded)"
+# What a loaded model holds besides its estimator (PyFuncModel, metadata, signature, ScoringModel), measured with
+# benchmarks/density.py on small scikit-learn models; added to each model's pickled size.
+MODEL_OVERHEAD_BYTES = 1 * MiB
+MAX_PENDING_RELOADS = 32  # reloads of evicted models queued at once; more get 503 + Retry-After
 
 TARGET = "local"
 MAX_ERROR_LENGTH = 500
@@ -188,6 +196,11 @@ class DeploymentRuntime:
         self.removed = False
         self.in_flight = 0  # admitted requests not answered yet (event loop only: no lock)
         self.windows: dict[str, VariantWindow] = {}
+        self.last_used = 0.0  # perf_counter of the last request (least-recently-used eviction)
+        self.size_bytes = 0  # estimated memory of the active serving set's models
+        self.evicted = False  # unloaded to stay within the memory budget; reloaded on the next request
+        self.idle_settings: DeploymentConfig | None = None  # the evicted serving set's settings (timeout)
+        self.reloading: asyncio.Future[None] | None = None  # the reload in progress (event loop only)
         self._lock = threading.Lock()
         self.desired = desired
         self._status = self._initial_status(desired)
@@ -203,8 +216,26 @@ class DeploymentRuntime:
         return self._status.state
 
     def serving(self) -> bool:
-        """Whether something answers requests now (loaded and warmed)."""
-        return self.active is not None
+        """Whether requests are answered now: loaded and warmed, or evicted (reloaded on the next request)."""
+        return self.active is not None or self.evicted
+
+    def evict(self) -> bool:
+        """Unload the serving set when no request is in progress; the status says idle (unloaded)."""
+        with self._lock:
+            serving = self.active
+            if serving is None or self.in_flight or self.removed:
+                return False
+            self.idle_settings = serving.settings
+            self.active = None
+            self.evicted = True
+            self.size_bytes = 0
+            served = ", ".join(v.variant.model_uri for v in serving.variants)
+            self._set_state(
+                DeploymentState.ready,
+                f"{IDLE_MESSAGE}: {served} was unloaded to keep the daemon within its memory budget; the next "
+                "request loads it again",
+            )
+            return True
 
     def close(self) -> None:
         """Release what the runtime holds besides memory (an isolated deployment's worker); nothing here."""
@@ -262,6 +293,7 @@ class DeploymentRuntime:
             if not self._current(serving.generation):
                 return False
             self.active = serving
+            self.evicted = False
             self.windows = {}  # a new generation is judged on its own requests (auto-rollback)
             entry = self._step("ready")
             entry.status, entry.started_at, entry.finished_at = StepStatus.done, _now(), _now()
@@ -299,6 +331,42 @@ class DeploymentRuntime:
             updated_at=now,
             generation=desired.generation,
         )
+
+
+class LoadQueueFull(Unavailable):
+    """Too many evicted models are being reloaded at once: answer 503 + Retry-After rather than queue forever."""
+
+    code = "OVERLOADED"
+    retry_after = "1"
+
+
+class ModelTooLarge(InvalidRequest):
+    """A model version needs more memory than the daemon's whole budget: it could never be served."""
+
+
+def model_size_bytes(pyfunc: Any) -> int:
+    """Estimated memory of a loaded pyfunc model: its estimator's pickled size plus a fixed overhead.
+
+    Pickled size tracks the arrays that dominate a model's memory (trees, coefficients) and costs one
+    serialisation at load, never on the request path."""
+    import cloudpickle
+
+    for get in (lambda: pyfunc.get_raw_model(), lambda: pyfunc._model_impl):
+        try:
+            return len(cloudpickle.dumps(get())) + MODEL_OVERHEAD_BYTES
+        except Exception:  # noqa: S112 - not every flavor exposes or pickles its raw model; try the next
+            continue
+    return 2 * MODEL_OVERHEAD_BYTES
+
+
+def _release_memory() -> None:
+    """Give freed heap back to the OS after an eviction (glibc keeps it otherwise, and RSS would not drop)."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def describe_error(exc: BaseException) -> str:
@@ -390,8 +458,14 @@ class ModelHost:
         only: str | None = None,
         spawner: Spawner | None = None,
         owner: str | None = None,
+        memory_budget_mb: int | None = None,
     ) -> None:
         self.metrics = metrics or ServingMetrics()
+        # Models in this process stay within this many bytes, evicting the least recently used idle ones (None: no
+        # limit). Isolated deployments are outside it: their own processes hold their models.
+        self.memory_budget = memory_budget_mb * MiB if memory_budget_mb else None
+        self._budget_lock = threading.Lock()
+        self._pending_reloads = 0
         self.only = only  # an isolated deployment's worker serves this one deployment and nothing else
         self.spawner = spawner  # None: every deployment is served in this process (as a worker does)
         self.owner = owner  # serve only this user's deployments (None: every local deployment in the store)
@@ -434,6 +508,56 @@ class ModelHost:
         done = time.perf_counter()
         timings = {"parse": parsed - started, "predict": predicted - parsed, "serialize": done - predicted}
         return Scored(response, scoring_input.data, outputs, timings)
+
+    async def ensure_loaded(self, runtime: DeploymentRuntime) -> ServingSet | None:
+        """The runtime's serving set, reloading it first when it was evicted (one reload shared by every waiting
+        request). Raises LoadQueueFull when too many reloads are queued already."""
+        serving = runtime.active
+        if serving is not None or not runtime.evicted:
+            return serving
+        future = runtime.reloading
+        if future is None:
+            if self._pending_reloads >= MAX_PENDING_RELOADS:
+                raise LoadQueueFull(
+                    f"{self._pending_reloads} idle deployments are being loaded again; deployment {runtime.name!r} "
+                    "is next. Retry after the time in Retry-After."
+                )
+            self._pending_reloads += 1
+            self.metrics.reloads.labels(runtime.name).inc()
+            loop = asyncio.get_running_loop()
+            future = runtime.reloading = loop.run_in_executor(self._load_pool, self._load, runtime, runtime.desired)
+
+            def done(_future: asyncio.Future[None]) -> None:
+                self._pending_reloads -= 1
+                runtime.reloading = None
+
+            future.add_done_callback(done)
+        await asyncio.shield(future)
+        return runtime.active
+
+    def enforce_budget(self, keep: DeploymentRuntime | None = None) -> int:
+        """Evict least-recently-used idle deployments until the loaded models fit the memory budget; returns how
+        many were evicted. ``keep`` (the one just loaded) is evicted last of all: never."""
+        if self.memory_budget is None:
+            return 0
+        evicted = 0
+        with self._budget_lock:
+            loaded = [r for r in list(self._deployments.values()) if r.active is not None and not r.isolated]
+            total = sum(r.size_bytes for r in loaded)
+            for runtime in sorted(loaded, key=lambda r: r.last_used):
+                if total <= self.memory_budget:
+                    break
+                size = runtime.size_bytes
+                if runtime is keep or not runtime.evict():
+                    continue
+                total -= size
+                evicted += 1
+                self.metrics.evictions.labels(runtime.name).inc()
+                log.info("Evicted idle deployment %s (memory budget %d MiB)", runtime.name, self.memory_budget // MiB)
+            self.metrics.loaded_bytes.set(total)
+        if evicted:
+            _release_memory()
+        return evicted
 
     def batcher_for(
         self, deployment: str, variant: Variant, model: ScoringModel, config: DeploymentConfig
@@ -568,6 +692,7 @@ class ModelHost:
                 raise ValueError("the deployment has no variants")
             current = runtime.active
             loaded: dict[str, tuple[ScoringModel, Any]] = {}
+            sizes: dict[str, int] = {}
             messages: list[str] = []
             for variant in desired.variants:
                 uri = variant.model_uri
@@ -576,12 +701,22 @@ class ModelHost:
                     continue
                 if reused is not None:
                     loaded[uri] = (reused.model, None)
+                    served_uris = {v.variant.model_uri for v in current.variants} if current is not None else set()
+                    sizes[uri] = runtime.size_bytes // max(1, len(served_uris))
                     messages.append(f"{uri} already loaded")
                     continue
                 started = time.perf_counter()
                 pyfunc = self._loader(uri)
                 elapsed = time.perf_counter() - started
                 self.metrics.load_seconds.labels(runtime.name, variant.name).observe(elapsed)
+                if self.memory_budget is not None:
+                    size = sizes[uri] = model_size_bytes(pyfunc)
+                    if size > self.memory_budget:
+                        raise ModelTooLarge(
+                            f"{uri} needs about {size / MiB:.1f} MiB, more than the serving daemon's whole memory "
+                            f"budget of {self.memory_budget // MiB} MiB. Raise serving_memory_budget_mb, or deploy "
+                            "it isolated (its own process, outside the budget)."
+                        )
                 loaded[uri] = (ScoringModel.from_pyfunc(pyfunc), pyfunc)
                 messages.append(f"loaded {uri} in {elapsed:.2f} s")
             runtime.step_done(generation, step, "; ".join(messages))
@@ -608,8 +743,11 @@ class ModelHost:
                 ),
                 dict(desired.config),
             )
+            runtime.last_used = time.perf_counter()  # just loaded: the most recently used
             if runtime.activate(serving):
+                runtime.size_bytes = sum(sizes.values())
                 log.info("Deployment %s generation %s is ready", runtime.name, generation)
+                self.enforce_budget(keep=runtime)
         except Exception as exc:
             message = describe_error(exc)
             log.warning("Deployment %s generation %s failed while %s: %s", runtime.name, generation, step, message)
