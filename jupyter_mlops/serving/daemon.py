@@ -192,7 +192,9 @@ def run(settings: DaemonSettings) -> int:
     model_host = ModelHost(
         store,
         url,
-        loader=MLflowLoader(settings.tracking_uri, settings.registry_uri),
+        loader=MLflowLoader(
+            settings.tracking_uri, settings.registry_uri, str(settings.data_dir / "serving" / "model-cache")
+        ),
         only=worker,
         spawner=launch.runtime if worker is None else None,
         owner=settings.owner,
