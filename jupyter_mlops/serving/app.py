@@ -26,6 +26,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Lifespan
 
 from ..core import validation
+from ..core.deployments.config import DeploymentConfig
 from ..core.errors import Forbidden, InvalidRequest, MLOpsError, NotFound, Unavailable, UnsupportedMediaType
 from ..core.models import DeploymentState
 from . import auth as deployment_auth
@@ -216,6 +217,9 @@ async def serve_request(
         serving = runtime.active
         if serving is None and runtime.evicted:
             serving = await reload_evicted(ctx, runtime)
+        elif serving is None:  # still loading (a restart, a first deploy): answer once loaded, within the timeout
+            timeout_ms = DeploymentConfig.load(runtime.desired.config).timeout_ms
+            serving = await ctx.host.wait_loaded(runtime, timeout_ms / 1000)
         if serving is None:
             raise NotReady(runtime)
         config = serving.settings

@@ -206,6 +206,7 @@ class DeploymentRuntime:
         self.evicted = False  # unloaded to stay within the memory budget; reloaded on the next request
         self.idle_settings: DeploymentConfig | None = None  # the evicted serving set's settings (timeout)
         self.reloading: asyncio.Future[None] | None = None  # the reload in progress (event loop only)
+        self.changed: asyncio.Event | None = None  # set when a load ends (event loop only; see ModelHost.wait_loaded)
         self._lock = threading.Lock()
         self.desired = desired
         self._status = self._initial_status(desired)
@@ -223,6 +224,12 @@ class DeploymentRuntime:
     def serving(self) -> bool:
         """Whether requests are answered now: loaded and warmed, or evicted (reloaded on the next request)."""
         return self.active is not None or self.evicted
+
+    def notify(self) -> None:
+        """Wake the requests waiting for a load of this deployment to end (call on the event loop)."""
+        event, self.changed = self.changed, None
+        if event is not None:
+            event.set()
 
     def evict(self) -> bool:
         """Unload the serving set when no request is in progress; the status says idle (unloaded)."""
@@ -531,6 +538,7 @@ class ModelHost:
         self.memory_budget = memory_budget_mb * MiB if memory_budget_mb else None
         self._budget_lock = threading.Lock()
         self._pending_reloads = 0
+        self._loop: asyncio.AbstractEventLoop | None = None  # the event loop, for wake-ups from loader threads
         self._passed_parity: set[str] = set()  # versions that passed the gate in this process (reloads skip it)
         self.only = only  # an isolated deployment's worker serves this one deployment and nothing else
         self.spawner = spawner  # None: every deployment is served in this process (as a worker does)
@@ -574,6 +582,23 @@ class ModelHost:
         done = time.perf_counter()
         timings = {"parse": parsed - started, "predict": predicted - parsed, "serialize": done - predicted}
         return Scored(response, scoring_input.data, outputs, timings)
+
+    async def wait_loaded(self, runtime: DeploymentRuntime, timeout: float) -> ServingSet | None:
+        """Wait up to ``timeout`` seconds for a deployment that is still loading (after a restart, or its first
+        deploy) to serve, so its first requests are answered once it is ready instead of refused; None if it
+        failed or is still loading by then."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        waiting = (DeploymentState.pending, DeploymentState.loading, DeploymentState.warming)
+        while runtime.active is None and not runtime.removed and runtime.state in waiting:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            if runtime.changed is None:
+                runtime.changed = asyncio.Event()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(runtime.changed.wait(), remaining)
+        return runtime.active
 
     async def ensure_loaded(self, runtime: DeploymentRuntime) -> ServingSet | None:
         """The runtime's serving set, reloading it first when it was evicted (one reload shared by every waiting
@@ -656,6 +681,7 @@ class ModelHost:
             if name not in (None, self.only):
                 return []
             name = self.only
+        self._loop = asyncio.get_running_loop()
         async with self._reconcile_lock:  # serialises read + converge, so an older read never wins
             desired = await asyncio.to_thread(read_desired, self.store, name, self.owner)
             self.converge(desired, None if name is None else [name])
@@ -825,6 +851,11 @@ class ModelHost:
             message = describe_error(exc)
             log.warning("Deployment %s generation %s failed while %s: %s", runtime.name, generation, step, message)
             runtime.fail(generation, step, message)
+        finally:
+            loop = self._loop
+            if loop is not None and not loop.is_closed():
+                with contextlib.suppress(RuntimeError):  # the loop closed meanwhile (shutdown)
+                    loop.call_soon_threadsafe(runtime.notify)
 
 
 def warm_up(model: ScoringModel, input_example: Any) -> str:

@@ -154,3 +154,29 @@ def test_a_model_larger_than_the_whole_budget_is_refused_at_deploy_with_both_siz
     assert f"budget of {BUDGET_MB} MiB" in message, message
     # and the models already served are untouched
     assert daemon.status("d-1").state == DeploymentState.ready
+
+
+def test_a_request_sent_while_its_deployment_loads_is_answered_once_loaded_not_refused(daemon: Daemon) -> None:
+    # Given a version never loaded by this daemon (so its load takes a while: download, MLflow load, parity gate)
+    X = daemon.X  # type: ignore[attr-defined]
+    _register(daemon.config, daemon.experiment, "fresh", LogisticRegression(C=9).fit(X, daemon.y), X)  # type: ignore[attr-defined]
+    daemon.store.create_deployment(
+        "fresh",
+        owner="tester",
+        target="local",
+        model_ref="fresh/1",
+        variants=[Variant(model_name="fresh", model_version="1")],
+    )
+    # When a request is sent right after the deploy is applied, while it is still loading
+    status = daemon.target.apply("fresh")
+    assert status.state in (DeploymentState.pending, DeploymentState.loading, DeploymentState.warming), status
+    assert status.url
+    body = orjson.dumps({"dataframe_split": X.head(3).to_dict(orient="split")})
+    with httpx.Client(timeout=60, trust_env=False) as http:
+        answer = http.post(status.url, content=body, headers={"Content-Type": "application/json"})
+    # Then it waits for the load and gets the model's answer
+    assert answer.status_code == 200, answer.text
+    assert (
+        orjson.loads(answer.content)["predictions"]
+        == LogisticRegression(C=9).fit(X, daemon.y).predict(X.head(3)).tolist()
+    )  # type: ignore[attr-defined]
