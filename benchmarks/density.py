@@ -98,7 +98,12 @@ def run(budget_mb: int, deployments: int, reloads: int) -> dict[str, float]:
                 warm = []
                 for _ in range(reloads):
                     sent = time.perf_counter()
-                    assert http.post(f"{base}/deployments/{loaded[-1]}/invocations", content=body, headers=headers).status_code == 200  # noqa: E501
+                    assert (
+                        http.post(
+                            f"{base}/deployments/{loaded[-1]}/invocations", content=body, headers=headers
+                        ).status_code
+                        == 200
+                    )  # noqa: E501
                     warm.append(time.perf_counter() - sent)
                 cold = []
                 for name in idle[:reloads]:

@@ -86,10 +86,14 @@ def main() -> None:
             target.stop_daemon()
             target.close()
             store.close()
-    print(f"cold first deploy (daemon start + deploy + ready): {[f'{c:.2f}' for c in cold]} s, "
-          f"median {statistics.median(cold):.2f} s")
-    print(f"kill -9 with {args.deployments} deployments -> first 200 on the same URL: {[f'{b:.2f}' for b in back]} s, "
-          f"median {statistics.median(back):.2f} s")
+    print(
+        f"cold first deploy (daemon start + deploy + ready): {[f'{c:.2f}' for c in cold]} s, "
+        f"median {statistics.median(cold):.2f} s"
+    )
+    print(
+        f"kill -9 with {args.deployments} deployments -> first 200 on the same URL: {[f'{b:.2f}' for b in back]} s, "
+        f"median {statistics.median(back):.2f} s"
+    )
 
 
 if __name__ == "__main__":
