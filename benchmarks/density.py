@@ -142,8 +142,8 @@ def main() -> None:
           f"{'warm p50 ms':>11} {'reload p50 ms':>13}")  # fmt: skip
     for r in results:
         budget = f"{r['budget_mb']:.0f}" if r["budget_mb"] else "none"
-        print(f"{budget:>8} {r['deployments']:>11.0f} {r['idle']:>5.0f} {r['rss_mib']:>8.0f} {r['deploy_all_s']:>12.1f} "
-              f"{r['warm_ms']:>11.2f} {r['reload_ms']:>13.1f}")  # fmt: skip
+        print(f"{budget:>8} {r['deployments']:>11.0f} {r['idle']:>5.0f} {r['rss_mib']:>8.0f} "
+              f"{r['deploy_all_s']:>12.1f} {r['warm_ms']:>11.2f} {r['reload_ms']:>13.1f}")  # fmt: skip
     if len(results) == 2:
         print(f"RSS with a {args.budget_mb} MiB budget: {results[1]['rss_mib'] / results[0]['rss_mib']:.2f}x of none")
 

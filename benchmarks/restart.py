@@ -21,13 +21,13 @@ import httpx
 import orjson
 
 sys.path.insert(0, str(Path(__file__).parent))
-from density import MODEL, register  # noqa: E402
+from density import MODEL, register
 
-from jupyter_mlops.config import MLOpsConfig  # noqa: E402
-from jupyter_mlops.core.models import Variant  # noqa: E402
-from jupyter_mlops.core.store import Store  # noqa: E402
-from jupyter_mlops.core.targets.local import LocalTarget  # noqa: E402
-from jupyter_mlops.serving import daemon_file  # noqa: E402
+from jupyter_mlops.config import MLOpsConfig
+from jupyter_mlops.core.models import Variant
+from jupyter_mlops.core.store import Store
+from jupyter_mlops.core.targets.local import LocalTarget
+from jupyter_mlops.serving import daemon_file
 
 
 def first_200_after(url: str, body: bytes, since: float, timeout: float = 60.0) -> float:
@@ -76,7 +76,8 @@ def main() -> None:
                         target.wait_ready(f"d{i}", 120)
                 url = target.status(name).url  # type: ignore[union-attr]
                 info = daemon_file.read(target.info_path)
-                assert info is not None and url
+                assert info is not None
+                assert url
                 killed = time.monotonic()
                 os.kill(info.pid, signal.SIGKILL)
                 back.append(first_200_after(url, body, killed))
