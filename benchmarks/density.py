@@ -103,7 +103,7 @@ def run(budget_mb: int, deployments: int, reloads: int) -> dict[str, float]:
                             f"{base}/deployments/{loaded[-1]}/invocations", content=body, headers=headers
                         ).status_code
                         == 200
-                    )  # noqa: E501
+                    )
                     warm.append(time.perf_counter() - sent)
                 cold = []
                 for name in idle[:reloads]:
