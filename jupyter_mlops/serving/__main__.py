@@ -41,6 +41,12 @@ def parse_args(argv: Sequence[str] | None = None) -> DaemonSettings:
         "--worker", metavar="NAME", help="Internal: serve only deployment NAME, as an isolated worker of the daemon."
     )
     parser.add_argument("--owner", metavar="USER", help="Serve only the deployments USER owns (a hub user's daemon).")
+    parser.add_argument(
+        "--memory-budget-mb",
+        type=int,
+        help="MiB the models loaded in the daemon may use; idle ones beyond it are unloaded, least recently used "
+        "first, and loaded again on their next request (default: MLOpsConfig.serving_memory_budget_mb; 0 = none).",
+    )
     args = parser.parse_args(argv)
     # Settings given on the command line win; the rest follow MLOpsConfig's defaults, which derive from them
     # (a --data-dir moves the SQLite files along with it, the registry follows the tracking URI).
@@ -62,6 +68,8 @@ def parse_args(argv: Sequence[str] | None = None) -> DaemonSettings:
         max_request_bytes=args.max_request_bytes,
         worker_for=args.worker,
         owner=args.owner or None,
+        memory_budget_mb=(config.serving_memory_budget_mb if args.memory_budget_mb is None else args.memory_budget_mb)
+        or None,
     )
 
 

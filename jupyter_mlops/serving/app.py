@@ -26,6 +26,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Lifespan
 
 from ..core import validation
+from ..core.deployments.config import DeploymentConfig
 from ..core.errors import Forbidden, InvalidRequest, MLOpsError, NotFound, Unavailable, UnsupportedMediaType
 from ..core.models import DeploymentState
 from . import auth as deployment_auth
@@ -212,7 +213,13 @@ async def serve_request(
             raise NotFound(f"No deployment named {name!r} is served here.")
         if isinstance(runtime, IsolatedRuntime):  # its own process answers (and records the request)
             return await runtime.forward(request, await read_body(request, ctx.max_request_bytes))
+        runtime.last_used = started
         serving = runtime.active
+        if serving is None and runtime.evicted:
+            serving = await reload_evicted(ctx, runtime)
+        elif serving is None:  # still loading (a restart, a first deploy): answer once loaded, within the timeout
+            timeout_ms = DeploymentConfig.load(runtime.desired.config).timeout_ms
+            serving = await ctx.host.wait_loaded(runtime, timeout_ms / 1000)
         if serving is None:
             raise NotReady(runtime)
         config = serving.settings
@@ -267,6 +274,19 @@ async def serve_request(
     return response
 
 
+async def reload_evicted(ctx: ServingContext, runtime: DeploymentRuntime) -> ServingSet | None:
+    """Load an evicted deployment again and wait for it within its timeout (TimedOut past it; LoadQueueFull, a
+    503 with Retry-After, when too many reloads are queued). Eviction alone never fails a request."""
+    timeout_ms = runtime.idle_settings.timeout_ms if runtime.idle_settings is not None else 30_000
+    try:
+        return await asyncio.wait_for(ctx.host.ensure_loaded(runtime), timeout_ms / 1000)
+    except asyncio.TimeoutError:
+        raise TimedOut(
+            f"Deployment {runtime.name!r} was idle and unloaded; loading it again took longer than its timeout of "
+            f"{timeout_ms} ms. Retry: it stays loaded once ready."
+        ) from None
+
+
 def data_plane_routes(ctx: ServingContext) -> list[BaseRoute]:
     """Health and MLflow-compatible scoring, per deployment. Loopback-bound, no authentication yet."""
 
@@ -280,6 +300,8 @@ def data_plane_routes(ctx: ServingContext) -> list[BaseRoute]:
         runtime = _deployment(ctx, request)
         if isinstance(runtime, IsolatedRuntime):
             return await runtime.forward(request, None)
+        if runtime.active is None and runtime.evicted:
+            return json_response({"status": "ok", "state": "idle"})  # answers; loads on the next scoring request
         if runtime.active is None:
             raise NotReady(runtime)
         return json_response({"status": "ok", "state": runtime.state.value})
@@ -389,6 +411,11 @@ def v2_routes(ctx: ServingContext) -> list[BaseRoute]:
         if isinstance(runtime, Response):
             return runtime
         serving = runtime.active
+        if serving is None and runtime.evicted:
+            try:
+                serving = await reload_evicted(ctx, runtime)
+            except MLOpsError as exc:
+                return v2_error(exc)
         if serving is None:
             return v2_error(NotReady(runtime))
         served = serving.route()

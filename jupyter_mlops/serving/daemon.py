@@ -54,6 +54,8 @@ class DaemonSettings:
     worker_for: str | None = None
     # Serve only the deployments this user owns (a hub user's daemon; None: every local deployment).
     owner: str | None = None
+    # Models loaded in this process stay within this many MiB (least-recently-used idle ones are unloaded).
+    memory_budget_mb: int | None = None
 
 
 class DaemonError(Exception):
@@ -190,10 +192,13 @@ def run(settings: DaemonSettings) -> int:
     model_host = ModelHost(
         store,
         url,
-        loader=MLflowLoader(settings.tracking_uri, settings.registry_uri),
+        loader=MLflowLoader(
+            settings.tracking_uri, settings.registry_uri, str(settings.data_dir / "serving" / "model-cache")
+        ),
         only=worker,
         spawner=launch.runtime if worker is None else None,
         owner=settings.owner,
+        memory_budget_mb=settings.memory_budget_mb,
     )
     info = daemon_file.DaemonInfo(
         pid=os.getpid(),

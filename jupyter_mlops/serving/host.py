@@ -10,9 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import os
+import re
+import shutil
 import sqlite3
+import sys
+import tempfile
 import threading
 import time
 from collections import deque
@@ -25,6 +30,7 @@ from typing import Any, ClassVar
 from sqlalchemy import select
 
 from ..core.deployments.config import DeploymentConfig
+from ..core.errors import InvalidRequest, Unavailable
 from ..core.models import (
     DEPLOY_STEPS,
     DeploymentState,
@@ -53,6 +59,13 @@ from .protocol import (
 from .traffic import TrafficSplit
 
 log = logging.getLogger(__name__)
+
+MiB = 1024 * 1024
+IDLE_MESSAGE = "idle (unloaded)"
+# What a loaded model holds besides its estimator (PyFuncModel, metadata, signature, ScoringModel), measured with
+# benchmarks/density.py on small scikit-learn models; added to each model's pickled size.
+MODEL_OVERHEAD_BYTES = 1 * MiB
+MAX_PENDING_RELOADS = 32  # reloads of evicted models queued at once; more get 503 + Retry-After
 
 TARGET = "local"
 MAX_ERROR_LENGTH = 500
@@ -188,6 +201,12 @@ class DeploymentRuntime:
         self.removed = False
         self.in_flight = 0  # admitted requests not answered yet (event loop only: no lock)
         self.windows: dict[str, VariantWindow] = {}
+        self.last_used = 0.0  # perf_counter of the last request (least-recently-used eviction)
+        self.size_bytes = 0  # estimated memory of the active serving set's models
+        self.evicted = False  # unloaded to stay within the memory budget; reloaded on the next request
+        self.idle_settings: DeploymentConfig | None = None  # the evicted serving set's settings (timeout)
+        self.reloading: asyncio.Future[None] | None = None  # the reload in progress (event loop only)
+        self.changed: asyncio.Event | None = None  # set when a load ends (event loop only; see ModelHost.wait_loaded)
         self._lock = threading.Lock()
         self.desired = desired
         self._status = self._initial_status(desired)
@@ -203,8 +222,32 @@ class DeploymentRuntime:
         return self._status.state
 
     def serving(self) -> bool:
-        """Whether something answers requests now (loaded and warmed)."""
-        return self.active is not None
+        """Whether requests are answered now: loaded and warmed, or evicted (reloaded on the next request)."""
+        return self.active is not None or self.evicted
+
+    def notify(self) -> None:
+        """Wake the requests waiting for a load of this deployment to end (call on the event loop)."""
+        event, self.changed = self.changed, None
+        if event is not None:
+            event.set()
+
+    def evict(self) -> bool:
+        """Unload the serving set when no request is in progress; the status says idle (unloaded)."""
+        with self._lock:
+            serving = self.active
+            if serving is None or self.in_flight or self.removed:
+                return False
+            self.idle_settings = serving.settings
+            self.active = None
+            self.evicted = True
+            self.size_bytes = 0
+            served = ", ".join(v.variant.model_uri for v in serving.variants)
+            self._set_state(
+                DeploymentState.ready,
+                f"{IDLE_MESSAGE}: {served} was unloaded to keep the daemon within its memory budget; the next "
+                "request loads it again",
+            )
+            return True
 
     def close(self) -> None:
         """Release what the runtime holds besides memory (an isolated deployment's worker); nothing here."""
@@ -262,6 +305,7 @@ class DeploymentRuntime:
             if not self._current(serving.generation):
                 return False
             self.active = serving
+            self.evicted = False
             self.windows = {}  # a new generation is judged on its own requests (auto-rollback)
             entry = self._step("ready")
             entry.status, entry.started_at, entry.finished_at = StepStatus.done, _now(), _now()
@@ -301,6 +345,42 @@ class DeploymentRuntime:
         )
 
 
+class LoadQueueFull(Unavailable):
+    """Too many evicted models are being reloaded at once: answer 503 + Retry-After rather than queue forever."""
+
+    code = "OVERLOADED"
+    retry_after = "1"
+
+
+class ModelTooLarge(InvalidRequest):
+    """A model version needs more memory than the daemon's whole budget: it could never be served."""
+
+
+def model_size_bytes(pyfunc: Any) -> int:
+    """Estimated memory of a loaded pyfunc model: its estimator's pickled size plus a fixed overhead.
+
+    Pickled size tracks the arrays that dominate a model's memory (trees, coefficients) and costs one
+    serialisation at load, never on the request path."""
+    import cloudpickle
+
+    for get in (lambda: pyfunc.get_raw_model(), lambda: pyfunc._model_impl):
+        try:
+            return len(cloudpickle.dumps(get())) + MODEL_OVERHEAD_BYTES
+        except Exception:  # noqa: S112 - not every flavor exposes or pickles its raw model; try the next
+            continue
+    return 2 * MODEL_OVERHEAD_BYTES
+
+
+def _release_memory() -> None:
+    """Give freed heap back to the OS after an eviction (glibc keeps it otherwise, and RSS would not drop)."""
+    import ctypes
+
+    # No gc.collect(): it would hold the GIL for a fraction of a second in a process with MLflow loaded, and
+    # reference counting already freed the evicted models.
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
 def describe_error(exc: BaseException) -> str:
     """``Type: message`` on one line, bounded; never a traceback."""
     message = getattr(exc, "message", None)
@@ -315,9 +395,12 @@ def describe_error(exc: BaseException) -> str:
 class MLflowLoader:
     """Loads pyfunc models from the registry; configures and imports MLflow once, off the event loop."""
 
-    def __init__(self, tracking_uri: str | None, registry_uri: str | None) -> None:
+    def __init__(self, tracking_uri: str | None, registry_uri: str | None, cache_dir: str | None = None) -> None:
         self.tracking_uri = tracking_uri
         self.registry_uri = registry_uri
+        # Local copies of registered versions' artifacts: a reload after eviction or a restart reads them from
+        # disk instead of downloading them again (None: always from the registry).
+        self.cache_dir = cache_dir
         self._ready = False
         self._lock = threading.Lock()
 
@@ -356,7 +439,64 @@ class MLflowLoader:
         self.prepare()
         import mlflow.pyfunc
 
-        return mlflow.pyfunc.load_model(model_uri)
+        local = self._cached(model_uri) if self.cache_dir else None
+        if local is None:
+            return mlflow.pyfunc.load_model(model_uri)
+        return self._from_snapshot(local)
+
+    def _from_snapshot(self, local: str) -> Any:
+        """The pyfunc model of the cached artifacts at ``local``, unpickled from a snapshot taken at its first load
+        (milliseconds instead of MLflow's ~0.1 s load for a small model: what a reload after eviction or a restart
+        pays). The snapshot is taken by this daemon, beside the artifacts it came from, and keyed by the Python
+        and MLflow versions; any failure falls back to MLflow's loader."""
+        import cloudpickle
+        import mlflow
+        import mlflow.pyfunc
+
+        snapshot = f"{local}.{sys.version_info[0]}{sys.version_info[1]}-{mlflow.__version__}.pyfunc"
+        with contextlib.suppress(OSError):
+            with open(snapshot, "rb") as file:
+                data = file.read()
+            try:
+                return cloudpickle.loads(data)
+            except Exception as exc:
+                log.warning("Model snapshot %s unreadable (%s); loading with MLflow", snapshot, describe_error(exc))
+        pyfunc = mlflow.pyfunc.load_model(local)
+        try:
+            data = cloudpickle.dumps(pyfunc)
+            fd, staging = tempfile.mkstemp(prefix=".snapshot-", dir=os.path.dirname(local))
+            with os.fdopen(fd, "wb") as file:
+                file.write(data)
+            os.replace(staging, snapshot)
+        except Exception as exc:
+            log.info("No snapshot of %s: %s", local, describe_error(exc))
+        return pyfunc
+
+    def _cached(self, model_uri: str) -> str | None:
+        """A local copy of ``models:/name/version``'s artifacts, downloaded once. Keyed by the version's creation
+        time too, so a version number reused after its model was deleted and registered again is not confused
+        with the old one. None for other URIs (aliases move: they are resolved by MLflow each time)."""
+        match = re.fullmatch(r"models:/([^/@]+)/(\d+)", model_uri)
+        if match is None or self.cache_dir is None:
+            return None
+        import mlflow
+        import mlflow.artifacts
+
+        name, version = match.groups()
+        created = mlflow.MlflowClient().get_model_version(name, version).creation_timestamp
+        key = hashlib.sha256(f"{name}\0{version}\0{created}".encode()).hexdigest()[:32]
+        target = os.path.join(self.cache_dir, key)
+        if os.path.isfile(os.path.join(target, "MLmodel")):
+            return target
+        os.makedirs(self.cache_dir, mode=0o700, exist_ok=True)
+        staging = tempfile.mkdtemp(prefix=f".{key}-", dir=self.cache_dir)
+        try:
+            path = mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=staging)
+            if not os.path.exists(target):  # another load may have put it there meanwhile
+                os.replace(path, target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return target if os.path.isfile(os.path.join(target, "MLmodel")) else None
 
 
 def _registry_initialised(uri: str) -> bool:
@@ -390,8 +530,16 @@ class ModelHost:
         only: str | None = None,
         spawner: Spawner | None = None,
         owner: str | None = None,
+        memory_budget_mb: int | None = None,
     ) -> None:
         self.metrics = metrics or ServingMetrics()
+        # Models in this process stay within this many bytes, evicting the least recently used idle ones (None: no
+        # limit). Isolated deployments are outside it: their own processes hold their models.
+        self.memory_budget = memory_budget_mb * MiB if memory_budget_mb else None
+        self._budget_lock = threading.Lock()
+        self._pending_reloads = 0
+        self._loop: asyncio.AbstractEventLoop | None = None  # the event loop, for wake-ups from loader threads
+        self._passed_parity: set[str] = set()  # versions that passed the gate in this process (reloads skip it)
         self.only = only  # an isolated deployment's worker serves this one deployment and nothing else
         self.spawner = spawner  # None: every deployment is served in this process (as a worker does)
         self.owner = owner  # serve only this user's deployments (None: every local deployment in the store)
@@ -435,6 +583,73 @@ class ModelHost:
         timings = {"parse": parsed - started, "predict": predicted - parsed, "serialize": done - predicted}
         return Scored(response, scoring_input.data, outputs, timings)
 
+    async def wait_loaded(self, runtime: DeploymentRuntime, timeout: float) -> ServingSet | None:
+        """Wait up to ``timeout`` seconds for a deployment that is still loading (after a restart, or its first
+        deploy) to serve, so its first requests are answered once it is ready instead of refused; None if it
+        failed or is still loading by then."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        waiting = (DeploymentState.pending, DeploymentState.loading, DeploymentState.warming)
+        while runtime.active is None and not runtime.removed and runtime.state in waiting:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            if runtime.changed is None:
+                runtime.changed = asyncio.Event()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(runtime.changed.wait(), remaining)
+        return runtime.active
+
+    async def ensure_loaded(self, runtime: DeploymentRuntime) -> ServingSet | None:
+        """The runtime's serving set, reloading it first when it was evicted (one reload shared by every waiting
+        request). Raises LoadQueueFull when too many reloads are queued already."""
+        serving = runtime.active
+        if serving is not None or not runtime.evicted:
+            return serving
+        future = runtime.reloading
+        if future is None:
+            if self._pending_reloads >= MAX_PENDING_RELOADS:
+                raise LoadQueueFull(
+                    f"{self._pending_reloads} idle deployments are being loaded again; deployment {runtime.name!r} "
+                    "is next. Retry after the time in Retry-After."
+                )
+            self._pending_reloads += 1
+            self.metrics.reloads.labels(runtime.name).inc()
+            loop = asyncio.get_running_loop()
+            future = runtime.reloading = loop.run_in_executor(self._load_pool, self._load, runtime, runtime.desired)
+
+            def done(_future: asyncio.Future[None]) -> None:
+                self._pending_reloads -= 1
+                runtime.reloading = None
+
+            future.add_done_callback(done)
+        await asyncio.shield(future)
+        return runtime.active
+
+    def enforce_budget(self, keep: DeploymentRuntime | None = None) -> int:
+        """Evict least-recently-used idle deployments until the loaded models fit the memory budget; returns how
+        many were evicted. ``keep`` (the one just loaded) is evicted last of all: never."""
+        if self.memory_budget is None:
+            return 0
+        evicted = 0
+        with self._budget_lock:
+            loaded = [r for r in list(self._deployments.values()) if r.active is not None and not r.isolated]
+            total = sum(r.size_bytes for r in loaded)
+            for runtime in sorted(loaded, key=lambda r: r.last_used):
+                if total <= self.memory_budget:
+                    break
+                size = runtime.size_bytes
+                if runtime is keep or not runtime.evict():
+                    continue
+                total -= size
+                evicted += 1
+                self.metrics.evictions.labels(runtime.name).inc()
+                log.info("Evicted idle deployment %s (memory budget %d MiB)", runtime.name, self.memory_budget // MiB)
+            self.metrics.loaded_bytes.set(total)
+        if evicted:
+            _release_memory()
+        return evicted
+
     def batcher_for(
         self, deployment: str, variant: Variant, model: ScoringModel, config: DeploymentConfig
     ) -> MicroBatcher | None:
@@ -466,6 +681,7 @@ class ModelHost:
             if name not in (None, self.only):
                 return []
             name = self.only
+        self._loop = asyncio.get_running_loop()
         async with self._reconcile_lock:  # serialises read + converge, so an older read never wins
             desired = await asyncio.to_thread(read_desired, self.store, name, self.owner)
             self.converge(desired, None if name is None else [name])
@@ -568,6 +784,7 @@ class ModelHost:
                 raise ValueError("the deployment has no variants")
             current = runtime.active
             loaded: dict[str, tuple[ScoringModel, Any]] = {}
+            sizes: dict[str, int] = {}
             messages: list[str] = []
             for variant in desired.variants:
                 uri = variant.model_uri
@@ -576,12 +793,22 @@ class ModelHost:
                     continue
                 if reused is not None:
                     loaded[uri] = (reused.model, None)
+                    served_uris = {v.variant.model_uri for v in current.variants} if current is not None else set()
+                    sizes[uri] = runtime.size_bytes // max(1, len(served_uris))
                     messages.append(f"{uri} already loaded")
                     continue
                 started = time.perf_counter()
                 pyfunc = self._loader(uri)
                 elapsed = time.perf_counter() - started
                 self.metrics.load_seconds.labels(runtime.name, variant.name).observe(elapsed)
+                if self.memory_budget is not None:
+                    size = sizes[uri] = model_size_bytes(pyfunc)
+                    if size > self.memory_budget:
+                        raise ModelTooLarge(
+                            f"{uri} needs about {size / MiB:.1f} MiB, more than the serving daemon's whole memory "
+                            f"budget of {self.memory_budget // MiB} MiB. Raise serving_memory_budget_mb, or deploy "
+                            "it isolated (its own process, outside the budget)."
+                        )
                 loaded[uri] = (ScoringModel.from_pyfunc(pyfunc), pyfunc)
                 messages.append(f"loaded {uri} in {elapsed:.2f} s")
             runtime.step_done(generation, step, "; ".join(messages))
@@ -593,7 +820,14 @@ class ModelHost:
                 for model, pyfunc in loaded.values()
                 if pyfunc is not None
             ]
-            warmed += [parity.check(m, p) for m, p in loaded.values() if p is not None]  # governance: parity gate
+            for uri, (model, pyfunc) in loaded.items():  # governance: parity gate, once per version and process
+                if pyfunc is None:
+                    continue
+                if uri in self._passed_parity:
+                    warmed.append(f"parity: {uri} passed when first loaded")
+                    continue
+                warmed.append(parity.check(model, pyfunc))
+                self._passed_parity.add(uri)
             runtime.step_done(generation, step, "; ".join(warmed) or "already warm")
             config = DeploymentConfig.load(desired.config)
             serving = ServingSet(
@@ -608,12 +842,20 @@ class ModelHost:
                 ),
                 dict(desired.config),
             )
+            runtime.last_used = time.perf_counter()  # just loaded: the most recently used
             if runtime.activate(serving):
+                runtime.size_bytes = sum(sizes.values())
                 log.info("Deployment %s generation %s is ready", runtime.name, generation)
+                self.enforce_budget(keep=runtime)
         except Exception as exc:
             message = describe_error(exc)
             log.warning("Deployment %s generation %s failed while %s: %s", runtime.name, generation, step, message)
             runtime.fail(generation, step, message)
+        finally:
+            loop = self._loop
+            if loop is not None and not loop.is_closed():
+                with contextlib.suppress(RuntimeError):  # the loop closed meanwhile (shutdown)
+                    loop.call_soon_threadsafe(runtime.notify)
 
 
 def warm_up(model: ScoringModel, input_example: Any) -> str:

@@ -90,6 +90,24 @@ class ServingMetrics:
             registry=self.registry,
         )
 
+        self.evictions = Counter(
+            "mlops_model_evictions",
+            "Idle deployments unloaded to keep the daemon within its memory budget (least recently used first).",
+            ("deployment",),
+            registry=self.registry,
+        )
+        self.reloads = Counter(
+            "mlops_model_reloads",
+            "Evicted deployments loaded again because a request arrived for them.",
+            ("deployment",),
+            registry=self.registry,
+        )
+        self.loaded_bytes = Gauge(
+            "mlops_loaded_model_bytes",
+            "Estimated memory of the models loaded in the daemon's process (counted against its memory budget).",
+            registry=self.registry,
+        )
+
     def observe_stages(self, deployment: str, timings: dict[str, float]) -> None:
         for stage, seconds in timings.items():
             self.stage_latency.labels(deployment, stage).observe(seconds)

@@ -53,7 +53,7 @@ class RestartPolicy:
     ``max_crashes`` crashes within ``window`` seconds are a crash loop: no more restarts until told.
     """
 
-    initial_delay: float = 0.5
+    initial_delay: float = 0.05  # a crash is restarted at once (back within seconds); a loop still backs off
     max_delay: float = 30.0
     factor: float = 2.0
     healthy_after: float = 30.0

@@ -167,6 +167,7 @@ class LocalTarget(Target):
             "--registry-uri", config.registry_uri,
             "--host", config.serving_host,
             "--port", str(config.serving_port),
+            "--memory-budget-mb", str(config.serving_memory_budget_mb),
         ]  # fmt: skip
         if config.allow_remote_serving:
             command.append("--allow-remote")
