@@ -11,6 +11,7 @@ except ImportError:  # pragma: no cover - source tree without a build
 
 _API = {
     "client",
+    "configure",
     "deploy",
     "deployment",
     "deployments",
@@ -76,6 +77,7 @@ __all__ = [
     "audit",
     "card",
     "client",
+    "configure",
     "delete_alias",
     "deploy",
     "deployment",

@@ -74,11 +74,13 @@ def _member(name: str, optional: bool, type_text: str) -> list[str]:
 
 
 def generate() -> str:
-    """The TypeScript module for every model of ``monitoring_models()``, in dependency-free declaration order."""
+    """The TypeScript module for every model of ``monitoring_models()`` and the deployment settings."""
     sys.path.insert(0, str(ROOT))
+    from jupyter_mlops.core.deployments import config
     from jupyter_mlops.core.monitoring.models import monitoring_models
 
-    models = monitoring_models()
+    settings = [config.BatchingConfig, config.AutoRollbackConfig, config.MonitoringConfig, config.DeploymentSettings]
+    models = [*monitoring_models(), *settings]
     _, schema = models_json_schema([(m, "validation") for m in models], ref_template="#/$defs/{model}")
     definitions: dict[str, Any] = schema.get("$defs", {})
     out = [HEADER]

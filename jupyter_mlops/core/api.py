@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from .deployments.config import DeploymentSettings
 from .facade import MLOpsAPI
 from .governance.audit import AuditEvent, ChainReport, ServedAt
 from .governance.cards import LineageChain, ModelCard
@@ -121,10 +122,28 @@ def deploy(
     shadow: bool = False,
     batching: dict[str, Any] | None = None,
     isolated: bool = False,
+    settings: dict[str, Any] | None = None,
 ) -> Deployment:
     return client().deploy(
         model, name, target=target, wait=wait, replace=replace, on_progress=on_progress, canary=canary,
-        shadow=shadow, batching=batching, isolated=isolated,
+        shadow=shadow, batching=batching, isolated=isolated, settings=settings,
+    )  # fmt: skip
+
+
+@_documented_by(MLOpsAPI.configure)
+def configure(
+    name: str,
+    *,
+    timeout_ms: int | None = None,
+    max_queue: int | None = None,
+    max_rows: int | None = None,
+    batching: dict[str, Any] | None = None,
+    auto_rollback: bool | dict[str, Any] | None = None,
+    monitoring: dict[str, Any] | None = None,
+) -> DeploymentSettings:
+    return client().configure(
+        name, timeout_ms=timeout_ms, max_queue=max_queue, max_rows=max_rows, batching=batching,
+        auto_rollback=auto_rollback, monitoring=monitoring,
     )  # fmt: skip
 
 

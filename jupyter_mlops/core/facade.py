@@ -15,6 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from .deployments.config import DeploymentSettings
 from .governance.audit import AuditEvent, ChainReport, ServedAt
 from .governance.cards import LineageChain, ModelCard
 from .governance.policy import Approval
@@ -148,6 +149,7 @@ class MLOpsAPI(Protocol):
         shadow: bool = False,
         batching: dict[str, Any] | None = None,
         isolated: bool = False,
+        settings: dict[str, Any] | None = None,
     ) -> Deployment:
         """Deploy ``NAME``, ``NAME/VERSION`` or ``NAME@ALIAS`` as a live endpoint.
 
@@ -167,6 +169,9 @@ class MLOpsAPI(Protocol):
             shadow: Add the version as a shadow that gets a mirrored copy of every request.
             batching: Micro-batching settings ``{"max_batch_size", "max_wait_ms", "enabled"}``.
             isolated: Serve from a supervised worker process of its own (local target).
+            settings: Deployment settings (as for ``configure``): ``timeout_ms``, ``max_queue``, ``max_rows``,
+                ``batching``, ``auto_rollback`` (bool or object), ``monitoring`` (drift statistics, thresholds,
+                ``drift_share``).
 
         Returns:
             The deployment with its state and steps.
@@ -177,6 +182,43 @@ class MLOpsAPI(Protocol):
             Forbidden: The role may not deploy, the deployment belongs to someone else, or it is protected and
                 needs an approval.
             DeploymentFailed: ``wait`` and a step failed.
+        """
+        ...
+
+    def configure(
+        self,
+        name: str,
+        *,
+        timeout_ms: int | None = None,
+        max_queue: int | None = None,
+        max_rows: int | None = None,
+        batching: dict[str, Any] | None = None,
+        auto_rollback: bool | dict[str, Any] | None = None,
+        monitoring: dict[str, Any] | None = None,
+    ) -> DeploymentSettings:
+        """Change a deployment's settings (audited); with no changes, read them.
+
+        Blocks until the serving target serves with the new settings (a new generation, models kept loaded, no
+        downtime); monitoring settings apply from the next report and alert evaluation.
+
+        Args:
+            name: The deployment.
+            timeout_ms: Per-request model call timeout (1-600000).
+            max_queue: Requests waiting beyond this many answer 503 (1-100000).
+            max_rows: Requests with more rows answer 400 (>= 1).
+            batching: ``{"enabled", "max_batch_size", "max_wait_ms"}``, merged into the current ones.
+            auto_rollback: On or off, or ``{"enabled", "window", "min_requests", "error_rate_margin",
+                "p95_margin_ms"}``.
+            monitoring: ``{"numeric_statistic", "categorical_statistic", "thresholds", "drift_share",
+                "correction"}`` (see ``core/monitoring/drift.py``), merged into the current ones.
+
+        Returns:
+            The deployment's settings after the change.
+
+        Raises:
+            InvalidRequest: An unknown setting or a value out of range (the message names it).
+            NotFound: No deployment of that name.
+            Forbidden: The principal may not change it.
         """
         ...
 

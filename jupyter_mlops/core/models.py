@@ -191,6 +191,29 @@ class DeploymentSpec(Record):
     shadow: bool = False
     batching: dict[str, Any] | None = None  # {"max_batch_size": int, "max_wait_ms": float, "enabled": bool}
     isolated: bool = False
+    # Deployment settings (checked by the facade, as for ``configure``): either in ``settings`` or at the top.
+    settings: dict[str, Any] | None = None
+    timeout_ms: Any = None
+    max_queue: Any = None
+    max_rows: Any = None
+    auto_rollback: Any = None
+    monitoring: Any = None
+
+    def deployment_settings(self) -> dict[str, Any] | None:
+        """The settings given, from ``settings`` and the top-level fields (InvalidRequest if both name one)."""
+        top = {
+            key: value
+            for key in ("timeout_ms", "max_queue", "max_rows", "auto_rollback", "monitoring")
+            if (value := getattr(self, key)) is not None
+        }
+        if self.settings is None:
+            return top or None
+        if not isinstance(self.settings, dict):
+            raise InvalidRequest("'settings' must be an object such as {\"timeout_ms\": 5000}.")
+        both = sorted(set(top) & set(self.settings))
+        if both:
+            raise InvalidRequest(f"{', '.join(both)} given both at the top and in 'settings': give each once.")
+        return {**self.settings, **top}
 
     @field_validator("model")
     @classmethod

@@ -18,7 +18,7 @@ from typing_extensions import override
 from ..config import MLOpsConfig
 from . import lineage, payloads, registration, validation
 from .deployments import rollout
-from .deployments.config import DeploymentConfig, serving_settings
+from .deployments.config import DeploymentConfig, DeploymentSettings, serving_settings, settings_changes
 from .errors import InvalidRequest, MLOpsError, NotFound, Unavailable
 from .facade_base import SharedState
 from .governance import AuditLedger, DeploymentTokens, Governance
@@ -236,6 +236,7 @@ class MLOps(GovernanceOperations, MonitoringOperations):
         shadow: bool = False,
         batching: dict[str, Any] | None = None,
         isolated: bool = False,
+        settings: dict[str, Any] | None = None,
     ) -> Deployment:
         spec = DeploymentSpec(model=model, name=name, target=target or self.config.default_target, wait=wait)
         ref = ModelRef.parse(spec.model)
@@ -248,14 +249,14 @@ class MLOps(GovernanceOperations, MonitoringOperations):
         self._authorize("deploy", resource, owner=owner)
         if self.governance.is_protected("deploy", deployment=dep_name):
             self.governance.require_approval("deploy", self.principal, owner, str(resource), pinned.version)
-        settings = serving_settings(batching, isolated)
+        checked = serving_settings(batching, isolated, settings)
         if canary is not None or shadow or (replace and self._exists(dep_name)):
-            self._roll_out(dep_name, ref, pinned, canary=canary, shadow=shadow, settings=settings)
+            self._roll_out(dep_name, ref, pinned, canary=canary, shadow=shadow, settings=checked)
         else:
             variants = [Variant(model_name=pinned.name, model_version=pinned.version, role=VariantRole.primary)]
             self.store.create_deployment(
                 dep_name, owner=owner, target=spec.target, model_ref=str(ref), variants=variants,
-                config=DeploymentConfig().merged(**settings).to_json(),
+                config=DeploymentConfig().merged(**checked).to_json(),
             )  # fmt: skip
             message = f"deployed {pinned.uri}"
             rollout.record_event(self.store, dep_name, "deploy", message, variant="primary", actor=owner)
@@ -274,6 +275,47 @@ class MLOps(GovernanceOperations, MonitoringOperations):
                 raise
         self._audit("deploy", resource, before, after, owner=owner)
         return self.store.get_deployment(dep_name).observed(status)
+
+    @override
+    def configure(
+        self,
+        name: str,
+        *,
+        timeout_ms: int | None = None,
+        max_queue: int | None = None,
+        max_rows: int | None = None,
+        batching: dict[str, Any] | None = None,
+        auto_rollback: bool | dict[str, Any] | None = None,
+        monitoring: dict[str, Any] | None = None,
+    ) -> DeploymentSettings:
+        given = {
+            "timeout_ms": timeout_ms, "max_queue": max_queue, "max_rows": max_rows, "batching": batching,
+            "auto_rollback": auto_rollback, "monitoring": monitoring,
+        }  # fmt: skip
+        changes = {key: value for key, value in given.items() if value is not None}
+        name = validation.deployment_name(name)
+        record = self.store.get_deployment(name)
+        resource = Resource.deployment(name)
+        if not changes:
+            self._authorize("read", resource, owner=record.owner)
+            return DeploymentSettings.of(rollout.config_of(self.store, name))
+        checked = settings_changes(changes)
+        self._authorize("configure", resource, owner=record.owner)
+        before = DeploymentSettings.of(rollout.config_of(self.store, name))
+        message = "settings changed: " + ", ".join(sorted(checked))
+
+        def apply(variants: list[Variant], config: DeploymentConfig) -> rollout.Outcome:
+            return rollout.Outcome(variants, config.merged(**checked), "configure", message)
+
+        rollout.change(self.store, name, apply, actor=self.principal.name)
+        after = DeploymentSettings.of(rollout.config_of(self.store, name))
+        self._audit(
+            "configure", resource, before.model_dump(mode="json"), after.model_dump(mode="json"), owner=record.owner
+        )
+        target = self.target(record.target)
+        target.apply(name)  # a new generation (models stay loaded): the target serves with the new settings
+        target.wait_ready(name, self.config.deploy_timeout)
+        return after
 
     @override
     def deployments(self, owner: str | None = None) -> list[Deployment]:

@@ -243,6 +243,7 @@ class DeploymentsHandler(MLOpsHandler):
         body.setdefault("wait", False)
         try:
             spec = DeploymentSpec.model_validate(body)
+            settings = spec.deployment_settings()
         except ValidationError as exc:
             raise Refusal(400, _validation_message(exc)) from None
         except MLOpsError as exc:
@@ -250,6 +251,7 @@ class DeploymentsHandler(MLOpsHandler):
         deployment = await self.call(
             self.mlops.deploy, spec.model, spec.name, target=spec.target, wait=spec.wait,
             canary=spec.canary, shadow=spec.shadow, batching=spec.batching, isolated=spec.isolated,
+            settings=settings,
         )  # fmt: skip
         self.set_header("Location", f"{self.base_url.rstrip('/')}{API}/deployments/{deployment.name}")
         self.send(deployment, status=201 if spec.wait else 202)
@@ -271,6 +273,31 @@ class DeploymentHandler(MLOpsHandler):
         await self.call(self.mlops.undeploy, name)
         self.set_status(204)
         self.finish()
+
+
+class SettingsHandler(MLOpsHandler):
+    """``GET /deployments/{name}/settings``; ``PATCH`` changes some of them (200 + all of them, audited)."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        """The deployment's settings: serving limits, batching, automatic rollback and monitoring."""
+        self.send(await self.call(self.mlops.configure, name))
+
+    @web.authenticated
+    @authorized
+    async def patch(self, name: str) -> None:
+        """Change the body's settings as the authenticated user; objects are merged into the current ones."""
+        from ..core.deployments.config import settings_changes
+
+        body = self.json_body()
+        if not body:
+            raise Refusal(400, 'The body must be an object of settings to change, e.g. {"timeout_ms": 5000}.')
+        try:
+            changes = settings_changes(body)  # unknown names refused before they reach keyword arguments
+        except MLOpsError as exc:
+            raise Refusal(exc.status, exc.message, reason=exc.code) from None
+        self.send(await self.call(self.mlops.configure, name, **changes))
 
 
 class PredictHandler(MLOpsHandler):

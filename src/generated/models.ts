@@ -103,6 +103,8 @@ export interface DriftRow {
   psi?: number | null;
   chisquare?: number | null;
   jensenshannon?: number | null;
+  effective_rows?: number | null;
+  alpha?: number | null;
 }
 
 /**
@@ -114,6 +116,7 @@ export interface DatasetDrift {
   drifted: boolean;
   rows: number;
   sampled?: number | null;
+  distinct_rows?: number | null;
   features?: DriftRow[];
   prediction?: DriftRow | null;
   message?: string | null;
@@ -217,4 +220,59 @@ export interface WhoAmI {
   role: string;
   groups?: string[];
   scopes?: string[];
+}
+
+/**
+ * Adaptive micro-batching. Concurrent requests are merged into one model call
+ * of at most ``max_batch_size`` rows, waiting at most ``max_wait_ms`` for
+ * company (0 = only what is already queued).
+ */
+export interface BatchingConfig {
+  enabled?: boolean;
+  max_batch_size?: number;
+  max_wait_ms?: number;
+}
+
+/**
+ * Roll a canary back (weight 0) when it answers worse than the primary. Worse:
+ * over the last ``window`` requests of each, its error rate exceeds the
+ * primary's by more than ``error_rate_margin`` or its p95 latency by more than
+ * ``p95_margin_ms``.
+ */
+export interface AutoRollbackConfig {
+  enabled?: boolean;
+  window?: number;
+  min_requests?: number;
+  error_rate_margin?: number;
+  p95_margin_ms?: number;
+}
+
+/**
+ * How the deployment's drift is judged (see ``core/monitoring/drift.py``).
+ * ``thresholds`` by statistic: for the tests (``ks``, ``chisquare``) the
+ * report's significance level (split over the features with the Bonferroni
+ * ``correction``), for the distances the value at which a feature drifts.
+ * ``drift_share`` is the share of drifted features at which the dataset drifts
+ * and the data-drift alert fires.
+ */
+export interface MonitoringConfig {
+  numeric_statistic?: 'auto' | 'ks' | 'wasserstein' | 'psi';
+  categorical_statistic?: 'chisquare' | 'jensenshannon' | 'psi';
+  thresholds?: Record<string, number>;
+  drift_share?: number;
+  correction?: 'bonferroni' | 'none';
+}
+
+/**
+ * The settings a user can read and change on a deployment (``configure``,
+ * ``PATCH .../settings``).
+ */
+export interface DeploymentSettings {
+  timeout_ms: number;
+  max_queue: number;
+  max_rows: number;
+  batching: BatchingConfig;
+  auto_rollback: AutoRollbackConfig;
+  monitoring: MonitoringConfig;
+  isolated: boolean;
 }

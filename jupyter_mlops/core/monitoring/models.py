@@ -145,6 +145,8 @@ class DriftRow(_Record):
     psi: float | None = None
     chisquare: float | None = None
     jensenshannon: float | None = None
+    effective_rows: int | None = None  # independent live draws the test counted (repeated rows count once)
+    alpha: float | None = None  # the report's significance level; threshold = alpha / features tested (Bonferroni)
 
 
 class DatasetDrift(_Record):
@@ -154,6 +156,7 @@ class DatasetDrift(_Record):
     drifted: bool
     rows: int
     sampled: int | None = None
+    distinct_rows: int | None = None  # distinct input rows among those compared
     features: list[DriftRow] = []
     prediction: DriftRow | None = None
     message: str | None = None

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 import pandas as pd
 
+from ..deployments import rollout
 from ..errors import InvalidRequest, MLOpsError, NotFound
 from ..models import Deployment, ModelVersion
 from . import alerts as alert_rules
@@ -171,6 +172,13 @@ class Monitoring:
             snap["performance"], snap["performance_summary"] = self._performance(deployment, start, end, step)
         return snap
 
+    def drift_settings_of(self, name: str) -> DriftSettings:
+        """The drift settings of deployment ``name``: its own monitoring settings over the service's defaults."""
+        try:
+            return rollout.config_of(self.mlops.store, name).monitoring.drift_settings(self.drift_settings)
+        except NotFound:
+            return self.drift_settings
+
     def _drift(self, deployment: Deployment, start: float, end: float) -> dict[str, Any]:
         profile = self.baseline(deployment.model_name, deployment.model_version)
         if profile is None:
@@ -182,9 +190,9 @@ class Monitoring:
                 "prediction": None,
                 "message": f"No training baseline for {deployment.model_uri}: register it with X to monitor drift.",
             }
-        settings = self.drift_settings
+        settings = self.drift_settings_of(deployment.name)
         live = self.store.data(deployment.name, start, end, sample=settings.max_sample, seed=settings.seed)
-        result = dataset_drift(profile, live, self.drift_settings, input_prefix=INPUT_PREFIX, output=PREDICTION)
+        result = dataset_drift(profile, live, settings, input_prefix=INPUT_PREFIX, output=PREDICTION)
         if live.empty:
             result["message"] = "No logged inputs in this window yet."
         return result
@@ -271,6 +279,8 @@ class Monitoring:
         own = self.store.rules(name)
         names = {r["name"] for r in own}
         defaults = alert_rules.default_rules(float(self.config.latency_objective_ms), _ERROR_BUDGET)
+        share = self.drift_settings_of(name).drift_share  # the data-drift alert fires when the dataset drifts
+        defaults = [{**r, "threshold": share} if r["name"] == "data-drift" else r for r in defaults]
         return own + [{**r, "webhook": None} for r in defaults if r["name"] not in names]
 
     def set_rules(self, name: str, rules: Any) -> list[dict[str, Any]]:
