@@ -38,6 +38,7 @@ def test_two_shifted_features_drift_fire_an_alert_and_leave_green(monitored) -> 
     drifted = after.drift[after.drift["drifted"]]
     assert sorted(drifted["feature"]) == ["c", "d"], after.drift
     assert (drifted["statistic"] == "ks").all()
+    assert (after.drift["effective_rows"] > 0).all() and (after.drift["alpha"] == 0.05).all()
     assert (drifted["psi"] > 0.2).all() and (drifted["ks"] < 0.05).all()
     assert after.drift_share == pytest.approx(0.5)
     # ... the histograms compare the baseline with live data on the same bins

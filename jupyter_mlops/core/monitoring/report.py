@@ -17,6 +17,8 @@ DRIFT_COLUMNS = [
     "drifted",
     "type",
     "rows",
+    "effective_rows",
+    "alpha",
     "ks",
     "wasserstein",
     "psi",
