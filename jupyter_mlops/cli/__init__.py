@@ -32,6 +32,16 @@ def _json(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="Print stable JSON (see README, 'From a pipeline').")
 
 
+def _settings_flags(parser: argparse.ArgumentParser) -> None:
+    """The deployment settings flags shared by ``deploy`` and ``settings``."""
+    parser.add_argument("--timeout-ms", type=int, metavar="N", help="Per-request model call timeout (1-600000).")
+    parser.add_argument("--max-queue", type=int, metavar="N", help="Requests waiting beyond this many answer 503.")
+    parser.add_argument("--max-rows", type=int, metavar="N", help="Requests with more rows answer 400.")
+    parser.add_argument("--auto-rollback", choices=["on", "off"], help="Roll a worse canary back automatically.")
+    parser.add_argument("--set", dest="settings", action="append", metavar="KEY=VALUE",
+                        help="Any setting, dotted for nested ones: --set monitoring.drift_share=0.3.")  # fmt: skip
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``jupyter mlops`` parser: one subparser per subcommand, each bound to its function in ``commands``."""
     from . import commands as c
@@ -81,6 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", help="Where to deploy (default: the configured default target).")
     p.add_argument("--no-wait", action="store_true", help="Return at once; `status NAME` shows progress.")
     p.add_argument("--timeout", type=float, metavar="S", help="Seconds to wait for ready (default: configured).")
+    _settings_flags(p)
+    _json(p)
+    p = add("settings", c.settings, "Show or change a deployment's settings: settings NAME --set max_rows=1000.")
+    p.add_argument("name")
+    _settings_flags(p)
     _json(p)
     p = add("deployments", c.deployments, "List deployments.")
     _json(p)

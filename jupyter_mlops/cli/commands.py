@@ -16,6 +16,7 @@ from typing import Any, TextIO
 
 from ..core.errors import MLOpsError
 from ..core.models import Deployment, RuntimeStatus
+from ..magics import settings_args
 from . import render
 
 
@@ -134,16 +135,39 @@ def deploy(mlops: Any, args: Any) -> Output:
     """Deploy a model reference as a live endpoint (or add it as a canary/shadow, or replace the model)."""
     if args.canary is not None and not 0 < args.canary < 100:
         raise UsageProblem("--canary is the canary's share of traffic: a whole number between 1 and 99.")
+    settings = _settings(args)
     stream = args.stderr
     on_progress = _progress(stream) if stream.isatty() and not args.json else None
     deployment = mlops.deploy(
         args.ref, args.as_name, target=args.target, wait=not args.no_wait, replace=args.replace,
         on_progress=on_progress, canary=args.canary, shadow=args.shadow, isolated=args.isolated,
+        settings=settings or None,
     )  # fmt: skip
     if args.json:
         return Output(render.dumps(render.deployment_shape(deployment)))
     summary = f"{deployment.name}: {deployment.state.value}, {render.variants_text(deployment)}"
     return Output(f"{summary}\n{deployment.url}" if deployment.url else summary)
+
+
+def _settings(args: Any) -> dict[str, Any]:
+    """The settings given by ``--set KEY=VALUE`` and the dedicated flags (a malformed word is a usage error)."""
+    try:
+        return settings_args.from_flags(
+            args.settings, timeout_ms=args.timeout_ms, max_queue=args.max_queue, max_rows=args.max_rows,
+            auto_rollback=args.auto_rollback,
+        )  # fmt: skip
+    except settings_args.SettingsSyntaxError as exc:
+        raise UsageProblem(str(exc)) from None
+
+
+def settings(mlops: Any, args: Any) -> Output:
+    """Show a deployment's settings, or change the given ones (waits until the daemon serves with them)."""
+    current = mlops.configure(args.name, **_settings(args)).model_dump(mode="json")
+    if args.json:
+        return Output(render.dumps(current))
+    rows = [[key, json.dumps(value) if isinstance(value, (dict, list, bool)) or value is None else str(value)]
+            for key, value in settings_args.flatten(current)]  # fmt: skip
+    return Output(render.table(["setting", "value"], rows))
 
 
 def deployments(mlops: Any, args: Any) -> Output:

@@ -19,6 +19,7 @@ from IPython.display import display
 from ..core import snippets as snippet_text
 from ..core.errors import MLOpsError
 from ..core.models import Deployment, DeploymentState, RuntimeStatus
+from . import settings_args
 from .display import ChangeView, DeploymentsView, DeploymentView, ModelsView, Notice, VersionView
 from .quiet import captured
 
@@ -100,12 +101,26 @@ class MLOpsMagics(Magics):
     @argument("--canary", type=int, help="Add the model to an existing deployment as a canary with this weight.")
     @argument("--shadow", action="store_true", help="Add the model to an existing deployment as a shadow.")
     @argument("--isolated", action="store_true", help="Serve it from a supervised process of its own (local).")
+    @argument("--timeout-ms", type=int, help="Per-request model call timeout in ms (1-600000).")
+    @argument("--max-queue", type=int, help="Requests waiting beyond this many answer 503.")
+    @argument("--max-rows", type=int, help="Requests with more rows answer 400.")
+    @argument("--auto-rollback", choices=["on", "off"], help="Roll a worse canary back automatically.")
+    @argument("--set", dest="settings", action="append", metavar="KEY=VALUE",
+              help="Any other setting, e.g. --set monitoring.drift_share=0.3 (see %%mlops settings).")  # fmt: skip
     @line_magic
     def deploy(self, line: str) -> DeploymentView | None:
         """Deploy a registered model as a live HTTP endpoint (``%deploy churn@champion --as churn-prod``)."""
         args = parse_argstring(self.deploy, line)
         if args.canary is not None and not 0 < args.canary < 100:
             raise UsageError("--canary is the canary's share of traffic: a whole number between 1 and 99.")
+        try:
+            with _usage_errors():  # an unknown setting name is the facade's InvalidRequest
+                settings = settings_args.from_flags(
+                    args.settings, timeout_ms=args.timeout_ms, max_queue=args.max_queue, max_rows=args.max_rows,
+                    auto_rollback=args.auto_rollback,
+                )  # fmt: skip
+        except settings_args.SettingsSyntaxError as exc:
+            raise UsageError(str(exc)) from None
         handle = display(DeploymentView(_placeholder(args.model, args.name)), display_id=True)
         on_progress = _progress_updater(handle, args.model) if handle is not None else None
         mlops = self.mlops
@@ -113,7 +128,7 @@ class MLOpsMagics(Magics):
             with _usage_errors():
                 deployment = mlops.deploy(
                     args.model, args.name, target=args.target, replace=args.replace, on_progress=on_progress,
-                    canary=args.canary, shadow=args.shadow, isolated=args.isolated,
+                    canary=args.canary, shadow=args.shadow, isolated=args.isolated, settings=settings or None,
                 )  # fmt: skip
         except BaseException:
             if handle is not None:  # a failed deploy shows only its one-line error, no stale "pending" card
@@ -189,7 +204,9 @@ class MLOpsMagics(Magics):
         if line.strip():
             raise UsageError("%deployments takes no arguments.")
         with _usage_errors():
-            return DeploymentsView(self.mlops.deployments())
+            mlops = self.mlops
+            items = mlops.deployments()
+            return DeploymentsView(items, _current_aliases(mlops, items))
 
     @magic_arguments()
     @argument("name", help="Deployment name.")
@@ -209,6 +226,23 @@ class MLOpsMagics(Magics):
             name = validation.deployment_name(args.name)
             first = mlops.monitor(name, args.window)  # a bad name or window fails here, as a UsageError
         return MonitorDashboard(lambda: mlops.monitor(name, args.window), refresh_seconds=args.refresh, initial=first)
+
+
+def _current_aliases(mlops: Any, deployments: list[Deployment]) -> dict[tuple[str, str], str | None]:
+    """Where each alias the deployments follow points now: one registry lookup per model, not per row."""
+    wanted: dict[str, set[str]] = {}
+    for deployment in deployments:
+        name, at, alias_name = deployment.model_ref.partition("@")
+        if at:
+            wanted.setdefault(name, set()).add(alias_name)
+    current: dict[tuple[str, str], str | None] = {}
+    for name, alias_names in wanted.items():
+        try:
+            aliases = mlops.model(name).aliases
+        except MLOpsError:  # the model was deleted: none of its aliases point anywhere
+            aliases = {}
+        current.update({(name, alias_name): aliases.get(alias_name) for alias_name in alias_names})
+    return current
 
 
 def _placeholder(model: str, name: str | None) -> Deployment:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ..core.models import Deployment, DeploymentState, DeploymentStep, ModelVersion, RegisteredModel, VariantRole
@@ -219,9 +219,29 @@ class ModelsView:
 class DeploymentsView:
     """Deployments as a table with what serves each one (variants, versions and weights)."""
 
-    def __init__(self, deployments: Sequence[Deployment]) -> None:
-        """Keep what to show."""
+    def __init__(
+        self, deployments: Sequence[Deployment], aliases: Mapping[tuple[str, str], str | None] | None = None
+    ) -> None:
+        """Keep what to show; ``aliases`` maps ``(model, alias)`` to the version it points at now (None: unset)."""
         self.deployments = deployments
+        self.aliases = aliases or {}
+
+    def deployed_as(self, deployment: Deployment) -> str:
+        """The reference the deployment follows, never an alias that now points at another version than it serves.
+
+        When the alias moved (or was removed), the served version is shown with where the alias points now.
+        """
+        ref = deployment.model_ref
+        name, at, alias_name = ref.partition("@")
+        if not at or (name, alias_name) not in self.aliases:
+            return ref
+        primary = next((v for v in deployment.variants if v.role.value == "primary"), None)
+        serving = primary.model_version if primary else deployment.model_version
+        now = self.aliases[(name, alias_name)]
+        if now == serving:
+            return ref
+        where = f"now v{now}, %mlops sync {deployment.name}" if now else "removed"
+        return f"{name}/{serving} (@{alias_name} {where})"
 
     def _repr_html_(self) -> str:
         """HTML for notebooks; every stored value escaped."""
@@ -231,7 +251,7 @@ class DeploymentsView:
             (
                 f"<code>{esc(d.name)}</code>",
                 state_badge(d.state),
-                f"<code>{esc(d.model_ref)}</code>",
+                f"<code>{esc(self.deployed_as(d))}</code>",
                 esc(variants_text(d)),
                 esc(d.target),
                 f"<code>{esc(d.url or '-')}</code>",

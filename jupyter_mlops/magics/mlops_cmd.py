@@ -16,6 +16,7 @@ A dict router from the subcommand to one function in ``magics/cmd/`` with its ow
     %mlops feedback DEPLOYMENT --ids V --labels V   ground truth for logged requests
     %mlops alerts [DEPLOYMENT]                alerts (%mlops ack ID acknowledges one)
     %mlops rules DEPLOYMENT [--set N M OP T]  alert rules
+    %mlops settings DEPLOYMENT [K=V ...]      show or change serving/monitoring settings
     %mlops token DEPLOYMENT                   a new bearer token for the endpoint
     %mlops whoami                             your name, the server's owner and your role
     %mlops log [N]                            what the magics kept quiet (warnings, MLflow messages)
@@ -38,6 +39,7 @@ from .cmd.card import card, lineage
 from .cmd.log import log
 from .cmd.monitoring import ack, alerts, feedback, rules
 from .cmd.rollout import sync
+from .cmd.settings import settings
 from .display import Preformatted
 from .quiet import captured
 
@@ -51,6 +53,7 @@ COMMANDS: dict[str, Subcommand] = {
     "lineage": lineage,
     "alias": alias,
     "sync": sync,
+    "settings": settings,
     "feedback": feedback,
     "alerts": alerts,
     "ack": ack,

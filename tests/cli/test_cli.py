@@ -242,3 +242,39 @@ def test_jupyter_mlops_subcommand_and_deploy_steps_on_a_tty(cli: CLI) -> None:
     assert b"ready" in shown or b"done" in shown, shown
     assert "iris-tty: ready" in proc.stdout
     cli.run("undeploy", "iris-tty")
+
+
+def test_deployment_settings_at_deploy_and_later_take_effect(cli: CLI, iris) -> None:
+    # Given a deployment deployed with a 3-row limit and settings given as flags and --set words
+    X, _ = iris
+    body = json.dumps({"dataframe_split": X.head(5).to_dict(orient="split", index=False)})
+    cli.run("deploy", f"{MODEL}/1", "--as", "iris-limits", "--max-rows", "3", "--timeout-ms", "4000",
+            "--set", "monitoring.drift_share=0.3", "--auto-rollback", "off", "--json")  # fmt: skip
+    try:
+        settings = cli.json("settings", "iris-limits")
+        assert (settings["max_rows"], settings["timeout_ms"], settings["max_queue"]) == (3, 4000, 256)
+        assert settings["monitoring"]["drift_share"] == 0.3 and settings["auto_rollback"]["enabled"] is False
+        # Then the daemon refuses five rows (the operation failed: exit 1, the limit named)
+        refused = cli.run("predict", "iris-limits", stdin=body, code=1)
+        assert "3" in refused.stderr
+        # When the limit is raised through `settings --set`, the same request answers
+        changed = cli.json("settings", "iris-limits", "--set", "max_rows=10", "--max-queue", "50")
+        assert (changed["max_rows"], changed["max_queue"], changed["timeout_ms"]) == (10, 50, 4000)
+        assert len(json.loads(cli.run("predict", "iris-limits", stdin=body).stdout)["predictions"]) == 5
+        table = cli.run("settings", "iris-limits").stdout
+        assert "monitoring.drift_share" in table and "max_rows" in table
+        # Bad values: exit 2 with the facade's message naming the field; nothing changed
+        for args, field in (
+            (["--max-rows", "0"], "max_rows"),
+            (["--set", "timeout_ms=9999999"], "timeout_ms"),
+            (["--set", "monitoring.drift_share=2"], "drift_share"),
+            (["--set", "isolated=true"], "isolated"),
+            (["--set", "no_such=1"], "no_such"),
+            (["--set", "max_rows"], "KEY=VALUE"),
+        ):
+            assert field in cli.run("settings", "iris-limits", *args, code=2).stderr, args
+        assert "max_rows" in cli.run("deploy", f"{MODEL}/1", "--as", "iris-bad", "--max-rows", "-1", code=2).stderr
+        assert cli.json("settings", "iris-limits")["max_rows"] == 10
+        cli.run("settings", "no-such-deployment", code=2)
+    finally:
+        cli.run("undeploy", "iris-limits")

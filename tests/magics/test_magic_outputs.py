@@ -91,10 +91,15 @@ def test_rollout_magics_show_variants_and_what_changed(shell: Any, mlops: Any, v
         assert repr(promoted).endswith("-> primary v2 100%") and "&rarr;" in promoted._repr_html_()
         rolled = shell.run_line_magic("rollback", "magic-roll")
         assert repr(rolled) == "rollback magic-roll: primary v2 100% -> primary v1 100%"
+        assert f"<code>{MODEL}@champion</code>" in shell.run_line_magic("deployments", "")._repr_html_()
         moved = shell.run_line_magic("mlops", f"alias set {MODEL} champion 2")
         assert repr(moved) == f"{MODEL}@champion: v1 -> v2"
+        # %deployments never claims an alias that now points at another version than the one served
+        stale = shell.run_line_magic("deployments", "")._repr_html_()
+        assert f"<code>{MODEL}/1 (@champion now v2, %mlops sync magic-roll)</code>" in stale, stale
         synced = shell.run_line_magic("mlops", "sync magic-roll")
         assert repr(synced) == "sync magic-roll: primary v1 100% -> primary v2 100%"
+        assert f"<code>{MODEL}@champion</code>" in shell.run_line_magic("deployments", "")._repr_html_()
         shell.run_line_magic("mlops", f"alias set {MODEL} champion 1")
         with pytest.raises(UsageError, match="between 1 and 99"):
             shell.run_line_magic("deploy", f"{MODEL}/2 --as magic-roll --canary 120")
@@ -197,3 +202,39 @@ def test_alerts_fired_in_a_notebook_are_notices_not_stderr(shell: Any, capsys: p
     shown = capsys.readouterr()
     assert "Alert fired: magic p95 over 250 ms" in shown.out and shown.err == ""
     assert any("magic p95 over 250 ms" in line for line in CAPTURED)
+
+
+def test_deployment_settings_magics_take_effect(shell: Any, mlops: Any, versions: list[Any], iris: Any) -> None:
+    # Given a deployment deployed by %deploy with a 3-row limit and other settings
+    shell.run_line_magic(
+        "deploy", f"{MODEL}/1 --as magic-limits --max-rows 3 --timeout-ms 4000 --auto-rollback off "
+        "--set monitoring.drift_share=0.3",
+    )  # fmt: skip
+    try:
+        shown = repr(shell.run_line_magic("mlops", "settings magic-limits"))
+        assert "max_rows | 3" in shown and "timeout_ms | 4000" in shown and "monitoring.drift_share | 0.3" in shown
+        assert "auto_rollback.enabled | False" in shown
+        five = {"dataframe_split": iris[0].head(5).to_dict(orient="split", index=False)}
+        url = mlops.deployment("magic-limits").url
+        # Then the daemon refuses five rows
+        assert httpx.post(url, json=five, timeout=30).status_code == 400
+        # When %mlops settings raises the limit, the same request answers
+        changed = repr(shell.run_line_magic("mlops", "settings magic-limits max_rows=10 batching.max_wait_ms=2"))
+        assert "max_rows | 3 | 10" in changed and "batching.max_wait_ms | 1.0 | 2" in changed
+        answered = httpx.post(url, json=five, timeout=30)
+        assert answered.status_code == 200 and len(answered.json()["predictions"]) == 5
+        # Bad values are UsageErrors with the facade's message naming the field; nothing changes
+        for line, field in (
+            ("max_rows=0", "max_rows"),
+            ("timeout_ms=9999999", "timeout_ms"),
+            ("monitoring.drift_share=2", "drift_share"),
+            ("isolated=true", "isolated"),
+            ("max_rows", "KEY=VALUE"),
+        ):
+            with pytest.raises(UsageError, match=field):
+                shell.run_line_magic("mlops", f"settings magic-limits {line}")
+        with pytest.raises(UsageError, match="max_rows"):
+            shell.run_line_magic("deploy", f"{MODEL}/1 --as magic-bad --max-rows -1")
+        assert mlops.configure("magic-limits").max_rows == 10
+    finally:
+        shell.run_line_magic("undeploy", "magic-limits")
