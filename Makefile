@@ -107,7 +107,7 @@ test-hub: env hub-tools
 test-team: env hub-tools services
 	$(PY) -m pytest -q -c tests/hub/pytest.ini tests/hub/team_mode
 
-# The fleet view: a real JupyterHub with the fleet service, its REST API, rollups, and the dashboard in Chromium.
+# The fleet view: a real JupyterHub with the one MLOps service (its fleet view), the REST API, rollups, the dashboard in Chromium.
 test-fleet: env hub-tools browser
 	$(PY) -m pytest -q -c tests/fleet/pytest.ini tests/fleet
 

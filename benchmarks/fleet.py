@@ -184,7 +184,7 @@ def main() -> None:
 
         config = fleet_config(url, _free_port(), interval=3600)  # the job ran above; keep it out of the timing
         with running_hub(lambda marker: config.replace("@MARKER@", marker), spawn=False) as hub:
-            service = f"{hub.url}/services/mlops-fleet/"
+            service = f"{hub.url}/services/mlops/fleet/"
             headers = {"Authorization": f"token {hub.tokens['carol']}"}
             client = httpx.Client(headers=headers, trust_env=False, timeout=60)
             deadline = time.monotonic() + 120

@@ -1,4 +1,4 @@
-"""The fleet view as a JupyterHub service: a tornado app behind the hub's OAuth, read-only.
+"""The fleet view, served by the MLOps hub service under ``<service prefix>fleet/``: the hub's OAuth, read-only.
 
 Every handler is thin: it checks the caller (``@web.authenticated`` through the hub, then ``@authorized``: the
 ``custom:mlops:fleet`` scope or hub admin), calls one ``FleetView`` method and renders it. Core errors are mapped
@@ -13,13 +13,12 @@ import functools
 import html
 import json
 import logging
-import os
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler, HubOAuthenticated
+from jupyterhub.services.auth import HubOAuth, HubOAuthenticated
 from jupyterhub.utils import url_path_join
 from tornado import web
 from tornado.ioloop import PeriodicCallback
@@ -168,13 +167,13 @@ class StaticHandler(FleetHandler):
         self.finish(file.read_bytes())
 
 
-def make_app(view: FleetView, *, executor: ThreadPoolExecutor, prefix: str | None = None) -> web.Application:
-    """The service's routes under ``prefix`` (``$JUPYTERHUB_SERVICE_PREFIX`` by default)."""
-    prefix = prefix or os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/mlops-fleet/")
+def fleet_routes(
+    view: FleetView, *, executor: ThreadPoolExecutor, prefix: str
+) -> list[tuple[str, type[web.RequestHandler], dict[str, Any]]]:
+    """The dashboard and its API under ``prefix`` (the MLOps service's ``<service prefix>fleet/``)."""
     kw = {"view": view, "executor": executor}
-    routes: list[tuple[str, type[web.RequestHandler], dict[str, Any]]] = [
+    return [
         (prefix, PageHandler, kw),
-        (url_path_join(prefix, "oauth_callback"), HubOAuthCallbackHandler, {}),
         (url_path_join(prefix, "api/summary"), SummaryHandler, kw),
         (url_path_join(prefix, "api/deployments"), DeploymentsHandler, kw),
         (url_path_join(prefix, "api/deployments/([^/]+)"), DeploymentHandler, kw),
@@ -182,7 +181,6 @@ def make_app(view: FleetView, *, executor: ThreadPoolExecutor, prefix: str | Non
         (url_path_join(prefix, "api/report"), ReportHandler, kw),
         (url_path_join(prefix, "static/(.+)"), StaticHandler, kw),
     ]
-    return web.Application(routes, cookie_secret=os.urandom(32))
 
 
 def start_refresh(

@@ -36,7 +36,7 @@ SORTS = {
     "last_request": FleetSummaryRow.last_request,
     "alerts": FleetSummaryRow.open_alerts,
 }
-COLOURS = ("green", "amber", "red")
+COLOURS = ("green", "amber", "red", "unknown")  # unknown: no data in the window, no score
 MAX_PAGE_SIZE = 200
 TREND_DAYS = 30
 SERIES_HOURS = 48
@@ -176,7 +176,7 @@ class FleetView:
             conditions.append(s.owner == owner)
         if health:
             if health not in COLOURS:
-                raise InvalidRequest("health must be green, amber or red.")
+                raise InvalidRequest("health must be green, amber, red or unknown.")
             conditions.append(s.health_colour == health)
         if problem:
             problems: dict[str, Any] = {

@@ -19,6 +19,7 @@ h1 { font-size: 20px; } h2 { font-size: 16px; margin-top: 2em; border-bottom: 1p
 table { border-collapse: collapse; width: 100%; } th, td { border: 1px solid #ccc; padding: 3px 6px;
 text-align: left; vertical-align: top; } th { background: #eee; }
 .green { color: #176b2c; } .amber { color: #8a5a00; } .red { color: #a61b1b; font-weight: bold; }
+.unknown { color: #5f6670; }
 .ok { color: #176b2c; } .broken { color: #a61b1b; font-weight: bold; } code { font-size: 11px; }
 @media print { body { margin: 0; } h2 { page-break-after: avoid; } tr { page-break-inside: avoid; } }
 """

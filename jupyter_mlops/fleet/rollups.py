@@ -346,7 +346,8 @@ class FleetRollups:
             state="ready", ops=ops, drift=drift, performance={},
             latency_objective_ms=s.latency_objective_ms, error_budget=s.error_budget,
         )  # fmt: skip
-        health = health_score.score(parts, firing_alerts=firing)
+        # no traffic, drift or performance in the window: unknown, no score (core's rule), never a green 100
+        health = health_score.score(parts, firing_alerts=firing, unknown_without_data=True)
         if model is None and previous is not None:  # MLflow not read this run: keep the cached values
             model = {"aliases": previous.aliases, "latest_version": previous.latest_version,
                      "last_trained": previous.last_trained}  # fmt: skip

@@ -6,8 +6,13 @@ ledger, and it signs ledger checkpoints with a key only it can read. It runs the
 serving daemon on the service's host, started from the service's data dir, so deployments outlive users' servers
 (and the service itself: on a restart it reconciles and carries on).
 
+It also serves the fleet view (every user's deployments, for holders of ``custom:mlops:fleet``) under
+``<prefix>fleet/``, with its periodic rollup job: one process, one ``HubOAuth`` (API tokens and browser logins), one
+entry in ``jupyterhub_config.py``.
+
 The hub sets ``JUPYTERHUB_SERVICE_URL`` (where to listen), ``JUPYTERHUB_SERVICE_PREFIX``, ``JUPYTERHUB_API_URL``
-and ``JUPYTERHUB_API_TOKEN`` (the service's own token, for HubAuth).
+and ``JUPYTERHUB_API_TOKEN`` (the service's own token, for HubAuth); ``JUPYTERHUB_CLIENT_ID`` defaults to the hub's
+``service-<name>``.
 """
 
 from __future__ import annotations
@@ -17,7 +22,9 @@ import asyncio
 import logging
 import os
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 from urllib.parse import urlparse
 
 from ..config import MLOpsConfig
@@ -25,10 +32,29 @@ from ..config import MLOpsConfig
 log = logging.getLogger("jupyter_mlops.hub")
 
 
+def _env(name: str, default: float) -> float:
+    return float(os.environ.get(f"JUPYTER_MLOPS_FLEET_{name}", default))
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m jupyter_mlops.hub", description=__doc__.splitlines()[0])
+    """The service's options; the fleet's tunables also read ``JUPYTER_MLOPS_FLEET_*`` from the environment."""
+    from ..fleet.rollups import FleetSettings
+
+    defaults = FleetSettings()
+    parser = argparse.ArgumentParser(prog="python -m jupyter_mlops.hub", description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--url", default=os.environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:10102"))
     parser.add_argument("--checkpoint-interval", type=float, default=30.0, help="seconds between ledger checkpoints")
+    parser.add_argument(
+        "--fleet-interval", type=float, default=_env("INTERVAL", 60), help="seconds between fleet rollup runs"
+    )
+    parser.add_argument("--fleet-window-hours", type=int, default=int(_env("WINDOW_HOURS", defaults.window_hours)))
+    parser.add_argument("--fleet-stale-days", type=float, default=_env("STALE_DAYS", defaults.stale_days))
+    parser.add_argument(
+        "--fleet-without-mlflow", action="store_true", help="the fleet reads no aliases, versions or baselines"
+    )
+    parser.add_argument(
+        "--no-reconcile", action="store_true", help="do not bring deployments back at start (a read-only replica)"
+    )
     return parser.parse_args(argv)
 
 
@@ -45,38 +71,72 @@ def build_facade(config: MLOpsConfig) -> object:
     return mlops
 
 
+def fleet_routes(mlops: Any, args: argparse.Namespace, prefix: str) -> tuple[list[Any], Callable[[], Any]]:
+    """The fleet dashboard's routes under ``<prefix>fleet/`` and the starter of its periodic rollup job."""
+    from jupyterhub.utils import url_path_join
+
+    from ..fleet.app import fleet_routes as routes
+    from ..fleet.app import start_refresh
+    from ..fleet.queries import FleetView
+    from ..fleet.rollups import FleetRollups, FleetSettings
+
+    settings = FleetSettings(
+        window_hours=args.fleet_window_hours,
+        stale_days=args.fleet_stale_days,
+        latency_objective_ms=float(mlops.config.latency_objective_ms),
+    )
+    executor = ThreadPoolExecutor(4, thread_name_prefix="mlops-fleet")
+    rollups = FleetRollups(mlops.store.engine, settings, None if args.fleet_without_mlflow else mlops)
+
+    def start() -> Any:
+        timer, run = start_refresh(rollups, executor, args.fleet_interval)
+        timer.start()
+        return asyncio.ensure_future(run())
+
+    view = FleetView(mlops.store, settings)
+    return routes(view, executor=executor, prefix=url_path_join(prefix, "fleet/")), start
+
+
 async def serve(args: argparse.Namespace) -> None:
-    from jupyterhub.services.auth import HubAuth
+    """Listen, bring deployments back, refresh the fleet's rollups and sign ledger checkpoints until stopped."""
+    from jupyterhub.services.auth import HubOAuth
 
     from .app import HubDoor, make_app
 
     config = MLOpsConfig(isolate_users=True, require_deployment_token=True)
-    mlops = build_facade(config)
-    hub_auth = HubAuth(cache_max_age=10)
+    mlops: Any = build_facade(config)
     name = os.environ.get("JUPYTERHUB_SERVICE_NAME", "mlops")
-    door = HubDoor(mlops, hub_auth, name, ThreadPoolExecutor(8, thread_name_prefix="mlops-hub"))
     prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", f"/services/{name}/")
+    # one HubOAuth for the process: API calls present a token, the fleet's browsers log in through the hub's OAuth
+    hub_auth = HubOAuth.instance(
+        cache_max_age=10, base_url=prefix, oauth_client_id=os.environ.get("JUPYTERHUB_CLIENT_ID") or f"service-{name}"
+    )
+    door = HubDoor(mlops, hub_auth, name, ThreadPoolExecutor(8, thread_name_prefix="mlops-hub"))
+    fleet, start_fleet = fleet_routes(mlops, args, prefix)
     url = urlparse(args.url)
-    make_app(door, prefix).listen(url.port or 10102, url.hostname or "127.0.0.1")
-    log.info("MLOps hub service on %s%s", args.url.rstrip("/"), prefix)
+    make_app(door, prefix, fleet).listen(url.port or 10102, url.hostname or "127.0.0.1")
+    log.info("MLOps hub service on %s%s (fleet view at %sfleet/)", args.url.rstrip("/"), prefix, prefix)
 
     def bring_back() -> None:
         try:
-            count = mlops.reconcile()  # type: ignore[attr-defined]
+            count = mlops.reconcile()
             log.info("reconciled %d deployment(s)", count)
         except Exception as exc:
             log.warning("could not reconcile deployments at start-up: %s", exc)
 
-    threading.Thread(target=bring_back, name="mlops-hub-reconcile", daemon=True).start()
+    if not args.no_reconcile:
+        threading.Thread(target=bring_back, name="mlops-hub-reconcile", daemon=True).start()
+    fleet_job = start_fleet()  # noqa: F841 (kept referenced: the first rollup run)
     while True:  # checkpoints also cover entries written by processes without the key (the daemon's rollbacks)
         await asyncio.sleep(args.checkpoint_interval)
         try:
-            await asyncio.to_thread(mlops.audit.checkpoint)  # type: ignore[attr-defined]
+            await asyncio.to_thread(mlops.audit.checkpoint)
         except Exception:
             log.exception("ledger checkpoint failed; retrying")
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Run the service until it is stopped."""
     logging.basicConfig(level=logging.INFO, format="[%(levelname)1.1s %(asctime)s %(name)s] %(message)s")
     asyncio.run(serve(parse_args(argv)))
 

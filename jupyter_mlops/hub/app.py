@@ -14,10 +14,11 @@ import functools
 import inspect
 import json
 import logging
+import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from jupyterhub.services.auth import HubAuth
+from jupyterhub.services.auth import HubAuth, HubOAuthCallbackHandler
 from jupyterhub.utils import url_path_join
 from tornado import web
 
@@ -198,13 +199,22 @@ class PingHandler(BaseHandler):
         self.answer(200, {"ok": True})
 
 
-def make_app(door: HubDoor, prefix: str) -> web.Application:
-    """The service's routes under ``prefix`` (``$JUPYTERHUB_SERVICE_PREFIX``)."""
+def make_app(
+    door: HubDoor,
+    prefix: str,
+    extra_routes: list[tuple[str, type[web.RequestHandler], dict[str, Any]]] | None = None,
+) -> web.Application:
+    """The service's routes under ``prefix`` (``$JUPYTERHUB_SERVICE_PREFIX``): the API, OAuth's callback, extras.
+
+    ``extra_routes`` are the fleet dashboard's (``<prefix>fleet/``); its browser login comes back to
+    ``<prefix>oauth_callback``, through the same ``HubOAuth`` instance the API door checks tokens with.
+    """
     kw = {"door": door}
-    return web.Application(
-        [
-            (url_path_join(prefix, "api/v1/call/([a-z_]+)"), CallHandler, kw),
-            (url_path_join(prefix, "api/v1/me"), WhoHandler, kw),
-            (url_path_join(prefix, "api/v1/ping"), PingHandler, kw),
-        ]
-    )
+    routes: list[Any] = [
+        (url_path_join(prefix, "api/v1/call/([a-z_]+)"), CallHandler, kw),
+        (url_path_join(prefix, "api/v1/me"), WhoHandler, kw),
+        (url_path_join(prefix, "api/v1/ping"), PingHandler, kw),
+        (url_path_join(prefix, "oauth_callback"), HubOAuthCallbackHandler, {}),
+        *(extra_routes or []),
+    ]
+    return web.Application(routes, cookie_secret=os.urandom(32))

@@ -1,8 +1,9 @@
-"""A real JupyterHub (tests/hub's harness, no single-user servers needed) with the fleet view as a managed
-service on a shared SQLite store, seeded with alice's, bob's and carol's deployments (``seed.py``).
+"""A real JupyterHub (tests/hub's harness, no single-user servers needed) with the one MLOps service
+(``python -m jupyter_mlops.hub``, hub-managed) on a shared SQLite store, seeded with alice's, bob's and carol's
+deployments (``seed.py``); its fleet view is under ``/services/mlops/fleet/``.
 
 carol is in the group ``fleet-viewers``, whose role grants ``custom:mlops:fleet``; every user may reach the
-service (``access:services!service=mlops-fleet`` is added to the default ``user`` role) so that refusals are
+service (``access:services!service=mlops`` is added to the default ``user`` role) so that refusals are
 the service's own 403 with its reason, not the hub's.
 """
 
@@ -25,12 +26,13 @@ from tests.hub.conftest import Hub, free_port, running_hub
 
 from .seed import seed
 
-SERVICE = "mlops-fleet"
+SERVICE = "mlops"
 INTERVAL = 2  # seconds between the service's rollup runs
 
 
-def fleet_config(store_url: str, port: int, interval: float = INTERVAL) -> str:
+def fleet_config(store_url: str, port: int, interval: float = INTERVAL, data_dir: Path | None = None) -> str:
     """The lines an administrator adds to jupyterhub_config.py (README "Fleet view"), for this test hub."""
+    folder = data_dir or Path(tempfile.mkdtemp(prefix="mlfleet-service-"))
     return f"""
 c.JupyterHub.custom_scopes = {{
     "custom:mlops:fleet": {{"description": "See every user's models and deployments in the MLOps fleet view."}},
@@ -45,8 +47,10 @@ c.JupyterHub.services += [
     {{
         "name": "{SERVICE}",
         "url": "http://127.0.0.1:{port}",
-        "command": ["{sys.executable}", "-m", "jupyter_mlops.fleet", "--interval", "{interval}", "--no-mlflow"],
-        "environment": {{"JUPYTER_MLOPS_STORE_URL": "{store_url}", "MLOPS_HUB_TEST": "@MARKER@"}},
+        "command": ["{sys.executable}", "-m", "jupyter_mlops.hub", "--fleet-interval", "{interval}",
+                    "--fleet-without-mlflow", "--no-reconcile"],
+        "environment": {{"JUPYTER_MLOPS_STORE_URL": "{store_url}", "JUPYTER_MLOPS_DATA_DIR": "{folder}",
+                        "MLOPS_HUB_TEST": "@MARKER@"}},
         "oauth_client_allowed_scopes": ["custom:mlops:fleet"],
         "oauth_no_confirm": True,
     }},
@@ -70,9 +74,9 @@ def fleet() -> Iterator[Fleet]:
     folder = Path(tempfile.mkdtemp(prefix="mlfleet-"))
     store_url = f"sqlite:///{folder}/mlops.db"
     store = seed(MLOpsConfig(data_dir=str(folder), store_url=store_url))
-    text = fleet_config(store_url, free_port())
+    text = fleet_config(store_url, free_port(), data_dir=folder)
     with running_hub(lambda marker: text.replace("@MARKER@", marker), spawn=False) as hub:
-        fleet = Fleet(hub, store, f"{hub.url}/services/{SERVICE}/")
+        fleet = Fleet(hub, store, f"{hub.url}/services/{SERVICE}/fleet/")
         deadline = time.monotonic() + 60
         while True:  # the managed service starts with the hub; wait for its first rollup run
             try:

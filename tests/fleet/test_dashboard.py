@@ -49,7 +49,12 @@ def test_viewer_dashboard_and_screenshot(browser: Browser, fleet: Fleet) -> None
     expect(rows.nth(0)).to_contain_text("carol-risk")
     expect(rows.nth(0).locator(".dot.red")).to_have_count(1)
     expect(page.locator('#cards [data-key="red"] b')).to_have_text("1")
-    expect(page.locator('#cards [data-key="green"] b')).to_have_text("2")
+    expect(page.locator('#cards [data-key="green"] b')).to_have_text("1")
+    # carol-idle was never called: grey, no score, counted as unknown (never a green 100)
+    expect(page.locator('#cards [data-key="unknown"] b')).to_have_text("1")
+    idle = rows.filter(has_text="carol-idle")
+    expect(idle.locator(".dot.unknown")).to_have_count(1)
+    expect(idle.locator("td").first).to_have_text("–")
     expect(page.locator('#cards [data-key="never_monitored"] b')).to_have_text("1")
     expect(page.locator('#cards [data-key="pending_approvals"] b')).to_have_text("1")
     # filter by owner, then clear

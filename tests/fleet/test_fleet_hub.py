@@ -19,6 +19,8 @@ def test_viewer_sees_every_users_deployments_and_health(fleet: Fleet) -> None:
     page = fleet.get("carol", "api/deployments", params={"sort": "name"}).json()
     assert sorted(d["name"] for d in page["items"]) == sorted(DEPLOYMENTS)
     assert {d["owner"] for d in page["items"]} == {"alice", "bob", "carol"}
+    idle = fleet.get("carol", "api/deployments/carol-idle").json()  # never called: unknown, no score
+    assert idle["health_colour"] == "unknown" and idle["health_score"] is None
     detail = fleet.get("carol", "api/deployments/bob-fraud").json()
     assert detail["owner"] == "bob" and detail["health_colour"] == "amber"
     assert [e["action"] for e in detail["audit"]] == ["request_approval"]
@@ -79,5 +81,5 @@ def test_the_service_job_folds_new_log_rows_into_the_counts(fleet: Fleet) -> Non
     # availability 2/3, errors over budget: 100 x (0.3 x 0.667 + 0.2) / 0.7 = 57.1, amber
     assert after["health_colour"] == "amber" and abs(after["health_score"] - 57.1) < 0.1
     summary = fleet.get("carol", "api/summary").json()
-    assert summary["health"] == {"green": 1, "amber": 2, "red": 1}
+    assert summary["health"] == {"green": 0, "amber": 2, "red": 1, "unknown": 1}
     assert sum(p["requests"] for p in after["ops"]) == 300

@@ -170,6 +170,7 @@ def test_fleet_summary_counts_colours_problems_and_governance(tmp_path) -> None:
     assert by_name["carol-risk"]["health_score"] == pytest.approx(20.7, abs=0.1)
     assert by_name["carol-risk"]["p95_ms"] == 2000
     assert by_name["carol-idle"]["monitored"] is False
+    assert by_name["carol-idle"]["health_colour"] == "unknown" and by_name["carol-idle"]["health_score"] is None
     # the drill-down carries the hourly series, the alert, the approval and its audit entry
     detail = view.deployment("bob-fraud")
     assert sum(p["requests"] for p in detail["ops"]) == 200

@@ -88,7 +88,7 @@ class FleetSummaryRow(Base):
     latency_objective_ms: Mapped[float] = mapped_column(Float, default=250.0)
     drift_share: Mapped[float | None] = mapped_column(Float, nullable=True)
     drift_at: Mapped[float | None] = mapped_column(Float, nullable=True)
-    health_score: Mapped[float] = mapped_column(Float, default=100.0, index=True)
+    health_score: Mapped[float | None] = mapped_column(Float, nullable=True, index=True)  # None: unknown (no data)
     health_colour: Mapped[str] = mapped_column(String(8), default="green", index=True)
     out_of_objective: Mapped[bool] = mapped_column(Boolean, default=False)
     monitored: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -66,6 +66,7 @@ function renderSummary(s) {
     card('green', s.health.green, 'green', 'green'),
     card('amber', s.health.amber, 'amber', 'amber'),
     card('red', s.health.red, 'red', 'red'),
+    card('unknown', s.health.unknown ?? 0, 'unknown (no data)', 'unknown'),
     card(
       'out_of_objectives',
       s.out_of_objectives,
@@ -199,7 +200,7 @@ function renderRows(page) {
       const health = el('td');
       health.append(
         el('span', undefined, `dot ${d.health_colour}`),
-        el('span', d.health_score)
+        el('span', d.health_score ?? '–')
       );
       const p95 = el(
         'td',
@@ -275,7 +276,7 @@ async function openDetail(name) {
     ),
     el(
       'p',
-      `Health ${d.health_score} (${d.health_colour}); error rate ${pct(d.error_rate)}; p95 ${ms(d.p95_ms)} (objective ${ms(d.latency_objective_ms)}); drift share ${d.drift_share === null ? 'not measured' : pct(d.drift_share)}.`
+      `Health ${d.health_score ?? 'unknown: no data in the window'} (${d.health_colour}); error rate ${pct(d.error_rate)}; p95 ${ms(d.p95_ms)} (objective ${ms(d.latency_objective_ms)}); drift share ${d.drift_share === null ? 'not measured' : pct(d.drift_share)}.`
     ),
     el('h3', 'Traffic by hour (last 48 h)'),
     table(

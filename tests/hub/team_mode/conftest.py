@@ -74,10 +74,13 @@ c.JupyterHub.custom_scopes = {{
     "custom:mlops:deploy": {{"description": "Deploy models and change one's own deployments."}},
     "custom:mlops:approve": {{"description": "Grant or reject others' requests for protected changes."}},
     "custom:mlops:admin": {{"description": "Administer every deployment, approval and the audit ledger."}},
+    "custom:mlops:fleet": {{"description": "See every user's models and deployments in the MLOps fleet view."}},
 }}
 c.JupyterHub.load_groups = {{"deployers": {{"users": ["alice", "bob"]}}, "approvers": {{"users": ["carol"]}}}}
 c.JupyterHub.services = [
-    {{"name": "{SERVICE}", "url": "http://127.0.0.1:{ports["service"]}", "api_token": "{service_token}"}},
+    # one service: the API and the fleet view (its browser login allowed the fleet scope)
+    {{"name": "{SERVICE}", "url": "http://127.0.0.1:{ports["service"]}", "api_token": "{service_token}",
+      "oauth_client_allowed_scopes": ["custom:mlops:fleet"], "oauth_no_confirm": True}},
     {{"name": "test-driver", "api_token": "{driver_token}"}},
 ]
 c.JupyterHub.load_roles = [
@@ -86,6 +89,8 @@ c.JupyterHub.load_roles = [
     {{"name": "mlops-approver", "scopes": ["custom:mlops:approve", "access:services!service={SERVICE}"],
       "groups": ["approvers"]}},
     {{"name": "mlops-admin", "scopes": ["custom:mlops:admin", "access:services!service={SERVICE}"], "users": ["erin"]}},
+    {{"name": "mlops-fleet-viewer", "scopes": ["custom:mlops:fleet", "access:services!service={SERVICE}"],
+      "users": ["erin"]}},
     {{"name": "mlops-service", "scopes": ["read:users", "read:groups"], "services": ["{SERVICE}"]}},
     {{"name": "test-driver", "scopes": ["admin:users", "admin:servers", "tokens", "read:groups"],
       "services": ["test-driver"]}},
