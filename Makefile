@@ -42,6 +42,9 @@ lint-py:
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(PY) scripts/check_auth.py
+	$(BIN)/lint-imports
+	$(PY) scripts/check_import_cycles.py jupyter_mlops
+	$(PY) scripts/docstring_coverage.py --min 90 jupyter_mlops/core jupyter_mlops/server
 
 lint-ts:
 	$(BIN)/jlpm lint:check

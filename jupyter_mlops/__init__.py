@@ -11,6 +11,7 @@ except ImportError:  # pragma: no cover - source tree without a build
 
 _API = {
     "client",
+    "configure",
     "deploy",
     "deployment",
     "deployments",
@@ -22,6 +23,10 @@ _API = {
     "set_alias",
     "undeploy",
     "versions",
+    "version",
+    "delete_alias",
+    "export_audit",
+    "whoami",
     "set_traffic",
     "promote",
     "rollback",
@@ -72,10 +77,13 @@ __all__ = [
     "audit",
     "card",
     "client",
+    "configure",
+    "delete_alias",
     "deploy",
     "deployment",
     "deployments",
     "events",
+    "export_audit",
     "feedback",
     "grant",
     "health",
@@ -98,7 +106,9 @@ __all__ = [
     "undeploy",
     "update_card",
     "verify_audit",
+    "version",
     "versions",
+    "whoami",
 ]
 
 

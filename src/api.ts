@@ -9,6 +9,9 @@
  */
 import { URLExt } from '@jupyterlab/coreutils';
 import { jsonBody, requestAPI } from './request';
+// Types generated from core's pydantic models (scripts/gen_ts_types.py).
+import type * as Generated from './generated/models';
+export type { Generated };
 
 // --- registry views (MLflow owns these) ------------------------------------
 

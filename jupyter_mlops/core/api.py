@@ -1,15 +1,44 @@
-"""The plain Python API: module-level functions on one shared ``MLOps`` built from the process's settings."""
+"""The notebook API: module-level functions on one shared ``MLOps`` built from the process's settings.
+
+Each function has the parameters of the facade method it calls, and that method's docstring from the contract
+(``core/facade.py``), so ``jupyter_mlops.deploy?`` and ``help(jupyter_mlops.deploy)`` show both. The shared facade
+acts as the process's user; nothing here takes the acting user as an argument.
+"""
 
 from __future__ import annotations
 
 import threading
-from typing import Any
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from .deployments.config import DeploymentSettings
+from .facade import MLOpsAPI
+from .governance.audit import AuditEvent, ChainReport, ServedAt
+from .governance.cards import LineageChain, ModelCard
+from .governance.policy import Approval
 from .models import Deployment, ModelVersion, Page, RegisteredModel, RolloutEvent
+from .monitoring.models import Alert, AlertRule, Health, WhoAmI
 from .service import MLOps
+
+if TYPE_CHECKING:
+    from .monitoring.report import MonitoringReport
+    from .targets.base import ProgressCallback
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 _default: MLOps | None = None
 _lock = threading.Lock()
+
+
+def _documented_by(method: Callable[..., Any]) -> Callable[[F], F]:
+    """Give a notebook function the docstring of the facade method it calls (one source for both)."""
+
+    def decorate(fn: F) -> F:
+        fn.__doc__ = method.__doc__
+        return fn
+
+    return decorate
 
 
 def client() -> MLOps:
@@ -30,62 +59,135 @@ def reset_client(mlops: MLOps | None = None) -> None:
         _default = mlops
 
 
-def register(model: Any, name: str, X: Any = None, y: Any = None, **kwargs: Any) -> ModelVersion:
-    return client().register(model, name, X, y, **kwargs)
+@_documented_by(MLOpsAPI.register)
+def register(
+    model: Any,
+    name: str,
+    X: Any = None,
+    y: Any = None,
+    *,
+    alias: str | None = None,
+    description: str | None = None,
+    tags: dict[str, str] | None = None,
+    params: dict[str, Any] | None = None,
+    metrics: dict[str, float] | None = None,
+    notebook: str | None = None,
+) -> ModelVersion:
+    return client().register(
+        model, name, X, y, alias=alias, description=description, tags=tags, params=params, metrics=metrics,
+        notebook=notebook,
+    )  # fmt: skip
 
 
+@_documented_by(MLOpsAPI.models)
 def models(filter: str | None = None, max_results: int = 50, page_token: str | None = None) -> Page:
     return client().models(filter, max_results=max_results, page_token=page_token)
 
 
+@_documented_by(MLOpsAPI.model)
 def model(name: str) -> RegisteredModel:
     return client().model(name)
 
 
+@_documented_by(MLOpsAPI.versions)
 def versions(name: str) -> list[ModelVersion]:
     return client().versions(name)
 
 
+@_documented_by(MLOpsAPI.version)
+def version(name: str, version: str) -> ModelVersion:
+    return client().version(name, version)
+
+
+@_documented_by(MLOpsAPI.set_alias)
 def set_alias(name: str, alias: str, version: str | int) -> ModelVersion:
     return client().set_alias(name, alias, version)
 
 
-def deploy(model: str, name: str | None = None, **kwargs: Any) -> Deployment:
-    return client().deploy(model, name, **kwargs)
+@_documented_by(MLOpsAPI.delete_alias)
+def delete_alias(name: str, alias: str) -> None:
+    client().delete_alias(name, alias)
 
 
-def deployments() -> list[Deployment]:
-    return client().deployments()
+@_documented_by(MLOpsAPI.deploy)
+def deploy(
+    model: str,
+    name: str | None = None,
+    *,
+    target: str | None = None,
+    wait: bool = True,
+    replace: bool = False,
+    on_progress: ProgressCallback | None = None,
+    canary: int | None = None,
+    shadow: bool = False,
+    batching: dict[str, Any] | None = None,
+    isolated: bool = False,
+    settings: dict[str, Any] | None = None,
+) -> Deployment:
+    return client().deploy(
+        model, name, target=target, wait=wait, replace=replace, on_progress=on_progress, canary=canary,
+        shadow=shadow, batching=batching, isolated=isolated, settings=settings,
+    )  # fmt: skip
 
 
+@_documented_by(MLOpsAPI.configure)
+def configure(
+    name: str,
+    *,
+    timeout_ms: int | None = None,
+    max_queue: int | None = None,
+    max_rows: int | None = None,
+    batching: dict[str, Any] | None = None,
+    auto_rollback: bool | dict[str, Any] | None = None,
+    monitoring: dict[str, Any] | None = None,
+) -> DeploymentSettings:
+    return client().configure(
+        name, timeout_ms=timeout_ms, max_queue=max_queue, max_rows=max_rows, batching=batching,
+        auto_rollback=auto_rollback, monitoring=monitoring,
+    )  # fmt: skip
+
+
+@_documented_by(MLOpsAPI.deployments)
+def deployments(owner: str | None = None) -> list[Deployment]:
+    return client().deployments(owner)
+
+
+@_documented_by(MLOpsAPI.deployment)
 def deployment(name: str) -> Deployment:
     return client().deployment(name)
 
 
+@_documented_by(MLOpsAPI.predict)
 def predict(name: str, data: Any, params: dict[str, Any] | None = None) -> Any:
     return client().predict(name, data, params)
 
 
+@_documented_by(MLOpsAPI.undeploy)
 def undeploy(name: str) -> bool:
     return client().undeploy(name)
 
 
-def set_traffic(name: str, weights: dict[str, int], **kwargs: Any) -> Deployment:
-    return client().set_traffic(name, weights, **kwargs)
+@_documented_by(MLOpsAPI.set_traffic)
+def set_traffic(name: str, weights: dict[str, int], *, wait: bool = True) -> Deployment:
+    return client().set_traffic(name, weights, wait=wait)
 
 
-def promote(name: str, **kwargs: Any) -> Deployment:
-    return client().promote(name, **kwargs)
+@_documented_by(MLOpsAPI.promote)
+def promote(name: str, *, wait: bool = True) -> Deployment:
+    return client().promote(name, wait=wait)
 
 
-def rollback(name: str, **kwargs: Any) -> Deployment:
-    return client().rollback(name, **kwargs)
+@_documented_by(MLOpsAPI.rollback)
+def rollback(name: str, *, wait: bool = True) -> Deployment:
+    return client().rollback(name, wait=wait)
 
 
-def sync(name: str, **kwargs: Any) -> Deployment:
-    return client().sync(name, **kwargs)
+@_documented_by(MLOpsAPI.sync)
+def sync(name: str, *, wait: bool = True) -> Deployment:
+    return client().sync(name, wait=wait)
 
 
+@_documented_by(MLOpsAPI.events)
 def events(name: str, limit: int = 100) -> list[RolloutEvent]:
     return client().events(name, limit)
 
@@ -93,76 +195,122 @@ def events(name: str, limit: int = 100) -> list[RolloutEvent]:
 # --- monitoring -------------------------------------------------------------------------------------------------
 
 
-def monitor(name: str, window: str | float = "1h") -> Any:
-    """A MonitoringReport: ``.drift`` and ``.ops`` DataFrames, ``.performance``, ``.health``, ``.alerts``."""
+@_documented_by(MLOpsAPI.monitor)
+def monitor(name: str, window: str | float = "1h") -> MonitoringReport:
     return client().monitor(name, window)
 
 
+@_documented_by(MLOpsAPI.feedback)
 def feedback(name: str, request_ids: Any, labels: Any) -> dict[str, Any]:
-    """Ground-truth labels for logged requests (ids from the X-MLOps-Request-Id response header)."""
     return client().feedback(name, request_ids, labels)
 
 
-def alerts(name: str | None = None) -> list[dict[str, Any]]:
+@_documented_by(MLOpsAPI.alerts)
+def alerts(name: str | None = None) -> list[Alert]:
     return client().alerts(name)
 
 
-def acknowledge_alert(alert_id: int) -> dict[str, Any]:
-    """Acknowledge a fired alert (recorded in the audit ledger)."""
+@_documented_by(MLOpsAPI.acknowledge_alert)
+def acknowledge_alert(alert_id: int) -> Alert:
     return client().acknowledge_alert(alert_id)
 
 
-def alert_rules(name: str, rules: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+@_documented_by(MLOpsAPI.alert_rules)
+def alert_rules(name: str, rules: list[dict[str, Any]] | None = None) -> list[AlertRule]:
     return client().alert_rules(name, rules)
 
 
-def health(name: str | None = None, window: str | float = "1h") -> dict[str, Any]:
+@_documented_by(MLOpsAPI.health)
+def health(name: str | None = None, window: str | float = "1h") -> Health:
     return client().health(name, window)
 
 
-# --- governance (issue 6) ------------------------------------------------------------------------------------------
+# --- governance ---------------------------------------------------------------------------------------------------
 
 
-def audit(target: str | None = None, **kwargs: Any) -> list[Any]:
-    """Audit ledger entries, oldest first (``target`` like ``deployment/NAME`` or ``model/NAME``)."""
-    return client().audit_events(target, **kwargs)
+@_documented_by(MLOpsAPI.audit_events)
+def audit(
+    target: str | None = None,
+    *,
+    since: datetime | str | None = None,
+    until: datetime | str | None = None,
+    by: str | None = None,
+    limit: int = 1000,
+) -> list[AuditEvent]:
+    return client().audit_events(target, since=since, until=until, by=by, limit=limit)
 
 
-def verify_audit() -> Any:
+@_documented_by(MLOpsAPI.export_audit)
+def export_audit(
+    target: str | None = None,
+    *,
+    format: str = "json",
+    since: datetime | str | None = None,
+    until: datetime | str | None = None,
+) -> str:
+    return client().export_audit(target, format=format, since=since, until=until)
+
+
+@_documented_by(MLOpsAPI.verify_audit)
+def verify_audit() -> ChainReport:
     return client().verify_audit()
 
 
-def served_at(deployment: str, at: Any) -> Any:
+@_documented_by(MLOpsAPI.served_at)
+def served_at(deployment: str, at: datetime | str) -> ServedAt:
     return client().served_at(deployment, at)
 
 
-def request_approval(action: str, target: str, payload: dict[str, Any] | None = None) -> Any:
+@_documented_by(MLOpsAPI.whoami)
+def whoami() -> WhoAmI:
+    return client().whoami()
+
+
+@_documented_by(MLOpsAPI.request_approval)
+def request_approval(action: str, target: str, payload: dict[str, Any] | None = None) -> Approval:
     return client().request_approval(action, target, payload)
 
 
-def approvals(status: str | None = None) -> list[Any]:
+@_documented_by(MLOpsAPI.approvals)
+def approvals(status: str | None = None) -> list[Approval]:
     return client().approvals(status)
 
 
-def grant(approval_id: int, comment: str | None = None) -> Any:
+@_documented_by(MLOpsAPI.grant)
+def grant(approval_id: int, comment: str | None = None) -> Approval:
     return client().grant(approval_id, comment=comment)
 
 
-def reject(approval_id: int, comment: str | None = None) -> Any:
+@_documented_by(MLOpsAPI.reject)
+def reject(approval_id: int, comment: str | None = None) -> Approval:
     return client().reject(approval_id, comment=comment)
 
 
-def card(name: str, version: str | None = None) -> Any:
+@_documented_by(MLOpsAPI.card)
+def card(name: str, version: str | None = None) -> ModelCard:
     return client().card(name, version)
 
 
-def update_card(name: str, version: str, **sections: str) -> Any:
+def update_card(
+    name: str, version: str, *, intended_use: str | None = None, limitations: str | None = None
+) -> ModelCard:
+    """Write the human sections of a version's model card and store it with the version.
+
+    Args:
+        name: The registered model.
+        version: The version whose card to edit.
+        intended_use: What the model is for (kept when None).
+        limitations: Where it must not be used (kept when None).
+    """
+    sections = {k: v for k, v in {"intended_use": intended_use, "limitations": limitations}.items() if v is not None}
     return client().update_card(name, version, sections)
 
 
-def lineage(subject: str) -> Any:
+@_documented_by(MLOpsAPI.lineage)
+def lineage(subject: str) -> LineageChain:
     return client().lineage(subject)
 
 
+@_documented_by(MLOpsAPI.issue_token)
 def issue_token(name: str) -> str:
     return client().issue_token(name)

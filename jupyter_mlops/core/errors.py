@@ -20,6 +20,7 @@ class MLOpsError(Exception):
         self.message = message
 
     def to_dict(self) -> dict[str, Any]:
+        """The error as a JSON body: its code and message."""
         return {"error_code": self.code, "message": self.message}
 
 
@@ -31,13 +32,18 @@ class InvalidRequest(MLOpsError):
 
 
 class Forbidden(MLOpsError):
+    """The principal may not do this (role, ownership or a missing approval); recorded in the ledger."""
+
     status = 403
     code = "FORBIDDEN"
 
 
 class ApprovalRequired(Forbidden):
-    """A protected change without a granted approval; ``request`` is the approval request that would allow it
-    (``{"action", "target", "payload"}``), so a door can offer to file it in one click."""
+    """A protected change without a granted approval.
+
+    ``request`` is the approval request that would allow it (``{"action", "target", "payload"}``), so a door can offer
+    to file it in one click.
+    """
 
     code = "APPROVAL_REQUIRED"
 
@@ -46,20 +52,27 @@ class ApprovalRequired(Forbidden):
         self.request = request
 
     def to_dict(self) -> dict[str, Any]:
+        """The error body with the approval request that would allow the change."""
         return {**super().to_dict(), "approval_request": self.request}
 
 
 class NotFound(MLOpsError):
+    """The named model, version, deployment, alert or approval does not exist."""
+
     status = 404
     code = "NOT_FOUND"
 
 
 class Conflict(MLOpsError):
+    """The request contradicts the current state (already decided, changed meanwhile, ...)."""
+
     status = 409
     code = "CONFLICT"
 
 
 class UnsupportedMediaType(MLOpsError):
+    """The body's content type is not one the endpoint reads."""
+
     status = 415
     code = "UNSUPPORTED_MEDIA_TYPE"
 

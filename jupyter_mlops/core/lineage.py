@@ -31,6 +31,8 @@ def notebook_path() -> str | None:
 
 
 def git_info(folder: str | Path) -> dict[str, str]:
+    """The commit, dirtiness, branch and remote of the git work tree holding ``folder`` (empty outside one)."""
+
     def git(*args: str) -> str:
         return subprocess.run(
             ["git", *args], cwd=folder, capture_output=True, text=True, timeout=5, check=True
@@ -53,6 +55,7 @@ def git_info(folder: str | Path) -> dict[str, str]:
 
 
 def environment() -> dict[str, str]:
+    """Python version, platform and the versions of the key ML packages."""
     packages = {}
     for name in KEY_PACKAGES:
         with contextlib.suppress(metadata.PackageNotFoundError):

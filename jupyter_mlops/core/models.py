@@ -18,6 +18,8 @@ from .errors import InvalidRequest
 
 
 class Record(BaseModel):
+    """Base of the records crossing layers: unknown fields are refused."""
+
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
@@ -25,6 +27,8 @@ class Record(BaseModel):
 
 
 class ModelVersion(Record):
+    """A version of a registered model as MLflow records it (read-only here)."""
+
     name: str
     version: str
     aliases: list[str] = []
@@ -40,10 +44,13 @@ class ModelVersion(Record):
 
     @property
     def uri(self) -> str:
+        """The version's MLflow URI (``models:/NAME/VERSION``)."""
         return f"models:/{self.name}/{self.version}"
 
 
 class RegisteredModel(Record):
+    """A registered model with its aliases and latest versions (read-only here)."""
+
     name: str
     description: str | None = None
     tags: dict[str, str] = {}
@@ -79,6 +86,7 @@ class ModelRef(Record):
 
     @classmethod
     def parse(cls, text: object) -> ModelRef:
+        """Read ``NAME``, ``NAME/VERSION``, ``NAME@ALIAS`` or ``models:/...`` (InvalidRequest otherwise)."""
         if not isinstance(text, str) or not text.strip():
             raise InvalidRequest("A model reference is required: NAME, NAME/VERSION or NAME@ALIAS.")
         ref = text.strip()
@@ -106,6 +114,7 @@ class ModelRef(Record):
 
     @property
     def uri(self) -> str:
+        """The reference as an MLflow ``models:/`` URI."""
         return f"models:/{self}"
 
 
@@ -113,12 +122,16 @@ class ModelRef(Record):
 
 
 class VariantRole(str, Enum):
+    """How a variant takes traffic: the primary, a weighted canary, or a mirrored shadow."""
+
     primary = "primary"
     canary = "canary"
     shadow = "shadow"
 
 
 class DeploymentState(str, Enum):
+    """Where a deployment is in its life: pending, loading, ready, failed, stopped or unknown."""
+
     pending = "pending"
     resolving = "resolving"
     loading = "loading"
@@ -130,6 +143,8 @@ class DeploymentState(str, Enum):
 
 
 class StepStatus(str, Enum):
+    """State of one deployment step."""
+
     pending = "pending"
     running = "running"
     done = "done"
@@ -140,6 +155,8 @@ DEPLOY_STEPS = ("resolving", "loading", "warming", "ready")
 
 
 class DeploymentStep(Record):
+    """One step of bringing a deployment up (resolving, loading, warming, ready)."""
+
     name: str
     status: StepStatus = StepStatus.pending
     message: str | None = None
@@ -158,6 +175,7 @@ class Variant(Record):
 
     @property
     def model_uri(self) -> str:
+        """The variant's model as an MLflow URI."""
         return f"models:/{self.model_name}/{self.model_version}"
 
 
@@ -173,6 +191,29 @@ class DeploymentSpec(Record):
     shadow: bool = False
     batching: dict[str, Any] | None = None  # {"max_batch_size": int, "max_wait_ms": float, "enabled": bool}
     isolated: bool = False
+    # Deployment settings (checked by the facade, as for ``configure``): either in ``settings`` or at the top.
+    settings: dict[str, Any] | None = None
+    timeout_ms: Any = None
+    max_queue: Any = None
+    max_rows: Any = None
+    auto_rollback: Any = None
+    monitoring: Any = None
+
+    def deployment_settings(self) -> dict[str, Any] | None:
+        """The settings given, from ``settings`` and the top-level fields (InvalidRequest if both name one)."""
+        top = {
+            key: value
+            for key in ("timeout_ms", "max_queue", "max_rows", "auto_rollback", "monitoring")
+            if (value := getattr(self, key)) is not None
+        }
+        if self.settings is None:
+            return top or None
+        if not isinstance(self.settings, dict):
+            raise InvalidRequest("'settings' must be an object such as {\"timeout_ms\": 5000}.")
+        both = sorted(set(top) & set(self.settings))
+        if both:
+            raise InvalidRequest(f"{', '.join(both)} given both at the top and in 'settings': give each once.")
+        return {**self.settings, **top}
 
     @field_validator("model")
     @classmethod
@@ -187,6 +228,8 @@ class DeploymentSpec(Record):
 
 
 class VariantStatus(Record):
+    """What the target reports of one variant."""
+
     name: str
     model_uri: str
     state: DeploymentState = DeploymentState.pending
@@ -226,7 +269,22 @@ class Deployment(Record):
 
     @property
     def model_uri(self) -> str:
+        """The MLflow URI of the primary's version (``models:/NAME/VERSION``)."""
         return f"models:/{self.model_name}/{self.model_version}"
+
+    def observed(self, status: RuntimeStatus | None) -> Deployment:
+        """This desired state with what its target reports (``unknown`` when the target reports nothing)."""
+        if status is None:
+            return self.model_copy(
+                update={
+                    "state": DeploymentState.unknown,
+                    "message": "Not running: the serving target does not report this deployment yet.",
+                    "steps": [DeploymentStep(name="resolving", status=StepStatus.done, message=self.model_uri)],
+                }
+            )
+        return self.model_copy(
+            update={"state": status.state, "steps": status.steps, "message": status.message, "url": status.url}
+        )
 
 
 class RolloutEvent(Record):

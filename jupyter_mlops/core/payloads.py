@@ -58,6 +58,7 @@ def predictions(body: bytes) -> Any:
 
 
 def error_message(body: bytes, status: int) -> str:
+    """The message of an endpoint's error body (or its status when it has none)."""
     try:
         decoded = json.loads(body)
         if isinstance(decoded, dict) and decoded.get("message"):

@@ -131,6 +131,7 @@ class Registry:
             raise translate_mlflow_error(exc, what) from None
 
     def version(self, name: str, version: str, *, detail: bool = True) -> ModelVersion:
+        """One version with its signature, metrics and parameters (NotFound otherwise)."""
         with self._errors(f"Version {version} of model {name!r}"):
             mv = self.client.get_model_version(name, version)
             return self._to_version(mv, detail=detail)
@@ -161,12 +162,14 @@ class Registry:
             ) from None
 
     def versions(self, name: str) -> list[ModelVersion]:
+        """Every version of a model, newest first."""
         with self._errors(f"Model {name!r}"):
             self.client.get_registered_model(name)
             found = self.client.search_model_versions(f"name = '{name}'", order_by=["version_number DESC"])
         return [self._to_version(mv, detail=True) for mv in found]
 
     def model(self, name: str) -> RegisteredModel:
+        """A registered model with its aliases and latest versions."""
         with self._errors(f"Model {name!r}"):
             rm = self.client.get_registered_model(name)
         return self._to_model(rm, self.versions(name))
@@ -261,17 +264,20 @@ class Registry:
     # --- writing ----------------------------------------------------------------------------------------------
 
     def set_alias(self, name: str, alias: str, version: str) -> ModelVersion:
+        """Point an alias at a version."""
         with self._errors(f"Version {version} of model {name!r}"):
             self.client.get_model_version(name, version)
             self.client.set_registered_model_alias(name, alias, version)
         return self.version(name, version)
 
     def delete_alias(self, name: str, alias: str) -> None:
+        """Remove an alias (NotFound when there is none)."""
         self._by_alias(name, alias)
         with self._errors(f"Alias {alias!r} of model {name!r}"):
             self.client.delete_registered_model_alias(name, alias)
 
     def set_version_tags(self, name: str, version: str, tags: dict[str, str]) -> None:
+        """Set tags on a model version."""
         with self._errors(f"Version {version} of model {name!r}"):
             for key, value in tags.items():
                 self.client.set_model_version_tag(name, version, key, value)
@@ -321,6 +327,7 @@ class Registry:
         return str(run.info.run_id)
 
     def log_run_metrics(self, run_id: str, metrics: dict[str, float], timestamp_ms: int, step: int = 0) -> None:
+        """Log metrics at one timestamp to a run."""
         from mlflow.entities import Metric
 
         with self._errors(f"Run {run_id}"):

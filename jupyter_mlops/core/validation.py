@@ -48,6 +48,7 @@ def deployment_name(value: object) -> str:
 
 
 def alias(value: object) -> str:
+    """A checked alias name (InvalidRequest saying what is allowed)."""
     name = _common("alias", value)
     if not _ALIAS.match(name) or name.lower() == "latest" or re.match(r"^v\d+$", name):
         raise InvalidRequest(
@@ -58,6 +59,7 @@ def alias(value: object) -> str:
 
 
 def version(value: object) -> str:
+    """A checked version number as text (positive integers only)."""
     text = str(value).strip() if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
     if not text.isdigit() or int(text) < 1:
         raise InvalidRequest(f"Invalid model version {value!r}: versions are positive integers such as 3.")

@@ -37,10 +37,10 @@ from ..core.store.fleet_tables import (
     FleetRollupRow,
     FleetStateRow,
     FleetSummaryRow,
-    ensure_tables,
 )
 from ..core.store.governance_tables import ApprovalRow
 from ..core.store.monitoring_tables import AlertRow, InferenceBatchRow, InferenceRequestRow
+from ..core.store.schema import upgrade as ensure_tables
 from ..core.store.tables import DeploymentRow, VariantRow
 
 if TYPE_CHECKING:

@@ -23,6 +23,7 @@ class MLOpsExtension(ExtensionApp):
     classes = [MLOpsConfig]
 
     def initialize_settings(self) -> None:
+        """Export the store settings to kernels, register the facade factory, reconcile in the background."""
         self.mlops_config = MLOpsConfig(parent=self)
         # Kernels started by this server inherit the same stores, so %register and the sidebar agree.
         os.environ.update(self.mlops_config.to_env())
@@ -38,8 +39,8 @@ class MLOpsExtension(ExtensionApp):
             if self._mlops is None:
                 from ..core.service import MLOps
 
-                owner = os.environ.get("JUPYTERHUB_USER")
-                self._mlops = MLOps(self.mlops_config, user=owner)
+                # Acts as this server's user (JUPYTERHUB_USER or the OS user); requests act through acting_as views.
+                self._mlops = MLOps(self.mlops_config)
             return self._mlops
 
     def _reconcile(self) -> None:
@@ -51,9 +52,11 @@ class MLOpsExtension(ExtensionApp):
             self.log.warning("jupyter_mlops: could not reconcile deployments at start-up: %s", exc)
 
     def initialize_handlers(self) -> None:
+        """Add the /mlops/api routes."""
         self.handlers.extend(route_table())
 
     async def stop_extension(self) -> None:
         # The serving daemon outlives Jupyter on purpose; only our clients are closed.
+        """Close our clients (the serving daemon outlives Jupyter on purpose)."""
         if getattr(self, "_mlops", None) is not None:
             self._mlops.close()

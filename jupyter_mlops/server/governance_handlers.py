@@ -10,6 +10,7 @@ from typing import Any
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
+from ..core import requests
 from .handlers import API, MLOpsHandler, Refusal
 
 
@@ -19,6 +20,7 @@ class AuditHandler(MLOpsHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
+        """Ledger entries as JSON, or the CSV export with ``format=csv``."""
         fmt = self.get_query_argument("format", "json")
         query: dict[str, Any] = {
             "since": self.get_query_argument("since", None),
@@ -35,7 +37,7 @@ class AuditHandler(MLOpsHandler):
         items = await self.call(
             self.mlops.audit_events,
             target,
-            actor=self.get_query_argument("actor", None),
+            by=self.get_query_argument("actor", None),
             limit=self.int_argument("limit", 1000),
             **query,
         )
@@ -48,6 +50,7 @@ class AuditVerifyHandler(MLOpsHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
+        """The chain report: ok, or the first entry edited, removed or inserted."""
         self.send(await self.call(self.mlops.verify_audit))
 
 
@@ -57,6 +60,7 @@ class AuditServedHandler(MLOpsHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
+        """The version that served ``deployment`` at time ``at``."""
         deployment = self.get_query_argument("deployment", None)
         at = self.get_query_argument("at", None)
         if not deployment or not at:
@@ -70,19 +74,19 @@ class ApprovalsHandler(MLOpsHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
+        """Approval requests, newest first, optionally by status."""
         items = await self.call(self.mlops.approvals, self.get_query_argument("status", None))
         self.send({"items": items, "next_page_token": None, "total": len(items)})
 
     @web.authenticated
     @authorized
     async def post(self) -> None:
-        body = self.json_body()
-        action, target, payload = body.get("action"), body.get("target"), body.get("payload", {})
-        if not isinstance(action, str) or not isinstance(target, str) or not isinstance(payload, dict):
-            raise Refusal(
-                400, 'Send {"action": "set_alias", "target": "model/NAME@ALIAS", "payload": {"version": "2"}}.'
-            )
-        approval = await self.call(self.mlops.request_approval, action, target, payload, actor=self.actor)
+        """File an approval request as the authenticated user (201 + Location)."""
+        body = self.parse_body(
+            requests.ApprovalRequest,
+            'Send {"action": "set_alias", "target": "model/NAME@ALIAS", "payload": {"version": "2"}}.',
+        )
+        approval = await self.call(self.mlops.request_approval, body.action, body.target, body.payload)
         self.set_header("Location", f"{self.base_url.rstrip('/')}{API}/approvals/{approval.id}")
         self.send(approval, status=201)
 
@@ -91,12 +95,9 @@ class _Decision(MLOpsHandler):
     async def decide(self, approval_id: str, grant: bool) -> None:
         if not approval_id.isdigit():
             raise Refusal(400, f"Approval ids are numbers (got {approval_id!r}).")
-        body = self.json_body() if self.request.body else {}
-        comment = body.get("comment")
-        if comment is not None and not isinstance(comment, str):
-            raise Refusal(400, "'comment' must be text.")
+        body = self.parse_body(requests.DecisionRequest, "'comment' must be text.", None if self.request.body else {})
         decide = self.mlops.grant if grant else self.mlops.reject
-        self.send(await self.call(decide, int(approval_id), actor=self.actor, comment=comment))
+        self.send(await self.call(decide, int(approval_id), comment=body.comment))
 
 
 class ApprovalGrantHandler(_Decision):
@@ -105,6 +106,7 @@ class ApprovalGrantHandler(_Decision):
     @web.authenticated
     @authorized
     async def post(self, approval_id: str) -> None:
+        """Grant the request as the authenticated user."""
         await self.decide(approval_id, grant=True)
 
 
@@ -114,6 +116,7 @@ class ApprovalRejectHandler(_Decision):
     @web.authenticated
     @authorized
     async def post(self, approval_id: str) -> None:
+        """Reject the request as the authenticated user."""
         await self.decide(approval_id, grant=False)
 
 
@@ -123,12 +126,14 @@ class CardHandler(MLOpsHandler):
     @web.authenticated
     @authorized
     async def get(self, name: str, version: str) -> None:
+        """The version's model card."""
         self.send(await self.call(self.mlops.card, name, version))
 
     @web.authenticated
     @authorized
     async def put(self, name: str, version: str) -> None:
-        self.send(await self.call(self.mlops.update_card, name, version, self.json_body(), actor=self.actor))
+        """Edit the card's human sections and store it with the version."""
+        self.send(await self.call(self.mlops.update_card, name, version, self.json_body()))
 
 
 class DeploymentLineageHandler(MLOpsHandler):
@@ -137,7 +142,8 @@ class DeploymentLineageHandler(MLOpsHandler):
     @web.authenticated
     @authorized
     async def get(self, name: str) -> None:
-        self.send(await self.call(self.mlops.lineage, name, actor=self.actor))
+        """The deployment's lineage chain."""
+        self.send(await self.call(self.mlops.lineage, name))
 
 
 class VersionLineageHandler(MLOpsHandler):
@@ -146,7 +152,8 @@ class VersionLineageHandler(MLOpsHandler):
     @web.authenticated
     @authorized
     async def get(self, name: str, version: str) -> None:
-        self.send(await self.call(self.mlops.lineage, f"{name}/{version}", actor=self.actor))
+        """The version's lineage chain."""
+        self.send(await self.call(self.mlops.lineage, f"{name}/{version}"))
 
 
 class TokenHandler(MLOpsHandler):
@@ -155,7 +162,8 @@ class TokenHandler(MLOpsHandler):
     @web.authenticated
     @authorized
     async def post(self, name: str) -> None:
-        token = await self.call(self.mlops.issue_token, name, actor=self.actor)
+        """Issue a new endpoint token (201; shown only in this response)."""
+        token = await self.call(self.mlops.issue_token, name)
         self.send({"deployment": name, "token": token}, status=201)
 
 
@@ -165,4 +173,5 @@ class WhoAmIHandler(MLOpsHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        self.send(await self.call(self.mlops.whoami, self.actor))
+        """Who the authenticated user acts as, on whose server, with which role."""
+        self.send(await self.call(self.mlops.whoami))

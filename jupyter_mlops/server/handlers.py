@@ -6,18 +6,28 @@ import asyncio
 import functools
 import json
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from pydantic import BaseModel, ValidationError
 from tornado import web
 
-from .. import __version__
+from ..core import requests
 from ..core.errors import MLOpsError
+from ..core.jsonlimits import depth_message, nested_deeper_than
 from . import identity
 
+if TYPE_CHECKING:
+    from ..core.service import MLOps
+
+try:  # not `from .. import __version__`: the package imports this module (through its extension entry point)
+    from .._version import __version__
+except ImportError:  # pragma: no cover - source tree without a build
+    __version__ = "0.0.0.dev0"
+
 T = TypeVar("T")
+B = TypeVar("B", bound=BaseModel)
 API = "/mlops/api"
 MAX_JSON_BODY = 1024 * 1024
 
@@ -55,12 +65,14 @@ class MLOpsHandler(APIHandler):
     auth_resource = "mlops"
 
     @property
-    def mlops(self) -> Any:
-        return self.settings["mlops_service"]()
-
-    @property
-    def actor(self) -> str:
-        return identity.actor_of(self)  # the hub user acting (owner = this server's user)
+    def mlops(self) -> MLOps:
+        """This request's facade: the server's MLOps acting as the authenticated user (built once per request)."""
+        view: MLOps | None = getattr(self, "_mlops_view", None)
+        if view is None:
+            service: MLOps = self.settings["mlops_service"]()
+            view = service.acting_as(identity.principal_of(self.current_user, service.principal))
+            self._mlops_view = view
+        return view
 
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a blocking core call off the event loop; domain errors become JSON 4xx/5xx with their message."""
@@ -74,11 +86,14 @@ class MLOpsHandler(APIHandler):
             raise Refusal(400, _validation_message(exc)) from None
 
     def json_body(self) -> dict[str, Any]:
+        """The request's JSON object: 415 unless JSON, 413 over 1 MiB, 400 if too deep, invalid or not an object."""
         content_type = self.request.headers.get("Content-Type", "application/json").split(";")[0].strip()
         if content_type != "application/json":
             raise Refusal(415, f"Send JSON with Content-Type: application/json (got {content_type!r}).")
         if len(self.request.body) > MAX_JSON_BODY:
             raise Refusal(413, "The request body is larger than 1 MiB.")
+        if nested_deeper_than(self.request.body):  # the daemon's limit, checked before parsing
+            raise Refusal(400, depth_message())
         try:
             body = json.loads(self.request.body or b"{}")
         except ValueError:
@@ -87,7 +102,18 @@ class MLOpsHandler(APIHandler):
             raise Refusal(400, "The request body must be a JSON object.")
         return body
 
+    def parse_body(self, model: type[B], message: str | None = None, body: dict[str, Any] | None = None) -> B:
+        """The JSON body parsed into a request model.
+
+        400 with ``message`` (else pydantic's, located) if it does not fit.
+        """
+        try:
+            return model.model_validate(self.json_body() if body is None else body)
+        except ValidationError as exc:
+            raise Refusal(400, message or _validation_message(exc)) from None
+
     def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Answer a refusal as ``{"message", "reason", ...}`` JSON; anything else as jupyter_server does."""
         exc = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(exc, Refusal):
             self.set_header("Content-Type", "application/json")
@@ -96,11 +122,13 @@ class MLOpsHandler(APIHandler):
         super().write_error(status_code, **kwargs)
 
     def send(self, value: Any, status: int = 200) -> None:
+        """Finish with ``value`` as JSON (pydantic records dumped) and ``status``."""
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(_jsonable(value)))
 
     def int_argument(self, name: str, default: int) -> int:
+        """An integer query argument, or 400 naming it."""
         raw = self.get_query_argument(name, str(default))
         try:
             return int(raw)
@@ -109,9 +137,12 @@ class MLOpsHandler(APIHandler):
 
 
 class VersionHandler(MLOpsHandler):
+    """``GET /version``: the extension's version (the sidebar checks it against its own)."""
+
     @web.authenticated
     @authorized
     async def get(self) -> None:
+        """The extension's version."""
         self.send({"version": __version__})
 
 
@@ -121,14 +152,18 @@ class UIConfigHandler(MLOpsHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
+        """The MLflow UI link and the default deploy target."""
         config = self.mlops.config
         self.send({"mlflow_ui_url": config.mlflow_ui_url or None, "default_target": config.default_target})
 
 
 class ModelsHandler(MLOpsHandler):
+    """``GET /models?filter=&max_results=&page_token=``: registered models, one page at a time."""
+
     @web.authenticated
     @authorized
     async def get(self) -> None:
+        """One page of registered models."""
         page = await self.call(
             self.mlops.models,
             self.get_query_argument("filter", None),
@@ -139,84 +174,130 @@ class ModelsHandler(MLOpsHandler):
 
 
 class ModelHandler(MLOpsHandler):
+    """``GET /models/{name}``: one registered model with its aliases and latest versions."""
+
     @web.authenticated
     @authorized
     async def get(self, name: str) -> None:
+        """The registered model."""
         self.send(await self.call(self.mlops.model, name))
 
 
 class VersionsHandler(MLOpsHandler):
+    """``GET /models/{name}/versions``: every version of a model, newest first."""
+
     @web.authenticated
     @authorized
     async def get(self, name: str) -> None:
+        """The model's versions as a page."""
         versions = await self.call(self.mlops.versions, name)
         self.send({"items": versions, "next_page_token": None, "total": len(versions)})
 
 
 class ModelVersionHandler(MLOpsHandler):
+    """``GET /models/{name}/versions/{version}``: one version with signature, metrics and lineage."""
+
     @web.authenticated
     @authorized
     async def get(self, name: str, version: str) -> None:
+        """The model version."""
         self.send(await self.call(self.mlops.version, name, version))
 
 
 class AliasHandler(MLOpsHandler):
+    """``PUT {"version": V}`` points an alias at a version; ``DELETE`` removes it (both audited)."""
+
     @web.authenticated
     @authorized
     async def put(self, name: str, alias: str) -> None:
-        body = self.json_body()
-        if "version" not in body:
-            raise Refusal(400, 'Give the version the alias should point at: {"version": "3"}.')
-        self.send(await self.call(self.mlops.set_alias, name, alias, body["version"], actor=self.actor))
+        """Point the alias at the body's version as the authenticated user."""
+        body = self.parse_body(requests.AliasRequest, 'Give the version the alias should point at: {"version": "3"}.')
+        self.send(await self.call(self.mlops.set_alias, name, alias, body.version))
 
     @web.authenticated
     @authorized
     async def delete(self, name: str, alias: str) -> None:
-        await self.call(self.mlops.delete_alias, name, alias, actor=self.actor)
+        """Remove the alias (204)."""
+        await self.call(self.mlops.delete_alias, name, alias)
         self.set_status(204)
         self.finish()
 
 
 class DeploymentsHandler(MLOpsHandler):
+    """``GET /deployments`` lists what the user may see; ``POST`` deploys a model (201, or 202 while it loads)."""
+
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        items = await self.call(self.mlops.deployments, actor=self.actor)
+        """The deployments the authenticated user may see."""
+        items = await self.call(self.mlops.deployments)
         self.send({"items": items, "next_page_token": None, "total": len(items)})
 
     @web.authenticated
     @authorized
     async def post(self) -> None:
+        """Deploy the body's ``DeploymentSpec`` as the authenticated user."""
         from ..core.models import DeploymentSpec
 
         body = self.json_body()
         body.setdefault("wait", False)
         try:
             spec = DeploymentSpec.model_validate(body)
+            settings = spec.deployment_settings()
         except ValidationError as exc:
             raise Refusal(400, _validation_message(exc)) from None
         except MLOpsError as exc:
             raise Refusal(exc.status, exc.message, reason=exc.code) from None
         deployment = await self.call(
-            self.mlops.deploy, spec.model, spec.name, target=spec.target, wait=spec.wait, actor=self.actor,
+            self.mlops.deploy, spec.model, spec.name, target=spec.target, wait=spec.wait,
             canary=spec.canary, shadow=spec.shadow, batching=spec.batching, isolated=spec.isolated,
+            settings=settings,
         )  # fmt: skip
         self.set_header("Location", f"{self.base_url.rstrip('/')}{API}/deployments/{deployment.name}")
         self.send(deployment, status=201 if spec.wait else 202)
 
 
 class DeploymentHandler(MLOpsHandler):
+    """``GET /deployments/{name}`` with its runtime state; ``DELETE`` undeploys it (204, idempotent)."""
+
     @web.authenticated
     @authorized
     async def get(self, name: str) -> None:
-        self.send(await self.call(self.mlops.deployment, name, actor=self.actor))
+        """The deployment with its state and steps."""
+        self.send(await self.call(self.mlops.deployment, name))
 
     @web.authenticated
     @authorized
     async def delete(self, name: str) -> None:
-        await self.call(self.mlops.undeploy, name, actor=self.actor)
+        """Undeploy it (204 whether or not it existed)."""
+        await self.call(self.mlops.undeploy, name)
         self.set_status(204)
         self.finish()
+
+
+class SettingsHandler(MLOpsHandler):
+    """``GET /deployments/{name}/settings``; ``PATCH`` changes some of them (200 + all of them, audited)."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        """The deployment's settings: serving limits, batching, automatic rollback and monitoring."""
+        self.send(await self.call(self.mlops.configure, name))
+
+    @web.authenticated
+    @authorized
+    async def patch(self, name: str) -> None:
+        """Change the body's settings as the authenticated user; objects are merged into the current ones."""
+        from ..core.deployments.config import settings_changes
+
+        body = self.json_body()
+        if not body:
+            raise Refusal(400, 'The body must be an object of settings to change, e.g. {"timeout_ms": 5000}.')
+        try:
+            changes = settings_changes(body)  # unknown names refused before they reach keyword arguments
+        except MLOpsError as exc:
+            raise Refusal(exc.status, exc.message, reason=exc.code) from None
+        self.send(await self.call(self.mlops.configure, name, **changes))
 
 
 class PredictHandler(MLOpsHandler):
@@ -225,10 +306,9 @@ class PredictHandler(MLOpsHandler):
     @web.authenticated
     @authorized
     async def post(self, name: str) -> None:
+        """Forward the body to the deployment and answer with its status, headers and body."""
         content_type = self.request.headers.get("Content-Type", "application/json")
-        status, headers, body = await self.call(
-            self.mlops.invoke, name, self.request.body, content_type, actor=self.actor
-        )
+        status, headers, body = await self.call(self.mlops.invoke, name, self.request.body, content_type)
         self.set_status(status)
         for key, value in headers.items():
             if key.lower() in ("content-type", "retry-after") or key.lower().startswith("x-mlops-"):
@@ -242,10 +322,9 @@ class TrafficHandler(MLOpsHandler):
     @web.authenticated
     @authorized
     async def put(self, name: str) -> None:
-        weights = self.json_body().get("weights")
-        if not isinstance(weights, dict):
-            raise Refusal(400, 'The body must be {"weights": {"primary": 80, "canary": 20}}.')
-        self.send(await self.call(self.mlops.set_traffic, name, weights, wait=False, actor=self.actor), status=202)
+        """Set the weights as the authenticated user."""
+        body = self.parse_body(requests.TrafficRequest, 'The body must be {"weights": {"primary": 80, "canary": 20}}.')
+        self.send(await self.call(self.mlops.set_traffic, name, body.weights, wait=False), status=202)
 
 
 class PromoteHandler(MLOpsHandler):
@@ -254,7 +333,8 @@ class PromoteHandler(MLOpsHandler):
     @web.authenticated
     @authorized
     async def post(self, name: str) -> None:
-        self.send(await self.call(self.mlops.promote, name, wait=False, actor=self.actor), status=202)
+        """Promote the canary as the authenticated user."""
+        self.send(await self.call(self.mlops.promote, name, wait=False), status=202)
 
 
 class RollbackHandler(MLOpsHandler):
@@ -263,7 +343,8 @@ class RollbackHandler(MLOpsHandler):
     @web.authenticated
     @authorized
     async def post(self, name: str) -> None:
-        self.send(await self.call(self.mlops.rollback, name, wait=False, actor=self.actor), status=202)
+        """Roll back as the authenticated user."""
+        self.send(await self.call(self.mlops.rollback, name, wait=False), status=202)
 
 
 class SyncHandler(MLOpsHandler):
@@ -272,7 +353,8 @@ class SyncHandler(MLOpsHandler):
     @web.authenticated
     @authorized
     async def post(self, name: str) -> None:
-        self.send(await self.call(self.mlops.sync, name, wait=False, actor=self.actor), status=202)
+        """Re-resolve the alias and redeploy if it moved."""
+        self.send(await self.call(self.mlops.sync, name, wait=False), status=202)
 
 
 class EventsHandler(MLOpsHandler):
@@ -281,6 +363,7 @@ class EventsHandler(MLOpsHandler):
     @web.authenticated
     @authorized
     async def get(self, name: str) -> None:
+        """The rollout history, oldest first."""
         items = await self.call(self.mlops.events, name, self.int_argument("limit", 100))
         self.send({"items": items})
 
@@ -294,6 +377,7 @@ class MonitoringHandler(MLOpsHandler):
     @web.authenticated
     @authorized
     async def get(self, name: str) -> None:
+        """The monitoring report over ``window``."""
         report = await self.call(self.mlops.monitor, name, self.get_query_argument("window", "1h"))
         self.send(report.to_dict())
 
@@ -304,14 +388,11 @@ class FeedbackHandler(MLOpsHandler):
     @web.authenticated
     @authorized
     async def post(self, name: str) -> None:
-        items = self.json_body().get("items")
-        if not isinstance(items, list) or not all(
-            isinstance(i, dict) and set(i) == {"request_id", "label"} for i in items
-        ):
-            raise Refusal(400, 'Send {"items": [{"request_id": "...", "label": ...}, ...]}.')
-        ids = [i["request_id"] for i in items]
-        labels = [i["label"] for i in items]
-        result = await self.call(self.mlops.feedback, name, ids, labels, actor=self.actor)
+        """Store the labels; answers how many were accepted."""
+        body = self.parse_body(requests.FeedbackRequest, 'Send {"items": [{"request_id": "...", "label": ...}, ...]}.')
+        ids = [i.request_id for i in body.items]
+        labels = [i.label for i in body.items]
+        result = await self.call(self.mlops.feedback, name, ids, labels)
         self.send({"accepted": result["accepted"]})
 
 
@@ -321,15 +402,16 @@ class AlertRulesHandler(MLOpsHandler):
     @web.authenticated
     @authorized
     async def get(self, name: str) -> None:
+        """The deployment's rules (its own and the defaults)."""
         self.send({"items": await self.call(self.mlops.alert_rules, name)})
 
     @web.authenticated
     @authorized
     async def put(self, name: str) -> None:
-        rules = self.json_body().get("rules")
-        if not isinstance(rules, list):
-            raise Refusal(400, 'Send {"rules": [{"name", "metric", "op", "threshold", "window"}, ...]}.')
-        self.send({"items": await self.call(self.mlops.alert_rules, name, rules)})
+        """Replace the deployment's own rules."""
+        message = 'Send {"rules": [{"name", "metric", "op", "threshold", "window"}, ...]}.'
+        body = self.parse_body(requests.AlertRulesRequest, message)
+        self.send({"items": await self.call(self.mlops.alert_rules, name, body.rules)})
 
 
 class AlertsHandler(MLOpsHandler):
@@ -338,6 +420,7 @@ class AlertsHandler(MLOpsHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
+        """Alerts of one deployment or all, newest first."""
         name = self.get_query_argument("deployment", None)
         self.send({"items": await self.call(self.mlops.alerts, name)})
 
@@ -348,9 +431,10 @@ class AlertAckHandler(MLOpsHandler):
     @web.authenticated
     @authorized
     async def post(self, alert_id: str) -> None:
+        """Acknowledge the alert as the authenticated user."""
         if not alert_id.isdigit():
             raise Refusal(400, f"Invalid alert id {alert_id!r}: alert ids are positive integers.")
-        self.send(await self.call(self.mlops.acknowledge_alert, int(alert_id), actor=self.actor))
+        self.send(await self.call(self.mlops.acknowledge_alert, int(alert_id)))
 
 
 class HealthHandler(MLOpsHandler):
@@ -359,4 +443,5 @@ class HealthHandler(MLOpsHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
+        """The fleet's health and each deployment's."""
         self.send(await self.call(self.mlops.health, None, self.get_query_argument("window", "1h")))

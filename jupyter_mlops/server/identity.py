@@ -1,9 +1,10 @@
-"""Who is acting: the authenticated Jupyter user, and under JupyterHub their hub groups.
+"""Who is acting on a REST request: the authenticated Jupyter user as a ``Principal`` (name, hub groups, scopes).
 
-The server's own user (``JUPYTERHUB_USER``) is the owner of what it creates; another hub user reaching this server
-(an admin, or someone with shared access) is the actor. Groups the hub reports for the caller feed role
-resolution in core (``Governance.remember_groups``), so ``c.MLOpsConfig.roles = {"group:reviewers": "approver"}``
-works without asking the hub on each request.
+The server's own user (``JUPYTERHUB_USER``) owns what this server creates; another hub user reaching this server
+(an admin, or someone with shared access) acts as themselves. Under JupyterHub the caller's groups and the
+``custom:mlops:*`` scopes of their token come from the hub's user model (``current_user.hub_user``) and feed role
+resolution in core, so ``c.MLOpsConfig.roles = {"group:reviewers": "approver"}`` and hub-granted scopes both work.
+Identity is never read from the request body or query.
 """
 
 from __future__ import annotations
@@ -11,8 +12,11 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from ..core.principal import Principal
+
 
 def actor_name(user: Any) -> str:
+    """The user name of a jupyter_server ``current_user`` (``username`` for hub users, ``name`` otherwise)."""
     return getattr(user, "username", None) or getattr(user, "name", None) or "anonymous"
 
 
@@ -25,22 +29,24 @@ def hub_groups(user: Any) -> list[str] | None:
     return [str(g) for g in groups] if isinstance(groups, list) else []
 
 
+def hub_scopes(user: Any) -> list[str]:
+    """Scopes of the caller's hub token (``current_user.hub_user["scopes"]``), or none outside a hub."""
+    hub_user = getattr(user, "hub_user", None)
+    scopes = hub_user.get("scopes") if isinstance(hub_user, dict) else None
+    return [str(s) for s in scopes] if isinstance(scopes, list) else []
+
+
 def is_anonymous(user: Any) -> bool:
     """jupyter_server's token/password login gives each client a throwaway "Anonymous <moon>" user."""
     return str(getattr(user, "name", "") or "").startswith("Anonymous ")
 
 
-def actor_of(handler: Any) -> str:
-    """The acting user's name; records their hub groups with the facade's governance as a side effect.
+def principal_of(user: Any, server_owner: Principal) -> Principal:
+    """The principal of an authenticated request.
 
     Outside a hub, an anonymous token/password login is the server's own user (whoever holds the server's token
     is its owner), so the ledger names a person rather than a random id that changes per client.
     """
-    user = handler.current_user
     if is_anonymous(user) and not os.environ.get("JUPYTERHUB_USER"):
-        return str(handler.mlops.user)
-    name = actor_name(user)
-    groups = hub_groups(user)
-    if groups is not None:
-        handler.mlops.governance.remember_groups(name, groups)
-    return name
+        return server_owner
+    return Principal.from_scopes(actor_name(user), hub_scopes(user), hub_groups(user) or ())

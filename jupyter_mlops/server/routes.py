@@ -12,6 +12,7 @@ _NAME = r"(?P<name>[^/]+)"
 
 
 def route_table() -> list[tuple[str, Any]]:
+    """Every (URL pattern, handler) of the extension, under the server's base URL."""
     return [
         (rf"{API}/version", handlers.VersionHandler),
         (rf"{API}/config", handlers.UIConfigHandler),
@@ -23,6 +24,7 @@ def route_table() -> list[tuple[str, Any]]:
         (rf"{API}/deployments", handlers.DeploymentsHandler),
         (rf"{API}/deployments/{_NAME}", handlers.DeploymentHandler),
         (rf"{API}/deployments/{_NAME}/predict", handlers.PredictHandler),
+        (rf"{API}/deployments/{_NAME}/settings", handlers.SettingsHandler),
         (rf"{API}/deployments/{_NAME}/monitoring", handlers.MonitoringHandler),
         (rf"{API}/deployments/{_NAME}/feedback", handlers.FeedbackHandler),
         (rf"{API}/deployments/{_NAME}/alert-rules", handlers.AlertRulesHandler),

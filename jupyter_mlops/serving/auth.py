@@ -22,7 +22,8 @@ from starlette.requests import Request
 
 from ..core.errors import Forbidden, MLOpsError
 from ..core.store import Store
-from ..core.store.governance_tables import DeploymentTokenRow, ensure_tables
+from ..core.store.governance_tables import DeploymentTokenRow
+from ..core.store.schema import upgrade as ensure_tables
 
 REFRESH_SECONDS = 5.0
 

@@ -118,7 +118,8 @@ class MonitorDashboard:
         p95 = "-" if s.get("p95_ms") is None else f"{s['p95_ms']:.1f} ms"
         self.header.value = (
             f"<h4>{html.escape(report.deployment)} &middot; last {html.escape(str(report.data['window']))}</h4>"
-            f"<b style='color:{colour}'>Health {h['score']:.0f} ({h['colour']})</b> &middot; {s['requests']} requests"
+            f"<b style='color:{colour}'>Health {'?' if h['score'] is None else round(h['score'])} ({h['colour']})</b>"
+            f" &middot; {s['requests']} requests"
             f" &middot; error rate {s['error_rate']:.1%} &middot; p95 {p95} &middot; drift share "
             f"{report.drift_share:.0%} &middot; dropped {report.data['dropped_records']}"
         )

@@ -10,6 +10,7 @@ from sklearn.ensemble import GradientBoostingClassifier
 
 from jupyter_mlops.core.errors import Conflict, Forbidden, InvalidRequest
 from jupyter_mlops.core.models import DeploymentState
+from jupyter_mlops.core.principal import Principal
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +40,7 @@ def alice_deployment(alice, alice_model):
 def test_mutations_are_recorded_with_actor_owner_before_and_after(alice, alice_model) -> None:
     first, _ = alice_model
     # Given bob acting on alice's server (shared access): he is the actor, alice the owner
-    alice.set_alias("gov-iris", "staging", first.version, actor="alice")
+    alice.acting_as(Principal(name="alice")).set_alias("gov-iris", "staging", first.version)
     events = alice.audit_events("model/gov-iris")
 
     registered = [e for e in events if e.action == "register"]
@@ -56,35 +57,50 @@ def test_mutations_are_recorded_with_actor_owner_before_and_after(alice, alice_m
 
 def test_another_user_cannot_see_use_or_change_alices_deployment(server_of, alice, alice_deployment) -> None:
     name = alice_deployment.name
-    assert name not in [d.name for d in alice.deployments(actor="bob")]
-    assert name in [d.name for d in alice.deployments(actor="alice")]
+    assert name not in [d.name for d in alice.acting_as(Principal(name="bob")).deployments()]
+    assert name in [d.name for d in alice.acting_as(Principal(name="alice")).deployments()]
     for attempt in (
-        lambda: alice.deployment(name, actor="bob"),
-        lambda: alice.invoke(name, b'{"inputs": [[1, 2, 3, 4]]}', actor="bob"),
-        lambda: alice.undeploy(name, actor="bob"),
-        lambda: alice.deploy("gov-iris/2", name, replace=True, actor="bob"),
+        lambda: alice.acting_as(Principal(name="bob")).deployment(name),
+        lambda: alice.acting_as(Principal(name="bob")).invoke(name, b'{"inputs": [[1, 2, 3, 4]]}'),
+        lambda: alice.acting_as(Principal(name="bob")).undeploy(name),
+        lambda: alice.acting_as(Principal(name="bob")).deploy("gov-iris/2", name, replace=True),
     ):
         with pytest.raises(Forbidden, match="belongs to 'alice'"):
             attempt()
     refused = [e for e in alice.audit_events(f"deployment/{name}") if e.outcome == "refused"]
     assert {e.action for e in refused} == {"read", "undeploy", "deploy"} and {e.actor for e in refused} == {"bob"}
     # an admin may act on it
-    assert alice.deployment(name, actor="erin").owner == "alice"
+    assert alice.acting_as(Principal(name="erin")).deployment(name).owner == "alice"
 
 
 def test_a_viewer_cannot_register_or_deploy(alice, trained_model, iris) -> None:
     X, y = iris
     with pytest.raises(Forbidden, match="viewer role"):
-        alice.register(trained_model, "gov-viewer", X, y, actor="dave")
+        alice.acting_as(Principal(name="dave")).register(trained_model, "gov-viewer", X, y)
     with pytest.raises(Forbidden, match="viewer role"):
-        alice.deploy("gov-iris/1", "gov-viewer", actor="dave")
+        alice.acting_as(Principal(name="dave")).deploy("gov-iris/1", "gov-viewer")
 
 
-def test_roles_come_from_configuration_and_hub_groups(alice) -> None:
-    assert alice.whoami("carol")["role"] == "approver"
-    assert alice.whoami("frank")["role"] == "deployer"
-    alice.governance.remember_groups("frank", ["reviewers"])
-    assert alice.whoami("frank")["role"] == "approver"
+def test_roles_come_from_configuration_hub_groups_and_hub_scopes(alice) -> None:
+    assert alice.acting_as(Principal(name="carol")).whoami().role == "approver"
+    assert alice.acting_as(Principal(name="frank")).whoami().role == "deployer"
+    assert alice.acting_as(Principal(name="frank", groups=("reviewers",))).whoami().role == "approver"
+    # roles implied by JupyterHub custom scopes; the highest wins
+    assert alice.acting_as(Principal(name="gina", scopes=frozenset({"custom:mlops:admin"}))).whoami().role == "admin"
+    read_only = Principal.from_scopes("hal", ["custom:mlops:read!user=hal", "access:servers"])
+    assert read_only.scopes == frozenset({"custom:mlops:read"})
+    assert alice.acting_as(read_only).whoami().role == "viewer"
+    both = Principal(name="dave", scopes=frozenset({"custom:mlops:approve"}))  # dave is a viewer by name
+    assert alice.acting_as(both).whoami().role == "approver"
+
+
+def test_acting_as_is_a_view_sharing_everything_and_acting_as_its_principal(alice, alice_model) -> None:
+    bob = alice.acting_as(Principal(name="bob"))
+    assert (bob.principal.name, alice.principal.name, bob.user) == ("bob", "alice", "alice")
+    assert bob.store is alice.store and bob.registry is alice.registry and bob.governance is alice.governance
+    assert bob.targets is alice.targets and bob.monitoring is alice.monitoring
+    bob.close()  # a view closes nothing: alice's facade keeps working
+    assert alice.model("gov-iris").name == "gov-iris"
 
 
 def test_a_protected_alias_moves_only_with_an_approval_from_another_approver(alice, alice_model) -> None:
@@ -98,18 +114,20 @@ def test_a_protected_alias_moves_only_with_an_approval_from_another_approver(ali
     assert "training_score" in request.evidence["candidate"]["metrics"]
 
     with pytest.raises(Forbidden, match="only approvers"):
-        alice.grant(request.id, actor="alice")
+        alice.acting_as(Principal(name="alice")).grant(request.id)
     # nobody decides their own request, not even an admin
-    own = alice.request_approval("set_alias", "model/gov-iris@production", {"version": first.version}, actor="erin")
+    own = alice.acting_as(Principal(name="erin")).request_approval(
+        "set_alias", "model/gov-iris@production", {"version": first.version}
+    )
     with pytest.raises(Forbidden, match="cannot grant it"):
-        alice.grant(own.id, actor="erin")
-    alice.reject(own.id, actor="carol")
+        alice.acting_as(Principal(name="erin")).grant(own.id)
+    alice.acting_as(Principal(name="carol")).reject(own.id)
     with pytest.raises(Forbidden, match="only approvers"):
-        alice.grant(request.id, actor="bob")
-    granted = alice.grant(request.id, actor="carol", comment="metrics hold")
+        alice.acting_as(Principal(name="bob")).grant(request.id)
+    granted = alice.acting_as(Principal(name="carol")).grant(request.id, comment="metrics hold")
     assert (granted.status, granted.decided_by) == ("granted", "carol")
     with pytest.raises(Conflict):
-        alice.reject(request.id, actor="carol")
+        alice.acting_as(Principal(name="carol")).reject(request.id)
 
     assert "production" in alice.set_alias("gov-iris", "production", second.version).aliases
     # the approval is used up by the change
@@ -127,7 +145,7 @@ def test_a_deploy_request_shows_metrics_baseline_and_schema_difference(alice, al
     assert evidence["candidate"]["model"] == "models:/gov-iris/2"
     assert evidence["baseline"]["model"] == "models:/gov-iris/1"
     assert evidence["schema_diff"]["added"] == ["petal_w"] and evidence["schema_diff"]["removed"] == ["petal_width"]
-    alice.reject(request.id, actor="carol")
+    alice.acting_as(Principal(name="carol")).reject(request.id)
     with pytest.raises(InvalidRequest):
         alice.request_approval("undeploy", "deployment/gov-alice", {})
 
@@ -136,7 +154,7 @@ def test_a_protected_deployment_needs_approval_and_its_endpoint_needs_its_token(
     with pytest.raises(Forbidden, match="needs an approval"):
         alice.deploy("gov-iris/1", "gov-prod")
     request = alice.request_approval("deploy", "deployment/gov-prod", {"model": "gov-iris/1"})
-    alice.grant(request.id, actor="carol")
+    alice.acting_as(Principal(name="carol")).grant(request.id)
     deployment = alice.deploy("gov-iris/1", "gov-prod")
     try:
         assert deployment.state == DeploymentState.ready
@@ -212,7 +230,7 @@ def test_rollout_changes_are_authorized_and_recorded(alice, alice_model) -> None
     try:
         alice.deploy("gov-iris/2", "gov-roll", canary=20)
         with pytest.raises(Forbidden, match="belongs to 'alice'"):
-            alice.promote("gov-roll", actor="bob")
+            alice.acting_as(Principal(name="bob")).promote("gov-roll")
         alice.promote("gov-roll")
         promoted = alice.audit_events("deployment/gov-roll")[-1]
     finally:

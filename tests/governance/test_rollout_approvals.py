@@ -14,6 +14,7 @@ from sklearn.ensemble import GradientBoostingClassifier
 from jupyter_mlops.config import MLOpsConfig
 from jupyter_mlops.core.errors import Forbidden
 from jupyter_mlops.core.models import DeploymentState
+from jupyter_mlops.core.principal import Principal
 
 DEPLOYMENT = "gov-roll-prod"
 TARGET = f"deployment/{DEPLOYMENT}"
@@ -39,7 +40,7 @@ def alice(server_of):
 def _approved(alice: Any, action: str, payload: dict[str, Any] | None = None) -> Any:
     """Alice asks, bob grants: the approval of one change of the protected deployment."""
     request = alice.request_approval(action, TARGET, payload)
-    return alice.grant(request.id, actor="bob", comment="looks fine")
+    return alice.acting_as(Principal(name="bob")).grant(request.id, comment="looks fine")
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +119,7 @@ def test_promote_needs_an_approval_that_shows_current_and_proposed_and_is_audite
     with pytest.raises(Forbidden, match="only approvers and admins may grant"):
         alice.grant(request.id)  # a deployer cannot approve (nor could anyone their own request)
 
-    granted = alice.grant(request.id, actor="bob")
+    granted = alice.acting_as(Principal(name="bob")).grant(request.id)
     promoted = alice.promote(DEPLOYMENT)
     assert promoted.model_version == "2" and _weights(promoted) == {"primary": 100}
     assert alice.governance.approval(request.id).status == "used"
@@ -143,7 +144,7 @@ def test_an_admin_may_roll_back_without_approval_recorded_as_an_emergency(alice,
     with pytest.raises(Forbidden, match="rollback .*needs an approval"):
         alice.rollback(DEPLOYMENT)
 
-    rolled = alice.rollback(DEPLOYMENT, actor="erin")
+    rolled = alice.acting_as(Principal(name="erin")).rollback(DEPLOYMENT)
     assert rolled.model_version == "1"
     last = alice.audit_events(TARGET)[-1]
     assert (last.action, last.actor, last.owner) == ("rollback", "erin", "alice")
@@ -174,7 +175,7 @@ async def test_over_rest_a_rollout_change_is_403_until_its_approval_is_granted(a
     status, request, _ = await api("POST", "approvals", body=body)
     assert status == 201 and request["payload"]["proposed"].endswith("canary=gov-roll/2@30%")
     assert {v["name"]: v["weight"] for v in request["evidence"]["proposed"]} == {"primary": 70, "canary": 30}
-    alice.grant(request["id"], actor="bob")
+    alice.acting_as(Principal(name="bob")).grant(request["id"])
 
     status, changed, _ = await api(
         "PUT", "deployments", DEPLOYMENT, "traffic", body={"weights": {"canary": 30, "primary": 70}}

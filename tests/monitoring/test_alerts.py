@@ -12,6 +12,7 @@ import pytest
 
 from jupyter_mlops.core.errors import InvalidRequest, NotFound
 from jupyter_mlops.core.monitoring.alerts import check_webhook
+from jupyter_mlops.core.principal import Principal
 
 from .conftest import make_rows
 
@@ -111,7 +112,7 @@ def test_acknowledging_an_alert_is_recorded_in_the_audit_ledger(monitored) -> No
     mlops.alert_rules(name, [{"name": "any-traffic", "metric": "requests", "op": ">=", "threshold": 1, "window": "1h"}])
     try:
         fired = next(a for a in mlops.monitoring.evaluate(mlops.deployment(name)) if a["rule"] == "any-traffic")
-        acked = mlops.acknowledge_alert(fired["id"], actor="oncall")
+        acked = mlops.acting_as(Principal(name="oncall")).acknowledge_alert(fired["id"])
         assert acked["acknowledged_by"] == "oncall"
         assert acked["acknowledged_at"] is not None
         assert acked["state"] == "firing"  # acknowledged, not resolved: the condition still holds

@@ -118,3 +118,53 @@ async def test_deploy_predict_through_proxy_and_undeploy(api, iris_version, trai
     assert code == 204  # idempotent
     code, _, _ = await api("GET", "deployments", "iris-rest")
     assert code == 404
+
+
+async def test_identity_comes_from_authentication_never_from_the_request(api, mlops) -> None:
+    # Given a token login (outside a hub: the server's own user) that names someone else in the query and body
+    status, me, _ = await api("GET", "whoami", params={"actor": "mallory", "user": "mallory"})
+    assert status == 200 and me["user"] == me["owner"] != "mallory"
+    status, approval, _ = await api(
+        "POST",
+        "approvals",
+        body={"action": "deploy", "target": "deployment/iris", "payload": {"model": "iris/1"}, "actor": "mallory"},
+    )
+    # Then the request is refused as malformed or recorded as the authenticated user, never as mallory
+    if status == 201:
+        assert approval["requested_by"] == me["user"]
+        assert {e.actor for e in mlops.audit_events(f"approval/{approval['id']}")} == {me["user"]}
+    else:
+        assert status == 400 and "actor" in approval["message"]
+
+
+def test_a_hub_users_groups_and_mlops_scopes_make_their_principal() -> None:
+    from jupyter_server.auth.identity import User
+
+    from jupyter_mlops.core.principal import Principal
+    from jupyter_mlops.server.identity import principal_of
+
+    owner = Principal(name="alice")
+    hub_user = User(username="carol")
+    hub_user.hub_user = {  # type: ignore[attr-defined]
+        "name": "carol",
+        "groups": ["reviewers"],
+        "scopes": ["access:servers!user=alice", "custom:mlops:approve", "custom:mlops:deploy!user=carol"],
+    }
+    assert principal_of(hub_user, owner) == Principal(
+        name="carol", groups=("reviewers",), scopes=frozenset({"custom:mlops:approve", "custom:mlops:deploy"})
+    )
+    assert principal_of(User(username="bob"), owner) == Principal(name="bob")
+
+
+async def test_a_body_nested_too_deep_is_refused_before_parsing(api) -> None:
+    deep = '{"model": "iris", "batching": ' + "[" * 40 + "]" * 40 + "}"
+    for method, parts in (
+        ("POST", ("deployments",)),
+        ("POST", ("approvals",)),
+        ("PUT", ("deployments", "x", "traffic")),
+    ):
+        code, reply, _ = await api(method, *parts, body=deep)
+        assert code == 400 and "nested more than 32 levels" in reply["message"], (parts, reply)
+    # 32 levels are fine (refused later, for what they are)
+    code, reply, _ = await api("POST", "approvals", body='{"action": "deploy", "target": ' + "[" * 31 + "]" * 31 + "}")
+    assert code == 400 and "Send {" in reply["message"]

@@ -227,7 +227,7 @@ def _use_theme(page: Page, theme: str) -> None:
 def test_audit_log_lists_what_happened_to_a_deployment(page: Page, mlops) -> None:
     X, y = _iris()
     mlops.register(GradientBoostingClassifier(n_estimators=5, random_state=8).fit(X, y), "audited", X)
-    mlops.deploy("audited", "audited-prod", actor="ui-tester")
+    mlops.deploy("audited", "audited-prod")
 
     panel = open_sidebar(page)
     page.locator("#jp-mlops-sidebar .jp-Toolbar").get_by_title("Who registered, deployed and changed what").click()

@@ -9,6 +9,7 @@ rollback still works after any restart.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from sqlalchemy import select
 
@@ -20,7 +21,19 @@ from ..store.tables import DeploymentEventRow, DeploymentRow, VariantRow, utcnow
 from .config import DeploymentConfig, PreviousPrimary
 
 MAX_EVENTS = 1000
-Outcome = tuple[list[Variant], DeploymentConfig, str, str]  # new variants, new config, event kind, message
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a rollout change leads to: the new variants and serving config, and the event recorded with them."""
+
+    variants: list[Variant]
+    config: DeploymentConfig
+    kind: str  # the event kind: deploy, canary, shadow, traffic, promote, rollback, sync, auto_rollback
+    message: str
+
+
+# A rollout change: from the current variants and config to the outcome (pure; raise to change nothing).
 Change = Callable[[list[Variant], DeploymentConfig], Outcome]
 
 
@@ -28,6 +41,7 @@ Change = Callable[[list[Variant], DeploymentConfig], Outcome]
 
 
 def primary_of(variants: list[Variant]) -> Variant:
+    """The primary variant, or Conflict when the deployment has none."""
     primary = next((v for v in variants if v.role == VariantRole.primary), None)
     if primary is None:
         raise Conflict("The deployment has no primary variant; deploy a model to it first.")
@@ -116,18 +130,21 @@ def change(
     model_ref: str | None = None,
     variant: str | None = None,
 ) -> Deployment:
-    """Apply ``apply(variants, config) -> (variants, config, event kind, event message)`` in one transaction:
-    new desired state, a new generation, and the event, or nothing at all if ``apply`` raises."""
+    """Apply ``apply(variants, config) -> Outcome`` in one transaction.
+
+    New desired state, a new generation, and the event, or nothing at all if ``apply`` raises.
+    """
     with store.session() as session:
         row = session.get(DeploymentRow, name)
         if row is None:
             raise NotFound(f"No deployment named {name!r}. List deployments with %deployments.")
         variants = [variant_of(v) for v in row.variants]
         config = DeploymentConfig.load(row.config)
-        new_variants, new_config, kind, message = apply(variants, config)
-        event_variant = variant or _event_variant(kind, new_variants)
-        row.variants = [VariantRow(**v.model_dump(mode="json")) for v in new_variants]
-        row.config = new_config.to_json(row.config)
+        outcome = apply(variants, config)
+        kind, message = outcome.kind, outcome.message
+        event_variant = variant or _event_variant(kind, outcome.variants)
+        row.variants = [VariantRow(**v.model_dump(mode="json")) for v in outcome.variants]
+        row.config = outcome.config.to_json(row.config)
         if model_ref is not None:
             row.model_ref = model_ref
         row.generation += 1
@@ -146,6 +163,7 @@ def _event_variant(kind: str, variants: list[Variant]) -> str | None:
 
 
 def config_of(store: Store, name: str) -> DeploymentConfig:
+    """The deployment's serving config (NotFound if there is no such deployment)."""
     with store.session() as session:
         row = session.get(DeploymentRow, name)
         if row is None:
@@ -165,6 +183,7 @@ def set_config(store: Store, name: str, config: DeploymentConfig) -> None:
 def record_event(
     store: Store, name: str, kind: str, message: str, *, variant: str | None = None, actor: str | None = None
 ) -> None:
+    """Append one event to a deployment's rollout history (no state change)."""
     with store.session() as session:
         session.add(
             DeploymentEventRow(deployment_name=name, kind=kind, message=message[:2000], variant=variant, actor=actor)
@@ -206,7 +225,7 @@ def auto_rollback(store: Store, name: str, variant: str, reason: str) -> bool:
             else v
             for v in variants
         ]
-        return updated, config, "auto_rollback", f"canary {variant!r} set to weight 0: {reason}"
+        return Outcome(updated, config, "auto_rollback", f"canary {variant!r} set to weight 0: {reason}")
 
     try:
         change(store, name, apply, actor="auto-rollback", variant=variant)
@@ -220,10 +239,12 @@ class _NothingToDo(Exception):
 
 
 def remember_primary(config: DeploymentConfig, primary: Variant) -> DeploymentConfig:
+    """The config with ``primary`` remembered as the one ``rollback`` returns to."""
     return config.model_copy(
         update={"previous_primary": PreviousPrimary(model_name=primary.model_name, model_version=primary.model_version)}
     )
 
 
 def describe(variants: list[Variant]) -> str:
+    """The serving state as one line (``primary=iris/1@80%, canary=iris/2@20%``); approvals pin exactly this."""
     return ", ".join(f"{v.name}={v.model_name}/{v.model_version}@{v.weight}%" for v in variants)

@@ -24,7 +24,8 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from ..errors import InvalidRequest, NotFound
 from ..store import Store
-from ..store.governance_tables import AuditRow, ensure_tables
+from ..store.governance_tables import AuditRow
+from ..store.schema import upgrade as ensure_tables
 
 log = logging.getLogger(__name__)
 

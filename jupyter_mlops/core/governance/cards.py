@@ -18,12 +18,16 @@ from pydantic import BaseModel
 from ..errors import InvalidRequest
 from ..lineage import TAG_PREFIX
 from ..models import Deployment, ModelVersion
+from ..resource import Resource
+from .policy import Approval
 
 CARD_DIR = "model_card"
 EDITABLE = ("intended_use", "limitations")
 
 
 class ModelCard(BaseModel):
+    """A version's model card: what MLflow and our records know, plus the sections people write."""
+
     name: str
     version: str
     description: str | None = None
@@ -52,6 +56,8 @@ class LineageNode(BaseModel):
 
 
 class LineageChain(BaseModel):
+    """Where a deployment or version came from: deployment, version, run, notebook, commit, data."""
+
     subject: str
     nodes: list[LineageNode]
 
@@ -61,7 +67,7 @@ def _lineage_tags(version: ModelVersion) -> dict[str, str]:
 
 
 def chain(version: ModelVersion, deployment: Deployment | None = None) -> LineageChain:
-    """deployment -> version -> run -> notebook -> commit, with environment and training data alongside."""
+    """Deployment -> version -> run -> notebook -> commit, with environment and training data alongside."""
     tags = _lineage_tags(version)
     nodes: list[LineageNode] = []
     if deployment is not None:
@@ -77,7 +83,7 @@ def chain(version: ModelVersion, deployment: Deployment | None = None) -> Lineag
                         "target": deployment.target,
                         "url": deployment.url,
                         "state": deployment.state.value,
-                        "inference_log": f"deployment/{deployment.name}",
+                        "inference_log": str(Resource.deployment(deployment.name)),
                     }.items()
                     if v
                 },
@@ -130,8 +136,10 @@ def chain(version: ModelVersion, deployment: Deployment | None = None) -> Lineag
                 detail={k: tags[f"data.{k}"] for k in ("rows", "columns") if f"data.{k}" in tags},
             )
         )
-    subject = f"deployment/{deployment.name}" if deployment else f"model/{version.name}/{version.version}"
-    return LineageChain(subject=subject, nodes=nodes)
+    subject = (
+        Resource.deployment(deployment.name) if deployment else Resource.model(version.name, version=version.version)
+    )
+    return LineageChain(subject=str(subject), nodes=nodes)
 
 
 def build_card(
@@ -142,6 +150,7 @@ def build_card(
     approvals: list[dict[str, Any]],
     monitoring: dict[str, Any] | None = None,
 ) -> ModelCard:
+    """The card of a version from its MLflow record, our deployments and approvals, and monitoring."""
     tags = _lineage_tags(version)
     card = ModelCard(
         name=version.name,
@@ -171,6 +180,7 @@ def _table(rows: dict[str, Any]) -> str:
 
 
 def render_markdown(card: ModelCard) -> str:
+    """The card as Markdown (stored beside card.json in the version's run)."""
     inputs = (card.signature or {}).get("inputs") or []
     schema = "".join(f"- `{c.get('name', '?')}`: {c.get('type', '?')}\n" for c in inputs if isinstance(c, dict))
     approvals = "".join(
@@ -206,9 +216,46 @@ def load_sections(client: Any, run_id: str | None) -> dict[str, str]:
 
 
 def store_card(client: Any, card: ModelCard, run_id: str | None) -> None:
+    """Store the card as artifacts (card.json, card.md) of the version's run."""
     if not run_id:
         raise InvalidRequest(
             f"{card.name} v{card.version} has no MLflow run to store its card in; register it with register()."
         )
     client.log_text(run_id, card.model_dump_json(indent=1), f"{CARD_DIR}/card.json")
     client.log_text(run_id, card.markdown, f"{CARD_DIR}/card.md")
+
+
+def approval_concerns(approval: Approval, mv: ModelVersion) -> bool:
+    """True when an approval request is about this model version (an alias move or a deploy of it)."""
+    if str(approval.payload.get("version")) != mv.version:
+        return False
+    try:
+        resource = Resource.parse(approval.target)
+    except InvalidRequest:
+        return False
+    if resource.kind == "model":
+        return resource.name == mv.name and resource.alias is not None
+    if resource.kind == "deployment":
+        return str(approval.payload.get("model", "")).split("/")[0].split("@")[0] == mv.name
+    return False
+
+
+def assemble(
+    mv: ModelVersion,
+    sections: dict[str, str],
+    deployments: list[Deployment],
+    approvals: list[Approval],
+    monitoring: dict[str, Any] | None,
+) -> ModelCard:
+    """The card of ``mv`` with the deployments serving it and the approvals about it, from all of ours."""
+    deployed = [
+        d.name
+        for d in deployments
+        if d.model_name == mv.name and any(v.model_version == mv.version for v in d.variants)
+    ]
+    decided = [
+        a.model_dump(mode="json", include={"id", "action", "target", "status", "requested_by", "decided_by"})
+        for a in approvals
+        if approval_concerns(a, mv)
+    ]
+    return build_card(mv, sections=sections, deployments=deployed, approvals=decided, monitoring=monitoring)

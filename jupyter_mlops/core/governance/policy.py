@@ -1,6 +1,7 @@
 """Roles, authorization and approvals: who may do what, and which changes need a second person.
 
-Roles come from ``MLOpsConfig.roles`` (user names, or ``group:NAME`` for JupyterHub groups) and fall back to
+Roles come from ``MLOpsConfig.roles`` (user names, or ``group:NAME`` for JupyterHub groups) and from the
+``custom:mlops:*`` scopes a hub granted the principal (``SCOPE_ROLES``); the highest wins, else
 ``MLOpsConfig.default_role``. A user acts on deployments owned by someone else only with the admin role or a
 grant (``MLOpsConfig.grants``). Protected changes need an approval granted by a different user holding the
 approver (or admin) role; a grant is used up by the change. Protected are: moving a ``protected_aliases`` alias,
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import logging
 import threading
 from datetime import datetime
 from typing import Any
@@ -27,10 +29,15 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from ...config import MLOpsConfig
-from ..errors import ApprovalRequired, Conflict, Forbidden, InvalidRequest, NotFound
+from ..errors import ApprovalRequired, Conflict, Forbidden, InvalidRequest, MLOpsError, NotFound, Unavailable
+from ..monitoring.models import ApprovalEvidence
+from ..principal import SCOPE_ADMIN, SCOPE_APPROVE, SCOPE_DEPLOY, SCOPE_READ, Principal
+from ..resource import Resource
 from ..store import Store
 from ..store.governance_tables import ApprovalRow
-from .audit import AuditLedger, now_iso
+from .audit import AuditEvent, AuditLedger, now_iso
+
+log = logging.getLogger(__name__)
 
 ROLES = ("viewer", "deployer", "approver", "admin")
 _DEPLOYER = frozenset({"read", "register", "alias", "deploy", "request"})
@@ -52,6 +59,10 @@ ACTION_PERMISSION = {
 }
 ROLLOUT_ACTIONS = ("promote", "set_traffic", "sync", "rollback")
 APPROVABLE = ("set_alias", "deploy", *ROLLOUT_ACTIONS)
+# The role each JupyterHub custom scope implies.
+SCOPE_ROLES = {SCOPE_ADMIN: "admin", SCOPE_APPROVE: "approver", SCOPE_DEPLOY: "deployer", SCOPE_READ: "viewer"}
+# Who acts, as governance accepts it: a principal (name, groups, scopes) or a bare user name.
+Who = Principal | str
 # Actions an admin may take on a protected deployment without an approval (audited as emergencies).
 BREAK_GLASS = ("rollback",)
 
@@ -63,7 +74,7 @@ class Approval(BaseModel):
     action: str
     target: str
     payload: dict[str, Any] = {}
-    evidence: dict[str, Any] = {}
+    evidence: ApprovalEvidence = ApprovalEvidence()
     requested_by: str
     owner: str | None = None
     status: str = "pending"
@@ -73,13 +84,38 @@ class Approval(BaseModel):
     decided_at: datetime | None = None
 
 
+def record_or_fail(
+    ledger: AuditLedger,
+    action: str,
+    actor: str,
+    owner: str | None,
+    target: str,
+    before: Any = None,
+    after: Any = None,
+    *,
+    outcome: str = "ok",
+    detail: str | None = None,
+) -> AuditEvent:
+    """Append one ledger entry; a write that fails fails the change (``Unavailable``), it is never swallowed."""
+    try:
+        return ledger.record(action, actor, owner, target, before, after, outcome=outcome, detail=detail)
+    except MLOpsError:
+        raise
+    except Exception as exc:
+        log.exception("Could not record %s on %s in the audit ledger", action, target)
+        raise Unavailable(
+            f"The audit ledger could not record {action} on {target} ({type(exc).__name__}), so the change is "
+            "reported as failed; check the store (MLOpsConfig.store_url) and retry."
+        ) from exc
+
+
 def _approval(row: ApprovalRow) -> Approval:
     return Approval(
         id=row.id,
         action=row.action,
         target=row.target,
         payload=row.payload or {},
-        evidence=row.evidence or {},
+        evidence=ApprovalEvidence.model_validate(row.evidence or {}),
         requested_by=row.requested_by,
         owner=row.owner,
         status=row.status,
@@ -103,26 +139,36 @@ class Governance:
     # --- roles ------------------------------------------------------------------------------------------------
 
     def remember_groups(self, user: str, groups: list[str] | tuple[str, ...]) -> None:
-        """Record the hub groups of a user as the hub last reported them (the server passes them per request)."""
+        """Record the hub groups of a user known only by name (e.g. an approver deciding through another door)."""
         with self._lock:
             self._groups[user] = tuple(groups)
 
-    def role(self, user: str) -> str:
-        """The highest role given to the user by name or through any of their hub groups."""
+    def role(self, who: Who) -> str:
+        """The highest role given by name, through any hub group, or by a ``custom:mlops:*`` hub scope."""
+        principal = self._principal(who)
         roles = dict(self.config.roles)
-        found = [roles[user]] if user in roles else []
-        with self._lock:
-            groups = self._groups.get(user, ())
-        found += [roles[f"group:{g}"] for g in groups if f"group:{g}" in roles]
+        found = [roles[principal.name]] if principal.name in roles else []
+        found += [roles[f"group:{g}"] for g in principal.groups if f"group:{g}" in roles]
+        found += [SCOPE_ROLES[s] for s in principal.scopes if s in SCOPE_ROLES]
         found = [r for r in found if r in ROLES] or [self.config.default_role]
         return max(found, key=lambda r: ROLES.index(r) if r in ROLES else 0)
 
-    def can(self, user: str, permission: str) -> bool:
-        return permission in PERMISSIONS.get(self.role(user), frozenset())
+    def _principal(self, who: Who) -> Principal:
+        """A principal for ``who``; a bare name gets the groups last remembered for it."""
+        if isinstance(who, Principal):
+            return who
+        with self._lock:
+            groups = self._groups.get(who, ())
+        return Principal(name=who, groups=groups)
 
-    def may_use(self, actor: str, owner: str | None, deployment: str | None = None) -> bool:
+    def can(self, who: Who, permission: str) -> bool:
+        """True when the role of ``who`` holds ``permission`` (read, register, alias, deploy, request, ...)."""
+        return permission in PERMISSIONS.get(self.role(who), frozenset())
+
+    def may_use(self, who: Who, owner: str | None, deployment: str | None = None) -> bool:
         """True when the actor owns the resource, is an admin, or was granted the deployment."""
-        if not self.config.isolate_users or owner is None or actor == owner or self.can(actor, "others"):
+        actor = str(who)
+        if not self.config.isolate_users or owner is None or actor == owner or self.can(who, "others"):
             return True
         granted = self.config.grants.get(actor, [])
         return deployment is not None and any(fnmatch.fnmatchcase(deployment, p) for p in granted)
@@ -132,23 +178,26 @@ class Governance:
     def refuse(
         self,
         action: str,
-        actor: str,
+        actor: Who,
         owner: str | None,
         target: str,
         reason: str,
         request: dict[str, Any] | None = None,
     ) -> Forbidden:
-        """Record a refused action in the ledger and return the Forbidden to raise (``ApprovalRequired``, carrying
-        the approval request to file, when an approval would allow it)."""
-        self.ledger.record(action, actor, owner, target, outcome="refused", detail=reason)
+        """Record a refused action in the ledger and return the Forbidden to raise.
+
+        That is ``ApprovalRequired``, carrying the approval request to file, when an approval would allow it.
+        """
+        record_or_fail(self.ledger, action, str(actor), owner, target, outcome="refused", detail=reason)
         return Forbidden(reason) if request is None else ApprovalRequired(reason, request)
 
     def authorize(
-        self, action: str, actor: str, *, owner: str | None, target: str, deployment: str | None = None
+        self, action: str, who: Who, *, owner: str | None, target: str, deployment: str | None = None
     ) -> None:
-        """Raise Forbidden (recorded) unless ``actor`` may perform ``action`` on ``target`` owned by ``owner``."""
+        """Raise Forbidden (recorded) unless ``who`` may perform ``action`` on ``target`` owned by ``owner``."""
         permission = ACTION_PERMISSION.get(action, "deploy")
-        role = self.role(actor)
+        role = self.role(who)
+        actor = str(who)
         if permission not in PERMISSIONS.get(role, frozenset()):
             raise self.refuse(
                 action,
@@ -158,7 +207,7 @@ class Governance:
                 f"{actor!r} has the {role} role, which may not {action.replace('_', ' ')} ({target}); "
                 "ask an admin for a role with that right (MLOpsConfig.roles).",
             )
-        if permission != "read" and not self.may_use(actor, owner, deployment):
+        if permission != "read" and not self.may_use(who, owner, deployment):
             raise self.refuse(
                 action,
                 actor,
@@ -167,12 +216,13 @@ class Governance:
                 f"{target} belongs to {owner!r}; {actor!r} may not change it. Ask {owner!r} or an admin to grant "
                 "access (MLOpsConfig.grants).",
             )
-        if permission == "read" and not self.may_use(actor, owner, deployment):
+        if permission == "read" and not self.may_use(who, owner, deployment):
             raise self.refuse(action, actor, owner, target, f"{target} belongs to {owner!r}; {actor!r} may not use it.")
 
     # --- protected changes ------------------------------------------------------------------------------------
 
     def is_protected(self, action: str, *, alias: str | None = None, deployment: str | None = None) -> bool:
+        """True when ``action`` on this alias or deployment needs a granted approval."""
         if action == "set_alias" and alias is not None:
             return alias in self.config.protected_aliases
         if action in APPROVABLE and deployment is not None and action in self.config.protected_actions:
@@ -184,8 +234,11 @@ class Governance:
         return any(fnmatch.fnmatchcase(deployment, p) for p in self.config.protected_deployments)
 
     def use_grant(self, action: str, target: str, value: str, *, key: str = "version") -> Approval | None:
-        """Mark used, and return, the oldest granted approval of ``action`` on ``target`` whose payload ``key``
-        equals ``value`` (the version, or the proposed serving state of a rollout change); None if there is none."""
+        """Use up the oldest granted approval of ``action`` on ``target`` for ``value``; None if there is none.
+
+        ``value`` is compared with the approval payload's ``key``: the version, or the proposed serving state of a
+        rollout change. The approval is marked used and returned.
+        """
         with self.store.session() as s:
             rows = s.scalars(
                 select(ApprovalRow)
@@ -199,7 +252,7 @@ class Governance:
             s.flush()
             return _approval(row)
 
-    def require_approval(self, action: str, actor: str, owner: str | None, target: str, version: str) -> Approval:
+    def require_approval(self, action: str, actor: Who, owner: str | None, target: str, version: str) -> Approval:
         """Use up a granted approval for exactly this change, or raise Forbidden saying how to get one."""
         approval = self.use_grant(action, target, version)
         if approval is not None:
@@ -217,10 +270,12 @@ class Governance:
         )
 
     def clear_rollout(
-        self, action: str, actor: str, owner: str | None, target: str, proposed: str, payload: dict[str, Any]
+        self, action: str, actor: Who, owner: str | None, target: str, proposed: str, payload: dict[str, Any]
     ) -> str:
-        """Use up the approval of a rollout change to the ``proposed`` serving state, or let an admin break the
-        glass (BREAK_GLASS actions), or raise Forbidden (recorded) naming the request to make.
+        """Clear a protected rollout change to the ``proposed`` serving state, or raise Forbidden (recorded).
+
+        Uses up its approval, or lets an admin break the glass (BREAK_GLASS actions); the refusal names the
+        request to make.
 
         Returns the note the ledger keeps with the change (which approval allowed it, or that it was an emergency).
         """
@@ -228,7 +283,7 @@ class Governance:
         if approval is not None:
             return f"approval #{approval.id} granted by {approval.decided_by}"
         if action in BREAK_GLASS and self.role(actor) == "admin":
-            return f"emergency {action.replace('_', ' ')} by admin {actor!r} without an approval"
+            return f"emergency {action.replace('_', ' ')} by admin {str(actor)!r} without an approval"
         request = json.dumps({"action": action, "target": target, "payload": payload})
         raise self.refuse(
             action,
@@ -249,19 +304,21 @@ class Governance:
         target: str,
         payload: dict[str, Any],
         evidence: dict[str, Any],
-        actor: str,
+        actor: Who,
         owner: str | None,
     ) -> Approval:
+        """File a pending approval request for ``action`` on ``target`` (recorded in the ledger)."""
         if action not in APPROVABLE:
             raise InvalidRequest(f"Approvals cover {', '.join(APPROVABLE)}; {action!r} needs none.")
         self.authorize("request_approval", actor, owner=owner, target=target)
+        requester = str(actor)
         with self.store.session() as s:
             row = ApprovalRow(
                 action=action,
                 target=target,
                 payload=payload,
                 evidence=evidence,
-                requested_by=actor,
+                requested_by=requester,
                 owner=owner,
                 status="pending",
                 created_at=now_iso(),
@@ -269,10 +326,12 @@ class Governance:
             s.add(row)
             s.flush()
             approval = _approval(row)
-        self.ledger.record("request_approval", actor, owner, f"approval/{approval.id}", after=approval)
+        target = str(Resource.approval(approval.id))
+        record_or_fail(self.ledger, "request_approval", requester, owner, target, after=approval)
         return approval
 
     def approvals(self, status: str | None = None) -> list[Approval]:
+        """Approval requests, newest first (at most 500), optionally with one status."""
         query = select(ApprovalRow).order_by(ApprovalRow.id.desc())
         if status:
             query = query.where(ApprovalRow.status == status)
@@ -280,24 +339,26 @@ class Governance:
             return [_approval(r) for r in s.scalars(query.limit(500))]
 
     def approval(self, approval_id: int) -> Approval:
+        """One approval request (NotFound naming how to list them)."""
         with self.store.session() as s:
             row = s.get(ApprovalRow, approval_id)
             if row is None:
                 raise NotFound(f"No approval request #{approval_id}. List them with GET /mlops/api/approvals.")
             return _approval(row)
 
-    def decide(self, approval_id: int, actor: str, *, grant: bool, comment: str | None = None) -> Approval:
+    def decide(self, approval_id: int, who: Who, *, grant: bool, comment: str | None = None) -> Approval:
         """Grant or reject a pending request; the requester can never decide their own request."""
         action = "grant" if grant else "reject"
+        actor = str(who)
         current = self.approval(approval_id)
-        target = f"approval/{approval_id}"
-        if not self.can(actor, "approve"):
+        target = str(Resource.approval(approval_id))
+        if not self.can(who, "approve"):
             raise self.refuse(
                 action,
                 actor,
                 current.owner,
                 target,
-                f"{actor!r} has the {self.role(actor)} role; only approvers and admins may {action} requests.",
+                f"{actor!r} has the {self.role(who)} role; only approvers and admins may {action} requests.",
             )
         if actor == current.requested_by:
             raise self.refuse(
@@ -318,7 +379,8 @@ class Governance:
             row.decided_at = now_iso()
             s.flush()
             decided = _approval(row)
-        self.ledger.record(
+        record_or_fail(
+            self.ledger,
             action,
             actor,
             current.owner,

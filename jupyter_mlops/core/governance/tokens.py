@@ -9,15 +9,19 @@ import hashlib
 import secrets
 
 from ..store import Store
-from ..store.governance_tables import DeploymentTokenRow, ensure_tables
+from ..store.governance_tables import DeploymentTokenRow
+from ..store.schema import upgrade as ensure_tables
 from .audit import now_iso
 
 
 def token_hash(token: str) -> str:
+    """The SHA-256 we keep of a token (the token itself is never stored)."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
 class DeploymentTokens:
+    """Bearer tokens of deployment endpoints: issued, checked by hash, revoked with the deployment."""
+
     def __init__(self, store: Store) -> None:
         self.store = store
         ensure_tables(store.engine)
@@ -35,10 +39,12 @@ class DeploymentTokens:
         return token
 
     def has_token(self, name: str) -> bool:
+        """True when the deployment's endpoint requires a token."""
         with self.store.session() as s:
             return s.get(DeploymentTokenRow, name) is not None
 
     def revoke(self, name: str) -> None:
+        """Forget the deployment's token (its endpoint is then open again, or gone)."""
         with self.store.session() as s:
             row = s.get(DeploymentTokenRow, name)
             if row is not None:

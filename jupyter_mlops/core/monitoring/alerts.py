@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import InvalidRequest
+from .drift import DEFAULT_DRIFT_SHARE
 from .metrics import parse_window
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,13 @@ def default_rules(latency_objective_ms: float, error_budget: float) -> list[dict
             "threshold": latency_objective_ms,
             "window_seconds": 900,
         },
-        {"name": "data-drift", "metric": "drift_share", "op": ">=", "threshold": 0.5, "window_seconds": 3600},
+        {
+            "name": "data-drift",
+            "metric": "drift_share",
+            "op": ">=",
+            "threshold": DEFAULT_DRIFT_SHARE,
+            "window_seconds": 3600,
+        },
         {
             "name": "prediction-drift",
             "metric": "prediction_drift",

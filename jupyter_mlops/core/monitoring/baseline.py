@@ -30,6 +30,7 @@ CATEGORICAL_INT_LEVELS = 10
 
 
 def is_numeric(series: pd.Series) -> bool:
+    """True when a column is profiled as numeric (numbers, not booleans)."""
     if pd.api.types.is_bool_dtype(series):
         return False
     if pd.api.types.is_integer_dtype(series):

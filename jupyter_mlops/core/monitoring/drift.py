@@ -1,15 +1,23 @@
 """Drift of live data against a training baseline, with established statistics from scipy.
 
 Numeric features: Kolmogorov-Smirnov p-value, Wasserstein distance normalised by the baseline's standard
-deviation, and the population stability index (PSI) over the baseline's histogram bins; by default ("auto") KS
-judges small windows (<= 1,000 rows) and normalised Wasserstein larger ones. Categorical features:
+deviation, and the population stability index (PSI) over the baseline's histogram bins. Categorical features:
 chi-square p-value, Jensen-Shannon distance (base 2) and PSI over the baseline's categories. Each feature is
 judged by one *primary* statistic (configurable, with a threshold); the others are reported alongside.
 
+The defaults are calibrated to the sample, so a window drawn from the training distribution flags about one
+feature in a hundred whatever its size: the primary statistics are the tests (KS for numbers, chi-square for
+categories), their threshold is a family-wise significance level split over the features tested (Bonferroni),
+and the tests count the *effective* number of live rows, not the logged ones. Repeated requests (the same input
+row sent again) carry no new information about the distribution, so a window is first reduced to its distinct
+input rows; a numeric feature whose values repeat more than its baseline's do (rows that differ only in other
+columns) counts as many draws as its distinct values imply given how often the baseline repeats a value
+(``effective_rows``). The fixed-threshold distances (Wasserstein, PSI, Jensen-Shannon) stay available as
+primary statistics for those who want an effect size rather than a test.
+
 A window of more than ``max_sample`` rows (50,000) is judged on a seeded uniform sample of that many rows, so a
-report over a million rows stays fast (a bounded sample as in Evidently and NannyML; at 50,000 rows the sampling
-error of the normalised Wasserstein distance is about 0.005, far below its 0.1 threshold). The two-sample tests
-compare it with the baseline's stored sample; histograms and PSI use the baseline's bins.
+report over a million rows stays fast (a bounded sample as in Evidently and NannyML). The two-sample tests compare
+it with the baseline's stored sample; histograms and PSI use the baseline's bins.
 """
 
 from __future__ import annotations
@@ -27,23 +35,31 @@ from .baseline import OTHER
 
 # Statistics where a small value means drift (p-values); for the rest a large value does (distances).
 P_VALUES = {"ks", "chisquare"}
+# "auto" is the KS test at the effective sample size (kept as the name of the default for stored settings).
 NUMERIC_STATISTICS = {"auto", "ks", "wasserstein", "psi"}
-# "auto" (the default, as in Evidently): the KS test up to this many live rows, normalised Wasserstein above,
-# where KS flags differences too small to matter and Wasserstein is no longer noisy.
-AUTO_KS_MAX_ROWS = 1000
 CATEGORICAL_STATISTICS = {"chisquare", "jensenshannon", "psi"}
+CORRECTIONS = {"bonferroni", "none"}
 DEFAULT_THRESHOLDS = {"ks": 0.05, "wasserstein": 0.1, "psi": 0.2, "chisquare": 0.05, "jensenshannon": 0.1}
 EPS = 1e-4
+# The dataset drifts when at least this share of its features do. With calibrated tests (each feature flagged with
+# probability <= alpha / features on training-like data) two features in ten is already strong evidence.
+DEFAULT_DRIFT_SHARE = 0.2
 
 
 @dataclass(frozen=True)
 class DriftSettings:
-    """Which statistic judges each kind of feature, the thresholds, and the dataset-level drift share."""
+    """Which statistic judges each kind of feature, the thresholds, and the dataset-level drift share.
+
+    For the p-value statistics (``ks``, ``chisquare``) the threshold is the significance level of the whole
+    report: with ``correction="bonferroni"`` (the default) each feature is tested at threshold / features, so a
+    window from the training distribution flags a feature with probability at most threshold / features.
+    """
 
     numeric_statistic: str = "auto"
-    categorical_statistic: str = "jensenshannon"
+    categorical_statistic: str = "chisquare"
     thresholds: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
-    drift_share: float = 0.5  # the dataset drifts when at least this share of its features do
+    drift_share: float = DEFAULT_DRIFT_SHARE  # the dataset drifts when at least this share of its features do
+    correction: str = "bonferroni"
     min_rows: int = 30  # fewer live rows than this: no verdict for the feature
     max_sample: int = 50_000
     seed: int = 0
@@ -56,8 +72,20 @@ class DriftSettings:
         unknown = set(self.thresholds) - set(DEFAULT_THRESHOLDS)
         if unknown:
             raise InvalidRequest(f"Unknown drift thresholds {sorted(unknown)}: use {sorted(DEFAULT_THRESHOLDS)}.")
+        for key, value in self.thresholds.items():
+            ok = 0 < value < 1 if key in P_VALUES else value > 0
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not ok:
+                bound = "between 0 and 1 (a significance level)" if key in P_VALUES else "a positive number"
+                raise InvalidRequest(f"drift threshold {key} must be {bound}, got {value!r}.")
+        if self.correction not in CORRECTIONS:
+            raise InvalidRequest(f"drift correction must be one of {sorted(CORRECTIONS)}.")
+        if not 0 < self.drift_share <= 1:
+            raise InvalidRequest(f"drift_share must be in (0, 1], got {self.drift_share!r}.")
+        if self.min_rows < 1 or self.max_sample < self.min_rows:
+            raise InvalidRequest("drift min_rows must be at least 1 and max_sample at least min_rows.")
 
     def threshold(self, statistic: str) -> float:
+        """The threshold of ``statistic`` (configured, else its default)."""
         return float(self.thresholds.get(statistic, DEFAULT_THRESHOLDS[statistic]))
 
 
@@ -88,7 +116,31 @@ def _verdict(statistic: str, value: float | None, threshold: float) -> bool:
     return value < threshold if statistic in P_VALUES else value >= threshold
 
 
-def numeric_drift(base: dict[str, Any], live: np.ndarray, settings: DriftSettings) -> dict[str, Any]:
+def _ks_pvalue(sample: np.ndarray, values: np.ndarray, live_rows: int) -> float:
+    """The two-sample KS p-value of ``values`` against ``sample``, counting ``live_rows`` independent live draws."""
+    d = float(stats.ks_2samp(sample, values).statistic)
+    m, n = sample.size, max(int(live_rows), 1)
+    return float(stats.kstwo.sf(d, max(round(m * n / (m + n)), 1)))
+
+
+def _effective_numeric_rows(sample: np.ndarray, values: np.ndarray, rows: int) -> int:
+    """Independent draws in ``values``: its distinct values times how often the baseline repeats one, at most ``rows``.
+
+    A continuous feature whose live values repeat (rows that differ only in other columns) holds fewer draws than
+    rows; a feature with natural ties (ages, counts) repeats as much as its baseline does and keeps its rows.
+    """
+    ties = sample.size / max(np.unique(sample).size, 1)
+    return int(min(rows, max(1, round(np.unique(values).size * ties))))
+
+
+def numeric_drift(
+    base: dict[str, Any], live: np.ndarray, settings: DriftSettings, *, distinct: np.ndarray | None = None
+) -> dict[str, Any]:
+    """Histograms and drift statistics (KS, Wasserstein, PSI) of a numeric column against its baseline.
+
+    ``distinct`` is the column over the window's distinct input rows, which the KS test judges (``live`` gives
+    the histograms); without it every row counts.
+    """
     values = live[np.isfinite(live)]
     edges = np.asarray(base["histogram"]["bins"], dtype=float)
     base_counts = np.asarray(base["histogram"]["counts"], dtype=float)
@@ -109,13 +161,22 @@ def numeric_drift(base: dict[str, Any], live: np.ndarray, settings: DriftSetting
         rng = np.random.default_rng(settings.seed)
         values = values[rng.integers(0, values.size, settings.max_sample)]
     scale = float(base.get("std") or 0.0) or 1.0
-    result["ks"] = float(stats.ks_2samp(sample, values).pvalue)
+    tested = values if distinct is None else distinct[np.isfinite(distinct)]
+    result["effective_rows"] = _effective_numeric_rows(sample, tested, tested.size)
+    result["ks"] = _ks_pvalue(sample, tested, result["effective_rows"]) if tested.size else None
     result["wasserstein"] = float(stats.wasserstein_distance(sample, values) / scale)
     result["psi"] = _psi(base_counts, live_counts.astype(float))
     return result
 
 
-def categorical_drift(base: dict[str, Any], live: pd.Series, settings: DriftSettings) -> dict[str, Any]:
+def categorical_drift(
+    base: dict[str, Any], live: pd.Series, settings: DriftSettings, *, repeat: float = 1.0
+) -> dict[str, Any]:
+    """Category counts and drift statistics (chi-square, Jensen-Shannon, PSI) of a categorical column.
+
+    ``repeat`` is how many logged rows the window holds per distinct input row: the chi-square test counts
+    ``rows / repeat`` effective rows.
+    """
     frequencies: dict[str, int] = base["frequencies"]
     categories = list(frequencies)
     observed = live.dropna().astype(str).value_counts()
@@ -142,29 +203,50 @@ def categorical_drift(base: dict[str, Any], live: pd.Series, settings: DriftSett
         return result
     p = base_counts / base_counts.sum() + EPS
     q = live_counts / n + EPS
-    expected = p / p.sum() * n
-    result["chisquare"] = float(stats.chisquare(live_counts, expected).pvalue) if len(categories) > 1 else 1.0
+    effective = live_counts / max(repeat, 1.0)
+    result["effective_rows"] = round(float(effective.sum()))
+    expected = p / p.sum() * effective.sum()
+    result["chisquare"] = float(stats.chisquare(effective, expected).pvalue) if len(categories) > 1 else 1.0
     result["jensenshannon"] = float(distance.jensenshannon(p, q, base=2))
     result["psi"] = _psi(base_counts, live_counts)
     return result
 
 
-def column_drift(name: str, base: dict[str, Any], live: pd.Series, settings: DriftSettings) -> dict[str, Any]:
-    """Drift of one column; ``statistic``/``value``/``threshold``/``drifted`` give the primary verdict."""
+def _numbers(column: pd.Series) -> np.ndarray:
+    return pd.to_numeric(column, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+
+
+def column_drift(
+    name: str,
+    base: dict[str, Any],
+    live: pd.Series,
+    settings: DriftSettings,
+    *,
+    distinct: pd.Series | None = None,
+    tests: int = 1,
+) -> dict[str, Any]:
+    """Drift of one column; ``statistic``/``value``/``threshold``/``drifted`` give the primary verdict.
+
+    ``distinct`` is the column over the window's distinct input rows (what the tests count); ``tests`` is how
+    many features share the report's significance level (the Bonferroni divisor of a p-value threshold).
+    """
+    repeat = len(live) / len(distinct) if distinct is not None and len(distinct) else 1.0
     if base.get("empty"):
         detail: dict[str, Any] = {"type": "numeric", "rows": 0, "baseline": None, "live": None}
         statistic = "ks" if settings.numeric_statistic == "auto" else settings.numeric_statistic
     elif base["type"] == "numeric":
-        values = pd.to_numeric(live, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-        detail = numeric_drift(base, values, settings)
-        statistic = settings.numeric_statistic
-        if statistic == "auto":
-            statistic = "ks" if detail["rows"] <= AUTO_KS_MAX_ROWS else "wasserstein"
+        unique = None if distinct is None else _numbers(distinct)
+        detail = numeric_drift(base, _numbers(live), settings, distinct=unique)
+        statistic = "ks" if settings.numeric_statistic == "auto" else settings.numeric_statistic
     else:
-        detail = categorical_drift(base, live, settings)
+        detail = categorical_drift(base, live, settings, repeat=repeat)
         statistic = settings.categorical_statistic
     value = detail.get(statistic)
     threshold = settings.threshold(statistic)
+    if statistic in P_VALUES:
+        detail["alpha"] = threshold
+        if settings.correction == "bonferroni":
+            threshold = threshold / max(tests, 1)
     return {
         "feature": name,
         "statistic": statistic,
@@ -193,21 +275,27 @@ def dataset_drift(
     if len(live) > settings.max_sample:
         rng = np.random.default_rng(settings.seed)
         live = live.iloc[np.sort(rng.choice(len(live), settings.max_sample, replace=False))]
-    features = []
-    for name, base in profile.get("features", {}).items():
-        column = input_prefix + name
-        if column in live.columns:
-            features.append(column_drift(name, base, live[column], settings))
+    present = {name: input_prefix + name for name in profile.get("features", {}) if input_prefix + name in live.columns}
+    # Repeated requests (the same input row again) are one draw of the distribution, not several.
+    distinct = live.drop_duplicates(subset=list(present.values())) if present else live
+    tests = sum(1 for name in present if not profile["features"][name].get("empty"))
+    features = [
+        column_drift(name, profile["features"][name], live[col], settings, distinct=distinct[col], tests=tests)
+        for name, col in present.items()
+    ]
     evaluated = [f for f in features if f["value"] is not None]
     share = sum(f["drifted"] for f in evaluated) / len(evaluated) if evaluated else 0.0
     prediction = None
     if output is not None and profile.get("prediction") and output in live.columns:
-        prediction = column_drift("prediction", profile["prediction"], live[output], settings)
+        prediction = column_drift(
+            "prediction", profile["prediction"], live[output], settings, distinct=distinct[output]
+        )
     return {
         "share": float(share),
         "drifted": bool(evaluated) and share >= settings.drift_share,
         "rows": total,
         "sampled": len(live),
+        "distinct_rows": len(distinct),
         "features": features,
         "prediction": prediction,
     }

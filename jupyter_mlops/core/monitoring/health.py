@@ -11,8 +11,9 @@ Each component is a number in [0, 1] (1 = healthy):
 
 ``score = 100 x sum(w_i x c_i) / sum(w_i)`` over the components that have data, with weights availability 0.3,
 latency 0.2, errors 0.2, drift 0.2, performance 0.1. Colour: red below 50 or with availability 0; amber below
-80 or while any alert fires; green otherwise. The fleet score is the mean of its deployments' scores and takes
-the worst colour among them.
+80 or while any alert fires; green otherwise. Without data to judge (no traffic, drift or feedback in the window,
+and not failed) the health is ``unknown`` with no score, never a green 100. The fleet score is the mean of its
+deployments' known scores and takes the worst known colour among them (``unknown`` when none is known).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ STATE_FACTOR = {"ready": 1.0, "failed": 0.0, "stopped": 0.0}
 RED_BELOW = 50.0
 AMBER_BELOW = 80.0
 COLOURS = ("green", "amber", "red")
+UNKNOWN = "unknown"
 
 
 def components(
@@ -35,6 +37,7 @@ def components(
     latency_objective_ms: float,
     error_budget: float,
 ) -> dict[str, float | None]:
+    """Each health component in [0, 1], or None without data for it (see the module's formula)."""
     factor = STATE_FACTOR.get(state, 0.5)
     has_traffic = bool(ops.get("requests"))
     availability = factor * (1.0 - float(ops.get("server_error_rate") or 0.0))
@@ -50,9 +53,17 @@ def components(
     return {"availability": availability, "latency": latency, "errors": errors, "drift": drift_c, "performance": perf}
 
 
-def score(parts: dict[str, float | None], *, firing_alerts: int = 0) -> dict[str, Any]:
-    """The weighted score over the components with data, its colour, and the components themselves."""
+def score(
+    parts: dict[str, float | None], *, firing_alerts: int = 0, unknown_without_data: bool = False
+) -> dict[str, Any]:
+    """The weighted score over the components with data, its colour, and the components themselves.
+
+    With ``unknown_without_data``, a window where only availability is known (no traffic, drift or performance)
+    and that is not failed scores None with colour ``unknown``.
+    """
     present = {k: v for k, v in parts.items() if v is not None}
+    if unknown_without_data and set(present) <= {"availability"} and parts.get("availability") != 0.0:
+        return {"score": None, "colour": UNKNOWN, "components": parts, "firing_alerts": firing_alerts}
     total = sum(WEIGHTS[k] for k in present)
     value = 100.0 * sum(WEIGHTS[k] * v for k, v in present.items()) / total if total else 100.0
     if value < RED_BELOW or parts.get("availability") == 0.0:
@@ -65,12 +76,13 @@ def score(parts: dict[str, float | None], *, firing_alerts: int = 0) -> dict[str
 
 
 def fleet(items: list[dict[str, Any]]) -> dict[str, Any]:
-    """Mean score of the deployments and the worst colour among them (green for an empty fleet)."""
-    if not items:
-        return {"score": 100.0, "colour": "green", "deployments": []}
-    worst = max(COLOURS.index(i["colour"]) for i in items)
+    """Mean of the deployments' known scores and the worst known colour (``unknown`` when none is known)."""
+    known = [i for i in items if i["score"] is not None and i["colour"] in COLOURS]
+    if not known:
+        return {"score": None, "colour": UNKNOWN, "deployments": items}
+    worst = max(COLOURS.index(i["colour"]) for i in known)
     return {
-        "score": round(sum(i["score"] for i in items) / len(items), 1),
+        "score": round(sum(i["score"] for i in known) / len(known), 1),
         "colour": COLOURS[worst],
         "deployments": items,
     }

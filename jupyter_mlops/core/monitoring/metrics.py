@@ -1,5 +1,8 @@
-"""Windowed metrics from the inference log: ops (throughput, latency percentiles, error rate) and performance
-against ground truth (accuracy, F1, ROC AUC for classifiers; RMSE, MAE for regressors)."""
+"""Windowed metrics from the inference log.
+
+Ops (throughput, latency percentiles, error rate) and performance against ground truth (accuracy, F1, ROC AUC for
+classifiers; RMSE, MAE for regressors).
+"""
 
 from __future__ import annotations
 
@@ -42,6 +45,7 @@ def bucket_seconds(window: float) -> float:
 
 
 def iso(epoch: float) -> str:
+    """A UNIX time as ISO 8601 text (UTC)."""
     return datetime.fromtimestamp(epoch, tz=timezone.utc).isoformat()
 
 
@@ -107,6 +111,7 @@ def is_classification(predictions: pd.Series, labels: pd.Series) -> bool:
 
 
 def performance_metrics(y_true: pd.Series, y_pred: pd.Series) -> dict[str, float]:
+    """Accuracy for classifiers, error metrics for regressors, from predictions and labels."""
     from sklearn import metrics
 
     if y_true.empty:

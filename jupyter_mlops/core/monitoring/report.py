@@ -7,6 +7,8 @@ from typing import Any
 
 import pandas as pd
 
+from .models import DeploymentHealth, MonitoringReportData
+
 DRIFT_COLUMNS = [
     "feature",
     "statistic",
@@ -25,92 +27,106 @@ OPS_COLUMNS = ["time", "variant", "requests", "errors", "error_rate", "p50_ms", 
 
 
 class MonitoringReport:
-    """The monitoring of one deployment over one window.
+    """The monitoring of one deployment over one window, as DataFrames for analysis.
 
-    ``drift`` has one row per feature (feature, statistic, value, threshold, drifted, and every statistic computed),
-    ``ops`` one row per time bucket and variant, ``performance`` one row per bucket and metric; ``health`` and
-    ``alerts`` are plain data; ``to_dict()`` is the REST body.
+    ``record`` is the typed report (``MonitoringReportData``); ``data`` and ``to_dict()`` its JSON form, the REST
+    body. ``drift`` has one row per feature (feature, statistic, value, threshold, drifted, and every statistic
+    computed), ``ops`` one row per time bucket and variant, ``performance`` one row per bucket and metric.
     """
 
-    def __init__(self, data: dict[str, Any]) -> None:
-        self.data = data
+    def __init__(self, record: MonitoringReportData | dict[str, Any]) -> None:
+        """Wrap a typed report (a dict in the REST body's shape is validated into one)."""
+        self.record = (
+            record if isinstance(record, MonitoringReportData) else MonitoringReportData.model_validate(record)
+        )
+        self.data: dict[str, Any] = self.record.model_dump(mode="json")
 
     @property
     def deployment(self) -> str:
-        return str(self.data["deployment"])
+        """The deployment's name."""
+        return self.record.deployment
 
     @property
     def drift(self) -> pd.DataFrame:
+        """One row per feature: the primary statistic's verdict and every statistic computed."""
         features = self.data["drift"]["features"]
         frame = pd.DataFrame([{k: f.get(k) for k in DRIFT_COLUMNS} for f in features], columns=DRIFT_COLUMNS)
         return frame
 
     @property
     def drift_share(self) -> float:
-        return float(self.data["drift"]["share"])
+        """The share of features that drifted (0 without a baseline)."""
+        return self.record.drift.share if self.record.drift is not None else 0.0
 
     @property
     def prediction_drift(self) -> dict[str, Any] | None:
-        prediction: dict[str, Any] | None = self.data["drift"].get("prediction")
+        """Drift of the model's output, when the baseline profiled its predictions."""
+        prediction: dict[str, Any] | None = (self.data["drift"] or {}).get("prediction")
         return prediction
 
     @property
     def ops(self) -> pd.DataFrame:
+        """One row per time bucket and variant: requests, errors, latency percentiles, throughput."""
         frame = pd.DataFrame(self.data["ops"], columns=OPS_COLUMNS)
         frame["time"] = pd.to_datetime(frame["time"])
         return frame
 
     @property
     def summary(self) -> dict[str, Any]:
+        """Traffic over the whole window (requests, error rates, latency percentiles, throughput)."""
         summary: dict[str, Any] = self.data["summary"]
         return summary
 
     @property
     def performance(self) -> pd.DataFrame:
+        """One row per time bucket and metric, from ground-truth feedback."""
         frame = pd.DataFrame(self.data["performance"], columns=["time", "metric", "value"])
         frame["time"] = pd.to_datetime(frame["time"])
         return frame
 
     @property
-    def health(self) -> dict[str, Any]:
-        health: dict[str, Any] = self.data["health"]
-        return health
+    def health(self) -> DeploymentHealth:
+        """Score (None when unknown), colour and components."""
+        return self.record.health
 
     @property
     def alerts(self) -> pd.DataFrame:
+        """The deployment's recent alerts, newest first."""
         return pd.DataFrame(
             self.data["alerts"],
             columns=["id", "rule", "metric", "value", "threshold", "state", "fired_at", "message"],
         )
 
     def to_dict(self) -> dict[str, Any]:
+        """The report as JSON data (the REST body)."""
         return self.data
 
     def __repr__(self) -> str:
         h = self.health
         return (
-            f"<MonitoringReport {self.deployment} window={self.data['window']} health={h['score']} ({h['colour']}) "
+            f"<MonitoringReport {self.deployment} window={self.data['window']} health={h.score} ({h.colour}) "
             f"requests={self.summary['requests']} drift_share={self.drift_share:.2f}>"
         )
 
     def _repr_html_(self) -> str:
         h = self.health
         s = self.summary
-        colour = {"green": "#2e7d32", "amber": "#f9a825", "red": "#c62828"}.get(h["colour"], "#777")
+        colour = {"green": "#2e7d32", "amber": "#f9a825", "red": "#c62828"}.get(h.colour, "#777")
+        score = "unknown" if h.score is None else f"{h.score:.0f} ({h.colour})"
         drift = self.drift[["feature", "statistic", "value", "threshold", "drifted"]]
         firing = [a for a in self.data["alerts"] if a.get("state") == "firing"]
         p95 = "-" if s.get("p95_ms") is None else f"{s['p95_ms']:.1f} ms"
         parts = [
             f"<div class='jp-MLOps-report'><h4>Monitoring of {html.escape(self.deployment)} "
             f"(last {html.escape(str(self.data['window']))})</h4>",
-            f"<p><b style='color:{colour}'>Health {h['score']:.0f} ({h['colour']})</b> &middot; "
+            f"<p><b style='color:{colour}'>Health {score}</b> &middot; "
             f"{s['requests']} requests &middot; error rate {s['error_rate']:.1%} &middot; p95 {p95} &middot; "
             f"drift share {self.drift_share:.0%} &middot; dropped records {self.data['dropped_records']}</p>",
         ]
         if firing:
             items = "".join(f"<li>{html.escape(a['message'])}</li>" for a in firing)
             parts.append(f"<p>Firing alerts:</p><ul>{items}</ul>")
-        if self.data["drift"].get("message"):
+        if (self.data["drift"] or {}).get("message"):
             parts.append(f"<p>{html.escape(self.data['drift']['message'])}</p>")
         if not drift.empty:
             parts.append(drift.to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0))

@@ -10,38 +10,63 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
 
+from ..deployments import rollout
 from ..errors import InvalidRequest, MLOpsError, NotFound
 from ..models import Deployment, ModelVersion
 from . import alerts as alert_rules
 from . import baseline as baselines
 from . import health as health_score
+from . import labels
 from .drift import DriftSettings, dataset_drift
+from .labels import PREDICTION, check_label, is_number_text, join_labels
 from .metrics import bucket_seconds, iso, ops_series, ops_summary, parse_window, performance_series
+from .models import MonitoringReportData
 from .report import MonitoringReport
-from .storage import INPUT_PREFIX, OUTPUT_PREFIX, MonitoringStore
+from .scheduler import AlertScheduler
+from .storage import INPUT_PREFIX, MonitoringStore
 
 if TYPE_CHECKING:
-    from ..service import MLOps
+    from ...config import MLOpsConfig
+    from ..registry import Registry
+    from ..store import Store
+
+
+class DeploymentSource(Protocol):
+    """What monitoring reads of the facade: settings, the stores, the registry, and deployments with their state.
+
+    The embedded ``MLOps`` is one (monitoring gets its owner's facade, so reads are never refused).
+    """
+
+    config: MLOpsConfig
+    store: Store
+    registry: Registry
+
+    def deployment(self, name: str) -> Deployment:
+        """One deployment with its runtime state (NotFound if there is none)."""
+        ...
+
+    def deployments(self) -> list[Deployment]:
+        """Every deployment with its runtime state."""
+        ...
+
 
 log = logging.getLogger(__name__)
 
-PREDICTION = OUTPUT_PREFIX + "prediction"
 MAX_FEEDBACK_ITEMS = 10_000
 MLFLOW_LOG_INTERVAL = 60.0  # seconds between two metric points of one deployment in its MLflow monitoring run
 BASELINE_MAX_ROWS = 100_000
 POLL_INTERVAL = 5.0  # alerts/health polled more often than this reuse the last rule evaluation
-_SCALARS = (str, int, float, bool)
 
 
 class Monitoring:
     """Monitoring of the deployments of one ``MLOps`` facade."""
 
-    def __init__(self, mlops: MLOps, drift: DriftSettings | None = None) -> None:
+    def __init__(self, mlops: DeploymentSource, drift: DriftSettings | None = None) -> None:
         self.mlops = mlops
         self.config = mlops.config
         self.store = MonitoringStore(mlops.store.engine)
@@ -68,7 +93,7 @@ class Monitoring:
             frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(np.asarray(X))
             if len(frame) > BASELINE_MAX_ROWS:
                 frame = frame.sample(BASELINE_MAX_ROWS, random_state=0)
-            predictions = _predictions(model, frame)
+            predictions = labels.predictions(model, frame)
             profile = baselines.build_profile(frame, predictions)
             self.mlops.registry.log_run_json(version.run_id, baselines.BASELINE_ARTIFACT, profile)
             self.mlops.registry.set_version_tags(
@@ -118,11 +143,13 @@ class Monitoring:
             "drift": snap["drift"],
             "performance": snap["performance"],
             "performance_summary": snap["performance_summary"],
-            "health": health_score.score(self._components(deployment, snap), firing_alerts=len(firing)),
+            "health": health_score.score(
+                self._components(deployment, snap), firing_alerts=len(firing), unknown_without_data=True
+            ),
             "alerts": [_alert_view(a) for a in self.store.alerts(deployment.name, limit=50)],
             "dropped_records": self.store.dropped(deployment.name),
         }
-        report = MonitoringReport(data)
+        report = MonitoringReport(MonitoringReportData.model_validate(data))
         self._maybe_log_to_mlflow(deployment, report)
         return report
 
@@ -145,6 +172,13 @@ class Monitoring:
             snap["performance"], snap["performance_summary"] = self._performance(deployment, start, end, step)
         return snap
 
+    def drift_settings_of(self, name: str) -> DriftSettings:
+        """The drift settings of deployment ``name``: its own monitoring settings over the service's defaults."""
+        try:
+            return rollout.config_of(self.mlops.store, name).monitoring.drift_settings(self.drift_settings)
+        except NotFound:
+            return self.drift_settings
+
     def _drift(self, deployment: Deployment, start: float, end: float) -> dict[str, Any]:
         profile = self.baseline(deployment.model_name, deployment.model_version)
         if profile is None:
@@ -156,9 +190,9 @@ class Monitoring:
                 "prediction": None,
                 "message": f"No training baseline for {deployment.model_uri}: register it with X to monitor drift.",
             }
-        settings = self.drift_settings
+        settings = self.drift_settings_of(deployment.name)
         live = self.store.data(deployment.name, start, end, sample=settings.max_sample, seed=settings.seed)
-        result = dataset_drift(profile, live, self.drift_settings, input_prefix=INPUT_PREFIX, output=PREDICTION)
+        result = dataset_drift(profile, live, settings, input_prefix=INPUT_PREFIX, output=PREDICTION)
         if live.empty:
             result["message"] = "No logged inputs in this window yet."
         return result
@@ -172,7 +206,7 @@ class Monitoring:
         rows = self.store.rows_of(labels)
         if rows.empty or PREDICTION not in rows.columns:
             return [], {}
-        joined = _join_labels(rows, labels)
+        joined = join_labels(rows, labels)
         return performance_series(joined, start, step)
 
     def _components(self, deployment: Deployment, snap: dict[str, Any]) -> dict[str, float | None]:
@@ -218,7 +252,7 @@ class Monitoring:
             )
         kind = self._prediction_kind(deployment)
         for rid, label in zip(request_ids, labels, strict=True):
-            _check_label(rid, label, known[rid], kind)
+            check_label(rid, label, known[rid], kind)
         accepted = self.store.save_feedback(
             deployment.name, dict(zip(request_ids, labels, strict=True)), time.time(), actor
         )
@@ -234,7 +268,7 @@ class Monitoring:
         kind = prediction.get("type")
         if kind == "categorical":
             categories = list(prediction.get("frequencies", {}))
-            if categories and all(_is_number_text(c) for c in categories):
+            if categories and all(is_number_text(c) for c in categories):
                 return "categorical-number"
         return str(kind) if kind else None
 
@@ -245,9 +279,12 @@ class Monitoring:
         own = self.store.rules(name)
         names = {r["name"] for r in own}
         defaults = alert_rules.default_rules(float(self.config.latency_objective_ms), _ERROR_BUDGET)
+        share = self.drift_settings_of(name).drift_share  # the data-drift alert fires when the dataset drifts
+        defaults = [{**r, "threshold": share} if r["name"] == "data-drift" else r for r in defaults]
         return own + [{**r, "webhook": None} for r in defaults if r["name"] not in names]
 
     def set_rules(self, name: str, rules: Any) -> list[dict[str, Any]]:
+        """Replace a deployment's own alert rules (each checked); returns them with the defaults."""
         deployment = self.mlops.store.get_deployment(name)
         if not isinstance(rules, list):
             raise InvalidRequest("Alert rules must be a list of objects.")
@@ -421,7 +458,9 @@ class Monitoring:
         firing = self.store.firing(deployment.name)
         return {
             "deployment": deployment.name,
-            **health_score.score(self._components(deployment, snap), firing_alerts=len(firing)),
+            **health_score.score(
+                self._components(deployment, snap), firing_alerts=len(firing), unknown_without_data=True
+            ),
         }
 
     def summary(self, model_name: str, version: str) -> dict[str, Any] | None:
@@ -469,7 +508,8 @@ class Monitoring:
         run_id = self.mlops.registry.monitoring_run(deployment.model_name, deployment.model_version, deployment.name)
         metrics = {k: v for k, v in report.summary.items() if isinstance(v, (int, float)) and v is not None}
         metrics["drift_share"] = report.drift_share
-        metrics["health_score"] = float(report.health["score"])
+        if report.health.score is not None:
+            metrics["health_score"] = float(report.health.score)
         metrics.update({k: float(v) for k, v in report.data["performance_summary"].items()})
         self.mlops.registry.log_run_metrics(run_id, metrics, int(time.time() * 1000))
         return run_id
@@ -478,62 +518,6 @@ class Monitoring:
 _ERROR_BUDGET = 0.05
 _DRIFT_METRICS = {"drift_share", "prediction_drift"}
 _PERFORMANCE_METRICS = {"accuracy", "f1", "roc_auc", "rmse", "mae"}
-
-
-def _predictions(model: Any, frame: pd.DataFrame) -> Any:
-    if model is None or isinstance(model, str):
-        return None
-    fn = getattr(model, "predict", None)
-    if fn is None and callable(model):
-        fn = model
-    if fn is None:
-        return None
-    try:
-        return fn(frame)
-    except TypeError:  # mlflow.pyfunc.PythonModel.predict(context, model_input)
-        return None
-
-
-def _join_labels(rows: pd.DataFrame, labels: dict[str, Any]) -> pd.DataFrame:
-    """One row per logged row with its label (scalar labels for one-row requests, lists for multi-row ones)."""
-    rows = rows.assign(_row=rows.groupby("request_id").cumcount())
-    values = []
-    for rid, row in zip(rows["request_id"], rows["_row"], strict=True):
-        label = labels.get(rid)
-        values.append(label[row] if isinstance(label, list) and row < len(label) else label)
-    return pd.DataFrame(
-        {
-            "time": rows["time"].to_numpy(),
-            "label": pd.Series(values, dtype=object),
-            "prediction": rows[PREDICTION].to_numpy(),
-        }
-    ).dropna(subset=["label"])
-
-
-def _is_number_text(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _check_label(request_id: str, label: Any, n_rows: int, kind: str | None) -> None:
-    shown = repr(request_id[:64])
-    values = label if isinstance(label, list) else [label]
-    if isinstance(label, list) and len(label) != max(n_rows, 1):
-        raise InvalidRequest(
-            f"Request {shown} scored {n_rows} row(s) but got {len(label)} labels: give one label per row."
-        )
-    for value in values:
-        if value is None or not isinstance(value, _SCALARS):
-            raise InvalidRequest(f"The label of request {shown} must be a number, string or boolean.")
-        if isinstance(value, float) and not np.isfinite(value):
-            raise InvalidRequest(f"The label of request {shown} must be a finite number.")
-        if kind == "numeric" and (isinstance(value, (bool, str))):
-            raise InvalidRequest(f"The label of request {shown} must be a number: this model predicts numbers.")
-        if kind == "categorical-number" and isinstance(value, str) and not _is_number_text(value):
-            raise InvalidRequest(f"The label of request {shown} must be one of the model's numeric classes, not text.")
 
 
 def _alert_view(alert: dict[str, Any]) -> dict[str, Any]:
@@ -554,44 +538,4 @@ def _alert_view(alert: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-class AlertScheduler:
-    """Evaluate every deployment's alert rules every ``interval`` seconds in a background thread.
-
-    Without it, rules are evaluated only when alerts, health or a report are read: a deployment nobody looks at
-    would never alert. It runs where the store is at hand outside the serving interpreter (the serving daemon's
-    log writer process) and shares ``Monitoring.evaluate`` with the on-read path; ``MonitoringStore.fire``
-    records each firing once whichever path gets there first.
-    """
-
-    def __init__(self, monitoring: Monitoring, interval: float) -> None:
-        self.monitoring = monitoring
-        self.interval = float(interval)
-        self.rounds = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> AlertScheduler:
-        if self._thread is None and self.interval > 0:
-            self._thread = threading.Thread(target=self._run, name="mlops-alert-scheduler", daemon=True)
-            self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.monitoring.evaluate_all()
-            except Exception:  # the store may be briefly unavailable: the next round retries
-                log.exception("Scheduled alert evaluation failed")
-            self.rounds += 1
-            self._stop.wait(self.interval)
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop after the round in progress, and wait for webhook deliveries it started."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-        self.monitoring.close(timeout)
-
-
-__all__ = ["AlertScheduler", "Monitoring", "MonitoringReport"]
+__all__ = ["PREDICTION", "AlertScheduler", "Monitoring", "MonitoringReport"]

@@ -48,9 +48,11 @@ class Rows:
 
     @property
     def shape(self) -> tuple[int, ...]:
+        """Rows and columns of the decoded table."""
         return tuple(self.values.shape)
 
     def frame(self) -> pd.DataFrame:
+        """The rows as a DataFrame."""
         return pd.DataFrame(self.values, columns=list(self.columns))
 
 
@@ -87,6 +89,7 @@ def encode_table(frame: pd.DataFrame) -> bytes:
 
 
 def decode_table(blob: bytes) -> pa.Table:
+    """Decode one stored batch of logged rows."""
     return pa.ipc.open_stream(pa.py_buffer(blob)).read_all()
 
 
@@ -280,6 +283,7 @@ class MonitoringStore:
         return found
 
     def dropped(self, deployment: str | None = None) -> int:
+        """How many inference records the daemon dropped for this deployment (queue full)."""
         query = select(func.coalesce(func.sum(MonitoringCounterRow.dropped), 0))
         if deployment is not None:
             query = query.where(MonitoringCounterRow.deployment == deployment)
@@ -317,12 +321,14 @@ class MonitoringStore:
     # --- alert rules and alerts ------------------------------------------------------------------------------
 
     def rules(self, deployment: str) -> list[dict[str, Any]]:
+        """The deployment's own alert rules as stored."""
         t = AlertRuleRow
         with self.engine.connect() as conn:
             rows = conn.execute(select(t).where(t.deployment == deployment).order_by(t.name)).mappings().all()
         return [{k: row[k] for k in ("name", "metric", "op", "threshold", "window_seconds", "webhook")} for row in rows]
 
     def replace_rules(self, deployment: str, rules: Sequence[dict[str, Any]]) -> None:
+        """Replace the deployment's own alert rules in one transaction."""
         with self.engine.begin() as conn:
             conn.execute(delete(AlertRuleRow).where(AlertRuleRow.deployment == deployment))
             if rules:
@@ -358,21 +364,25 @@ class MonitoringStore:
         return None if inserted is None else int(inserted)
 
     def resolve(self, alert_id: int, now: float) -> None:
+        """Mark a firing alert resolved at ``now``."""
         with self.engine.begin() as conn:
             conn.execute(update(AlertRow).where(AlertRow.id == alert_id).values(state="resolved", resolved_at=now))
 
     def alert(self, alert_id: int) -> dict[str, Any] | None:
+        """One alert by id, or None."""
         with self.engine.connect() as conn:
             row = conn.execute(select(AlertRow).where(AlertRow.id == alert_id)).mappings().first()
             return dict(row) if row is not None else None
 
     def acknowledge(self, alert_id: int, actor: str, now: float) -> None:
+        """Record who acknowledged an alert, and when."""
         with self.engine.begin() as conn:
             conn.execute(
                 update(AlertRow).where(AlertRow.id == alert_id).values(acknowledged_by=actor, acknowledged_at=now)
             )
 
     def set_delivery(self, alert_id: int, delivery: str) -> None:
+        """Record how the alert's webhook delivery went."""
         with self.engine.begin() as conn:
             conn.execute(update(AlertRow).where(AlertRow.id == alert_id).values(delivery=delivery))
 
@@ -403,8 +413,11 @@ _PLACEHOLDER = {"qmark": "?", "format": "%s", "pyformat": "%s"}
 
 
 def _insert_many(conn: Any, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
-    """A plain DBAPI executemany: SQLAlchemy's per-row parameter processing costs ~50 us per row, in the GIL
-    the serving event loop needs. Named/numeric paramstyles (other drivers) go through SQLAlchemy instead."""
+    """A plain DBAPI executemany.
+
+    SQLAlchemy's per-row parameter processing costs ~50 us per row, in the GIL the serving event loop needs.
+    Named/numeric paramstyles (other drivers) go through SQLAlchemy instead.
+    """
     mark = _PLACEHOLDER.get(conn.dialect.paramstyle)
     if mark is None:
         conn.execute(insert(Base.metadata.tables[table]), [dict(zip(columns, row, strict=True)) for row in rows])

@@ -34,6 +34,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def make_engine(url: str) -> Engine:
+    """A SQLAlchemy engine for our store (SQLite with WAL and a busy timeout, or PostgreSQL)."""
     if url.startswith("sqlite:///"):
         path = url[len("sqlite:///") :]
         if path and path != ":memory:":
@@ -82,6 +83,7 @@ class Store:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
+        """A session committed on success and rolled back on error."""
         with self._sessions() as session, session.begin():
             yield session
 
@@ -95,6 +97,7 @@ class Store:
         variants: list[Variant],
         config: dict[str, Any] | None = None,
     ) -> Deployment:
+        """Create a deployment's desired state (Conflict if the name is taken)."""
         with self.session() as s:
             if s.get(DeploymentRow, name) is not None:
                 raise Conflict(
@@ -110,6 +113,7 @@ class Store:
     def replace_variants(
         self, name: str, *, model_ref: str, variants: list[Variant], config: dict[str, Any] | None = None
     ) -> Deployment:
+        """Replace a deployment's variants and bump its generation."""
         with self.session() as s:
             row = s.get(DeploymentRow, name)
             if row is None:
@@ -124,6 +128,7 @@ class Store:
             return _to_record(row)
 
     def get_deployment(self, name: str) -> Deployment:
+        """A deployment's desired state (NotFound naming how to list them)."""
         with self.session() as s:
             row = s.get(DeploymentRow, name)
             if row is None:
@@ -133,11 +138,13 @@ class Store:
             return _to_record(row)
 
     def generation(self, name: str) -> int | None:
+        """The deployment's generation (bumped on each change), or None if there is none."""
         with self.session() as s:
             row = s.get(DeploymentRow, name)
             return None if row is None else row.generation
 
     def list_deployments(self, *, target: str | None = None, owner: str | None = None) -> list[Deployment]:
+        """Deployments' desired state, optionally of one target or owner."""
         with self.session() as s:
             query = select(DeploymentRow).order_by(DeploymentRow.name)
             if target is not None:
@@ -156,4 +163,5 @@ class Store:
             return True
 
     def close(self) -> None:
+        """Dispose of the engine's connections."""
         self.engine.dispose()

@@ -7,7 +7,7 @@
 * ``mlops_fleet_state``: the job's watermarks.
 
 The fleet job (``jupyter_mlops.fleet.rollups``) owns all four; nothing else writes them. Shadow copies are not
-counted (the same rule as the per-deployment ops metrics). ``ensure_tables`` also adds an index on the inference
+counted (the same rule as the per-deployment ops metrics). The store's migrations also add an index on the inference
 log's ``time``: the job reads "every row since the watermark", which the ``(deployment, time)`` index cannot serve.
 """
 
@@ -16,7 +16,6 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, Float, Index, Integer, String
-from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .monitoring_tables import InferenceRequestRow
@@ -115,10 +114,3 @@ FLEET_TABLES = (
     FleetStateRow.__table__,
 )
 LOG_TIME_INDEX = Index("ix_mlops_inference_requests_time", InferenceRequestRow.__table__.c.time)
-
-
-def ensure_tables(engine: Engine) -> None:
-    """The store's schema at head: the fleet tables, and the inference log with its time index."""
-    from . import schema
-
-    schema.upgrade(engine)

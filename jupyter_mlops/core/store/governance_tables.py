@@ -1,8 +1,8 @@
 """Tables of governance: the audit ledger, approval requests and deployment tokens (issue 6).
 
-They share ``Base`` with the deployment tables, so ``Store`` creates them too; ``ensure_tables`` creates them on a
-store opened before this module was imported. The ledger has no update or delete path in code, and each row
-carries the SHA-256 of its content chained to the previous row, so an edit made with SQL is detected.
+They share ``Base`` with the deployment tables; the store's migrations (``schema.upgrade``) create them. The
+ledger has no update or delete path in code, and each row carries the SHA-256 of its content chained to the
+previous row, so an edit made with SQL is detected.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import JSON, Integer, String, Text
-from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .tables import Base
@@ -66,10 +65,3 @@ class DeploymentTokenRow(Base):
 
 
 GOVERNANCE_TABLES = (AuditRow.__table__, ApprovalRow.__table__, DeploymentTokenRow.__table__)
-
-
-def ensure_tables(engine: Engine) -> None:
-    """The store's schema at head (the governance tables with it): one SELECT when it is there already."""
-    from . import schema
-
-    schema.upgrade(engine)

@@ -10,10 +10,13 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
 def utcnow() -> datetime:
+    """Now, in UTC."""
     return datetime.now(timezone.utc)
 
 
 class Base(DeclarativeBase):
+    """Declarative base of every table of ours."""
+
     pass
 
 
@@ -37,6 +40,8 @@ class DeploymentRow(Base):
 
 
 class VariantRow(Base):
+    """One variant of a deployment: model version, weight and role."""
+
     __tablename__ = "mlops_variants"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

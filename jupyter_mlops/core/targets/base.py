@@ -26,10 +26,12 @@ def poll_until_ready(
     hint: str = "",
     interval: float,
 ) -> RuntimeStatus:
-    """``wait_ready`` for targets that can only be polled (Ray Serve, KServe): return the status once the store's
-    current generation is ready; raise DeploymentFailed when it (or a generation the target cannot name) failed,
-    NotFound when the deployment is removed meanwhile, Unavailable after ``timeout`` seconds. ``on_progress`` gets
-    every status that differs from the previous one."""
+    """``wait_ready`` for targets that can only be polled (Ray Serve, KServe).
+
+    Return the status once the store's current generation is ready; raise DeploymentFailed when it (or a generation the
+    target cannot name) failed, NotFound when the deployment is removed meanwhile, Unavailable after ``timeout``
+    seconds. ``on_progress`` gets every status that differs from the previous one.
+    """
     deadline = time.monotonic() + timeout
     last: RuntimeStatus | None = None
     while True:
@@ -58,9 +60,11 @@ class Target(abc.ABC):
 
     @abc.abstractmethod
     def apply(self, deployment_name: str) -> RuntimeStatus:
-        """Converge ``deployment_name`` onto its desired state in the Store. Returns at once (no waiting);
-        the deployment then moves through loading -> warming -> ready (or failed). If the desired state is gone,
-        the deployment is removed. Idempotent."""
+        """Converge ``deployment_name`` onto its desired state in the Store.
+
+        Returns at once (no waiting); the deployment then moves through loading -> warming -> ready (or failed). If the
+        desired state is gone, the deployment is removed. Idempotent.
+        """
 
     @abc.abstractmethod
     def remove(self, deployment_name: str) -> None:
@@ -78,8 +82,11 @@ class Target(abc.ABC):
     def wait_ready(
         self, deployment_name: str, timeout: float, on_progress: ProgressCallback | None = None
     ) -> RuntimeStatus:
-        """Block until the deployment's current generation is ready or failed; call ``on_progress`` whenever
-        the status changes. Raises DeploymentFailed (naming the failed step) or Unavailable on timeout."""
+        """Block until the deployment's current generation is ready or failed.
+
+        Call ``on_progress`` whenever the status changes. Raises DeploymentFailed (naming the failed step) or
+        Unavailable on timeout.
+        """
 
     @abc.abstractmethod
     def invoke(self, deployment_name: str, body: bytes, content_type: str) -> tuple[int, dict[str, str], bytes]:
@@ -88,8 +95,9 @@ class Target(abc.ABC):
     # --- traffic (canary, shadow, promote, rollback) -------------------------------------------------------
 
     def apply_traffic(self, deployment_name: str) -> RuntimeStatus:
-        """Converge the deployment's variants (pinned versions, weights, roles) onto the Store after a rollout
-        step. Returns at once, like ``apply``. Behaviour every target must keep:
+        """Converge the deployment's variants (pinned versions, weights, roles) onto the Store after a rollout step.
+
+        Returns at once, like ``apply``. Behaviour every target must keep:
 
         * zero downtime: the previous split answers until the new one is live (no non-2xx in between);
         * answering variants (primary, canary) share requests in proportion to their weights (summing to 100);
@@ -102,8 +110,10 @@ class Target(abc.ABC):
         return self.apply(deployment_name)
 
     def variant_statuses(self, deployment_name: str) -> list[VariantStatus]:
-        """Observed state of each variant (name, model URI, state, message), in the Store's order; [] when the
-        target does not know the deployment."""
+        """Observed state of each variant (name, model URI, state, message), in the Store's order.
+
+        [] when the target does not know the deployment.
+        """
         status = self.status(deployment_name)
         return list(status.variants) if status is not None else []
 

@@ -175,8 +175,10 @@ def admission_errors(manifest: dict[str, Any]) -> list[str]:
 
 
 def load_crd_schema(path: str | Path) -> dict[str, Any]:
-    """The openAPIV3Schema of the served version in an InferenceService CRD file, made strict about unknown
-    fields (the API server would silently prune them, so a typo would vanish instead of failing)."""
+    """The openAPIV3Schema of the served version in an InferenceService CRD file, strict about unknown fields.
+
+    The API server would silently prune unknown fields, so a typo would vanish instead of failing.
+    """
     resolved = Path(path).expanduser().resolve()
     return copy.deepcopy(_crd_schema(str(resolved), resolved.stat().st_mtime))
 
@@ -233,8 +235,10 @@ def _datatype(values: list[Any]) -> str:
 
 
 def mlflow_to_v2(body: bytes) -> bytes:
-    """An MLflow scoring request (dataframe_split or dataframe_records) as a V2 inference request: one tensor
-    per column, which MLServer's MLflow runtime decodes back into a DataFrame."""
+    """An MLflow scoring request (dataframe_split or dataframe_records) as a V2 inference request.
+
+    One tensor per column, which MLServer's MLflow runtime decodes back into a DataFrame.
+    """
     try:
         decoded = json.loads(body)
     except ValueError:
@@ -284,9 +288,11 @@ def _reshape(data: list[Any], shape: list[int]) -> list[Any]:
 
 
 class KServeTarget(Target):
-    """Deployments as InferenceServices, applied through the ``kubernetes`` client (``pip install
-    'jupyter_mlops[kserve]'``). Calls raise ``Unavailable`` with an actionable message when the cluster cannot
-    be reached, and ``InvalidRequest`` when a manifest would be refused."""
+    """Deployments as InferenceServices, applied through the ``kubernetes`` client.
+
+    Needs ``pip install 'jupyter_mlops[kserve]'``. Calls raise ``Unavailable`` with an actionable message when the
+    cluster cannot be reached, and ``InvalidRequest`` when a manifest would be refused.
+    """
 
     name = "kserve"
 
@@ -381,8 +387,10 @@ class KServeTarget(Target):
     # --- Target contract -----------------------------------------------------------------------------------
 
     def apply(self, deployment_name: str) -> RuntimeStatus:
-        """Create or replace the InferenceService (optimistic concurrency on resourceVersion); remove it when
-        the desired state is gone. Returns at once with the status the cluster reports."""
+        """Create or replace the InferenceService (optimistic concurrency on resourceVersion).
+
+        Remove it when the desired state is gone. Returns at once with the status the cluster reports.
+        """
         if self.store.generation(deployment_name) is None:
             self.remove(deployment_name)
             return RuntimeStatus(name=deployment_name, state=DeploymentState.stopped, message="not in the store")
@@ -401,6 +409,7 @@ class KServeTarget(Target):
         self._call("delete", self.api.delete_namespaced_custom_object, deployment_name)
 
     def status(self, deployment_name: str) -> RuntimeStatus | None:
+        """The InferenceService's state as a RuntimeStatus."""
         found = self._call("get", self.api.get_namespaced_custom_object, deployment_name)
         return None if found is None else self._to_status(found)
 
@@ -447,13 +456,17 @@ class KServeTarget(Target):
         return 200, {"content-type": "application/json"}, v2_to_mlflow(response.content)
 
     def close(self) -> None:
+        """Close the Kubernetes and HTTP clients."""
         self._http.close()
 
     # --- helpers -------------------------------------------------------------------------------------------
 
     def _to_status(self, isvc: dict[str, Any]) -> RuntimeStatus:
-        """RuntimeStatus from an InferenceService: Ready condition -> state; the store generation it serves is
-        known only once the controller has observed the current spec (observedGeneration)."""
+        """RuntimeStatus from an InferenceService.
+
+        Ready condition -> state; the store generation it serves is known only once the controller has observed the
+        current spec (observedGeneration).
+        """
         meta, status = isvc.get("metadata", {}), isvc.get("status") or {}
         conditions = {c.get("type"): c for c in status.get("conditions", [])}
         ready = conditions.get("Ready", {})
