@@ -131,6 +131,12 @@ export interface DeploymentSpec {
   shadow?: boolean;
   /** A new deployment served by a supervised process of its own (local target). */
   isolated?: boolean;
+  /** Per-request model call timeout (ms). */
+  timeout_ms?: number;
+  /** Requests waiting beyond this answer 503. */
+  max_queue?: number;
+  /** Rows per request beyond this answer 400. */
+  max_rows?: number;
 }
 
 export interface VersionInfo {

@@ -9,7 +9,8 @@ import {
   validateSettings
 } from '../components/SettingsEditor';
 import { MLOpsRequestError } from '../request';
-import { trans } from './fixtures';
+import { DeploymentList } from '../components/DeploymentList';
+import { deployment, trans } from './fixtures';
 
 const current = (): DeploymentSettings => ({
   timeout_ms: 30000,
@@ -246,5 +247,43 @@ describe('settings helpers', () => {
       fieldOfMessage('auto_rollback.window must be at least 10', paths)
     ).toBe('auto_rollback.window');
     expect(fieldOfMessage("unknown setting 'bogus'", paths)).toBeNull();
+  });
+});
+
+describe('DeploymentList settings', () => {
+  it('opens the editor from the deployment and reads the settings only then', async () => {
+    const onLoad = jest.fn(async () => current());
+    render(
+      <DeploymentList
+        deployments={[deployment('churn')]}
+        onStop={jest.fn()}
+        onCopyUrl={jest.fn()}
+        onLoadSettings={onLoad}
+        onApplySettings={jest.fn()}
+        trans={trans}
+      />
+    );
+    expect(onLoad).not.toHaveBeenCalled();
+    fireEvent.click(screen.getByRole('button', { name: 'Settings of churn' }));
+    expect(
+      (await screen.findByLabelText<HTMLInputElement>('Max rows')).value
+    ).toBe('10000');
+    expect(onLoad).toHaveBeenCalledWith(
+      expect.objectContaining({ name: 'churn' })
+    );
+  });
+
+  it('offers no editor when nothing can read settings', () => {
+    render(
+      <DeploymentList
+        deployments={[deployment('churn')]}
+        onStop={jest.fn()}
+        onCopyUrl={jest.fn()}
+        trans={trans}
+      />
+    );
+    expect(
+      screen.queryByRole('button', { name: 'Settings of churn' })
+    ).toBeNull();
   });
 });
