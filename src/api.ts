@@ -131,6 +131,12 @@ export interface DeploymentSpec {
   shadow?: boolean;
   /** A new deployment served by a supervised process of its own (local target). */
   isolated?: boolean;
+  /** Per-request model call timeout (ms). */
+  timeout_ms?: number;
+  /** Requests waiting beyond this answer 503. */
+  max_queue?: number;
+  /** Rows per request beyond this answer 400. */
+  max_rows?: number;
 }
 
 export interface VersionInfo {
@@ -204,6 +210,43 @@ export function getDeployment(name: string): Promise<Deployment> {
  */
 export function createDeployment(spec: DeploymentSpec): Promise<Deployment> {
   return requestAPI<Deployment>('deployments', jsonBody('POST', spec));
+}
+
+/** The settings of a deployment (serving limits, automatic rollback, monitoring). */
+export type DeploymentSettings = Generated.DeploymentSettings;
+
+/**
+ * A change to some settings (`SettingsChange` in api/openapi.yaml): objects are
+ * merged into the current ones by the server; `auto_rollback` may be a boolean.
+ */
+export interface SettingsChange {
+  timeout_ms?: number;
+  max_queue?: number;
+  max_rows?: number;
+  batching?: Generated.BatchingConfig;
+  auto_rollback?: boolean | Generated.AutoRollbackConfig;
+  monitoring?: Generated.MonitoringConfig;
+}
+
+/** Read a deployment's current settings. */
+export function getDeploymentSettings(
+  name: string
+): Promise<DeploymentSettings> {
+  return requestAPI<DeploymentSettings>(`deployments/${seg(name)}/settings`);
+}
+
+/**
+ * Change some settings of a deployment; resolves with all of them once the
+ * target serves them, rejects with the server's 400 naming the bad field.
+ */
+export function updateDeploymentSettings(
+  name: string,
+  change: SettingsChange
+): Promise<DeploymentSettings> {
+  return requestAPI<DeploymentSettings>(
+    `deployments/${seg(name)}/settings`,
+    jsonBody('PATCH', change)
+  );
 }
 
 export async function deleteDeployment(name: string): Promise<void> {

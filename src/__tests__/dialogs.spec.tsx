@@ -120,6 +120,36 @@ describe('deploy and stop dialogs', () => {
     await expect(done).resolves.toBeNull();
   });
 
+  it('sends the serving limits of the advanced section, refusing a bad one first', async () => {
+    const done = deployWithDialog(options());
+    fireEvent.change(await dialogInput('max_rows'), {
+      target: { value: '0' }
+    });
+    await acceptDialog();
+    await waitFor(() =>
+      expect(
+        document.querySelector('.jp-Dialog [role="alert"]')?.textContent
+      ).toBe('max_rows: Must be at least 1.')
+    );
+    expect(client.createDeployment).not.toHaveBeenCalled();
+    // The retry keeps what was typed; blank limits stay the server's default.
+    const rows = await dialogInput('max_rows');
+    expect(rows.value).toBe('0');
+    fireEvent.change(rows, { target: { value: '500' } });
+    fireEvent.change(await dialogInput('timeout_ms'), {
+      target: { value: '2000' }
+    });
+    await acceptDialog();
+    await done;
+    expect(client.createDeployment).toHaveBeenCalledWith({
+      model: 'Churn_Model/3',
+      name: 'churn-model',
+      target: 'local',
+      max_rows: 500,
+      timeout_ms: 2000
+    });
+  });
+
   it('adds a canary with its share of traffic onto an existing deployment', async () => {
     client.deployments = [deployment('churn', { target: 'ray' })];
     await model.refresh();

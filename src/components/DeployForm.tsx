@@ -18,7 +18,22 @@ export interface DeployFormValue {
   canary?: number;
   /** A new deployment in a supervised process of its own. */
   isolated?: boolean;
+  /**
+   * Serving limits of a new deployment as typed (`timeout_ms`, `max_queue`,
+   * `max_rows`); blank or absent: the server's default.
+   */
+  limits?: Partial<Record<ServingLimit, string>>;
 }
+
+/** The serving limits the deploy dialog's advanced section accepts. */
+export type ServingLimit = 'timeout_ms' | 'max_queue' | 'max_rows';
+
+/** The serving limits in the order the form shows them. */
+export const SERVING_LIMITS: ServingLimit[] = [
+  'timeout_ms',
+  'max_queue',
+  'max_rows'
+];
 
 /** The canary share offered first: small enough to be safe. */
 export const DEFAULT_CANARY = 10;
@@ -58,6 +73,11 @@ export function DeployForm(props: DeployForm.IProps): React.ReactElement {
   const nameValid = isValidDeploymentName(value.name);
   const canary = value.canary ?? DEFAULT_CANARY;
   const canaryValid = Number.isInteger(canary) && canary > 0 && canary < 100;
+  const limitLabels: Record<ServingLimit, string> = {
+    timeout_ms: trans.__('Timeout (ms)'),
+    max_queue: trans.__('Max queue'),
+    max_rows: trans.__('Max rows')
+  };
   const refs = [
     `${props.modelName}/${props.version}`,
     ...props.aliases.map(alias => `${props.modelName}@${alias}`)
@@ -161,6 +181,26 @@ export function DeployForm(props: DeployForm.IProps): React.ReactElement {
             />
             {trans.__('Isolated process (a crash affects only this model)')}
           </label>
+          <details className="jp-MLOps-advanced">
+            <summary>{trans.__('Serving limits (optional)')}</summary>
+            {SERVING_LIMITS.map(limit => (
+              <label key={limit} className="jp-MLOps-field">
+                <span>{limitLabels[limit]}</span>
+                <input
+                  className="jp-mod-styled"
+                  name={limit}
+                  inputMode="numeric"
+                  placeholder={trans.__('default')}
+                  value={value.limits?.[limit] ?? ''}
+                  onChange={e =>
+                    update({
+                      limits: { ...value.limits, [limit]: e.target.value }
+                    })
+                  }
+                />
+              </label>
+            ))}
+          </details>
         </>
       )}
       {rollout === 'canary' && (

@@ -6,7 +6,14 @@ import {
   stopIcon
 } from '@jupyterlab/ui-components';
 import React from 'react';
-import { Deployment, Health, Variant } from '../api';
+import {
+  Deployment,
+  DeploymentSettings,
+  Health,
+  SettingsChange,
+  Variant
+} from '../api';
+import { SettingsEditor } from './SettingsEditor';
 import { TrafficEditor } from './TrafficEditor';
 import { failedStep, isInProgress } from '../utils';
 import { DeployProgress } from './DeployProgress';
@@ -39,6 +46,15 @@ export namespace DeploymentList {
      * when not known yet: the button stays enabled and the server decides).
      */
     rollbackBlocked?: (deployment: Deployment) => string | null | undefined;
+    /** Read a deployment's settings (absent: no Settings editor). */
+    onLoadSettings?: (deployment: Deployment) => Promise<DeploymentSettings>;
+    /** Change some settings; rejects with the server's message. */
+    onApplySettings?: (
+      deployment: Deployment,
+      change: SettingsChange
+    ) => Promise<DeploymentSettings>;
+    /** Show a settings failure as a toast that stays. */
+    onSettingsError?: (message: string) => void;
     /** The version an alias of a model points at now, when known. */
     aliasVersion?: (model: string, alias: string) => string | undefined;
     trans: TranslationBundle;
@@ -77,6 +93,7 @@ function DeploymentItem(
     ? null
     : props.rollbackBlocked?.(d);
   const requestedAs = honestRef(d, props.aliasVersion);
+  const [settingsOpen, setSettingsOpen] = React.useState(false);
   return (
     <li
       className={`jp-MLOps-deployment jp-MLOps-state-${d.state}`}
@@ -181,6 +198,31 @@ function DeploymentItem(
                 {trans.__('Roll back')}
               </button>
             </WithReason>
+          )}
+        </div>
+      )}
+      {props.onLoadSettings && props.onApplySettings && (
+        <div className="jp-MLOps-settings-toggle">
+          <button
+            type="button"
+            className="jp-Button jp-mod-styled jp-MLOps-small"
+            aria-expanded={settingsOpen}
+            aria-label={trans.__('Settings of %1', d.name)}
+            title={trans.__(
+              'Serving limits, automatic rollback and drift monitoring'
+            )}
+            onClick={() => setSettingsOpen(!settingsOpen)}
+          >
+            {trans.__('Settings')}
+          </button>
+          {settingsOpen && (
+            <SettingsEditor
+              deploymentName={d.name}
+              onLoad={() => props.onLoadSettings!(d)}
+              onApply={change => props.onApplySettings!(d, change)}
+              onError={props.onSettingsError}
+              trans={trans}
+            />
           )}
         </div>
       )}

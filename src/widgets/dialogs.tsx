@@ -11,8 +11,10 @@ import { Deployment, DeploymentSpec } from '../api';
 import {
   DEFAULT_CANARY,
   DeployForm,
-  DeployFormValue
+  DeployFormValue,
+  ServingLimit
 } from '../components/DeployForm';
+import { validateSettings } from '../components/SettingsEditor';
 import { DeployProgress } from '../components/DeployProgress';
 import { MLOpsModel } from '../model';
 import { offerApproval } from '../approvalOffer';
@@ -175,6 +177,11 @@ export async function deployWithDialog(
       );
       continue;
     }
+    const limits = rollout === 'new' ? limitsOf(value, trans) : {};
+    if (typeof limits === 'string') {
+      error = limits;
+      continue;
+    }
     try {
       const spec: DeploymentSpec = {
         model: value.model,
@@ -190,8 +197,11 @@ export async function deployWithDialog(
         spec.canary = canary;
       } else if (rollout === 'shadow') {
         spec.shadow = true;
-      } else if (value.isolated) {
-        spec.isolated = true;
+      } else {
+        if (value.isolated) {
+          spec.isolated = true;
+        }
+        Object.assign(spec, limits);
       }
       const deployment = await model.deploy(spec);
       void showDialog({
@@ -205,6 +215,27 @@ export async function deployWithDialog(
         reason instanceof MLOpsRequestError ? reason.message : String(reason);
     }
   }
+}
+
+/**
+ * The serving limits typed in the deploy form as numbers (blank: the server's
+ * default), or why one cannot be sent.
+ */
+export function limitsOf(
+  value: DeployFormValue,
+  trans: TranslationBundle
+): Partial<Record<ServingLimit, number>> | string {
+  const typed = Object.fromEntries(
+    Object.entries(value.limits ?? {}).filter(([, v]) => (v ?? '').trim())
+  ) as Record<string, string>;
+  const problems = validateSettings(typed, trans);
+  const [field] = Object.keys(problems);
+  if (field) {
+    return trans.__('%1: %2', field, problems[field]);
+  }
+  return Object.fromEntries(
+    Object.entries(typed).map(([k, v]) => [k, Number(v.trim())])
+  );
 }
 
 /**

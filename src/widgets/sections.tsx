@@ -1,7 +1,14 @@
 import { TranslationBundle } from '@jupyterlab/translation';
 import { UseSignal } from '@jupyterlab/ui-components';
 import React, { useEffect, useState } from 'react';
-import { Deployment, ModelVersion, RegisteredModel } from '../api';
+import {
+  Deployment,
+  getDeploymentSettings,
+  ModelVersion,
+  RegisteredModel,
+  updateDeploymentSettings
+} from '../api';
+import { notifyError } from '../notify';
 import { DeploymentList } from '../components/DeploymentList';
 import {
   Loading,
@@ -171,6 +178,16 @@ export function DeploymentsView(
               onPromote={props.onPromote}
               onRollback={props.onRollback}
               onMonitor={props.onMonitor}
+              onLoadSettings={d => getDeploymentSettings(d.name)}
+              onApplySettings={async (d, change) => {
+                try {
+                  return await updateDeploymentSettings(d.name, change);
+                } catch (reason) {
+                  offerApproval(reason, trans);
+                  throw reason;
+                }
+              }}
+              onSettingsError={message => notifyError(message)}
               health={name => model.health(name)}
               rollbackBlocked={d => {
                 const reason = model.rollbackBlocked(d);
