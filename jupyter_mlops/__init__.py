@@ -49,6 +49,9 @@ _API = {
     "update_card",
     "lineage",
     "issue_token",
+    # model risk management (issue 17)
+    *("inventory", "set_inventory", "validate_version", "validations", "check_reviews", "risk_summary"),
+    *("set_retention", "inventory_report", "technical_documentation", "logging_evidence"),
 }
 
 
@@ -75,6 +78,7 @@ __all__ = [
     "approvals",
     "audit",
     "card",
+    "check_reviews",
     "client",
     "delete_alias",
     "deploy",
@@ -107,6 +111,16 @@ __all__ = [
     "version",
     "versions",
     "whoami",
+    # model risk management (issue 17)
+    "inventory",
+    "inventory_report",
+    "logging_evidence",
+    "risk_summary",
+    "set_inventory",
+    "set_retention",
+    "technical_documentation",
+    "validate_version",
+    "validations",
 ]
 
 

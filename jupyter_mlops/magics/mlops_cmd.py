@@ -19,6 +19,7 @@ A dict router from the subcommand to one function in ``magics/cmd/`` with its ow
     %mlops token DEPLOYMENT                   a new bearer token for the endpoint
     %mlops whoami                             your name, the server's owner and your role
     %mlops log [N]                            what the magics kept quiet (warnings, MLflow messages)
+    %mlops risk show|set|validate|summary|reviews|inventory|doc|evidence ...   model risk management
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from .cmd.approvals import approvals, approve, reject, request
 from .cmd.audit import audit
 from .cmd.card import card, lineage
 from .cmd.log import log
+from .cmd.risk import risk
 from .cmd.monitoring import ack, alerts, feedback, rules
 from .cmd.rollout import sync
 from .display import Preformatted
@@ -58,6 +60,7 @@ COMMANDS: dict[str, Subcommand] = {
     "token": token,
     "whoami": whoami,
     "log": log,
+    "risk": risk,
 }
 
 
