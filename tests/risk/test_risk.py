@@ -70,7 +70,7 @@ def test_validation_is_independent_and_gates_a_protected_deployment(risk_mlops, 
     assert approved.evidence["parity"]["sample_rows_recorded"] is True
     assert "# Model card: credit v1" in approved.evidence["card"]
     deployment = risk_mlops.deploy("credit/1", "credit-validated")
-    assert deployment.model_version == "1" and deployment.status.state.value == "ready"
+    assert deployment.model_version == "1" and deployment.state.value == "ready"
     entry = risk_mlops.inventory("credit", "1")
     assert entry.validation_status == "approved_with_conditions" and entry.validated_at is not None
     # the model's owners cannot validate either
@@ -91,12 +91,12 @@ def test_review_overdue_alerts_once_and_is_counted(risk_mlops, as_user, trained_
     assert [a.model for a in risk_mlops.check_reviews()] == []
     later = risk_mlops.acting_as(risk_mlops.principal)
     later.risk_clock = lambda: datetime.combine(due + timedelta(days=3), datetime.min.time(), UTC)
-    alerts = later.check_reviews()
-    assert [(a.model, a.tier, a.days_overdue) for a in alerts] == [("review-model", "high", 3)]
+    alerts = {a.model: a for a in later.check_reviews()}  # credit (high, validated in an earlier test) too
+    assert (alerts["review-model"].tier, alerts["review-model"].days_overdue) == ("high", 3)
     assert later.check_reviews() == []  # raised once
     assert len(_ledger(risk_mlops, "model/review-model", "review_overdue")) == 1
     summary = later.risk_summary()
-    assert summary.review_overdue == 1 and summary.overdue == ["review-model"]
+    assert summary.review_overdue == len(alerts) and "review-model" in summary.overdue
     assert "never-validated" in summary.never_validated and "review-model" not in summary.never_validated
     assert risk_mlops.risk_summary().review_overdue == 0  # today nothing is overdue
 
