@@ -420,6 +420,8 @@ class MLOpsAPI(Protocol):
         """Record an independent validation of a version (validator role; recorded in the ledger).
 
         Args:
+            name: The registered model.
+            version: The version validated.
             outcome: approved, approved_with_conditions or rejected.
             findings: ``[{"severity": "low|medium|high|critical", "description": "..."}]``.
             evidence: Which evidence to attach as held now: metrics, parity, monitoring, card (default: all).

@@ -76,12 +76,13 @@ async def test_validation_over_rest_and_owner_refused(api, risk_mlops, credit) -
     risk_mlops.set_inventory("credit", {"technical_owner": "tom"})
 
 
-async def test_reports_over_rest(api, credit) -> None:
+async def test_reports_over_rest(api, jp_fetch, credit) -> None:
     status, text, response = await api("GET", "risk", "inventory", params={"format": "csv"})
     assert status == 200 and response.headers["Content-Type"].startswith("text/csv")
     assert text.splitlines()[0].startswith("model,latest_version") and "\ncredit," in text
-    status, pdf, response = await api("GET", "risk", "inventory", params={"format": "pdf"})
-    assert status == 200 and response.body.startswith(b"%PDF")
+    response = await jp_fetch("mlops", "api", "risk", "inventory", params={"format": "pdf"})
+    assert response.code == 200 and response.body.startswith(b"%PDF")
+    assert response.headers["Content-Type"] == "application/pdf"
     status, doc, _ = await api("GET", "models", "credit", "versions", "1", "documentation")
     assert status == 200 and "## 5. Risk management system" in doc
     status, summary, _ = await api("GET", "risk", "summary")

@@ -240,7 +240,9 @@ def technical_document(ctx: DocumentContext) -> Document:
             heading=ANNEX_IV_SECTIONS[2],
             source="Built from: the MLflow run's metrics." if mv.metrics else "Missing: no metrics logged in MLflow.",
             missing=not mv.metrics,
-            table=[["metric", "value"], *[[k, f"{v:.6g}"] for k, v in sorted(mv.metrics.items())]] if mv.metrics else [],
+            table=[["metric", "value"], *[[k, f"{v:.6g}"] for k, v in sorted(mv.metrics.items())]]
+            if mv.metrics
+            else [],
         ),
         Section(
             heading=ANNEX_IV_SECTIONS[3],
@@ -248,32 +250,50 @@ def technical_document(ctx: DocumentContext) -> Document:
             if ctx.approvals
             else "Missing: no approval of this version was requested.",
             missing=not ctx.approvals,
-            table=[["#", "action", "target", "requested by", "status", "decided by", "comment"],
-                   *[[str(a.id), a.action, a.target, a.requested_by, a.status, a.decided_by or "", a.comment or ""]
-                     for a in ctx.approvals]] if ctx.approvals else [],
-        ),  # fmt: skip
+            table=[
+                ["#", "action", "target", "requested by", "status", "decided by", "comment"],
+                *[
+                    [str(a.id), a.action, a.target, a.requested_by, a.status, a.decided_by or "", a.comment or ""]
+                    for a in ctx.approvals
+                ],
+            ]
+            if ctx.approvals
+            else [],
+        ),
         Section(
             heading=ANNEX_IV_SECTIONS[4],
             source="Built from: independent validations and their findings."
             if ctx.validations
             else "Missing: this version has no validation.",
             missing=not ctx.validations,
-            lines=[f"Validation #{v.id} by {v.validator} on {v.created_at:%Y-%m-%d}: {v.outcome}"
-                   + (f" ({v.comment})" if v.comment else "") for v in ctx.validations],
-            table=[["validation", "severity", "finding"],
-                   *[[f"#{v.id}", f.severity, f.description] for v in ctx.validations for f in v.findings]]
-            if any(v.findings for v in ctx.validations) else [],
-        ),  # fmt: skip
+            lines=[
+                f"Validation #{v.id} by {v.validator} on {v.created_at:%Y-%m-%d}: {v.outcome}"
+                + (f" ({v.comment})" if v.comment else "")
+                for v in ctx.validations
+            ],
+            table=[
+                ["validation", "severity", "finding"],
+                *[[f"#{v.id}", f.severity, f.description] for v in ctx.validations for f in v.findings],
+            ]
+            if any(v.findings for v in ctx.validations)
+            else [],
+        ),
         Section(
             heading=ANNEX_IV_SECTIONS[5],
             source=f"Built from: the audit ledger ({len(ctx.ledger)} entries on the model and its deployments)."
             if ctx.ledger
             else "Missing: the ledger holds no entry for this model.",
             missing=not ctx.ledger,
-            table=[["seq", "at", "action", "actor", "target", "outcome"],
-                   *[[str(e.seq), f"{e.at:%Y-%m-%d %H:%M}", e.action, e.actor, e.target, e.outcome]
-                     for e in sorted(ctx.ledger, key=lambda e: e.seq)[-200:]]] if ctx.ledger else [],
-        ),  # fmt: skip
+            table=[
+                ["seq", "at", "action", "actor", "target", "outcome"],
+                *[
+                    [str(e.seq), f"{e.at:%Y-%m-%d %H:%M}", e.action, e.actor, e.target, e.outcome]
+                    for e in sorted(ctx.ledger, key=lambda e: e.seq)[-200:]
+                ],
+            ]
+            if ctx.ledger
+            else [],
+        ),
         _monitoring_section(ctx),
     ]
     return Document(
@@ -366,9 +386,9 @@ def logging_evidence(
         errors = s.scalar(select(func.count()).where(*where, InferenceRequestRow.status >= 400)) or 0
         by_version = dict(
             s.execute(
-                select(InferenceRequestRow.model_version, func.count()).where(*where).group_by(
-                    InferenceRequestRow.model_version
-                )
+                select(InferenceRequestRow.model_version, func.count())
+                .where(*where)
+                .group_by(InferenceRequestRow.model_version)
             ).all()
         )
     entries = ledger.events(f"deployment/{deployment}", since=start, until=end, limit=1_000_000)
@@ -424,9 +444,11 @@ def logging_document(ev: LoggingEvidence) -> Document:
                 heading="Retention (Articles 19 and 26: at least six months)",
                 source="Built from: settings and the deployment's declared retention.",
                 missing=not ev.retention_meets_minimum,
-                lines=[retention, f"Meets the {ev.minimum_days:g}-day minimum: "
-                       f"{'yes' if ev.retention_meets_minimum else 'NO'}"],
-            ),  # fmt: skip
+                lines=[
+                    retention,
+                    f"Meets the {ev.minimum_days:g}-day minimum: {'yes' if ev.retention_meets_minimum else 'NO'}",
+                ],
+            ),
             Section(
                 heading="Period of use and volumes (Article 12(3))",
                 source="Built from: the inference log (mlops_inference_requests).",
@@ -537,11 +559,15 @@ def _pdf(doc: Document) -> bytes:
         if section.table:
             data = [[Paragraph(e(cell)[:600], small) for cell in row] for row in section.table]
             table = Table(data, repeatRows=1)
-            table.setStyle(TableStyle([
-                ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#999999")),
-                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8e8e8")),
-                ("VALIGN", (0, 0), (-1, -1), "TOP"),
-            ]))  # fmt: skip
+            table.setStyle(
+                TableStyle(
+                    [
+                        ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#999999")),
+                        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8e8e8")),
+                        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                    ]
+                )
+            )
             story += [Spacer(1, 2 * mm), table]
         story.append(Spacer(1, 4 * mm))
     out = io.BytesIO()

@@ -31,7 +31,8 @@ LIFECYCLE = ("development", "validation", "production", "retired")
 OUTCOMES = ("approved", "approved_with_conditions", "rejected")
 APPROVED = ("approved", "approved_with_conditions")
 SEVERITIES = ("low", "medium", "high", "critical")
-EVIDENCE_KINDS = ("metrics", "parity", "monitoring", "card")
+EvidenceKind = Literal["metrics", "parity", "monitoring", "card"]
+EVIDENCE_KINDS: tuple[EvidenceKind, ...] = ("metrics", "parity", "monitoring", "card")
 SIX_MONTHS_DAYS = 183.0  # Articles 19 and 26 of the EU AI Act: logs kept at least six months
 FIELDS = (
     "purpose",
@@ -98,7 +99,7 @@ class ValidationRequest(BaseModel):
 
     outcome: Literal["approved", "approved_with_conditions", "rejected"]
     findings: list[Finding] = []
-    evidence: list[Literal["metrics", "parity", "monitoring", "card"]] = list(EVIDENCE_KINDS)
+    evidence: list[EvidenceKind] = list(EVIDENCE_KINDS)
     comment: str | None = Field(default=None, max_length=5000)
 
 
@@ -312,7 +313,7 @@ class RiskRegister:
         with self.store.session() as s:
             query = select(ModelRiskRow).where(ModelRiskRow.version == "", ModelRiskRow.next_review_due.is_not(None))
             for row in s.scalars(query):
-                if row.lifecycle_status == "retired" or row.next_review_due >= today.isoformat():
+                if row.lifecycle_status == "retired" or (row.next_review_due or "") >= today.isoformat():
                     continue
                 first = row.review_alerted_for != row.next_review_due
                 row.review_alerted_for = row.next_review_due

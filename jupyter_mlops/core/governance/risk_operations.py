@@ -7,6 +7,7 @@ builders (``governance/reports.py``) and records what it changed in the audit le
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -115,13 +116,15 @@ class RiskOperations(FacadeBase):
     def validations(self, name: str, version: str | None = None) -> list[Validation]:
         return self.risk.validations(validation.model_name(name), None if version is None else str(version))
 
-    def _evidence(self, mv: ModelVersion, kinds: list[str]) -> dict[str, Any]:
+    def _evidence(self, mv: ModelVersion, kinds: Sequence[str]) -> dict[str, Any]:
         """What the validator looked at, as held now: metrics, parity sample and checks, monitoring, card."""
         found: dict[str, Any] = {}
         if "metrics" in kinds:
             found["metrics"] = dict(mv.metrics)
         if "parity" in kinds:
-            events = [e.detail for e in self.audit.events(f"model/{mv.name}", limit=10_000) if "parity" in (e.detail or "")]
+            events = [
+                e.detail for e in self.audit.events(f"model/{mv.name}", limit=10_000) if "parity" in (e.detail or "")
+            ]
             found["parity"] = {"sample_rows_recorded": "mlops.data.parity_sample" in mv.tags, "checks": events}
         if "monitoring" in kinds:
             try:
@@ -135,7 +138,7 @@ class RiskOperations(FacadeBase):
                 found["card"] = None
         return found
 
-    def _require_validation(self, deployment: str, pinned: ModelVersion, owner: str) -> None:
+    def _require_validation(self, deployment: str, pinned: ModelVersion, owner: str | None) -> None:
         """Refuse (403, audited) to serve a version without an approved validation in a protected deployment."""
         if not self.risk.requires_validation(deployment) or self.risk.approved(pinned.name, pinned.version):
             return
@@ -284,7 +287,7 @@ class RiskOperations(FacadeBase):
     def logging_evidence(
         self, deployment: str, start: datetime | str, end: datetime | str, format: str = "json"
     ) -> bytes:
-        reports.check_format(format, reports.DOCUMENT_FORMATS + ("json",))
+        reports.check_format(format, (*reports.DOCUMENT_FORMATS, "json"))
         begin, finish = _moment(start, "start"), _moment(end, "end")
         if finish < begin:
             raise InvalidRequest(f"The period ends ({finish.isoformat()}) before it starts ({begin.isoformat()}).")

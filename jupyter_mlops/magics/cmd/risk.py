@@ -58,7 +58,9 @@ def risk(ctx: Context, line: str) -> Any:
     if args.action == "validations":
         rows = [[v.id, v.version, v.validator, v.outcome, len(v.findings), f"{v.created_at:%Y-%m-%d}"]
                 for v in mlops.validations(name, version or None)]  # fmt: skip
-        return Table(f"Validations of {args.subject}", ["id", "version", "validator", "outcome", "findings", "on"], rows)
+        return Table(
+            f"Validations of {args.subject}", ["id", "version", "validator", "outcome", "findings", "on"], rows
+        )
     if args.action == "summary":
         summary = as_dict(mlops.risk_summary())
         rows = [[k, v if not isinstance(v, (list, dict)) else ", ".join(f"{a}" for a in v) or "-"]
