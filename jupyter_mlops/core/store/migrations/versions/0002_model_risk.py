@@ -7,6 +7,7 @@ Create Date: 2026-12-06 23:30:00
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -17,9 +18,21 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+def _create_table(name: str, *columns: Any, **kw: Any) -> None:
+    """Create a table unless a pre-migration store (made by ``create_all``) already has it."""
+    if not sa.inspect(op.get_bind()).has_table(name):
+        op.create_table(name, *columns, **kw)
+
+
+def _create_index(name: str, table: str, columns: list[str], **kw: Any) -> None:
+    existing = {index["name"] for index in sa.inspect(op.get_bind()).get_indexes(table)}
+    if name not in existing:
+        op.create_index(name, table, columns, **kw)
+
+
 def upgrade() -> None:
     """Create the risk tables."""
-    op.create_table(
+    _create_table(
         "mlops_model_risk",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("model", sa.String(length=255), nullable=False),
@@ -39,8 +52,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("model", "version", name="uq_mlops_model_risk_model_version"),
     )
-    op.create_index(op.f("ix_mlops_model_risk_model"), "mlops_model_risk", ["model"], unique=False)
-    op.create_table(
+    _create_index(op.f("ix_mlops_model_risk_model"), "mlops_model_risk", ["model"], unique=False)
+    _create_table(
         "mlops_validations",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("model", sa.String(length=255), nullable=False),
@@ -53,8 +66,8 @@ def upgrade() -> None:
         sa.Column("created_at", sa.String(length=40), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
-    op.create_index(op.f("ix_mlops_validations_model"), "mlops_validations", ["model"], unique=False)
-    op.create_table(
+    _create_index(op.f("ix_mlops_validations_model"), "mlops_validations", ["model"], unique=False)
+    _create_table(
         "mlops_retention",
         sa.Column("deployment", sa.String(length=63), nullable=False),
         sa.Column("inference_log_days", sa.Float(), nullable=True),
