@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
+from pydantic import BaseModel, ValidationError
 from typing_extensions import override
 
 from .. import validation
@@ -33,6 +34,8 @@ from .risk import (
     below_minimum,
     utcnow,
 )
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class RiskOperations(FacadeBase):
@@ -63,7 +66,7 @@ class RiskOperations(FacadeBase):
     def set_inventory(self, name: str, fields: dict[str, Any], version: str | None = None) -> InventoryEntry:
         name = validation.model_name(name)
         version = None if version is None else validation.version(version)
-        update = InventoryUpdate.model_validate(fields)
+        update = _parsed(InventoryUpdate, fields, "inventory fields")
         changes = self.risk.check_update(update, self._now().date())
         if version is not None:
             self.registry.version(name, version)
@@ -92,7 +95,7 @@ class RiskOperations(FacadeBase):
         body: dict[str, Any] = {"outcome": outcome, "findings": findings or [], "comment": comment}
         if evidence is not None:
             body["evidence"] = evidence
-        request = ValidationRequest.model_validate(body)
+        request = _parsed(ValidationRequest, body, "validation")
         mv = self.registry.version(name, version)
         resource = Resource.model(name, version=version)
         me = self.principal.name
@@ -305,6 +308,16 @@ class RiskOperations(FacadeBase):
         if format == "json":
             return evidence.model_dump_json(indent=2).encode()
         return reports.render_document(reports.logging_document(evidence), format)
+
+
+def _parsed(model: type[M], body: Any, what: str) -> M:
+    """``body`` parsed into ``model``; InvalidRequest naming the first wrong field and what it accepts."""
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "body"
+        raise InvalidRequest(f"Invalid {what} at {where!r}: {first.get('msg', 'invalid value')}.") from None
 
 
 def _day(value: date | str, what: str) -> date:
