@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import time
@@ -212,7 +213,11 @@ def test_logging_evidence_matches_the_store_and_renders_pdf(risk_mlops, credit, 
                         str(tmp_path / name)], check=True, timeout=60)  # fmt: skip
         png = next(tmp_path.glob(f"{name}-*.png"))
         assert png.read_bytes().startswith(b"\x89PNG") and png.stat().st_size > 5000
-    docs = Path(__file__).parents[2] / "docs"
-    if docs.is_dir() and (docs / "KEEP_RISK_SCREENSHOTS").exists():  # refresh the README's screenshots on demand
+    if os.environ.get("MLOPS_WRITE_SCREENSHOTS"):  # refresh the README's screenshots on demand
+        docs = Path(__file__).parents[2] / "docs"
         for name in ("evidence", "documentation", "inventory"):
-            shutil.copy(next(tmp_path.glob(f"{name}-*.png")), docs / f"risk-{name}.png")
+            (tmp_path / f"{name}.pdf").write_bytes(
+                {"evidence": pdf, "documentation": doc, "inventory": inventory}[name]
+            )
+            subprocess.run(["pdftoppm", "-png", "-r", "80", "-singlefile", str(tmp_path / f"{name}.pdf"),
+                            str(docs / f"risk-{name}")], check=True, timeout=60)  # fmt: skip
