@@ -174,7 +174,7 @@ def test_logging_evidence_matches_the_store_and_renders_pdf(risk_mlops, credit, 
     from jupyter_mlops.core.store.monitoring_tables import InferenceRequestRow
 
     X, _ = iris
-    start = datetime.now(UTC) - timedelta(seconds=1)
+    start = datetime.now(UTC) - timedelta(hours=1)  # takes in the deploy and retention entries of earlier tests
     for _ in range(3):
         risk_mlops.predict("credit-validated", X.head(2))
     end = datetime.now(UTC) + timedelta(seconds=60)
