@@ -37,8 +37,8 @@ from .cmd.approvals import approvals, approve, reject, request
 from .cmd.audit import audit
 from .cmd.card import card, lineage
 from .cmd.log import log
-from .cmd.risk import risk
 from .cmd.monitoring import ack, alerts, feedback, rules
+from .cmd.risk import risk
 from .cmd.rollout import sync
 from .display import Preformatted
 from .quiet import captured
