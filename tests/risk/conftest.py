@@ -49,3 +49,11 @@ def credit(risk_mlops: Any, trained_model: Any, iris: Any) -> Any:
     """Version 1 of ``credit``, registered by ``tester`` with training data (fingerprint, metrics, baseline)."""
     X, y = iris
     return risk_mlops.register(trained_model, "credit", X, y, description="Credit default scoring (toy data).")
+
+
+@pytest.fixture(scope="module")
+def scoring(risk_mlops: Any, trained_model: Any, iris: Any, request: pytest.FixtureRequest) -> Any:
+    """Version 1 of a model of the test module's own (``scoring-<module>``), registered by ``tester``."""
+    X, y = iris
+    name = "scoring-" + request.module.__name__.rsplit(".", 1)[-1].replace("_", "-")
+    return risk_mlops.register(trained_model, name, X, y)

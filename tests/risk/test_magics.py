@@ -18,16 +18,16 @@ def shell(risk_mlops):
     api._default = None  # the package fixture closes the facade
 
 
-def test_risk_magics(shell, risk_mlops, credit, tmp_path) -> None:
-    table = shell.run_line_magic("mlops", "risk set credit risk_tier=medium lifecycle_status=validation")
-    assert "medium" in repr(table) and risk_mlops.inventory("credit").risk_tier == "medium"
-    assert "validation" in shell.run_line_magic("mlops", "risk show credit")._repr_html_()
+def test_risk_magics(shell, risk_mlops, scoring, tmp_path) -> None:
+    table = shell.run_line_magic("mlops", f"risk set {scoring.name} risk_tier=medium lifecycle_status=validation")
+    assert "medium" in repr(table) and risk_mlops.inventory(scoring.name).risk_tier == "medium"
+    assert "validation" in shell.run_line_magic("mlops", f"risk show {scoring.name}")._repr_html_()
     with pytest.raises(UsageError, match="high, medium, low"):
-        shell.run_line_magic("mlops", "risk set credit risk_tier=severe")
-    with pytest.raises(UsageError, match="registered it"):  # the notebook's user registered credit
-        shell.run_line_magic("mlops", "risk validate credit/1 approved --finding low:fine")
+        shell.run_line_magic("mlops", f"risk set {scoring.name} risk_tier=severe")
+    with pytest.raises(UsageError, match="registered it"):  # the notebook's user registered it
+        shell.run_line_magic("mlops", f"risk validate {scoring.name}/1 approved --finding low:fine")
     assert "review_overdue" in repr(shell.run_line_magic("mlops", "risk summary"))
-    doc = shell.run_line_magic("mlops", "risk doc credit/1")
+    doc = shell.run_line_magic("mlops", f"risk doc {scoring.name}/1")
     assert "Annex IV" in doc._repr_markdown_()
     out = tmp_path / "inventory.pdf"
     shell.run_line_magic("mlops", f"risk inventory --format pdf --out {out}")

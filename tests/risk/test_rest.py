@@ -37,53 +37,53 @@ def jp_server_config(risk_config: Any) -> dict[str, Any]:
     }
 
 
-async def test_inventory_over_rest_with_bad_input(api, credit) -> None:
-    status, entry, _ = await api("PUT", "models", "credit", "inventory", body={"purpose": "Credit scoring"})
+async def test_inventory_over_rest_with_bad_input(api, scoring) -> None:
+    status, entry, _ = await api("PUT", "models", scoring.name, "inventory", body={"purpose": "Credit scoring"})
     assert status == 403  # a validator may not edit the inventory (register right)
-    status, entry, _ = await api("GET", "models", "credit", "inventory")
-    assert status == 200 and entry["model"] == "credit"
-    status, error, _ = await api("PUT", "models", "credit", "inventory", body={"risk_tier": "extreme"})
+    status, entry, _ = await api("GET", "models", scoring.name, "inventory")
+    assert status == 200 and entry["model"] == scoring.name
+    status, error, _ = await api("PUT", "models", scoring.name, "inventory", body={"risk_tier": "extreme"})
     assert status == 400 and "high, medium, low" in error["message"]
-    status, error, _ = await api("PUT", "models", "credit", "versions", "1", "inventory",
+    status, error, _ = await api("PUT", "models", scoring.name, "versions", "1", "inventory",
                                  body={"lifecycle_status": "live"})  # fmt: skip
     assert status == 400 and "development, validation, production, retired" in error["message"]
     past = (date.today() - timedelta(days=3)).isoformat()
-    status, error, _ = await api("PUT", "models", "credit", "inventory", body={"next_review_due": past})
+    status, error, _ = await api("PUT", "models", scoring.name, "inventory", body={"next_review_due": past})
     assert status == 400 and "in the past" in error["message"]
-    status, error, _ = await api("PUT", "models", "credit", "inventory", body={"colour": "red"})
+    status, error, _ = await api("PUT", "models", scoring.name, "inventory", body={"colour": "red"})
     assert status == 400 and "colour" in error["message"]
     status, _, _ = await api("GET", "models", "no-such-model", "inventory")
     assert status == 404
 
 
-async def test_validation_over_rest_and_owner_refused(api, risk_mlops, credit) -> None:
+async def test_validation_over_rest_and_owner_refused(api, risk_mlops, scoring) -> None:
     body = {"outcome": "approved", "findings": [{"severity": "medium", "description": "Thin data for ages 18-21"}],
             "evidence": ["metrics"]}  # fmt: skip
-    status, made, response = await api("POST", "models", "credit", "versions", "1", "validations", body=body)
+    status, made, response = await api("POST", "models", scoring.name, "versions", "1", "validations", body=body)
     assert status == 201 and made["validator"] == current_user() and made["findings"][0]["severity"] == "medium"
     assert set(made["evidence"]) == {"metrics"}
-    assert response.headers["Location"].endswith("/mlops/api/models/credit/versions/1/validations")
-    status, listed, _ = await api("GET", "models", "credit", "versions", "1", "validations")
+    assert response.headers["Location"].endswith(f"/mlops/api/models/{scoring.name}/versions/1/validations")
+    status, listed, _ = await api("GET", "models", scoring.name, "versions", "1", "validations")
     assert status == 200 and made["id"] in [v["id"] for v in listed["items"]]
-    status, error, _ = await api("POST", "models", "credit", "versions", "1", "validations", body={"outcome": "ok"})
+    status, error, _ = await api("POST", "models", scoring.name, "versions", "1", "validations", body={"outcome": "ok"})
     assert status == 400 and "outcome" in error["message"]
 
-    risk_mlops.set_inventory("credit", {"technical_owner": current_user()})
-    status, error, _ = await api("POST", "models", "credit", "versions", "1", "validations", body=body)
+    risk_mlops.set_inventory(scoring.name, {"technical_owner": current_user()})
+    status, error, _ = await api("POST", "models", scoring.name, "versions", "1", "validations", body=body)
     assert status == 403 and "independent" in error["message"]
-    refused = [e for e in risk_mlops.audit_events("model/credit/1") if e.action == "validate"][-1]
+    refused = [e for e in risk_mlops.audit_events(f"model/{scoring.name}/1") if e.action == "validate"][-1]
     assert refused.outcome == "refused" and refused.actor == current_user()
-    risk_mlops.set_inventory("credit", {"technical_owner": "tom"})
+    risk_mlops.set_inventory(scoring.name, {"technical_owner": "tom"})
 
 
-async def test_reports_over_rest(api, jp_fetch, credit) -> None:
+async def test_reports_over_rest(api, jp_fetch, scoring) -> None:
     status, text, response = await api("GET", "risk", "inventory", params={"format": "csv"})
     assert status == 200 and response.headers["Content-Type"].startswith("text/csv")
-    assert text.splitlines()[0].startswith("model,latest_version") and "\ncredit," in text
+    assert text.splitlines()[0].startswith("model,latest_version") and f"\n{scoring.name}," in text
     response = await jp_fetch("mlops", "api", "risk", "inventory", params={"format": "pdf"})
     assert response.code == 200 and response.body.startswith(b"%PDF")
     assert response.headers["Content-Type"] == "application/pdf"
-    status, doc, _ = await api("GET", "models", "credit", "versions", "1", "documentation")
+    status, doc, _ = await api("GET", "models", scoring.name, "versions", "1", "documentation")
     assert status == 200 and "## 5. Risk management system" in doc
     status, summary, _ = await api("GET", "risk", "summary")
     assert status == 200 and summary["models"] >= 1
