@@ -66,6 +66,7 @@ GOVERNANCE_TRAITS = (
     "isolate_users",
     "allow_remote_serving",
     "allow_private_webhooks",
+    "require_validation_for",
 )
 # Settings only the MLOps service uses (its signing key): never handed to kernels.
 SERVICE_ONLY_TRAITS = ("audit_key_file", "audit_checkpoint_dir")
@@ -137,6 +138,14 @@ class MLOpsConfig(Configurable):
     )
     protected_deployments = List(
         Unicode(), help="Deployment names (glob patterns) whose deploys need an approval, e.g. ['*-prod']."
+    ).tag(config=True)
+    # Model risk management (issue 17, core/governance/risk.py).
+    risk_tiers = List(Unicode(), ["high", "medium", "low"], help="Risk tiers, highest first.").tag(config=True)
+    review_interval_days = Dict(
+        {"high": 182, "medium": 365, "low": 730}, help="Days between periodic reviews, by risk tier."
+    ).tag(config=True)
+    require_validation_for = List(
+        Unicode(), help="Deployment names (globs) that serve only versions with an approved validation."
     ).tag(config=True)
     require_deployment_token = Bool(
         False, help="Require each deployment's bearer token on its endpoint (always on under JupyterHub)."

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .deployments.config import DeploymentSettings
@@ -17,6 +17,7 @@ from .facade import MLOpsAPI
 from .governance.audit import AuditEvent, ChainReport, ServedAt
 from .governance.cards import LineageChain, ModelCard
 from .governance.policy import Approval
+from .governance.risk import InventoryEntry, Retention, ReviewAlert, RiskSummary, Validation
 from .models import Deployment, ModelVersion, Page, RegisteredModel, RolloutEvent
 from .monitoring.models import Alert, AlertRule, Health, WhoAmI
 from .service import MLOps
@@ -329,3 +330,69 @@ def lineage(subject: str) -> LineageChain:
 @_documented_by(MLOpsAPI.issue_token)
 def issue_token(name: str) -> str:
     return client().issue_token(name)
+
+
+# --- model risk management (issue 17) ---------------------------------------------------------------------------
+
+
+@_documented_by(MLOpsAPI.inventory)
+def inventory(name: str, version: str | None = None) -> InventoryEntry:
+    return client().inventory(name, version)
+
+
+@_documented_by(MLOpsAPI.set_inventory)
+def set_inventory(name: str, fields: dict[str, Any], version: str | None = None) -> InventoryEntry:
+    return client().set_inventory(name, fields, version)
+
+
+@_documented_by(MLOpsAPI.validate_version)
+def validate_version(
+    name: str,
+    version: str,
+    outcome: str,
+    *,
+    findings: list[dict[str, Any]] | None = None,
+    evidence: list[str] | None = None,
+    comment: str | None = None,
+) -> Validation:
+    return client().validate_version(name, version, outcome, findings=findings, evidence=evidence, comment=comment)
+
+
+@_documented_by(MLOpsAPI.validations)
+def validations(name: str, version: str | None = None) -> list[Validation]:
+    return client().validations(name, version)
+
+
+@_documented_by(MLOpsAPI.check_reviews)
+def check_reviews() -> list[ReviewAlert]:
+    return client().check_reviews()
+
+
+@_documented_by(MLOpsAPI.risk_summary)
+def risk_summary() -> RiskSummary:
+    return client().risk_summary()
+
+
+@_documented_by(MLOpsAPI.set_retention)
+def set_retention(
+    deployment: str, *, inference_log_days: float | None = None, ledger_days: float | None = None,
+    override: bool = False,
+) -> Retention:  # fmt: skip
+    return client().set_retention(
+        deployment, inference_log_days=inference_log_days, ledger_days=ledger_days, override=override
+    )
+
+
+@_documented_by(MLOpsAPI.inventory_report)
+def inventory_report(as_of: date | str | None = None, format: str = "csv") -> bytes:
+    return client().inventory_report(as_of, format)
+
+
+@_documented_by(MLOpsAPI.technical_documentation)
+def technical_documentation(name: str, version: str, format: str = "md") -> bytes:
+    return client().technical_documentation(name, version, format)
+
+
+@_documented_by(MLOpsAPI.logging_evidence)
+def logging_evidence(deployment: str, start: datetime | str, end: datetime | str, format: str = "json") -> bytes:
+    return client().logging_evidence(deployment, start, end, format)

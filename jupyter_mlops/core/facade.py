@@ -12,13 +12,14 @@ audit ledger), ``NotFound`` (404), ``Conflict`` (409), ``Unavailable`` (503).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from .deployments.config import DeploymentSettings
 from .governance.audit import AuditEvent, ChainReport, ServedAt
 from .governance.cards import LineageChain, ModelCard
 from .governance.policy import Approval
+from .governance.risk import InventoryEntry, Retention, ReviewAlert, RiskSummary, Validation
 from .models import Deployment, ModelVersion, Page, RegisteredModel, RolloutEvent
 from .monitoring.models import Alert, AlertRule, Health, WhoAmI
 from .principal import Principal
@@ -419,6 +420,102 @@ class MLOpsAPI(Protocol):
 
         A score from 0 to 100 (green, amber or red) from errors, latency, drift and performance; ``unknown`` with
         no score when there is no data to judge.
+        """
+        ...
+
+    # --- model risk management (issue 17) -----------------------------------------------------------------------
+
+    def inventory(self, name: str, version: str | None = None) -> InventoryEntry:
+        """The inventory record (SR 11-7 fields) of a registered model, or of one of its versions.
+
+        Raises:
+            NotFound: No such model or version.
+        """
+        ...
+
+    def set_inventory(self, name: str, fields: dict[str, Any], version: str | None = None) -> InventoryEntry:
+        """Set inventory fields of a model (or one version); only the fields given change (recorded in the ledger).
+
+        Args:
+            name: The registered model.
+            fields: Any of purpose, intended_use, business_owner, technical_owner, risk_tier (one of
+                ``MLOpsConfig.risk_tiers``), lifecycle_status (development, validation, production, retired),
+                next_review_due (an ISO date, today or later).
+            version: A version, to set fields of that version only.
+
+        Raises:
+            InvalidRequest: An unknown field, tier or status (the message lists the allowed values), or a review
+                date in the past.
+        """
+        ...
+
+    def validate_version(
+        self,
+        name: str,
+        version: str,
+        outcome: str,
+        *,
+        findings: list[dict[str, Any]] | None = None,
+        evidence: list[str] | None = None,
+        comment: str | None = None,
+    ) -> Validation:
+        """Record an independent validation of a version (validator role; recorded in the ledger).
+
+        Args:
+            name: The registered model.
+            version: The version validated.
+            outcome: approved, approved_with_conditions or rejected.
+            findings: ``[{"severity": "low|medium|high|critical", "description": "..."}]``.
+            evidence: Which evidence to attach as held now: metrics, parity, monitoring, card (default: all).
+            comment: Conditions or a summary.
+
+        Raises:
+            Forbidden: The principal is not a validator, or registered or owns the model (recorded).
+        """
+        ...
+
+    def validations(self, name: str, version: str | None = None) -> list[Validation]:
+        """Validations of a model (or one version), newest first."""
+        ...
+
+    def check_reviews(self) -> list[ReviewAlert]:
+        """Raise an alert (a ledger entry) for each model past its review date, once per due date."""
+        ...
+
+    def risk_summary(self) -> RiskSummary:
+        """Models by tier and lifecycle, reviews overdue and production models never validated (fleet view)."""
+        ...
+
+    def set_retention(
+        self,
+        deployment: str,
+        *,
+        inference_log_days: float | None = None,
+        ledger_days: float | None = None,
+        override: bool = False,
+    ) -> Retention:
+        """Declare how long a deployment's inference log and ledger entries are kept (days; 0 = forever).
+
+        Below six months on a deployment serving a model of the highest risk tier is refused unless an admin
+        passes ``override`` (recorded as an override).
+        """
+        ...
+
+    def inventory_report(self, as_of: date | str | None = None, format: str = "csv") -> bytes:
+        """The model inventory as of a date (default today) as csv, json, html or pdf."""
+        ...
+
+    def technical_documentation(self, name: str, version: str, format: str = "md") -> bytes:
+        """A version's technical documentation with the EU AI Act Annex IV sections, as md, html or pdf."""
+        ...
+
+    def logging_evidence(
+        self, deployment: str, start: datetime | str, end: datetime | str, format: str = "json"
+    ) -> bytes:
+        """Article 12 logging evidence of a deployment over a period, as json, md, html or pdf.
+
+        Raises:
+            InvalidRequest: The period ends before it starts, or a time is not ISO 8601.
         """
         ...
 

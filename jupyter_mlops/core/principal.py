@@ -19,6 +19,7 @@ SCOPE_DEPLOY = "custom:mlops:deploy"
 SCOPE_APPROVE = "custom:mlops:approve"
 SCOPE_ADMIN = "custom:mlops:admin"
 SCOPE_READ = "custom:mlops:read"
+SCOPE_VALIDATE = "custom:mlops:validate"  # the independent validator of model risk management (issue 17)
 MLOPS_SCOPE_PREFIX = "custom:mlops:"
 
 

@@ -32,6 +32,7 @@ from .governance.changes import (
     version_state,
 )
 from .governance.operations import GovernanceOperations
+from .governance.risk_operations import RiskOperations
 from .models import (
     Deployment,
     DeploymentSpec,
@@ -60,7 +61,7 @@ def deployment_name_for(model_name: str) -> str:
     return name or "model"
 
 
-class MLOps(GovernanceOperations, MonitoringOperations):
+class MLOps(GovernanceOperations, MonitoringOperations, RiskOperations):
     """Register, catalog, deploy and call models as one principal. Thread-safe; one instance per process is enough.
 
     The registry and deployment operations live here; governance and monitoring in their rooms (the bases).
@@ -247,6 +248,7 @@ class MLOps(GovernanceOperations, MonitoringOperations):
         owner = existing.owner if existing is not None else self._owner_for()
         resource = Resource.deployment(dep_name)
         self._authorize("deploy", resource, owner=owner)
+        self._require_validation(dep_name, pinned, owner)  # model risk: protected deployments serve validated versions
         if self.governance.is_protected("deploy", deployment=dep_name):
             self.governance.require_approval("deploy", self.principal, owner, str(resource), pinned.version)
         checked = serving_settings(batching, isolated, settings)

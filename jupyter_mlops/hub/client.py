@@ -104,6 +104,8 @@ class RemoteMLOps:
     def call(self, operation: str, *args: Any, **kwargs: Any) -> Any:
         """Run one facade operation in the service as the token's user and rebuild its typed result."""
         result = self._call_json(operation, *args, **kwargs)
+        if isinstance(result, dict) and "__bytes__" in result:  # a report (PDF, CSV) crosses the wire as base64
+            result = wire.decode_argument(result)
         adapter = _adapter(operation)
         return adapter.validate_python(result) if adapter is not None and result is not None else result
 

@@ -58,6 +58,8 @@ OPERATIONS = frozenset(
         "acknowledge_alert",
         "alert_rules",
         "health",
+        *("inventory", "set_inventory", "validate_version", "validations", "check_reviews", "risk_summary"),
+        *("set_retention", "inventory_report", "technical_documentation", "logging_evidence"),  # issue 17
     }
 )
 # Keyword arguments that would name the acting user: identity comes from the hub token, never from the caller.

@@ -20,6 +20,7 @@ A dict router from the subcommand to one function in ``magics/cmd/`` with its ow
     %mlops token DEPLOYMENT                   a new bearer token for the endpoint
     %mlops whoami                             your name, the server's owner and your role
     %mlops log [N]                            what the magics kept quiet (warnings, MLflow messages)
+    %mlops risk show|set|validate|summary|reviews|inventory|doc|evidence ...   model risk management
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from .cmd.audit import audit
 from .cmd.card import card, lineage
 from .cmd.log import log
 from .cmd.monitoring import ack, alerts, feedback, rules
+from .cmd.risk import risk
 from .cmd.rollout import sync
 from .cmd.settings import settings
 from .display import Preformatted
@@ -61,6 +63,7 @@ COMMANDS: dict[str, Subcommand] = {
     "token": token,
     "whoami": whoami,
     "log": log,
+    "risk": risk,
 }
 
 

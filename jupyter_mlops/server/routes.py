@@ -6,6 +6,7 @@ from typing import Any
 
 from . import governance_handlers as gov
 from . import handlers
+from .risk_handlers import RISK_ROUTES
 
 API = "/mlops/api"
 _NAME = r"(?P<name>[^/]+)"
@@ -48,4 +49,5 @@ def route_table() -> list[tuple[str, Any]]:
         (rf"{API}/models/{_NAME}/versions/(?P<version>[^/]+)/lineage", gov.VersionLineageHandler),
         (rf"{API}/deployments/{_NAME}/lineage", gov.DeploymentLineageHandler),
         (rf"{API}/deployments/{_NAME}/token", gov.TokenHandler),
+        *RISK_ROUTES,  # model risk management (issue 17)
     ]

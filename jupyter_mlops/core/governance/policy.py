@@ -31,7 +31,7 @@ from sqlalchemy import select
 from ...config import MLOpsConfig
 from ..errors import ApprovalRequired, Conflict, Forbidden, InvalidRequest, MLOpsError, NotFound, Unavailable
 from ..monitoring.models import ApprovalEvidence
-from ..principal import SCOPE_ADMIN, SCOPE_APPROVE, SCOPE_DEPLOY, SCOPE_READ, Principal
+from ..principal import SCOPE_ADMIN, SCOPE_APPROVE, SCOPE_DEPLOY, SCOPE_READ, SCOPE_VALIDATE, Principal
 from ..resource import Resource
 from ..store import Store
 from ..store.governance_tables import ApprovalRow
@@ -39,13 +39,14 @@ from .audit import AuditEvent, AuditLedger, now_iso
 
 log = logging.getLogger(__name__)
 
-ROLES = ("viewer", "deployer", "approver", "admin")
+ROLES = ("viewer", "validator", "deployer", "approver", "admin")
 _DEPLOYER = frozenset({"read", "register", "alias", "deploy", "request"})
 PERMISSIONS: dict[str, frozenset[str]] = {
     "viewer": frozenset({"read"}),
+    "validator": frozenset({"read", "validate"}),  # independent model validation (issue 17)
     "deployer": _DEPLOYER,
     "approver": _DEPLOYER | {"approve"},
-    "admin": _DEPLOYER | {"approve", "others"},
+    "admin": _DEPLOYER | {"approve", "others", "validate"},
 }
 # What each audited action needs; anything unlisted needs "deploy".
 ACTION_PERMISSION = {
@@ -56,11 +57,16 @@ ACTION_PERMISSION = {
     "request_approval": "request",
     "grant": "approve",
     "reject": "approve",
+    "validate": "validate",
+    "set_inventory": "register",
 }
 ROLLOUT_ACTIONS = ("promote", "set_traffic", "sync", "rollback")
 APPROVABLE = ("set_alias", "deploy", *ROLLOUT_ACTIONS)
 # The role each JupyterHub custom scope implies.
-SCOPE_ROLES = {SCOPE_ADMIN: "admin", SCOPE_APPROVE: "approver", SCOPE_DEPLOY: "deployer", SCOPE_READ: "viewer"}
+SCOPE_ROLES = {
+    SCOPE_ADMIN: "admin", SCOPE_APPROVE: "approver", SCOPE_DEPLOY: "deployer", SCOPE_READ: "viewer",
+    SCOPE_VALIDATE: "validator",
+}  # fmt: skip
 # Who acts, as governance accepts it: a principal (name, groups, scopes) or a bare user name.
 Who = Principal | str
 # Actions an admin may take on a protected deployment without an approval (audited as emergencies).

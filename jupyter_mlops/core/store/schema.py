@@ -28,7 +28,7 @@ _PG_LOCK_KEY = 0x6D6C6F7073  # "mlops": one advisory lock for our migrations in 
 
 def metadata() -> MetaData:
     """Every table of ours (importing the table modules registers them on the shared ``Base``)."""
-    from . import fleet_tables, governance_tables, monitoring_tables, tables  # noqa: F401
+    from . import fleet_tables, governance_tables, monitoring_tables, risk_tables, tables  # noqa: F401
 
     return tables.Base.metadata
 
