@@ -44,7 +44,7 @@ lint-py:
 	$(PY) scripts/check_auth.py
 	$(BIN)/lint-imports
 	$(PY) scripts/check_import_cycles.py jupyter_mlops
-	$(PY) scripts/docstring_coverage.py --min 90 jupyter_mlops/core jupyter_mlops/server
+	$(PY) scripts/docstring_coverage.py --min 90 jupyter_mlops/core jupyter_mlops/server jupyter_mlops/magics jupyter_mlops/cli
 
 lint-ts:
 	$(BIN)/jlpm lint:check

@@ -107,14 +107,17 @@ class MLOps(GovernanceOperations, MonitoringOperations, RiskOperations):
         self.governance = Governance(self.config, self.store, self.audit)
         self.tokens = DeploymentTokens(self.store)
 
-    def acting_as(self, principal: Principal) -> MLOps:
+    def acting_as(self, principal: Principal, *, owner: str | None = None) -> MLOps:
         """A cheap view of this facade acting as ``principal``.
 
         The view shares registry, store, targets, governance and monitoring with this facade; what it creates is
-        still owned by this facade's user. Doors build one per authenticated caller (the REST door per request).
+        owned by ``owner`` (default: this facade's user, as on a user's own server, where the server's user owns
+        everything made there). Doors build one per authenticated caller (the REST door per request); a service
+        acting for many users passes ``owner=principal.name``.
         """
         view = copy.copy(self)
         view._principal = principal
+        view.user = owner or self.user
         view._view = True
         return view
 
@@ -250,7 +253,9 @@ class MLOps(GovernanceOperations, MonitoringOperations, RiskOperations):
         self._authorize("deploy", resource, owner=owner)
         self._require_validation(dep_name, pinned, owner)  # model risk: protected deployments serve validated versions
         if self.governance.is_protected("deploy", deployment=dep_name):
-            self.governance.require_approval("deploy", self.principal, owner, str(resource), pinned.version)
+            self.governance.require_approval(
+                "deploy", self.principal, owner, str(resource), pinned.version, model=f"{pinned.name}/{pinned.version}"
+            )
         checked = serving_settings(batching, isolated, settings)
         if canary is not None or shadow or (replace and self._exists(dep_name)):
             self._roll_out(dep_name, ref, pinned, canary=canary, shadow=shadow, settings=checked)

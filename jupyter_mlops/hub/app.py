@@ -93,9 +93,7 @@ class HubDoor:
         The service acts for many users: unlike a user's own server (where the server's user owns everything made
         there), here each caller owns the deployments and requests they create.
         """
-        view = self.mlops.acting_as(principal)
-        view.user = principal.name
-        return view
+        return self.mlops.acting_as(principal, owner=principal.name)
 
     async def run(self, principal: Principal, operation: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
         """Run one facade operation as ``principal``; identity arguments are refused and recorded."""

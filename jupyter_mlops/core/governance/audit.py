@@ -62,8 +62,11 @@ class AuditEvent(BaseModel):
 
 
 class ChainReport(BaseModel):
-    """Result of ``verify``: ``ok`` and, when broken, the first entry that is missing or does not match its hash,
-    and the first signed checkpoint the chain no longer reaches."""
+    """Result of ``verify``: ``ok``, and where it is broken, what broke it.
+
+    When broken, it names the first entry that is missing or does not match its hash, and the first signed
+    checkpoint the chain no longer reaches.
+    """
 
     ok: bool
     entries: int
@@ -268,8 +271,11 @@ class AuditLedger:
         actor: str | None = None,
         limit: int = 1000,
     ) -> list[AuditEvent]:
-        """Entries oldest first. ``target`` also matches everything under it (``model/iris`` -> its versions);
-        a bare name matches the deployment and the model of that name."""
+        """Entries oldest first, filtered.
+
+        ``target`` also matches everything under it (``model/iris`` -> its versions); a bare name matches the
+        deployment and the model of that name.
+        """
         query = select(AuditRow).order_by(AuditRow.seq)
         if target:
             # A bare name ("churn-prod") means the deployment or model of that name.

@@ -258,11 +258,18 @@ class Governance:
             s.flush()
             return _approval(row)
 
-    def require_approval(self, action: str, actor: Who, owner: str | None, target: str, version: str) -> Approval:
-        """Use up a granted approval for exactly this change, or raise Forbidden saying how to get one."""
+    def require_approval(
+        self, action: str, actor: Who, owner: str | None, target: str, version: str, *, model: str | None = None
+    ) -> Approval:
+        """Use up a granted approval for exactly this change, or raise Forbidden saying how to get one.
+
+        The refusal carries the request that would allow the change, in the form ``request_approval`` accepts: a
+        deploy names its ``model`` (``NAME/VERSION``), an alias move its ``version``.
+        """
         approval = self.use_grant(action, target, version)
         if approval is not None:
             return approval
+        payload = {"model": model} if model is not None else {"version": version}
         raise self.refuse(
             action,
             actor,
@@ -270,9 +277,9 @@ class Governance:
             target,
             f"{target} is protected: {action.replace('_', ' ')} to version {version} needs an approval granted by "
             f"another user with the approver role. Request it with POST /mlops/api/approvals "
-            f'{{"action": "{action}", "target": "{target}", "payload": {{"version": "{version}"}}}} '
+            f"{json.dumps({'action': action, 'target': target, 'payload': payload})} "
             "or mlops.request_approval(...).",
-            {"action": action, "target": target, "payload": {"version": version}},
+            {"action": action, "target": target, "payload": payload},
         )
 
     def clear_rollout(

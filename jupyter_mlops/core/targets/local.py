@@ -109,7 +109,8 @@ class LocalTarget(Target):
 
     def stop_daemon(self, timeout: float = STOP_TIMEOUT) -> bool:
         """Stop the supervisor (so it does not restart the daemon), then the daemon, and wait for both processes
-        to exit; False when neither was running."""
+        to exit; False when neither was running.
+        """
         watcher = self.supervisor_status(live=True)
         if watcher is not None:
             # SIGTERM: the supervisor stops restarting and forwards it to the daemon (a graceful shutdown).
@@ -195,7 +196,8 @@ class LocalTarget(Target):
 
     def _await_daemon(self, supervisor_pid: int, process: subprocess.Popen[bytes] | None, offset: int) -> DaemonInfo:
         """Wait until the daemon of supervisor ``supervisor_pid`` answers; raise with the log's tail if the
-        supervisor gives up (the daemon refused to start, or crashed in a loop) or it takes too long."""
+        supervisor gives up (the daemon refused to start, or crashed in a loop) or it takes too long.
+        """
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if (process.poll() is not None) if process is not None else not pid_alive(supervisor_pid):
@@ -365,7 +367,8 @@ class LocalTarget(Target):
 
     def _without_daemon(self, deployment_name: str) -> RuntimeStatus | None:
         """The status of a deployment while no daemon answers: failed during a crash loop, pending while the
-        supervisor restarts the daemon, else None (not running)."""
+        supervisor restarts the daemon, else None (not running).
+        """
         state = self.supervisor_status()
         if state is None or state.state not in ("crash_loop", "restarting"):
             return None

@@ -206,7 +206,8 @@ class RayServeTarget(Target):
 
     def _log_options(self) -> dict[str, Any] | None:
         """What the router needs to write the inference log to our store, as the local daemon does (None when
-        logging is off). The store must be reachable from the Ray nodes (PostgreSQL for a real cluster)."""
+        logging is off). The store must be reachable from the Ray nodes (PostgreSQL for a real cluster).
+        """
         c = self.config
         if not c.inference_log_enabled:
             return None
@@ -277,7 +278,8 @@ def _stable(deployment: Any, args: tuple[Any, ...], options: dict[str, Any]) -> 
     ``serve.run`` gives each deployment a random one and replaces every replica on every apply.
 
     Serve keeps the ``version`` option for internal use only; should a Ray release refuse it, the deployment is
-    returned as it is (correct, only slower to update)."""
+    returned as it is (correct, only slower to update).
+    """
     from ..about import __version__
 
     digest = hashlib.sha256(repr((__version__, args, sorted(options.items()))).encode()).hexdigest()[:16]
