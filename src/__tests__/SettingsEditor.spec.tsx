@@ -172,7 +172,10 @@ describe('SettingsEditor', () => {
     expect(
       screen.getByLabelText('Drift share').getAttribute('aria-invalid')
     ).toBe('true');
-    expect(onError).toHaveBeenCalledWith(expect.stringContaining(message));
+    expect(onError).toHaveBeenCalledWith(
+      expect.stringContaining(message),
+      expect.any(MLOpsRequestError)
+    );
     expect(screen.queryByRole('status')).toBeNull();
   });
 

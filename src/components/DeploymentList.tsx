@@ -54,7 +54,7 @@ export namespace DeploymentList {
       change: SettingsChange
     ) => Promise<DeploymentSettings>;
     /** Show a settings failure as a toast that stays. */
-    onSettingsError?: (message: string) => void;
+    onSettingsError?: (message: string, reason: unknown) => void;
     /** The version an alias of a model points at now, when known. */
     aliasVersion?: (model: string, alias: string) => string | undefined;
     trans: TranslationBundle;

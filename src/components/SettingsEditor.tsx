@@ -10,7 +10,7 @@ export namespace SettingsEditor {
     /** Send a change (PATCH .../settings); rejects with the server's message. */
     onApply: (change: SettingsChange) => Promise<DeploymentSettings>;
     /** Show a failure as a toast that stays (absent: shown only in the editor). */
-    onError?: (message: string) => void;
+    onError?: (message: string, reason: unknown) => void;
     trans: TranslationBundle;
   }
 }
@@ -347,7 +347,8 @@ export function SettingsEditor(
           'Settings of %1 not applied: %2',
           props.deploymentName,
           message
-        )
+        ),
+        reason
       );
     } finally {
       setBusy(false);

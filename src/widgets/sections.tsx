@@ -2,6 +2,7 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import { UseSignal } from '@jupyterlab/ui-components';
 import React, { useEffect, useState } from 'react';
 import {
+  approvalRequestOf,
   Deployment,
   getDeploymentSettings,
   ModelVersion,
@@ -187,7 +188,12 @@ export function DeploymentsView(
                   throw reason;
                 }
               }}
-              onSettingsError={message => notifyError(message)}
+              onSettingsError={(message, reason) => {
+                // A refusal for want of an approval already has its offer.
+                if (!approvalRequestOf(reason)) {
+                  notifyError(message);
+                }
+              }}
               health={name => model.health(name)}
               rollbackBlocked={d => {
                 const reason = model.rollbackBlocked(d);
