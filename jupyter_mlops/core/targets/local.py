@@ -108,8 +108,9 @@ class LocalTarget(Target):
             return self._start()
 
     def stop_daemon(self, timeout: float = STOP_TIMEOUT) -> bool:
-        """Stop the supervisor (so it does not restart the daemon), then the daemon, and wait for both processes
-        to exit; False when neither was running.
+        """Stop the supervisor, then the daemon, and wait for both processes to exit.
+
+        The supervisor goes first so that it does not restart the daemon. False when neither was running.
         """
         watcher = self.supervisor_status(live=True)
         if watcher is not None:
@@ -195,8 +196,10 @@ class LocalTarget(Target):
         return self._await_daemon(process.pid, process, offset)
 
     def _await_daemon(self, supervisor_pid: int, process: subprocess.Popen[bytes] | None, offset: int) -> DaemonInfo:
-        """Wait until the daemon of supervisor ``supervisor_pid`` answers; raise with the log's tail if the
-        supervisor gives up (the daemon refused to start, or crashed in a loop) or it takes too long.
+        """Wait until the daemon of supervisor ``supervisor_pid`` answers.
+
+        Raises with the log's tail if the supervisor gives up (the daemon refused to start, or crashed in a loop)
+        or it takes too long.
         """
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
@@ -366,8 +369,9 @@ class LocalTarget(Target):
     # --- helpers ---------------------------------------------------------------------------------------------
 
     def _without_daemon(self, deployment_name: str) -> RuntimeStatus | None:
-        """The status of a deployment while no daemon answers: failed during a crash loop, pending while the
-        supervisor restarts the daemon, else None (not running).
+        """The status of a deployment while no daemon answers.
+
+        Failed during a crash loop, pending while the supervisor restarts the daemon, else None (not running).
         """
         state = self.supervisor_status()
         if state is None or state.state not in ("crash_loop", "restarting"):

@@ -205,8 +205,9 @@ class RayServeTarget(Target):
     # --- helpers -------------------------------------------------------------------------------------------
 
     def _log_options(self) -> dict[str, Any] | None:
-        """What the router needs to write the inference log to our store, as the local daemon does (None when
-        logging is off). The store must be reachable from the Ray nodes (PostgreSQL for a real cluster).
+        """What the router needs to write the inference log to our store, as the local daemon does.
+
+        None when logging is off. The store must be reachable from the Ray nodes (PostgreSQL for a real cluster).
         """
         c = self.config
         if not c.inference_log_enabled:
@@ -273,9 +274,11 @@ def _router_classes() -> tuple[Any, Any]:
 
 
 def _stable(deployment: Any, args: tuple[Any, ...], options: dict[str, Any]) -> Any:
-    """The Serve deployment with a version derived from what it runs, so re-applying an unchanged variant (apply
-    again, a weight change, promote, rollback) keeps its replicas instead of restarting them: without a version,
-    ``serve.run`` gives each deployment a random one and replaces every replica on every apply.
+    """The Serve deployment with a version derived from what it runs.
+
+    Re-applying an unchanged variant (apply again, a weight change, promote, rollback) then keeps its replicas
+    instead of restarting them: without a version, ``serve.run`` gives each deployment a random one and replaces
+    every replica on every apply.
 
     Serve keeps the ``version`` option for internal use only; should a Ray release refuse it, the deployment is
     returned as it is (correct, only slower to update).
