@@ -11,7 +11,7 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help env demo test services lint lint-py lint-ts test-py test-ray test-js test-ui test-binder test-hub test-team test-fleet hub-tools browser format clean mlserver-env
+.PHONY: help env demo test services lint lint-py lint-ts test-py test-ray test-js test-ui test-binder test-hub test-team test-fleet hub-tools browser format clean mlserver-env pdf-tools
 
 help:
 	@echo "make demo   - create .venv, build everything, start JupyterLab with the demo notebook"
@@ -31,6 +31,10 @@ env: $(VENV)/.installed
 # Debian's Chromium for the browser tests (Playwright's own browser download cannot work offline).
 browser:
 	@test -x $(CHROMIUM) || { apt-get update -q && apt-get install -y -q --no-install-recommends chromium; }
+
+# Poppler's pdftoppm renders the model-risk PDF reports to PNG in tests/risk.
+pdf-tools:
+	@command -v pdftoppm >/dev/null || { apt-get update -q && apt-get install -y -q --no-install-recommends poppler-utils; }
 
 demo: env
 	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) $(ROOT_FLAG) examples/demo.ipynb
@@ -53,7 +57,7 @@ test: env browser lint test-py test-ray test-js test-ui test-binder test-hub tes
 	@echo "make test: all suites passed"
 
 # pytest exits 5 when it collects nothing: that is a failure here, never a silent pass.
-test-py: services mlserver-env
+test-py: services mlserver-env pdf-tools
 	$(PY) -m pytest -q tests
 
 # MLServer's MLflow runtime for the V2 parity test (tests/targets/test_mlserver_parity.py), in its own venv: it pins
