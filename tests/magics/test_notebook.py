@@ -204,3 +204,6 @@ def test_demo_notebook_runs_end_to_end(notebook_env, tmp_path) -> None:
             _stop_daemon(notebook_env)
     texts = [o.get("data", {}).get("text/plain", "") for c in nb.cells for o in c.get("outputs", [])]
     assert any("400" in t and "mean_" in t for t in texts), "the bad request cell should show a 400 naming a column"
+    # the story the demo narrates, asserted in its own cells: canary split, promote, drift alert, rollback
+    assert "[('primary', '2', 100)]" in texts and "[('primary', '1', 100)]" in texts, texts
+    assert any("data-drift" in t and "firing" in t for t in texts), "the drift alert should be shown firing"
