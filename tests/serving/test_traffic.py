@@ -17,7 +17,7 @@ from jupyter_mlops.core.models import DeploymentState, VariantRole
 from jupyter_mlops.core.service import MLOps
 
 from .conftest import MODEL_NAME, daemon_url, metrics_text, mlflow_at, wait_until
-from .pyfunc_models import Faulty, register_pyfunc
+from .pyfunc_models import Faulty, Slow, register_pyfunc
 
 ROWS = {"dataframe_split": {"columns": ["sepal_length", "sepal_width", "petal_length", "petal_width"],
                             "data": [[5.1, 3.5, 1.4, 0.2]]}}  # fmt: skip
@@ -238,6 +238,30 @@ def test_failing_canary_is_rolled_back_automatically(
     assert failures >= 10
     local_target.wait_ready(rollout, 30)
     assert all(post(http, local_target, rollout, bad).status_code == 200 for _ in range(20))
+
+
+def test_slow_canary_is_rolled_back_on_its_p95_latency(
+    mlops, rollout, http, local_target, serving_config, mlflow_store, registered_model
+) -> None:
+    # Given a canary that answers correctly but 80 ms slower than the primary, with a 30 ms p95 margin
+    version = register_pyfunc(
+        serving_config, mlflow_store, MODEL_NAME, Slow(slow_above=-1e9, sleep_s=0.08), registered_model.X
+    )
+    mlops.deploy(f"{MODEL_NAME}/{version}", rollout, canary=50)
+    mlops.configure(rollout, auto_rollback={"window": 20, "min_requests": 10, "p95_margin_ms": 30})
+    # When requests arrive (none fails: only latency tells the variants apart)
+    statuses: collections.Counter[int] = collections.Counter()
+    deadline = time.monotonic() + 60
+    while mlops.deployment(rollout).variants[1].weight != 0:
+        assert time.monotonic() < deadline, f"the slow canary was not rolled back ({statuses})"
+        statuses[post(http, local_target, rollout).status_code] += 1
+    # Then the canary's weight went to 0 for its latency, not its errors, and the event says so
+    assert set(statuses) == {200}, statuses
+    deployment = mlops.deployment(rollout)
+    assert [(v.name, v.weight) for v in deployment.variants] == [("primary", 100), ("canary", 0)]
+    event = mlops.events(rollout)[-1]
+    assert event.kind == "auto_rollback" and event.variant == "canary"
+    assert "p95 latency" in event.message and "margin 30 ms" in event.message, event.message
 
 
 def test_rollout_magics(mlops, rollout) -> None:
