@@ -29,7 +29,7 @@ from jupyter_mlops.config import MLOpsConfig
 from jupyter_mlops.core.models import Variant
 from jupyter_mlops.core.store import Store
 from jupyter_mlops.core.targets.local import LocalTarget
-from jupyter_mlops.serving.host import IDLE_MESSAGE
+from jupyter_mlops.serving.runtime import IDLE_MESSAGE
 
 MODEL = "density-lr"
 

@@ -32,10 +32,12 @@ from ..core.models import DeploymentState
 from . import auth as deployment_auth
 from . import v2
 from .headers import JSON, REQUEST_ID_HEADER, VARIANT_HEADER, VERSION_HEADER
-from .host import DeploymentRuntime, ModelHost, ServedVariant, ServingSet, VariantWindow
+from .host import ModelHost
+from .hosts import HostAllowList
 from .isolated import IsolatedRuntime
 from .protocol import BadScoringRequest, PayloadTooLarge, Scored, error_body
 from .records import RequestRecord
+from .runtime import DeploymentRuntime, ServedVariant, ServingSet, VariantWindow
 
 log = logging.getLogger(__name__)
 
@@ -117,13 +119,6 @@ class ServingContext:
                 observer(record)
             except Exception:
                 log.exception("An on_request observer failed; the request was answered anyway")
-
-
-class MisdirectedRequest(MLOpsError):
-    """The Host header names a host this daemon does not serve (DNS rebinding defence)."""
-
-    status = 421
-    code = "MISDIRECTED_REQUEST"
 
 
 # Refusals that say nothing about a deployment's health: counted under mlops_refused_requests, never recorded as
@@ -589,58 +584,6 @@ async def _unexpected_error(_request: Request, exc: Exception) -> Response:
     )
 
 
-LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
-
-
-def host_name(value: str) -> str:
-    """The host part of a Host header (no port, lower case, IPv6 brackets removed)."""
-    value = value.strip().lower()
-    if value.startswith("["):
-        return value[1 : value.find("]")] if "]" in value else value
-    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
-
-
-class HostAllowList:
-    """ASGI middleware: answer only requests whose Host header names this daemon (DNS-rebinding defence).
-
-    Allowed: loopback names and addresses, and ``allowed`` (the configured serving host and
-    ``$JUPYTER_MLOPS_SERVING_ALLOWED_HOSTS``). Another host gets 421, a missing Host header 400; both are counted
-    in ``mlops_refused_requests``.
-    """
-
-    def __init__(self, app: Any, ctx: ServingContext, allowed: frozenset[str] = frozenset()) -> None:
-        self.app = app
-        self.ctx = ctx
-        self.allowed = LOOPBACK_NAMES | {host_name(h) for h in allowed if h}
-        self._seen: dict[bytes, bool] = {}  # Host header value -> verdict (bounded below)
-
-    def permits(self, raw: bytes) -> bool:
-        """Whether a Host header value names an allowed host (cached per distinct value)."""
-        verdict = self._seen.get(raw)
-        if verdict is None:
-            name = host_name(raw.decode("latin-1"))
-            verdict = name in self.allowed or (name.startswith("127.") and name.replace(".", "").isdigit())
-            if len(self._seen) < 1024:
-                self._seen[raw] = verdict
-        return verdict
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            raw = next((value for key, value in scope["headers"] if key == b"host"), None)
-            if raw is None or not self.permits(raw):
-                exc: MLOpsError = (
-                    InvalidRequest("A Host header is required.")
-                    if raw is None
-                    else MisdirectedRequest(
-                        f"This serving daemon does not answer for host {raw.decode('latin-1')[:100]!r}. Call it on "
-                        "127.0.0.1 or localhost, or add the name to $JUPYTER_MLOPS_SERVING_ALLOWED_HOSTS."
-                    )
-                )
-                await refused(self.ctx, exc, "host")(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
-
-
 def create_app(
     ctx: ServingContext,
     *,
@@ -659,7 +602,9 @@ def create_app(
             Exception: _unexpected_error,
         },
         lifespan=lifespan,
-        middleware=[Middleware(HostAllowList, ctx=ctx, allowed=allowed_hosts)],
+        middleware=[
+            Middleware(HostAllowList, allowed=allowed_hosts, refuse=lambda exc, why: refused(ctx, exc, why, error_body))
+        ],
     )
     app.state.serving = ctx
     return app

@@ -27,8 +27,9 @@ from ..core.deployments.rollout import auto_rollback
 from ..core.store import Store
 from . import daemon_file
 from .app import DEFAULT_MAX_REQUEST_BYTES, ServingContext, create_app
-from .host import MLflowLoader, ModelHost
+from .host import ModelHost
 from .isolated import WORKER_TOKEN_ENV, WorkerLaunch, announce_port, require_bearer, watch_parent
+from .loader import MLflowLoader
 from .log_writer import start_for_daemon
 from .supervisor import RestartPolicy
 

@@ -32,7 +32,7 @@ from ..config import ENV_PREFIX
 from ..core.deployments.config import DeploymentConfig
 from ..core.errors import Unavailable
 from ..core.models import DeploymentState, RuntimeStatus
-from .host import DeploymentRuntime, DesiredDeployment
+from .runtime import DeploymentRuntime, DesiredDeployment
 from .supervisor import Backoff, RestartPolicy
 
 log = logging.getLogger(__name__)

@@ -25,7 +25,7 @@ from jupyter_mlops.core.errors import DeploymentFailed
 from jupyter_mlops.core.models import DeploymentState, RuntimeStatus, Variant
 from jupyter_mlops.core.store import Store
 from jupyter_mlops.core.targets.local import LocalTarget
-from jupyter_mlops.serving.host import IDLE_MESSAGE
+from jupyter_mlops.serving.runtime import IDLE_MESSAGE
 
 from .conftest import metrics_text, mlflow_at, serving_config_for, wait_until
 

@@ -20,7 +20,7 @@ from jupyter_mlops.core.models import Variant
 from jupyter_mlops.core.store import Store
 from jupyter_mlops.core.targets.local import LocalTarget
 from jupyter_mlops.serving import daemon_file
-from jupyter_mlops.serving.host import read_desired
+from jupyter_mlops.serving.runtime import read_desired
 
 from .conftest import MODEL_NAME, serving_config_for
 
