@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import threading
+import warnings
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from typing import Any
@@ -20,7 +21,6 @@ from typing import Any
 import mlflow
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException, RestException
-from mlflow.pyfunc import PythonModel
 
 from . import validation
 from .errors import Conflict, InvalidRequest, MLOpsError, NotFound, Unavailable
@@ -73,15 +73,21 @@ def translate_mlflow_error(exc: MlflowException, what: str) -> MLOpsError:
     return MLOpsError(f"MLflow failed on {what}: {message}")
 
 
-class _CallableModel(PythonModel):
-    """Wraps a plain Python callable so any function of a DataFrame can be registered and served."""
+# MLflow inspects a PythonModel subclass's ``predict`` when the class is defined and warns (UserWarning) that it
+# has no type hints, or that ``Any`` hints validate nothing: neither helps a user who imports jupyter_mlops.
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", UserWarning)
+    from mlflow.pyfunc import PythonModel  # importing it inspects MLflow's own models: the same warnings
 
-    def __init__(self, fn: Callable[[Any], Any]) -> None:
-        self.fn = fn
+    class _CallableModel(PythonModel):
+        """Wraps a plain Python callable so any function of a DataFrame can be registered and served."""
 
-    # No type hints on purpose: MLflow reads them as a schema and warns about ``Any``.
-    def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
-        return self.fn(model_input)
+        def __init__(self, fn: Callable[[Any], Any]) -> None:
+            self.fn = fn
+
+        # No type hints on purpose: MLflow reads them as a schema and validates inputs against it.
+        def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
+            return self.fn(model_input)
 
 
 class Registry:
