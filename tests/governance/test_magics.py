@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from IPython.core.error import UsageError
+from IPython.core.getipython import get_ipython
 from IPython.testing.globalipapp import start_ipython
 
 
@@ -11,7 +12,8 @@ from IPython.testing.globalipapp import start_ipython
 def shell(gov_mlops):
     from jupyter_mlops.core import api
 
-    ip = start_ipython()
+    start_ipython()  # the process-wide test shell: started once (None after that), shared with other modules
+    ip = get_ipython()
     ip.run_line_magic("load_ext", "jupyter_mlops")
     api.reset_client(gov_mlops)
     yield ip

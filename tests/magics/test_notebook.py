@@ -6,6 +6,7 @@ fixture, with its token, as a user behind JupyterHub or Binder would reach the e
 
 from __future__ import annotations
 
+import os
 import secrets
 import socket
 import subprocess
@@ -84,6 +85,11 @@ def _free_port() -> int:
 
 @pytest.fixture
 def notebook_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh data dir for the kernels, and nothing else of ours or MLflow's that another test left set."""
+    for name in [n for n in os.environ if n.startswith("JUPYTER_MLOPS_")]:
+        monkeypatch.delenv(name)
+    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+        monkeypatch.delenv(name, raising=False)
     data_dir = tmp_path / "mlops"
     monkeypatch.setenv("JUPYTER_MLOPS_DATA_DIR", str(data_dir))
     return data_dir
