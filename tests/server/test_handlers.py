@@ -15,11 +15,19 @@ async def test_version(api) -> None:
 
 
 async def test_catalog(api, iris_version) -> None:
-    status, page, _ = await api("GET", "models", params={"filter": "iris"})
-    assert status == 200
-    names = [m["name"] for m in page["items"]]  # other tests' models share the session's store
-    assert "iris" in names and all("iris" in n for n in names), names
-    iris = next(m for m in page["items"] if m["name"] == "iris")
+    # Other tests' models share the session's store: read every page of the filtered catalog.
+    items: list[dict] = []
+    params: dict[str, str] = {"filter": "iris", "max_results": "100"}
+    while True:
+        status, page, _ = await api("GET", "models", params=params)
+        assert status == 200
+        items += page["items"]
+        if not page.get("next_page_token"):
+            break
+        params["page_token"] = page["next_page_token"]
+    names = [m["name"] for m in items]
+    assert "iris" in names and all("iris" in n.lower() for n in names), names
+    iris = next(m for m in items if m["name"] == "iris")
     assert iris["aliases"]["champion"] == iris_version.version
 
     status, model, _ = await api("GET", "models", "iris")
