@@ -7,10 +7,18 @@ so the authenticated proxy route ``/mlops/api/deployments/NAME/predict`` keeps w
 (scoring, V2 metadata and readiness, ping) goes through ``require_token``; ``/metrics`` through
 ``require_metrics_token`` (the admin token or ``$JUPYTER_MLOPS_METRICS_TOKEN``).
 
-Token hashes are cached, and a rotation or revocation takes effect at once: on SQLite the cache is keyed by the
-database's ``PRAGMA data_version`` (read on a dedicated connection, a few microseconds, changes whenever any other
-connection commits), so the first request after a commit re-reads the tokens off the event loop. On other stores
-the cache is dropped for a deployment whenever it is reconciled and re-read at most every ``REFRESH_SECONDS``.
+Token hashes are cached, and a rotation or revocation takes effect at once:
+
+* on SQLite the cache is keyed by the database's ``PRAGMA data_version`` (read on a dedicated connection, a few
+  microseconds, changes whenever any other connection commits), so the first request after a commit re-reads the
+  tokens off the event loop;
+* on every store (PostgreSQL included) ``MLOps.issue_token`` tells the serving target after its commit and before it
+  returns (``Target.credentials_changed``: the daemon's ``/admin/reconcile`` drops the deployment's entry), so no
+  request that starts after ``issue_token`` returns can meet the old token. A store notification (PostgreSQL
+  ``LISTEN/NOTIFY``) was not chosen: it is delivered asynchronously, leaving a window after the commit in which the
+  daemon still trusts the old digest. A read that began before an invalidation never refills the cache with what it
+  read (an epoch check), so a request racing the rotation cannot put the old digest back. Writers that bypass the
+  facade (a script on ``DeploymentTokens``) are still picked up within ``REFRESH_SECONDS`` on non-SQLite stores.
 """
 
 from __future__ import annotations
@@ -32,7 +40,7 @@ from ..core.store import Store
 from ..core.store.governance_tables import DeploymentTokenRow
 from ..core.store.schema import upgrade as ensure_tables
 
-REFRESH_SECONDS = 1.0  # non-SQLite stores only (SQLite: at once, see data_version)
+REFRESH_SECONDS = 1.0  # non-SQLite stores, writers outside the facade only (the facade invalidates at once)
 METRICS_TOKEN_ENV = "JUPYTER_MLOPS_METRICS_TOKEN"  # noqa: S105 - the name of a variable, not a secret
 
 
@@ -46,15 +54,18 @@ class TokenRequired(MLOpsError):
 class TokenCache:
     """Deployment name -> (SHA-256 of its token or None, generation it was read for, when it was read).
 
-    An entry is re-read when the store changed (SQLite ``data_version``), when the served generation changes (a
-    new deployment gets its token before it is applied), after ``REFRESH_SECONDS`` on other stores, and on a
-    mismatching token (only refused requests pay this read).
+    An entry is re-read when the store changed (SQLite ``data_version``), when it was invalidated (the facade's
+    ``issue_token`` through the admin API), when the served generation changes (a new deployment gets its token
+    before it is applied), after ``REFRESH_SECONDS`` on other stores, and on a mismatching token (only refused
+    requests pay this read).
     """
 
     def __init__(self, store: Store) -> None:
         self.store = store
         ensure_tables(store.engine)
         self.entries: dict[str, tuple[str | None, int | None, float]] = {}
+        # Bumped by every invalidation: a read that started before one must not refill the cache with what it read.
+        self._epoch = 0
         self._probe = _data_version_probe(store)
         self._seen: int | None = self._probe() if self._probe is not None else None
 
@@ -65,6 +76,7 @@ class TokenCache:
 
     def invalidate(self, name: str | None = None) -> None:
         """Forget one deployment's cached token (or every one): the next request re-reads it."""
+        self._epoch += 1
         if name is None:
             self.entries.clear()
         else:
@@ -76,15 +88,17 @@ class TokenCache:
             version = self._probe()
             if version != self._seen:  # someone committed: tokens may have changed
                 self._seen = version
-                self.entries.clear()
+                self.invalidate()
         entry = self.entries.get(name)
         now = time.monotonic()
         stale = entry is None or entry[1] != generation
         if self._probe is None and entry is not None and now - entry[2] > REFRESH_SECONDS:
             stale = True
         if stale or recheck:
+            epoch = self._epoch
             digest = await asyncio.to_thread(self._read, name)
-            self.entries[name] = (digest, generation, now)
+            if epoch == self._epoch:  # else a rotation committed meanwhile: what we read may predate it
+                self.entries[name] = (digest, generation, now)
             return digest
         return entry[0]  # type: ignore[index]
 

@@ -7,7 +7,7 @@ Each operation authorizes the bound principal, delegates (``AuditLedger``, ``Gov
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import override
 
@@ -22,9 +22,19 @@ from .audit import AuditEvent, ChainReport, ServedAt
 from .cards import LineageChain, ModelCard
 from .policy import Approval
 
+if TYPE_CHECKING:
+    from ..targets import Target
+
 
 class GovernanceOperations(FacadeBase):
     """Audit, approvals, endpoint tokens, lineage and model cards, acting as the facade's principal."""
+
+    if TYPE_CHECKING:
+
+        @property
+        def targets(self) -> dict[str, Target]:
+            """The serving targets by name (``MLOps.targets``)."""
+            ...
 
     @override
     def audit_events(
@@ -91,6 +101,9 @@ class GovernanceOperations(FacadeBase):
         resource = Resource.deployment(record.name)
         self._authorize("issue_token", resource, owner=record.owner)
         token = self.tokens.issue(record.name)
+        target = self.targets.get(record.target)
+        if target is not None:  # the old token must be refused by the very next request, on any store
+            target.credentials_changed(record.name)
         self._audit("issue_token", resource, None, {"token": "issued"}, owner=record.owner)
         return token
 

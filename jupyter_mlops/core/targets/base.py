@@ -117,5 +117,8 @@ class Target(abc.ABC):
         status = self.status(deployment_name)
         return list(status.variants) if status is not None else []
 
+    def credentials_changed(self, deployment_name: str) -> None:  # noqa: B027 - optional hook
+        """Make a just-committed token change of ``deployment_name`` effective before returning (no-op by default)."""
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release clients and connections; never stops serving."""

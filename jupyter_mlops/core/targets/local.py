@@ -363,6 +363,12 @@ class LocalTarget(Target):
         info = self._current()
         return f"{info.url}/deployments/{deployment_name}/invocations" if info else None
 
+    def credentials_changed(self, deployment_name: str) -> None:
+        """Have the running daemon drop its cached token of ``deployment_name`` now (nothing runs: nothing cached)."""
+        info = self._current()
+        if info is not None:
+            self._reconcile(info, deployment_name)
+
     def close(self) -> None:
         self._client.close()
 

@@ -1,0 +1,87 @@
+"""Issue #19 item 6 on PostgreSQL: a rotated deployment token stops working on the very next request.
+
+SQLite has ``PRAGMA data_version`` to notice a commit at once; PostgreSQL has nothing as cheap, so the facade tells
+the serving target before ``issue_token`` returns. Real components throughout: a PostgreSQL cluster (the team
+suite's helper), MLflow on SQLite, our store on PostgreSQL, and the serving daemon started by ``LocalTarget``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import pytest
+from sklearn.ensemble import GradientBoostingClassifier
+
+from jupyter_mlops.core.service import MLOps
+from jupyter_mlops.core.targets.local import LocalTarget
+from tests.serving.conftest import serving_config_for
+from tests.team.services import Postgres, postgres_available
+
+pytestmark = pytest.mark.slow
+
+NAME = "pg-rotation"
+
+
+@dataclass(frozen=True)
+class PgInstallation:
+    """A facade whose store is PostgreSQL, with tokens required, and the URL of its deployment's V2 metadata."""
+
+    mlops: MLOps
+    url: str
+
+
+@pytest.fixture(scope="module")
+def pg_installation(
+    tmp_path_factory: pytest.TempPathFactory,
+    trained_model: GradientBoostingClassifier,
+    iris: tuple[pd.DataFrame, pd.Series],
+) -> Iterator[PgInstallation]:
+    """Register and deploy ``pg-rotation`` (tokens on) with our store on a throwaway PostgreSQL cluster."""
+    reason = postgres_available()
+    if reason:
+        pytest.skip(reason)
+    data_dir: Path = tmp_path_factory.mktemp("pg-rotation")
+    with Postgres.running() as pg:
+        config = serving_config_for(data_dir, store_url=pg.create_database("mlops"), require_deployment_token=True)
+        mlops = MLOps(config, user="alice")
+        try:
+            X, y = iris
+            mlops.register(trained_model, NAME, X, y)
+            mlops.deploy(f"{NAME}/1", NAME)
+            target = mlops.targets["local"]
+            assert isinstance(target, LocalTarget)
+            info = target.running_daemon()
+            assert info is not None
+            yield PgInstallation(mlops, f"{info.url}/v2/models/{NAME}")
+        finally:
+            target = (mlops.built_targets or {}).get("local")
+            if isinstance(target, LocalTarget):
+                target.stop_daemon()
+            mlops.close()
+
+
+def test_a_rotated_token_stops_working_at_once_on_postgresql(pg_installation: PgInstallation) -> None:
+    mlops, url = pg_installation.mlops, pg_installation.url
+    assert mlops.store.engine.url.get_backend_name() == "postgresql"
+    with httpx.Client(trust_env=False, timeout=30) as http:
+        # Given a deployment that requires its token, answering its owner's current token
+        first = mlops.issue_token(NAME)
+        assert http.get(url).status_code == 401
+        assert http.get(url, headers={"Authorization": f"Bearer {first}"}).status_code == 200
+        # (the daemon has the digest cached now: the next checks are served from memory)
+        assert http.get(url, headers={"Authorization": f"Bearer {first}"}).status_code == 200
+        # When the owner rotates it
+        second = mlops.issue_token(NAME)
+        # Then the very next request with the old token is refused, and the new one answers, with no wait between
+        refused = http.get(url, headers={"Authorization": f"Bearer {first}"})
+        assert refused.status_code == 403, refused.text
+        assert http.get(url, headers={"Authorization": f"Bearer {second}"}).status_code == 200
+        # and a second rotation in a row behaves the same (nothing left cached from the first)
+        third = mlops.issue_token(NAME)
+        for old in (first, second):
+            assert http.get(url, headers={"Authorization": f"Bearer {old}"}).status_code == 403
+        assert http.get(url, headers={"Authorization": f"Bearer {third}"}).status_code == 200
