@@ -98,6 +98,8 @@ def lab(data_dir: Path, tmp_path_factory: pytest.TempPathFactory, mlops) -> Iter
     settings = tmp_path_factory.mktemp("lab-settings")
     _user_setting(settings, "@jupyterlab/apputils-extension", "notification", {"fetchNews": "false"})
     _user_setting(settings, "@jupyterlab/apputils-extension", "themes", {"theme": "JupyterLab Light"})
+    # Every cell in the DOM (the default windowing drops off-screen cells): the demo test reads all their outputs.
+    _user_setting(settings, "@jupyterlab/notebook-extension", "tracker", {"windowingMode": "none"})
     env = {
         **os.environ,
         "JUPYTER_MLOPS_DATA_DIR": str(data_dir),
