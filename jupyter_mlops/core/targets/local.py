@@ -364,10 +364,18 @@ class LocalTarget(Target):
         return f"{info.url}/deployments/{deployment_name}/invocations" if info else None
 
     def credentials_changed(self, deployment_name: str) -> None:
-        """Have the running daemon drop its cached token of ``deployment_name`` now (nothing runs: nothing cached)."""
+        """Have the running daemon drop its cached token of ``deployment_name`` now (nothing runs: nothing cached).
+
+        Never raises: the new token is committed and must reach its owner. A daemon that cannot be reached re-reads
+        tokens on its own (SQLite at once, other stores within ``serving.auth.REFRESH_SECONDS``).
+        """
         info = self._current()
-        if info is not None:
+        if info is None:
+            return
+        try:
             self._reconcile(info, deployment_name)
+        except Unavailable as exc:
+            log.warning("Could not tell the serving daemon that %s's token changed: %s", deployment_name, exc)
 
     def close(self) -> None:
         self._client.close()
