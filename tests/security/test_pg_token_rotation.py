@@ -24,14 +24,15 @@ from tests.team.services import Postgres, postgres_available
 pytestmark = pytest.mark.slow
 
 NAME = "pg-rotation"
+ISOLATED = "pg-rotation-iso"  # served by its own worker process, behind the daemon's token check
 
 
 @dataclass(frozen=True)
 class PgInstallation:
-    """A facade whose store is PostgreSQL, with tokens required, and the URL of its deployment's V2 metadata."""
+    """A facade whose store is PostgreSQL, with tokens required, and the daemon serving its deployments."""
 
     mlops: MLOps
-    url: str
+    daemon_url: str
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +41,8 @@ def pg_installation(
     trained_model: GradientBoostingClassifier,
     iris: tuple[pd.DataFrame, pd.Series],
 ) -> Iterator[PgInstallation]:
-    """Register and deploy ``pg-rotation`` (tokens on) with our store on a throwaway PostgreSQL cluster."""
+    """Register and deploy ``pg-rotation`` in the daemon and ``pg-rotation-iso`` in a worker process (tokens on),
+    with our store on a throwaway PostgreSQL cluster."""
     reason = postgres_available()
     if reason:
         pytest.skip(reason)
@@ -52,11 +54,12 @@ def pg_installation(
             X, y = iris
             mlops.register(trained_model, NAME, X, y)
             mlops.deploy(f"{NAME}/1", NAME)
+            mlops.deploy(f"{NAME}/1", ISOLATED, isolated=True)
             target = mlops.targets["local"]
             assert isinstance(target, LocalTarget)
             info = target.running_daemon()
             assert info is not None
-            yield PgInstallation(mlops, f"{info.url}/v2/models/{NAME}")
+            yield PgInstallation(mlops, info.url)
         finally:
             target = (mlops.built_targets or {}).get("local")
             if isinstance(target, LocalTarget):
@@ -64,24 +67,25 @@ def pg_installation(
             mlops.close()
 
 
-def test_a_rotated_token_stops_working_at_once_on_postgresql(pg_installation: PgInstallation) -> None:
-    mlops, url = pg_installation.mlops, pg_installation.url
+@pytest.mark.parametrize("name", [NAME, ISOLATED])
+def test_a_rotated_token_stops_working_at_once_on_postgresql(pg_installation: PgInstallation, name: str) -> None:
+    mlops, url = pg_installation.mlops, f"{pg_installation.daemon_url}/v2/models/{name}"
     assert mlops.store.engine.url.get_backend_name() == "postgresql"
     with httpx.Client(trust_env=False, timeout=30) as http:
         # Given a deployment that requires its token, answering its owner's current token
-        first = mlops.issue_token(NAME)
+        first = mlops.issue_token(name)
         assert http.get(url).status_code == 401
         assert http.get(url, headers={"Authorization": f"Bearer {first}"}).status_code == 200
         # (the daemon has the digest cached now: the next checks are served from memory)
         assert http.get(url, headers={"Authorization": f"Bearer {first}"}).status_code == 200
         # When the owner rotates it
-        second = mlops.issue_token(NAME)
+        second = mlops.issue_token(name)
         # Then the very next request with the old token is refused, and the new one answers, with no wait between
         refused = http.get(url, headers={"Authorization": f"Bearer {first}"})
         assert refused.status_code == 403, refused.text
         assert http.get(url, headers={"Authorization": f"Bearer {second}"}).status_code == 200
         # and a second rotation in a row behaves the same (nothing left cached from the first)
-        third = mlops.issue_token(NAME)
+        third = mlops.issue_token(name)
         for old in (first, second):
             assert http.get(url, headers={"Authorization": f"Bearer {old}"}).status_code == 403
         assert http.get(url, headers={"Authorization": f"Bearer {third}"}).status_code == 200
