@@ -9,16 +9,18 @@ so the authenticated proxy route ``/mlops/api/deployments/NAME/predict`` keeps w
 
 Token hashes are cached, and a rotation or revocation takes effect at once:
 
-* on SQLite the cache is keyed by the database's ``PRAGMA data_version`` (read on a dedicated connection, a few
-  microseconds, changes whenever any other connection commits), so the first request after a commit re-reads the
-  tokens off the event loop;
-* on every store (PostgreSQL included) ``MLOps.issue_token`` tells the serving target after its commit and before it
-  returns (``Target.credentials_changed``: the daemon's ``/admin/reconcile`` drops the deployment's entry), so no
-  request that starts after ``issue_token`` returns can meet the old token. A store notification (PostgreSQL
-  ``LISTEN/NOTIFY``) was not chosen: it is delivered asynchronously, leaving a window after the commit in which the
-  daemon still trusts the old digest. A read that began before an invalidation never refills the cache with what it
-  read (an epoch check), so a request racing the rotation cannot put the old digest back. Writers that bypass the
-  facade (a script on ``DeploymentTokens``) are still picked up within ``REFRESH_SECONDS`` on non-SQLite stores.
+* ``MLOps.issue_token`` tells the serving target after its commit and before it returns
+  (``Target.credentials_changed``: the daemon's ``/admin/reconcile`` drops the deployment's entry), so no request
+  that starts after ``issue_token`` returns can meet the old token, on any store. This is the guarantee: a store
+  notification alone is delivered asynchronously, leaving a window after the commit in which the daemon would still
+  trust the old digest. A read that began before an invalidation never refills the cache with what it read (an
+  epoch check), so a request racing the rotation cannot put the old digest back.
+* for writers that do not go through this daemon's facade (another user's facade on a shared store, a script on
+  ``DeploymentTokens``): on SQLite the cache is keyed by the database's ``PRAGMA data_version`` (read on a
+  dedicated connection, a few microseconds, changes whenever any other connection commits); on PostgreSQL the
+  daemon ``LISTEN``s on ``mlops_tokens`` (sent by ``DeploymentTokens`` in the changing transaction) on a dedicated
+  connection and drops the named entry within milliseconds of the commit. While that connection is down, entries
+  are re-read every ``REFRESH_SECONDS`` (as on any other store).
 """
 
 from __future__ import annotations
@@ -27,21 +29,27 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
+import logging
 import os
 import sqlite3
+import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
 from starlette.requests import Request
 
 from ..core.errors import Forbidden, MLOpsError
+from ..core.governance.tokens import CHANNEL
 from ..core.store import Store
 from ..core.store.governance_tables import DeploymentTokenRow
 from ..core.store.schema import upgrade as ensure_tables
 
-REFRESH_SECONDS = 1.0  # non-SQLite stores, writers outside the facade only (the facade invalidates at once)
+REFRESH_SECONDS = 1.0  # stores without a change signal (PostgreSQL while its LISTEN connection is down)
 METRICS_TOKEN_ENV = "JUPYTER_MLOPS_METRICS_TOKEN"  # noqa: S105 - the name of a variable, not a secret
+
+log = logging.getLogger(__name__)
 
 
 class TokenRequired(MLOpsError):
@@ -55,19 +63,37 @@ class TokenCache:
     """Deployment name -> (SHA-256 of its token or None, generation it was read for, when it was read).
 
     An entry is re-read when the store changed (SQLite ``data_version``), when it was invalidated (the facade's
-    ``issue_token`` through the admin API), when the served generation changes (a new deployment gets its token
-    before it is applied), after ``REFRESH_SECONDS`` on other stores, and on a mismatching token (only refused
-    requests pay this read).
+    ``issue_token`` through the admin API, a PostgreSQL notification), when the served generation changes (a new
+    deployment gets its token before it is applied), after ``REFRESH_SECONDS`` on stores without a change signal,
+    and on a mismatching token (only refused requests pay this read).
     """
 
     def __init__(self, store: Store) -> None:
         self.store = store
         ensure_tables(store.engine)
         self.entries: dict[str, tuple[str | None, int | None, float]] = {}
+        try:
+            self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:  # made outside the server's loop (a tool, a test): notifications invalidate directly
+            self._loop = None
         # Bumped by every invalidation: a read that started before one must not refill the cache with what it read.
         self._epoch = 0
         self._probe = _data_version_probe(store)
         self._seen: int | None = self._probe() if self._probe is not None else None
+        self._listener = TokenChangeListener.start(store, self._notified)
+
+    def _notified(self, name: str | None) -> None:
+        """A notification (from the listener's thread): invalidate on the event loop that serves requests."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self.invalidate, name)
+        else:
+            self.invalidate(name)
+
+    def close(self) -> None:
+        """Stop listening for notifications (the daemon's exit does this too)."""
+        if self._listener is not None:
+            self._listener.stop()
 
     def _read(self, name: str) -> str | None:
         with self.store.session() as s:
@@ -92,7 +118,8 @@ class TokenCache:
         entry = self.entries.get(name)
         now = time.monotonic()
         stale = entry is None or entry[1] != generation
-        if self._probe is None and entry is not None and now - entry[2] > REFRESH_SECONDS:
+        signalled = self._probe is not None or (self._listener is not None and self._listener.listening)
+        if not signalled and entry is not None and now - entry[2] > REFRESH_SECONDS:
             stale = True
         if stale or recheck:
             epoch = self._epoch
@@ -101,6 +128,56 @@ class TokenCache:
                 self.entries[name] = (digest, generation, now)
             return digest
         return entry[0]  # type: ignore[index]
+
+
+class TokenChangeListener:
+    """``LISTEN mlops_tokens`` on a dedicated PostgreSQL connection, in a daemon thread.
+
+    ``on_change(name)`` is called from that thread for each notification, and ``on_change(None)`` (forget every
+    entry) whenever the connection is (re)established or lost: notifications sent meanwhile were missed.
+    ``listening`` is True only while notifications can arrive; until then the cache re-reads on a timer.
+    """
+
+    def __init__(self, dsn: str, on_change: Callable[[str | None], None]) -> None:
+        self.dsn, self.on_change = dsn, on_change
+        self.listening = False
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="mlops-token-listener", daemon=True)
+
+    @classmethod
+    def start(cls, store: Store, on_change: Callable[[str | None], None]) -> TokenChangeListener | None:
+        """A running listener for a PostgreSQL store; None for other databases."""
+        url = store.engine.url
+        if url.get_backend_name() != "postgresql":
+            return None
+        listener = cls(url.set(drivername="postgresql").render_as_string(hide_password=False), on_change)
+        listener._thread.start()
+        return listener
+
+    def stop(self) -> None:
+        """Stop after the current wait (at most a second)."""
+        self._stopped.set()
+
+    def _run(self) -> None:
+        import psycopg
+
+        while not self._stopped.is_set():
+            try:
+                with psycopg.connect(self.dsn, autocommit=True, connect_timeout=10) as connection:
+                    connection.execute(f"LISTEN {CHANNEL}")
+                    self.listening = True
+                    self.on_change(None)  # whatever changed before LISTEN took effect
+                    while not self._stopped.is_set():
+                        for note in connection.notifies(timeout=1.0):
+                            self.on_change(note.payload or None)
+            except Exception as exc:  # a lost connection: fall back to timed re-reads, then reconnect
+                log.warning("Token change notifications interrupted (%s); re-reading tokens every %s s meanwhile",
+                            type(exc).__name__, REFRESH_SECONDS)  # fmt: skip
+            finally:
+                if self.listening:
+                    self.listening = False
+                    self.on_change(None)
+            self._stopped.wait(1.0)
 
 
 def _data_version_probe(store: Store) -> Any:

@@ -1,12 +1,14 @@
 """Issue #19 item 6 on PostgreSQL: a rotated deployment token stops working on the very next request.
 
 SQLite has ``PRAGMA data_version`` to notice a commit at once; PostgreSQL has nothing as cheap, so the facade tells
-the serving target before ``issue_token`` returns. Real components throughout: a PostgreSQL cluster (the team
+the serving target before ``issue_token`` returns, and writers that bypass the facade are noticed through
+``LISTEN/NOTIFY``. Real components throughout: a PostgreSQL cluster (the team
 suite's helper), MLflow on SQLite, our store on PostgreSQL, and the serving daemon started by ``LocalTarget``.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,8 +18,10 @@ import pandas as pd
 import pytest
 from sklearn.ensemble import GradientBoostingClassifier
 
+from jupyter_mlops.core.governance.tokens import DeploymentTokens
 from jupyter_mlops.core.service import MLOps
 from jupyter_mlops.core.targets.local import LocalTarget
+from jupyter_mlops.serving import auth
 from tests.serving.conftest import serving_config_for
 from tests.team.services import Postgres, postgres_available
 
@@ -89,3 +93,33 @@ def test_a_rotated_token_stops_working_at_once_on_postgresql(pg_installation: Pg
         for old in (first, second):
             assert http.get(url, headers={"Authorization": f"Bearer {old}"}).status_code == 403
         assert http.get(url, headers={"Authorization": f"Bearer {third}"}).status_code == 200
+
+
+def _refused_within(http: httpx.Client, url: str, token: str, seconds: float) -> float:
+    """Seconds until ``token`` is refused on ``url``, polled against a deadline (AssertionError past it)."""
+    started = time.monotonic()
+    while http.get(url, headers={"Authorization": f"Bearer {token}"}).status_code != 403:
+        elapsed = time.monotonic() - started
+        assert elapsed < seconds, f"the old token still worked {elapsed:.2f} s after the rotation"
+    return time.monotonic() - started
+
+
+def test_a_token_changed_outside_the_facade_is_noticed_through_postgresql_notifications(
+    pg_installation: PgInstallation,
+) -> None:
+    mlops, url = pg_installation.mlops, f"{pg_installation.daemon_url}/v2/models/{NAME}"
+    tokens = DeploymentTokens(mlops.store)  # another writer: nothing tells the daemon but the store itself
+    with httpx.Client(trust_env=False, timeout=30) as http:
+        first = mlops.issue_token(NAME)
+        assert http.get(url, headers={"Authorization": f"Bearer {first}"}).status_code == 200  # cached now
+        # When the token is rotated straight in the store
+        second = tokens.issue(NAME)
+        # Then the daemon drops the old one well before its timed re-read (REFRESH_SECONDS) would
+        assert _refused_within(http, url, first, auth.REFRESH_SECONDS / 2) < auth.REFRESH_SECONDS / 2
+        assert http.get(url, headers={"Authorization": f"Bearer {second}"}).status_code == 200
+        # and a revocation straight in the store opens the endpoint as quickly
+        tokens.revoke(NAME)
+        started = time.monotonic()
+        while http.get(url).status_code != 200:
+            assert time.monotonic() - started < auth.REFRESH_SECONDS / 2, "the revoked token is still required"
+        mlops.issue_token(NAME)  # locked again, as the installation requires

@@ -1,6 +1,8 @@
 """Per-deployment bearer tokens: what keeps one hub user from calling another user's endpoint on its port.
 
-Only the SHA-256 of a token is stored; the token is returned once when issued (or rotated).
+Only the SHA-256 of a token is stored; the token is returned once when issued (or rotated). On PostgreSQL every
+change also sends ``NOTIFY mlops_tokens, '<deployment>'`` in its transaction, so any serving daemon on the store
+drops its cached digest within milliseconds of the commit, whoever wrote it (``serving/auth.py`` listens).
 """
 
 from __future__ import annotations
@@ -8,10 +10,15 @@ from __future__ import annotations
 import hashlib
 import secrets
 
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
 from ..store import Store
 from ..store.governance_tables import DeploymentTokenRow
 from ..store.schema import upgrade as ensure_tables
 from .audit import now_iso
+
+CHANNEL = "mlops_tokens"  # the PostgreSQL notification channel of token changes (payload: the deployment name)
 
 
 def token_hash(token: str) -> str:
@@ -36,6 +43,7 @@ class DeploymentTokens:
             else:
                 row.token_hash = token_hash(token)
                 row.created_at = now_iso()
+            _announce(s, name)
         return token
 
     def has_token(self, name: str) -> bool:
@@ -49,3 +57,10 @@ class DeploymentTokens:
             row = s.get(DeploymentTokenRow, name)
             if row is not None:
                 s.delete(row)
+                _announce(s, name)
+
+
+def _announce(session: Session, name: str) -> None:
+    """Notify listeners of a token change of ``name`` when the session commits (PostgreSQL; a no-op elsewhere)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_notify(:channel, :name)"), {"channel": CHANNEL, "name": name})
