@@ -79,7 +79,7 @@ def test_the_demo_runs_with_run_all_and_tells_its_story(page: Page, lab: str, ml
 
         # When the user clicks a cell and runs Run > Run All Cells
         code_cells.first.locator(".jp-InputArea-editor").click()
-        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator(".lm-MenuBar-itemLabel").get_by_text("Run", exact=True).click()
         page.locator(".lm-Menu-itemLabel").get_by_text("Run All Cells", exact=True).click()
         page.wait_for_function(_SETTLED, timeout=RUN_ALL_SECONDS * 1000)
 
