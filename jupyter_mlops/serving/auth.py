@@ -165,8 +165,8 @@ class TokenChangeListener:
             try:
                 with psycopg.connect(self.dsn, autocommit=True, connect_timeout=10) as connection:
                     connection.execute(f"LISTEN {CHANNEL}")
-                    self.listening = True
                     self.on_change(None)  # whatever changed before LISTEN took effect
+                    self.listening = True
                     while not self._stopped.is_set():
                         for note in connection.notifies(timeout=1.0):
                             self.on_change(note.payload or None)
