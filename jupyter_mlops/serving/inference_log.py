@@ -217,7 +217,7 @@ class InferenceLog:
                     RetentionRow.inference_log_days.is_not(None)
                 )
             ).all()
-        return {str(name): float(days) for name, days in rows}
+        return {str(name): float(days) for name, days in rows if days is not None}
 
 
 def _as_frame(inputs: Any) -> pd.DataFrame | Rows | None:
