@@ -326,8 +326,11 @@ async function openDetail(name) {
 // The "Model risk" panel: registered models by risk tier, reviews overdue and production models never
 // validated (issue 17), from the service's risk summary.
 function renderRisk(r) {
-  const tiers = Object.entries(r.by_tier).sort(([a], [b]) =>
-    a.localeCompare(b)
+  // the default scale first (highest risk first), then any other tier, models without a tier last
+  const order = t =>
+    t === 'unassigned' ? 99 : ['high', 'medium', 'low'].indexOf(t) + 1 || 50;
+  const tiers = Object.entries(r.by_tier).sort(
+    ([a], [b]) => order(a) - order(b) || a.localeCompare(b)
   );
   $('risk-cards').replaceChildren(
     card('risk_models', r.models, 'registered models'),
