@@ -9,6 +9,7 @@ rules (tiers, independence, the six-month minimum) are the core's, so they hold 
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -99,14 +100,27 @@ def summary(mlops: Any, args: Any) -> Output:
     return Output(render.table(["", "value"], rows))
 
 
+def _reviews(mlops: Any) -> list[dict[str, Any]]:
+    """Every registered model's review state, from one inventory report (not one call per model)."""
+    rows = json.loads(mlops.inventory_report(None, "json"))["items"]
+    return [
+        {
+            "model": r["model"],
+            "risk_tier": r["risk_tier"] or None,
+            "lifecycle_status": r["lifecycle_status"] or None,
+            "validation_status": r["validation_status"],
+            "validated_at": r["validated_at"] or None,
+            "next_review_due": r["next_review_due"] or None,
+            "overdue": r["review_overdue"] == "yes",
+            "never_validated": r["lifecycle_status"] == "production" and not r["validated_at"],
+        }
+        for r in rows
+    ]
+
+
 def review_list(mlops: Any, args: Any) -> Output:
     """Every registered model with its tier, lifecycle, validation and next review date (overdue marked)."""
-    found = mlops.risk_summary()
-    overdue, never = set(found.overdue), set(found.never_validated)
-    items = []
-    for model in mlops.models(None, max_results=1000).items:
-        entry = mlops.inventory(model.name)
-        items.append({**render.plain(entry), "overdue": model.name in overdue, "never_validated": model.name in never})
+    items = _reviews(mlops)
     items.sort(key=lambda e: (e["next_review_due"] is None, e["next_review_due"] or "", e["model"]))
     if args.json:
         return Output(render.dumps(items))
@@ -119,12 +133,11 @@ def review_list(mlops: Any, args: Any) -> Output:
 def review_overdue(mlops: Any, args: Any) -> Output:
     """Models past their review date; raises the review alert (once per due date) for newly overdue ones."""
     raised = {a.model for a in mlops.check_reviews()}
-    found = mlops.risk_summary()
-    items = []
-    for name in found.overdue:
-        entry = mlops.inventory(name)
-        items.append({"model": name, "risk_tier": entry.risk_tier, "next_review_due": render.plain(
-            entry.next_review_due), "alert_raised_now": name in raised})  # fmt: skip
+    items = [
+        {"model": e["model"], "risk_tier": e["risk_tier"], "next_review_due": e["next_review_due"],
+         "alert_raised_now": e["model"] in raised}
+        for e in _reviews(mlops) if e["overdue"]
+    ]  # fmt: skip
     if args.json:
         return Output(render.dumps(items))
     rows = [[e["model"], e["risk_tier"], e["next_review_due"], "new alert" if e["alert_raised_now"] else ""]
