@@ -607,3 +607,81 @@ export function auditCsvUrl(baseUrl: string, target?: string): string {
     URLExt.join(baseUrl, 'mlops/api/audit') + URLExt.objectToQueryString(query)
   );
 }
+
+// --- model risk management (core/governance/risk.py, issue 17) -------------
+
+/** Lifecycle statuses of the model inventory (`LIFECYCLE` in core). */
+export const LIFECYCLE_STATUSES = [
+  'development',
+  'validation',
+  'production',
+  'retired'
+] as const;
+
+/**
+ * The default risk tiers, highest first (`MLOpsConfig.risk_tiers`); an
+ * installation may configure others, which the server then lists in its 400.
+ */
+export const DEFAULT_RISK_TIERS = ['high', 'medium', 'low'] as const;
+
+/** The inventory record of a model (`version` null) or of one version. */
+export interface InventoryEntry {
+  model: string;
+  version?: string | null;
+  purpose?: string | null;
+  intended_use?: string | null;
+  business_owner?: string | null;
+  technical_owner?: string | null;
+  risk_tier?: string | null;
+  lifecycle_status?: string | null;
+  /** not_validated, approved, approved_with_conditions or rejected. */
+  validation_status: string;
+  validated_at?: string | null;
+  /** YYYY-MM-DD. */
+  next_review_due?: string | null;
+  updated_at?: string | null;
+  updated_by?: string | null;
+}
+
+/** Inventory fields to change: only those given change, `null` clears one. */
+export type InventoryUpdate = Partial<
+  Pick<
+    InventoryEntry,
+    | 'purpose'
+    | 'intended_use'
+    | 'business_owner'
+    | 'technical_owner'
+    | 'risk_tier'
+    | 'lifecycle_status'
+    | 'next_review_due'
+  >
+>;
+
+function inventoryPath(name: string, version?: string | null): string {
+  return version
+    ? `models/${seg(name)}/versions/${seg(version)}/inventory`
+    : `models/${seg(name)}/inventory`;
+}
+
+/** The inventory fields of a model, or of one of its versions. */
+export function getInventory(
+  name: string,
+  version?: string | null
+): Promise<InventoryEntry> {
+  return requestAPI<InventoryEntry>(inventoryPath(name, version));
+}
+
+/**
+ * Set inventory fields (audited); a 400 names the allowed tiers or statuses,
+ * or says a review date is in the past.
+ */
+export function setInventory(
+  name: string,
+  fields: InventoryUpdate,
+  version?: string | null
+): Promise<InventoryEntry> {
+  return requestAPI<InventoryEntry>(
+    inventoryPath(name, version),
+    jsonBody('PUT', fields)
+  );
+}

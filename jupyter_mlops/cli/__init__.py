@@ -171,6 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("card", c.card, "A model version's card.")
     p.add_argument("ref", metavar="NAME[/VERSION]")
     _json(p)
+    from . import risk
+
+    risk.add_parser(add, _json)
     return root
 
 

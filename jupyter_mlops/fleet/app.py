@@ -152,6 +152,30 @@ class ReportHandler(FleetHandler):
         self.finish(render_report(data))
 
 
+class RiskHandler(FleetHandler):
+    """``api/risk``: the "Model risk" panel's counts."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.write_json(await self._call(self.view.risk))
+
+
+class RiskInventoryHandler(FleetHandler):
+    """``api/risk/inventory.(csv|pdf)``: the one-click model inventory download (``as_of=YYYY-MM-DD`` optional)."""
+
+    TYPES = {"csv": "text/csv; charset=utf-8", "pdf": "application/pdf"}
+
+    @web.authenticated
+    @authorized
+    async def get(self, format: str) -> None:
+        as_of = self.get_query_argument("as_of", None)
+        body = await self._call(self.view.risk_inventory, format, as_of)
+        self.set_header("Content-Type", self.TYPES.get(format, "application/octet-stream"))
+        self.set_header("Content-Disposition", f'attachment; filename="model-inventory.{format}"')
+        self.finish(body)
+
+
 class StaticHandler(FleetHandler):
     """The dashboard's script, style and chart library (only for fleet viewers, like everything else)."""
 
@@ -179,6 +203,8 @@ def fleet_routes(
         (url_path_join(prefix, "api/deployments/([^/]+)"), DeploymentHandler, kw),
         (url_path_join(prefix, "api/export.csv"), ExportHandler, kw),
         (url_path_join(prefix, "api/report"), ReportHandler, kw),
+        (url_path_join(prefix, "api/risk"), RiskHandler, kw),
+        (url_path_join(prefix, "api/risk/inventory\\.([^/]+)"), RiskInventoryHandler, kw),
         (url_path_join(prefix, "static/(.+)"), StaticHandler, kw),
     ]
 

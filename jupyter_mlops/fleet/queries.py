@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import and_, case, func, or_, select
 
-from ..core.errors import InvalidRequest, NotFound
+from ..core.errors import InvalidRequest, NotFound, Unavailable
 from ..core.governance.audit import AuditLedger, to_iso
 from ..core.governance.policy import Approval, _approval
 from ..core.monitoring.storage import MonitoringStore
@@ -36,7 +36,8 @@ SORTS = {
     "last_request": FleetSummaryRow.last_request,
     "alerts": FleetSummaryRow.open_alerts,
 }
-COLOURS = ("green", "amber", "red", "unknown")  # unknown: no data in the window, no score
+COLOURS = ("green", "amber", "red", "unknown")
+RISK_REPORT_FORMATS = ("csv", "pdf")  # unknown: no data in the window, no score
 MAX_PAGE_SIZE = 200
 TREND_DAYS = 30
 SERIES_HOURS = 48
@@ -78,9 +79,10 @@ def _int(value: Any, what: str, low: int, high: int, default: int) -> int:
 class FleetView:
     """Read-only queries over one store's fleet tables (kept current by ``FleetRollups``)."""
 
-    def __init__(self, store: Store, settings: FleetSettings | None = None) -> None:
+    def __init__(self, store: Store, settings: FleetSettings | None = None, mlops: Any = None) -> None:
         self.store = store
         self.settings = settings or FleetSettings()
+        self.mlops = mlops  # the service's facade: model risk reads MLflow's registry through it
         self.ledger = AuditLedger(store)
         self.monitoring = MonitoringStore(store.engine)
 
@@ -299,3 +301,20 @@ class FleetView:
             "changes": [e.model_dump(mode="json") for e in changes],
             "chain": self.ledger.verify().model_dump(mode="json"),
         }
+
+    # --- model risk (issue 17) -------------------------------------------------------------------------------
+
+    def _risk_facade(self) -> Any:
+        if self.mlops is None:
+            raise Unavailable("The model risk panel needs the service's facade (FleetView(..., mlops=...)).")
+        return self.mlops
+
+    def risk(self) -> dict[str, Any]:
+        """The "Model risk" panel: registered models by tier and lifecycle, reviews overdue, never validated."""
+        return dict(self._risk_facade().risk_summary().model_dump(mode="json"))
+
+    def risk_inventory(self, format: str, as_of: str | None = None) -> bytes:
+        """The model inventory report (SR 11-7 fields) as of a date (default today), as csv or pdf."""
+        if format not in RISK_REPORT_FORMATS:
+            raise InvalidRequest(f"The inventory downloads as {' or '.join(RISK_REPORT_FORMATS)}, not {format!r}.")
+        return bytes(self._risk_facade().inventory_report(as_of or None, format))

@@ -93,7 +93,7 @@ def fleet_routes(mlops: Any, args: argparse.Namespace, prefix: str) -> tuple[lis
         timer.start()
         return asyncio.ensure_future(run())
 
-    view = FleetView(mlops.store, settings)
+    view = FleetView(mlops.store, settings, mlops)  # mlops: the model risk panel's summary and reports
     return routes(view, executor=executor, prefix=url_path_join(prefix, "fleet/")), start
 
 

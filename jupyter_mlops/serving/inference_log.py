@@ -26,9 +26,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from ..core.monitoring.storage import MonitoringStore, Rows
+from ..core.store.risk_tables import RetentionRow
 from .records import RequestRecord, capped
 
 log = logging.getLogger(__name__)
@@ -177,15 +179,45 @@ class InferenceLog:
 
     def _maybe_purge(self) -> None:
         now = time.time()
-        if self.retention_days <= 0 or now - self._last_purge < PURGE_INTERVAL:
+        if now - self._last_purge < PURGE_INTERVAL:
             return
         self._last_purge = now
         try:
-            removed = self.store.purge(now - self.retention_days * 86400)
+            removed = self.purge(now)
             if removed:
                 log.info("Inference log retention: removed %d records", removed)
         except Exception as exc:
             log.warning("Inference log retention failed: %s", type(exc).__name__)
+
+    def purge(self, now: float | None = None) -> int:
+        """Apply retention now: each deployment's declared days (``set_retention``), else the default; 0 = forever.
+
+        A deployment with a declaration of its own is purged by it alone, so a high-risk deployment kept 400 days
+        outlives the installation's ``inference_log_retention_days``. When the declarations cannot be read nothing
+        is purged: deleting by the default could cut a longer declared retention short.
+
+        Returns:
+            The number of request records removed.
+        """
+        now = time.time() if now is None else now
+        declared = self._declared()
+        removed = 0
+        for deployment, days in declared.items():
+            if days > 0:
+                removed += self.store.purge(now - days * 86400, only=deployment)
+        if self.retention_days > 0:
+            removed += self.store.purge(now - self.retention_days * 86400, keep=sorted(declared))
+        return removed
+
+    def _declared(self) -> dict[str, float]:
+        """Inference-log retention (days) declared per deployment in the store's retention table."""
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(
+                select(RetentionRow.deployment, RetentionRow.inference_log_days).where(
+                    RetentionRow.inference_log_days.is_not(None)
+                )
+            ).all()
+        return {str(name): float(days) for name, days in rows if days is not None}
 
 
 def _as_frame(inputs: Any) -> pd.DataFrame | Rows | None:

@@ -1,12 +1,18 @@
 import { Time } from '@jupyterlab/coreutils';
 import { formatTime } from '../utils';
 import { TranslationBundle } from '@jupyterlab/translation';
-import React, { useState } from 'react';
+import React, { useEffect, useState } from 'react';
 import {
+  DEFAULT_RISK_TIERS,
+  getInventory,
+  InventoryEntry,
+  InventoryUpdate,
+  LIFECYCLE_STATUSES,
   mlflowModelUrl,
   ModelSignature,
   ModelVersion,
-  RegisteredModel
+  RegisteredModel,
+  setInventory
 } from '../api';
 
 /**
@@ -37,9 +43,26 @@ export namespace ModelDetail {
     /** Point an alias at a version (moves it when it exists). */
     onSetAlias: (alias: string, version: string) => Promise<void>;
     onDeleteAlias: (alias: string) => Promise<void>;
+    /**
+     * Reads and writes the model's risk inventory (purpose, owners, tier,
+     * lifecycle, review date); the "Model risk" section shows only with it.
+     */
+    inventory?: IInventoryClient;
     trans: TranslationBundle;
   }
+
+  /** Where the risk inventory comes from and goes to. */
+  export interface IInventoryClient {
+    load: (name: string) => Promise<InventoryEntry>;
+    save: (name: string, fields: InventoryUpdate) => Promise<InventoryEntry>;
+  }
 }
+
+/** The risk inventory through the REST API (one stable object for React). */
+export const apiInventory: ModelDetail.IInventoryClient = {
+  load: name => getInventory(name),
+  save: (name, fields) => setInventory(name, fields)
+};
 
 /**
  * One registered model in full: description, tags, aliases (movable),
@@ -58,6 +81,13 @@ export function ModelDetail(props: ModelDetail.IProps): React.ReactElement {
         {model.description || trans.__('No description.')}
       </p>
       <Tags tags={model.tags} label={trans.__('Model tags')} />
+      {props.inventory && (
+        <RiskInventory
+          name={model.name}
+          client={props.inventory}
+          trans={trans}
+        />
+      )}
       <AliasEditor {...props} />
       <h2 className="jp-MLOps-detail-heading">
         {trans.__('Versions (%1)', model.versions.length)}
@@ -210,6 +240,296 @@ function AliasEditor(props: ModelDetail.IProps): React.ReactElement {
           >
             {trans.__('Set alias')}
           </button>
+        </form>
+      )}
+      {error && (
+        <p className="jp-MLOps-message jp-MLOps-error" role="alert">
+          {error}
+        </p>
+      )}
+    </section>
+  );
+}
+
+/** The inventory fields a user edits, in form order. */
+type EditableField = keyof InventoryUpdate;
+const TEXT_FIELDS: EditableField[] = [
+  'purpose',
+  'intended_use',
+  'business_owner',
+  'technical_owner'
+];
+const EDITABLE: EditableField[] = [
+  ...TEXT_FIELDS,
+  'risk_tier',
+  'lifecycle_status',
+  'next_review_due'
+];
+
+type Draft = Record<EditableField, string>;
+
+function draftOf(entry: InventoryEntry): Draft {
+  return Object.fromEntries(
+    EDITABLE.map(key => [key, entry[key] ?? ''])
+  ) as Draft;
+}
+
+/** The fields a draft changes (an emptied field is cleared: `null`). */
+export function inventoryChanges(
+  entry: InventoryEntry,
+  draft: Draft
+): InventoryUpdate {
+  const changes: InventoryUpdate = {};
+  for (const key of EDITABLE) {
+    const value = draft[key].trim();
+    if (value !== (entry[key] ?? '')) {
+      changes[key] = value === '' ? null : value;
+    }
+  }
+  return changes;
+}
+
+/** Badge colour of a risk tier: the highest is an error colour. */
+function tierClass(tier: string | null | undefined): string {
+  return tier === 'high'
+    ? 'jp-MLOps-badge-error'
+    : tier === 'medium'
+      ? 'jp-MLOps-badge-busy'
+      : tier === 'low'
+        ? 'jp-MLOps-badge-ok'
+        : 'jp-MLOps-badge-neutral';
+}
+
+function validationClass(status: string): string {
+  return status === 'approved'
+    ? 'jp-MLOps-badge-ok'
+    : status === 'approved_with_conditions'
+      ? 'jp-MLOps-badge-busy'
+      : status === 'rejected'
+        ? 'jp-MLOps-badge-error'
+        : 'jp-MLOps-badge-neutral';
+}
+
+/** True when the next review is due before today (UTC, as the server counts). */
+export function reviewOverdue(entry: InventoryEntry, today?: string): boolean {
+  const day = today ?? new Date().toISOString().slice(0, 10);
+  return (
+    !!entry.next_review_due &&
+    entry.lifecycle_status !== 'retired' &&
+    entry.next_review_due < day
+  );
+}
+
+/**
+ * The model's risk inventory (SR 11-7): status badges coloured by tier,
+ * validation and review date, and a form that saves the changed fields (the
+ * server audits every change and explains a refusal, shown in place).
+ */
+function RiskInventory(props: {
+  name: string;
+  client: ModelDetail.IInventoryClient;
+  trans: TranslationBundle;
+}): React.ReactElement {
+  const { name, client, trans } = props;
+  const [entry, setEntry] = useState<InventoryEntry | null>(null);
+  const [draft, setDraft] = useState<Draft | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [saved, setSaved] = useState(false);
+
+  useEffect(() => {
+    let live = true;
+    client
+      .load(name)
+      .then(found => {
+        if (live) {
+          setEntry(found);
+          setDraft(draftOf(found));
+        }
+      })
+      .catch(reason => {
+        if (live) {
+          setError(reason instanceof Error ? reason.message : String(reason));
+        }
+      });
+    return () => {
+      live = false;
+    };
+  }, [name, client]);
+
+  const labels: Record<EditableField, string> = {
+    purpose: trans.__('Purpose'),
+    intended_use: trans.__('Intended use'),
+    business_owner: trans.__('Business owner'),
+    technical_owner: trans.__('Technical owner'),
+    risk_tier: trans.__('Risk tier'),
+    lifecycle_status: trans.__('Lifecycle'),
+    next_review_due: trans.__('Next review due')
+  };
+  const edit = (key: EditableField, value: string) => {
+    setSaved(false);
+    setDraft(current => (current ? { ...current, [key]: value } : current));
+  };
+  const changes = entry && draft ? inventoryChanges(entry, draft) : {};
+  const save = async () => {
+    if (!entry || Object.keys(changes).length === 0) {
+      return;
+    }
+    setBusy(true);
+    setError(null);
+    try {
+      const updated = await client.save(name, changes);
+      setEntry(updated);
+      setDraft(draftOf(updated));
+      setSaved(true);
+    } catch (reason) {
+      setError(reason instanceof Error ? reason.message : String(reason));
+    } finally {
+      setBusy(false);
+    }
+  };
+  const tiers = [...DEFAULT_RISK_TIERS] as string[];
+  if (draft?.risk_tier && !tiers.includes(draft.risk_tier)) {
+    tiers.push(draft.risk_tier);
+  }
+  const overdue = entry ? reviewOverdue(entry) : false;
+
+  return (
+    <section className="jp-MLOps-risk" aria-label={trans.__('Model risk')}>
+      <h2 className="jp-MLOps-detail-heading">{trans.__('Model risk')}</h2>
+      {entry && (
+        <div className="jp-MLOps-row jp-MLOps-risk-status">
+          <span
+            className={`jp-MLOps-badge ${tierClass(entry.risk_tier)}`}
+            data-risk-tier={entry.risk_tier ?? ''}
+          >
+            {entry.risk_tier
+              ? trans.__('%1 risk', entry.risk_tier)
+              : trans.__('no risk tier')}
+          </span>
+          <span className="jp-MLOps-badge jp-MLOps-badge-neutral">
+            {entry.lifecycle_status ?? trans.__('no lifecycle status')}
+          </span>
+          <span
+            className={`jp-MLOps-badge ${validationClass(entry.validation_status)}`}
+            data-validation={entry.validation_status}
+            title={entry.validated_at ?? undefined}
+          >
+            {entry.validation_status.replace(/_/g, ' ')}
+            {entry.validated_at ? ` ${entry.validated_at.slice(0, 10)}` : ''}
+          </span>
+          {entry.next_review_due && (
+            <span
+              className={`jp-MLOps-badge ${overdue ? 'jp-MLOps-badge-error' : 'jp-MLOps-badge-neutral'}`}
+              data-overdue={overdue ? 'true' : 'false'}
+            >
+              {overdue
+                ? trans.__('review overdue since %1', entry.next_review_due)
+                : trans.__('next review %1', entry.next_review_due)}
+            </span>
+          )}
+        </div>
+      )}
+      {draft && (
+        <form
+          className="jp-MLOps-risk-form"
+          onSubmit={e => {
+            e.preventDefault();
+            void save();
+          }}
+        >
+          <table className="jp-MLOps-table">
+            <tbody>
+              {TEXT_FIELDS.map(key => (
+                <tr key={key}>
+                  <th scope="row">{labels[key]}</th>
+                  <td>
+                    <input
+                      className="jp-mod-styled"
+                      aria-label={labels[key]}
+                      value={draft[key]}
+                      disabled={busy}
+                      onChange={e => edit(key, e.target.value)}
+                    />
+                  </td>
+                </tr>
+              ))}
+              <tr>
+                <th scope="row">{labels.risk_tier}</th>
+                <td>
+                  <select
+                    className="jp-mod-styled"
+                    aria-label={labels.risk_tier}
+                    value={draft.risk_tier}
+                    disabled={busy}
+                    onChange={e => edit('risk_tier', e.target.value)}
+                  >
+                    <option value="">{trans.__('(none)')}</option>
+                    {tiers.map(t => (
+                      <option key={t} value={t}>
+                        {t}
+                      </option>
+                    ))}
+                  </select>
+                </td>
+              </tr>
+              <tr>
+                <th scope="row">{labels.lifecycle_status}</th>
+                <td>
+                  <select
+                    className="jp-mod-styled"
+                    aria-label={labels.lifecycle_status}
+                    value={draft.lifecycle_status}
+                    disabled={busy}
+                    onChange={e => edit('lifecycle_status', e.target.value)}
+                  >
+                    <option value="">{trans.__('(none)')}</option>
+                    {LIFECYCLE_STATUSES.map(s => (
+                      <option key={s} value={s}>
+                        {s}
+                      </option>
+                    ))}
+                  </select>
+                </td>
+              </tr>
+              <tr>
+                <th scope="row">{labels.next_review_due}</th>
+                <td>
+                  <input
+                    type="date"
+                    className="jp-mod-styled"
+                    aria-label={labels.next_review_due}
+                    value={draft.next_review_due}
+                    disabled={busy}
+                    onChange={e => edit('next_review_due', e.target.value)}
+                  />
+                </td>
+              </tr>
+              <tr>
+                <th scope="row">{trans.__('Validation')}</th>
+                <td>
+                  {entry?.validation_status.replace(/_/g, ' ')}
+                  {entry?.validated_at
+                    ? trans.__(' on %1', entry.validated_at.slice(0, 10))
+                    : ''}
+                </td>
+              </tr>
+            </tbody>
+          </table>
+          <div className="jp-MLOps-row">
+            <button
+              type="submit"
+              className="jp-Button jp-mod-styled jp-mod-accept jp-MLOps-small"
+              disabled={busy || Object.keys(changes).length === 0}
+            >
+              {trans.__('Save risk fields')}
+            </button>
+            {saved && (
+              <span className="jp-MLOps-meta" role="status">
+                {trans.__('Saved by %1.', entry?.updated_by ?? '')}
+              </span>
+            )}
+          </div>
         </form>
       )}
       {error && (

@@ -2,7 +2,7 @@ import { MainAreaWidget } from '@jupyterlab/apputils';
 import { TranslationBundle } from '@jupyterlab/translation';
 import React from 'react';
 import { ModelVersion, RegisteredModel } from '../api';
-import { ModelDetail } from '../components/ModelDetail';
+import { apiInventory, ModelDetail } from '../components/ModelDetail';
 import { MLOpsModel } from '../model';
 import { createLoadedPanel, LoadedWidget } from './loaded';
 
@@ -35,6 +35,7 @@ export class ModelDetailWidget extends LoadedWidget<RegisteredModel> {
       <ModelDetail
         model={detail}
         mlflowUiUrl={model.uiConfig?.mlflow_ui_url}
+        inventory={apiInventory}
         onDeploy={version => this._options.onDeploy(detail, version)}
         onSetAlias={async (alias, version) => {
           await model.setAlias(name, alias, version);

@@ -195,7 +195,8 @@ def test_logging_evidence_matches_the_store_and_renders_pdf(risk_mlops, credit, 
     assert evidence["requests"] == logged() and evidence["rows"] == 2 * logged()
     assert evidence["by_version"] == {"1": logged()} and evidence["logging_enabled"] is True
     assert evidence["retention_days_declared"] == 365.0 and evidence["minimum_days"] == 183.0
-    assert evidence["retention_meets_minimum"] is False  # the daemon still purges after the default 30 days
+    # the writer purges this deployment by its declaration (365 days), not by the installation's 30-day default
+    assert evidence["retention_days_applied"] == 365.0 and evidence["retention_meets_minimum"] is True
     assert evidence["chain_ok"] is True and evidence["chain_entries"] >= evidence["ledger_entries"] >= 1
     assert datetime.fromisoformat(evidence["first_use"]) >= start
     with pytest.raises(InvalidRequest, match="before it starts"):

@@ -40,6 +40,9 @@ from .audit import AuditEvent, AuditLedger, now_iso
 log = logging.getLogger(__name__)
 
 ROLES = ("viewer", "validator", "deployer", "approver", "admin")
+# The ladder: each role holds the rights of those below it. The validator is no rung of it: validating is a
+# capability of its own (independent of deploying or approving), held with whatever rung a user also has.
+LADDER = ("viewer", "deployer", "approver", "admin")
 _DEPLOYER = frozenset({"read", "register", "alias", "deploy", "request"})
 PERMISSIONS: dict[str, frozenset[str]] = {
     "viewer": frozenset({"read"}),
@@ -149,15 +152,27 @@ class Governance:
         with self._lock:
             self._groups[user] = tuple(groups)
 
-    def role(self, who: Who) -> str:
-        """The highest role given by name, through any hub group, or by a ``custom:mlops:*`` hub scope."""
+    def roles(self, who: Who) -> set[str]:
+        """Every role given by name, through any hub group, or by a ``custom:mlops:*`` hub scope.
+
+        The default role (``MLOpsConfig.default_role``) applies when no rung of the ladder was given, so a user
+        named only as a validator is a validator and nothing more, never also a default deployer.
+        """
         principal = self._principal(who)
         roles = dict(self.config.roles)
         found = [roles[principal.name]] if principal.name in roles else []
         found += [roles[f"group:{g}"] for g in principal.groups if f"group:{g}" in roles]
         found += [SCOPE_ROLES[s] for s in principal.scopes if s in SCOPE_ROLES]
-        found = [r for r in found if r in ROLES] or [self.config.default_role]
-        return max(found, key=lambda r: ROLES.index(r) if r in ROLES else 0)
+        given = {r for r in found if r in ROLES}
+        return given or {self.config.default_role}
+
+    def role(self, who: Who) -> str:
+        """The highest rung of the ladder held (``validator`` for a user who holds no rung but that role)."""
+        held = self.roles(who)
+        rungs = [r for r in held if r in LADDER]
+        if rungs:
+            return max(rungs, key=LADDER.index)
+        return "validator" if "validator" in held else self.config.default_role
 
     def _principal(self, who: Who) -> Principal:
         """A principal for ``who``; a bare name gets the groups last remembered for it."""
@@ -168,8 +183,11 @@ class Governance:
         return Principal(name=who, groups=groups)
 
     def can(self, who: Who, permission: str) -> bool:
-        """True when the role of ``who`` holds ``permission`` (read, register, alias, deploy, request, ...)."""
-        return permission in PERMISSIONS.get(self.role(who), frozenset())
+        """True when a role of ``who`` holds ``permission`` (read, register, alias, deploy, request, validate, ...).
+
+        ``validate`` comes only with the validator role (or scope) or admin, never with deployer or approver.
+        """
+        return any(permission in PERMISSIONS.get(r, frozenset()) for r in self.roles(who))
 
     def may_use(self, who: Who, owner: str | None, deployment: str | None = None) -> bool:
         """True when the actor owns the resource, is an admin, or was granted the deployment."""
@@ -202,16 +220,20 @@ class Governance:
     ) -> None:
         """Raise Forbidden (recorded) unless ``who`` may perform ``action`` on ``target`` owned by ``owner``."""
         permission = ACTION_PERMISSION.get(action, "deploy")
-        role = self.role(who)
         actor = str(who)
-        if permission not in PERMISSIONS.get(role, frozenset()):
+        if not self.can(who, permission):
+            held = " and ".join(sorted(self.roles(who)))
+            hint = (
+                "validating needs the validator role (MLOpsConfig.roles) or the custom:mlops:validate hub scope"
+                if permission == "validate"
+                else "ask an admin for a role with that right (MLOpsConfig.roles)"
+            )
             raise self.refuse(
                 action,
                 actor,
                 owner,
                 target,
-                f"{actor!r} has the {role} role, which may not {action.replace('_', ' ')} ({target}); "
-                "ask an admin for a role with that right (MLOpsConfig.roles).",
+                f"{actor!r} has the {held} role, which may not {action.replace('_', ' ')} ({target}); {hint}.",
             )
         if permission != "read" and not self.may_use(who, owner, deployment):
             raise self.refuse(

@@ -393,7 +393,9 @@ def logging_evidence(
         )
     entries = ledger.events(f"deployment/{deployment}", since=start, until=end, limit=1_000_000)
     chain = ledger.verify()
-    applied = float(config.inference_log_retention_days)
+    # The writer purges a deployment by its own declaration when there is one, else by the default.
+    declared = retention.inference_log_days
+    applied = float(config.inference_log_retention_days) if declared is None else float(declared)
     return LoggingEvidence(
         deployment=deployment,
         start=start,
@@ -404,9 +406,7 @@ def logging_evidence(
         retention_days_applied=applied,
         retention_days_declared=retention.inference_log_days,
         ledger_retention_days=retention.ledger_days,
-        retention_meets_minimum=_keeps(applied)
-        and _keeps(retention.inference_log_days)
-        and _keeps(retention.ledger_days),
+        retention_meets_minimum=_keeps(applied) and _keeps(retention.ledger_days),
         first_use=datetime.fromtimestamp(first, UTC) if first is not None else None,
         last_use=datetime.fromtimestamp(last, UTC) if last is not None else None,
         requests=int(count),

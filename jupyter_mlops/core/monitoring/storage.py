@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from sqlalchemy import and_, delete, func, insert, literal, select, update
+from sqlalchemy import and_, delete, func, insert, literal, select, true, update
 from sqlalchemy.engine import Engine
 
 from ..store import schema
@@ -192,15 +192,26 @@ class MonitoringStore:
         if not changed:
             conn.execute(insert(MonitoringCounterRow).values(deployment=deployment, logged=logged, dropped=dropped))
 
-    def purge(self, before: float) -> int:
-        """Delete log records older than ``before`` (epoch seconds): the retention policy."""
+    def purge(self, before: float, *, only: str | None = None, keep: Sequence[str] = ()) -> int:
+        """Delete log records older than ``before`` (epoch seconds): the retention policy.
+
+        ``only`` limits the purge to one deployment; ``keep`` spares deployments with a retention of their own.
+        """
+
+        def scoped(table: Any) -> Any:
+            if only is not None:
+                return table.deployment == only
+            return table.deployment.not_in(list(keep)) if keep else true()
+
         with self.engine.begin() as conn:
-            removed = conn.execute(delete(InferenceRequestRow).where(InferenceRequestRow.time < before)).rowcount
-            conn.execute(delete(InferenceBatchRow).where(InferenceBatchRow.end_time < before))
+            r = InferenceRequestRow
+            removed = conn.execute(delete(r).where(and_(r.time < before, scoped(r)))).rowcount
+            conn.execute(delete(InferenceBatchRow).where(and_(InferenceBatchRow.end_time < before,
+                                                              scoped(InferenceBatchRow))))  # fmt: skip
             # Batches straddling the cut-off keep only their recent rows (old payloads must not survive).
             b = InferenceBatchRow
             straddling = conn.execute(
-                select(b.id, b.payload).where(and_(b.start_time < before, b.end_time >= before))
+                select(b.id, b.payload).where(and_(b.start_time < before, b.end_time >= before, scoped(b)))
             ).all()
             for batch_id, blob in straddling:
                 kept = _tables_to_frame([decode_table(blob)], before, float("inf"))
@@ -209,7 +220,7 @@ class MonitoringStore:
                     .where(b.id == batch_id)
                     .values(payload=encode_table(kept), start_time=float(kept["time"].min()), n_rows=len(kept))
                 )
-            conn.execute(delete(FeedbackRow).where(FeedbackRow.received_at < before))
+            conn.execute(delete(FeedbackRow).where(and_(FeedbackRow.received_at < before, scoped(FeedbackRow))))
         return int(removed or 0)
 
     # --- reading ----------------------------------------------------------------------------------------------

@@ -323,7 +323,58 @@ async function openDetail(name) {
   $('detail').showModal();
 }
 
+// The "Model risk" panel: registered models by risk tier, reviews overdue and production models never
+// validated (issue 17), from the service's risk summary.
+function renderRisk(r) {
+  // the default scale first (highest risk first), then any other tier, models without a tier last
+  const order = t =>
+    t === 'unassigned' ? 99 : ['high', 'medium', 'low'].indexOf(t) + 1 || 50;
+  const tiers = Object.entries(r.by_tier).sort(
+    ([a], [b]) => order(a) - order(b) || a.localeCompare(b)
+  );
+  $('risk-cards').replaceChildren(
+    card('risk_models', r.models, 'registered models'),
+    ...tiers.map(([tier, n]) =>
+      card(
+        `tier_${tier}`,
+        n,
+        `${tier} risk`,
+        tier === 'high' && n ? 'amber' : ''
+      )
+    ),
+    card(
+      'review_overdue',
+      r.review_overdue,
+      'review overdue',
+      r.review_overdue ? 'red' : ''
+    ),
+    card(
+      'production_never_validated',
+      r.production_never_validated,
+      'in production, never validated',
+      r.production_never_validated ? 'red' : ''
+    )
+  );
+  const lists = [];
+  if (r.overdue.length) {
+    lists.push(`Review overdue: ${r.overdue.join(', ')}`);
+  }
+  if (r.never_validated.length) {
+    lists.push(`Never validated: ${r.never_validated.join(', ')}`);
+  }
+  $('risk-lists').textContent = lists.join(' · ');
+}
+
+async function refreshRisk() {
+  try {
+    renderRisk(await api('api/risk'));
+  } catch (error) {
+    $('risk-lists').textContent = `Model risk unavailable: ${error.message}`;
+  }
+}
+
 async function refresh() {
+  refreshRisk();
   try {
     const [summary, page] = await Promise.all([
       api('api/summary'),
@@ -360,6 +411,10 @@ document.querySelectorAll('th[data-sort]').forEach(th =>
 );
 // Downloads and the report carry the token too (the hub checks it on anything that is not a plain page view).
 $('export-csv').href = `api/export.csv?_xsrf=${encodeURIComponent(XSRF)}`;
+for (const format of ['csv', 'pdf']) {
+  $(`risk-${format}`).href =
+    `api/risk/inventory.${format}?_xsrf=${encodeURIComponent(XSRF)}`;
+}
 const token = el('input');
 Object.assign(token, { type: 'hidden', name: '_xsrf', value: XSRF });
 $('report-form').append(token);
