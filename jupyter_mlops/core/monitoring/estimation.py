@@ -72,8 +72,14 @@ class Estimation:
             "reason": self.reason,
             "method": self.method,
             "rows": self.rows,
-            "summary": {m: v["estimate"] for m, v in self.summary.items() if v.get("estimate") is not None},
+            "summary": self.summary,
         }
+
+    def estimates(self) -> dict[str, float]:
+        """The window's estimate of each metric (for the health score and alert rules); empty when unavailable."""
+        if not self.available:
+            return {}
+        return {m: float(v["estimate"] or 0.0) for m, v in self.summary.items() if v.get("estimate") is not None}
 
 
 def unavailable(reason: str) -> Estimation:

@@ -208,6 +208,15 @@ class EstimatedPerformancePoint(_Record):
     realized: float | None = None
 
 
+class EstimatedValue(_Record):
+    """One metric estimated over a whole window: the estimate, its 95 % band, and the realized value from feedback."""
+
+    estimate: float
+    lower: float | None
+    upper: float | None
+    realized: float | None = None
+
+
 class EstimationStatus(_Record):
     """Whether performance can be estimated without labels, why not, and the window's estimates per metric."""
 
@@ -215,7 +224,7 @@ class EstimationStatus(_Record):
     reason: str = ""
     method: str | None = None  # "CBPE" (classifiers) or "DLE" (regressors)
     rows: int = 0
-    summary: dict[str, float] = {}
+    summary: dict[str, EstimatedValue] = {}
 
 
 class MonitoringReportData(_Record):
@@ -301,6 +310,7 @@ def monitoring_models() -> list[type[BaseModel]]:
         OpsSummary,
         PerformancePoint,
         EstimatedPerformancePoint,
+        EstimatedValue,
         EstimationStatus,
         MonitoringReportData,
         VersionEvidence,

@@ -151,7 +151,7 @@ class MonitoringReport:
         if not estimation.available:
             parts.append(f"<p>Estimated performance: {html.escape(estimation.reason)}</p>")
         elif estimation.summary:
-            shown = ", ".join(f"{k} {v:.3g}" for k, v in estimation.summary.items())
+            shown = ", ".join(f"{k} {v.estimate:.3g}" for k, v in estimation.summary.items())
             parts.append(f"<p>Estimated performance without labels ({estimation.method}): {html.escape(shown)}</p>")
         if (self.data["drift"] or {}).get("message"):
             parts.append(f"<p>{html.escape(self.data['drift']['message'])}</p>")

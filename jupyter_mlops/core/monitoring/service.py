@@ -274,7 +274,7 @@ class Monitoring:
             ops=snap["summary"],
             drift=snap["drift"],
             performance=snap["performance_summary"],
-            estimated=estimated.status()["summary"] if estimated is not None and estimated.available else None,
+            estimated=estimated.estimates() if estimated is not None else None,
             latency_objective_ms=float(self.config.latency_objective_ms),
             error_budget=_ERROR_BUDGET,
         )
