@@ -11,7 +11,6 @@ would flatter it. A reference made mostly of training rows is refused.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import tempfile
 import threading
@@ -136,22 +135,29 @@ def check_reference(
 
 
 def _refuse_training_rows(frame: pd.DataFrame, training: Any) -> None:
+    overlap = _training_overlap(frame, training)
+    if overlap > MAX_TRAINING_OVERLAP:
+        raise InvalidRequest(
+            f"{overlap:.0%} of the reference rows are training rows: a reference must be held out (rows the "
+            "model did not train on), or its estimates would flatter the model."
+        )
+
+
+def _training_overlap(frame: pd.DataFrame, training: Any) -> float:
+    """The share of reference rows found among the training rows (0 when they cannot be compared)."""
     if training is None:
-        return
-    with contextlib.suppress(Exception):  # a training set we cannot hash is simply not compared
+        return 0.0
+    try:
         train = training if isinstance(training, pd.DataFrame) else pd.DataFrame(np.asarray(training))
         train = train.copy()
         train.columns = [str(c) for c in train.columns]
         if list(train.columns) != list(frame.columns):
-            return
+            return 0.0
         seen = set(pd.util.hash_pandas_object(train, index=False).to_numpy().tolist())
-        ref_hashes = pd.util.hash_pandas_object(frame, index=False).to_numpy()
-        overlap = float(np.mean([h in seen for h in ref_hashes.tolist()]))
-        if overlap > MAX_TRAINING_OVERLAP:
-            raise InvalidRequest(
-                f"{overlap:.0%} of the reference rows are training rows: a reference must be held out (rows the "
-                "model did not train on), or its estimates would flatter the model."
-            )
+        hashes = pd.util.hash_pandas_object(frame, index=False).to_numpy().tolist()
+    except Exception:  # a training set we cannot hash is simply not compared
+        return 0.0
+    return float(np.mean([h in seen for h in hashes])) if hashes else 0.0
 
 
 def store_reference(registry: Registry, version: ModelVersion, features: pd.DataFrame, labels: pd.Series) -> None:
