@@ -6,13 +6,20 @@ the daemon without labels; the test alone knows the true labels and computes the
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+from IPython.core.error import UsageError
+from IPython.core.getipython import get_ipython
+from IPython.testing.globalipapp import start_ipython
 from sklearn.datasets import load_breast_cancer, make_classification
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.metrics import accuracy_score, mean_absolute_error
@@ -293,3 +300,66 @@ async def test_rest_report_carries_estimates(classifier: Scenario, api: Any) -> 
     assert body["estimation"]["available"] is True and body["estimation"]["method"] == "CBPE"
     point = body["estimated_performance"][0]
     assert set(point) == {"time", "metric", "estimate", "lower", "upper", "realized"}
+
+
+# --- the doors: magic and CLI -----------------------------------------------------------------------------------
+
+
+def test_magic_register_with_reference(monitored: Monitored) -> None:
+    from jupyter_mlops.core import api
+
+    start_ipython()  # the process-wide test shell, shared with other modules
+    shell = get_ipython()
+    shell.run_line_magic("load_ext", "jupyter_mlops")
+    previous, api._default = api._default, monitored.mlops
+    try:
+        rng = np.random.default_rng(8)
+        X = pd.DataFrame(rng.normal(size=(400, 2)), columns=["m", "n"])
+        y = (X["m"] > 0).astype(int)
+        shell.user_ns.update(
+            clf=LogisticRegression().fit(X[:200], y[:200]),
+            Xt=X[:200],
+            yt=y[:200],
+            ref=(X[200:], y[200:]),
+            ref_table=X[200:].assign(truth=y[200:]),
+            ref_unlabelled=X[200:],
+        )
+        name = _unique("estim-magic")
+        shell.run_line_magic("register", f"clf --name {name} --X Xt --y yt --reference ref")
+        shell.run_line_magic("register", f"clf --name {name} --X Xt --y yt --reference ref_table --label-column truth")
+        tags = [v.tags.get("mlops.reference", "") for v in monitored.mlops.registry.versions(name)]
+        assert len(tags) == 2 and all(REFERENCE_ARTIFACT in t for t in tags)
+        with pytest.raises(UsageError, match="no labels"):
+            shell.run_line_magic("register", f"clf --name {name} --X Xt --y yt --reference ref_unlabelled")
+    finally:
+        api._default = previous
+
+
+def test_cli_register_with_reference_file(monitored: Monitored, classifier: Scenario, tmp_path: Path) -> None:
+    run_id = monitored.mlops.registry.versions(classifier.model_name)[0].run_id
+    rng = np.random.default_rng(9)
+    table = pd.DataFrame(rng.normal(size=(300, len(FEATURES))), columns=FEATURES).assign(label=rng.integers(0, 2, 300))
+    good, wrong = tmp_path / "ref.csv", tmp_path / "wrong.csv"
+    table.to_csv(good, index=False)
+    table.rename(columns={"f5": "f9"}).to_csv(wrong, index=False)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER_MLOPS_", "MLFLOW_"))},
+        "JUPYTER_MLOPS_DATA_DIR": monitored.config.data_dir,
+    }
+    script = str(Path(sys.executable).parent / "jupyter-mlops")
+    name = _unique("estim-cli")
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([script, "register", f"runs:/{run_id}/model", "--name", name, *args],
+                              capture_output=True, text=True, env=env, timeout=300)  # fmt: skip
+
+    done = run("--reference", str(good), "--label-column", "label")
+    assert done.returncode == 0, done.stderr
+    tags = monitored.mlops.registry.versions(name)[0].tags
+    assert REFERENCE_ARTIFACT in tags["mlops.reference"]
+    refused = run("--reference", str(wrong), "--label-column", "label")
+    assert refused.returncode == 2 and "missing ['f5']" in refused.stderr and "'f9'" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    unlabelled = run("--reference", str(good))
+    assert unlabelled.returncode == 2 and "no labels" in unlabelled.stderr
+    assert len(monitored.mlops.registry.versions(name)) == 1  # the refused ones registered nothing

@@ -215,3 +215,23 @@ def _read(registry: Registry, model_name: str, version: str) -> Reference | None
         return None
     labels = table.pop(LABEL_COLUMN)
     return Reference(features=table, labels=labels)
+
+
+def split_labelled(table: Any, label_column: str | None) -> tuple[pd.DataFrame, pd.Series]:
+    """A labelled table (features + one label column) as the pair ``(X_ref, y_ref)`` that ``register`` takes.
+
+    For the doors that read a reference from one table (a CSV file, a notebook DataFrame).
+    """
+    if not isinstance(table, pd.DataFrame):
+        raise InvalidRequest("A reference table must be a DataFrame with the features and a label column.")
+    if not label_column:
+        raise InvalidRequest(
+            "The reference set has no labels: name its label column (--label-column COL), the true label of each row."
+        )
+    if label_column not in table.columns:
+        shown = [str(c) for c in table.columns[:20]]
+        raise InvalidRequest(
+            f"The reference has no label column {label_column!r}: its columns are {shown}. Name the column that "
+            "holds the true labels."
+        )
+    return table.drop(columns=[label_column]), table[label_column]
