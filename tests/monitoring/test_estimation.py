@@ -363,3 +363,26 @@ def test_cli_register_with_reference_file(monitored: Monitored, classifier: Scen
     unlabelled = run("--reference", str(good))
     assert unlabelled.returncode == 2 and "no labels" in unlabelled.stderr
     assert len(monitored.mlops.registry.versions(name)) == 1  # the refused ones registered nothing
+
+
+async def test_rest_register_with_reference(monitored: Monitored, classifier: Scenario, api: Any) -> None:
+    run_id = monitored.mlops.registry.versions(classifier.model_name)[0].run_id
+    rng = np.random.default_rng(10)
+    rows = pd.DataFrame(rng.normal(size=(100, len(FEATURES))), columns=FEATURES).assign(y=rng.integers(0, 2, 100))
+    name = _unique("estim-rest")
+    table = rows.to_dict(orient="split", index=False)
+    body = {"uri": f"runs:/{run_id}/model", "reference": table, "label_column": "y"}
+    # a reference with other columns than the signature: 400 naming them, nothing registered
+    wrong = rows.rename(columns={"f0": "zz"}).to_dict(orient="split", index=False)
+    status, answer = await api("POST", "models", name, "versions", body={**body, "reference": wrong})
+    assert status == 400 and "missing ['f0']" in answer["message"] and "'zz'" in answer["message"], answer
+    # a reference without labels: 400 saying so
+    status, answer = await api("POST", "models", name, "versions", body={**body, "label_column": None})
+    assert status == 400 and "no labels" in answer["message"], answer
+    status, answer = await api("POST", "models", name, "versions", body={**body, "label_column": "truth"})
+    assert status == 400 and "'truth'" in answer["message"], answer
+    assert not [m for m in monitored.mlops.models(filter=name).items if m.name == name]
+    # a good one: 201, the version carries its reference
+    status, answer = await api("POST", "models", name, "versions", body=body)
+    assert status == 201, answer
+    assert REFERENCE_ARTIFACT in answer["tags"]["mlops.reference"]

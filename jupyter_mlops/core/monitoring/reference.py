@@ -235,3 +235,10 @@ def split_labelled(table: Any, label_column: str | None) -> tuple[pd.DataFrame, 
             "holds the true labels."
         )
     return table.drop(columns=[label_column]), table[label_column]
+
+
+def from_split(columns: list[str], data: list[list[Any]], label_column: str | None) -> tuple[pd.DataFrame, pd.Series]:
+    """A reference sent as ``{"columns", "data"}`` rows (REST) as ``(X_ref, y_ref)``, split on its label column."""
+    if any(len(row) != len(columns) for row in data):
+        raise InvalidRequest(f"Every reference row must have {len(columns)} values, one per column in 'columns'.")
+    return split_labelled(pd.DataFrame(data, columns=columns), label_column)
