@@ -385,4 +385,5 @@ async def test_rest_register_with_reference(monitored: Monitored, classifier: Sc
     # a good one: 201, the version carries its reference
     status, answer = await api("POST", "models", name, "versions", body=body)
     assert status == 201, answer
-    assert REFERENCE_ARTIFACT in answer["tags"]["mlops.reference"]
+    stored = monitored.mlops.registry.version(name, answer["version"])
+    assert REFERENCE_ARTIFACT in stored.tags["mlops.reference"]
