@@ -214,7 +214,7 @@ export interface MonitoringReportData {
   health: DeploymentHealth;
   alerts: Alert[];
   dropped_records: number;
-  estimated_performance?: EstimatedPerformancePoint[];
+  estimated_performance?: EstimatedPerformancePoint[] | null;
   estimation?: EstimationStatus | null;
 }
 

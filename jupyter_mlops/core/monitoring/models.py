@@ -243,7 +243,7 @@ class MonitoringReportData(_Record):
     health: DeploymentHealth
     alerts: list[Alert]
     dropped_records: int
-    estimated_performance: list[EstimatedPerformancePoint] = []
+    estimated_performance: list[EstimatedPerformancePoint] | None = None  # None in reports made before estimation
     estimation: EstimationStatus | None = None
 
 
