@@ -582,6 +582,9 @@ class Monitoring:
         if report.health.score is not None:
             metrics["health_score"] = float(report.health.score)
         metrics.update({k: float(v) for k, v in report.data["performance_summary"].items()})
+        estimation = report.estimation
+        if estimation.available:
+            metrics.update({f"{estimations.ESTIMATED_PREFIX}{k}": v.estimate for k, v in estimation.summary.items()})
         self.mlops.registry.log_run_metrics(run_id, metrics, int(time.time() * 1000))
         return run_id
 
