@@ -216,7 +216,7 @@ def test_breast_cancer_estimate_error() -> None:
     # live: held-out rows with large tumours (a covariate shift on "mean radius")
     live_mask = X.iloc[hold]["mean radius"].to_numpy() > np.quantile(X["mean radius"], 0.3)
     live, truth = X.iloc[hold][live_mask], y[hold][live_mask]
-    estimate, lower, upper = estimator.estimate(live)["accuracy"]
+    estimate, lower, upper = estimator.adapted(live).estimate(live)["accuracy"]  # as the monitor does per window
     realized = accuracy_score(truth, model.predict(live))
     assert estimate is not None and lower is not None and upper is not None
     print(

@@ -5,7 +5,10 @@ regression of the true class on each class score), so a live row's calibrated pr
 label is. The expected confusion matrix of a bucket of live rows, ``E[C[k, l]] = sum_i P(y_i = k) [pred_i = l]``,
 gives accuracy, precision, recall and F1; ROC AUC is the expected share of correctly ordered (positive, negative)
 pairs, weighted by ``P(y_i = 1) P(y_j = 0)``. Scores come from the model's own ``predict_proba`` on the logged inputs,
-so it works whatever the deployment answers (labels or probabilities).
+so it works whatever the deployment answers (labels or probabilities). The calibration is importance-weighted
+towards each window's live rows: a classifier telling reference rows from live ones gives each reference row the
+weight ``P(live | x) / P(reference | x)``, so the calibration is the one of the live distribution under a covariate
+shift (the rows moved, the relation between features and labels did not), not only the reference's.
 
 Regressors, direct loss estimation (DLE): two loss models (gradient boosting on the features and the prediction)
 fitted on the reference set's absolute and squared errors estimate each live row's error; their bucket means give
@@ -21,6 +24,7 @@ Everything here is plain numpy/pandas/scikit-learn; MLflow is only used to load 
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 from dataclasses import dataclass, field
@@ -42,6 +46,8 @@ ESTIMATED_PREFIX = "estimated_"
 BOOTSTRAP_CALIBRATIONS = 20
 DRAWS_PER_CALIBRATION = 10
 MIN_BUCKET_ROWS = 10
+MIN_ADAPT_ROWS = 100  # live rows needed before the calibration is reweighted towards them
+MAX_WEIGHT_RATIO = 20.0  # importance weights clipped at this multiple of their median
 Z95 = 1.959964
 
 
@@ -191,27 +197,44 @@ class ClassifierEstimator:
             unknown = sorted({_label_key(v) for v in reference.labels} - set(self.classes))[:5]
             raise ValueError(f"reference labels {unknown} are not classes of the model ({self.classes[:10]})")
         self.k = len(self.classes)
-        scores = self.scores(reference.features)
-        rng = np.random.default_rng(seed)
-        self.calibration = self._fit(scores, truth)
-        n = len(truth)
-        self.replicas = [
-            self._fit(scores[idx], truth[idx]) for idx in (rng.integers(0, n, n) for _ in range(BOOTSTRAP_CALIBRATIONS))
-        ]
         self.seed = seed
+        self.reference = reference.features
+        self.reference_scores = self.scores(reference.features)
+        self.truth = truth
+        self.calibration, self.replicas = self._calibrations(None)
+
+    def _calibrations(self, weights: np.ndarray | None) -> tuple[list[Any], list[list[Any]]]:
+        """The calibration maps on the whole reference, and on bootstrap resamples of it (for the bands)."""
+        scores, truth = self.reference_scores, self.truth
+        rng = np.random.default_rng(self.seed)
+        n = len(truth)
+        replicas = [
+            self._fit(scores[idx], truth[idx], None if weights is None else weights[idx])
+            for idx in (rng.integers(0, n, n) for _ in range(BOOTSTRAP_CALIBRATIONS))
+        ]
+        return self._fit(scores, truth, weights), replicas
+
+    def adapted(self, live: pd.DataFrame) -> ClassifierEstimator:
+        """A copy calibrated on the reference reweighted towards the live rows' distribution (covariate shift)."""
+        weights = shift_weights(self.reference, live)
+        if weights is None:
+            return self
+        clone = copy.copy(self)
+        clone.calibration, clone.replicas = self._calibrations(weights)
+        return clone
 
     def scores(self, features: pd.DataFrame) -> np.ndarray:
         """The model's class probabilities (rows x classes)."""
         return np.asarray(self.model.predict_proba(features), dtype=float).reshape(len(features), -1)
 
-    def _fit(self, scores: np.ndarray, truth: np.ndarray) -> list[Any]:
+    def _fit(self, scores: np.ndarray, truth: np.ndarray, weights: np.ndarray | None = None) -> list[Any]:
         from sklearn.isotonic import IsotonicRegression
 
         columns = [1] if self.k == 2 else list(range(self.k))
         maps = []
         for k in columns:
             iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
-            iso.fit(scores[:, k], (truth == k).astype(float))
+            iso.fit(scores[:, k], (truth == k).astype(float), sample_weight=weights)
             maps.append(iso)
         return maps
 
@@ -334,6 +357,30 @@ class ClassifierEstimator:
         except ValueError:  # one class only among the labels: AUC is undefined
             out["roc_auc"] = None
         return {m: (None if v is None or not np.isfinite(v) else float(v)) for m, v in out.items()}
+
+
+def _numeric(frame: pd.DataFrame) -> np.ndarray:
+    return frame.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+
+
+def shift_weights(reference: pd.DataFrame, live: pd.DataFrame, *, seed: int = 0) -> np.ndarray | None:
+    """Importance weights of the reference rows towards the live rows' distribution, mean 1 (None: too few rows).
+
+    A shallow gradient-boosted classifier tells reference rows from live ones; a reference row's weight is its odds
+    of being live, clipped at ``MAX_WEIGHT_RATIO`` times the median so a few rows cannot carry the estimate.
+    """
+    if len(live) < MIN_ADAPT_ROWS:
+        return None
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    inputs = np.vstack([_numeric(reference), _numeric(live)])
+    source = np.concatenate([np.zeros(len(reference)), np.ones(len(live))])
+    domain = HistGradientBoostingClassifier(max_iter=60, max_depth=3, min_samples_leaf=50, random_state=seed)
+    domain.fit(inputs, source)
+    p = np.clip(domain.predict_proba(inputs[: len(reference)])[:, 1], 1e-3, 1 - 1e-3)
+    weights = p / (1.0 - p)
+    weights = np.minimum(weights, MAX_WEIGHT_RATIO * float(np.median(weights)))
+    return np.asarray(weights / weights.mean(), dtype=float)
 
 
 # --- regressors: direct loss estimation ----------------------------------------------------------------------------
@@ -464,6 +511,11 @@ def estimate_window(
     if live.empty:
         result.reason = "No logged inputs in this window yet."
         return result
+    if isinstance(estimator, ClassifierEstimator):
+        try:
+            estimator = estimator.adapted(live[columns])
+        except Exception as exc:  # the reference's own calibration still stands
+            log.warning("Calibration not reweighted towards the live rows: %s", exc)
     buckets = ((live["time"].to_numpy(dtype=float) - start) // step).astype(int)
     realized_by_bucket: dict[int, dict[str, float | None]] = {}
     realized_all: dict[str, float | None] = {}
