@@ -68,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", required=True, help="Registered model name.")
     p.add_argument("--alias", help="Point this alias at the new version.")
     p.add_argument("--description", help="Description of the version.")
+    p.add_argument("--reference", metavar="FILE.csv", help="Labelled held-out rows, to estimate performance.")
+    p.add_argument("--label-column", metavar="COL", help="The label column of the --reference file.")
     _json(p)
     p = add("alias", c.alias, "Move or remove a model alias.")
     alias_sub = p.add_subparsers(dest="alias_cmd", metavar="set|rm", parser_class=_Parser)

@@ -97,10 +97,24 @@ def register(mlops: Any, args: Any) -> Output:
     """Register a runs:/ or models:/ URI as a new version."""
     if not args.uri.startswith(("runs:/", "models:/")):
         raise UsageProblem(f"{args.uri!r} is not a runs:/ or models:/ URI, e.g. runs:/<run_id>/model.")
-    version = mlops.register(args.uri, args.name, alias=args.alias, description=args.description)
+    reference = _reference(args.reference, args.label_column) if args.reference else None
+    version = mlops.register(args.uri, args.name, alias=args.alias, description=args.description, reference=reference)
     if args.json:
         return Output(render.dumps(render.version_shape(version)))
     return Output(f"Registered {version.name} version {version.version} ({version.uri}).")
+
+
+def _reference(path: str, label_column: str | None) -> Any:
+    """The labelled reference CSV as (X_ref, y_ref), split on its label column."""
+    import pandas as pd
+
+    from ..core.monitoring.reference import split_labelled
+
+    try:
+        table = pd.read_csv(path)
+    except (OSError, ValueError) as exc:
+        raise UsageProblem(f"Cannot read the reference file {path!r}: {exc}") from None
+    return split_labelled(table, label_column)
 
 
 def alias(mlops: Any, args: Any) -> Output:

@@ -88,10 +88,11 @@ def register(
     params: dict[str, Any] | None = None,
     metrics: dict[str, float] | None = None,
     notebook: str | None = None,
+    reference: Any = None,
 ) -> ModelVersion:
     return client().register(
         model, name, X, y, alias=alias, description=description, tags=tags, params=params, metrics=metrics,
-        notebook=notebook,
+        notebook=notebook, reference=reference,
     )  # fmt: skip
 
 

@@ -53,6 +53,7 @@ class MLOpsAPI(Protocol):
         params: dict[str, Any] | None = None,
         metrics: dict[str, float] | None = None,
         notebook: str | None = None,
+        reference: Any = None,
     ) -> ModelVersion:
         """Register a model as a new version of ``name`` in the MLflow registry.
 
@@ -70,12 +71,17 @@ class MLOpsAPI(Protocol):
             params: Extra run parameters (an estimator's ``get_params`` are logged anyway).
             metrics: Extra run metrics.
             notebook: The notebook path to record (default: the kernel's session name).
+            reference: A labelled reference set ``(X_ref, y_ref)``: held-out rows the model did not train on,
+                with the model's input columns and their true labels. Stored with the version
+                (``mlops/reference.parquet``), it lets monitoring estimate performance without live labels
+                (``monitor(name).estimated_performance``). Without it, estimates are reported unavailable.
 
         Returns:
             The new version.
 
         Raises:
-            InvalidRequest: A bad name or alias, or a model that fails to predict on X.
+            InvalidRequest: A bad name or alias, a model that fails to predict on X, or a reference whose columns
+                differ from the model's (named), that has no labels, or that is made of training rows.
             Forbidden: The principal's role may not register.
         """
         ...

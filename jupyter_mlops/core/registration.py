@@ -1,7 +1,7 @@
 """What a registration derives from an in-memory model.
 
-Signature, input example, parameters, training metrics, and the seeded training sample the deploy-time parity gate
-replays.
+Signature, input example, parameters, training metrics, the seeded training sample the deploy-time parity gate
+replays, and the labelled reference set that performance is estimated from when live labels are missing.
 
 Everything but the signature is best effort: a model without ``get_params`` or ``score`` registers all the same.
 """
@@ -14,6 +14,7 @@ from typing import Any
 from .errors import InvalidRequest
 from .models import ModelVersion
 from .monitoring import baseline as baselines
+from .monitoring import reference as references
 from .registry import Registry
 
 log = logging.getLogger(__name__)
@@ -116,3 +117,43 @@ def record_parity_sample(registry: Registry, version: ModelVersion, X: Any, rows
         registry.set_version_tags(version.name, version.version, {"mlops.data.parity_sample": tag})
     except Exception as exc:
         log.warning("No parity sample for %s/%s: %s", version.name, version.version, exc)
+
+
+def input_columns(registry: Registry, model: Any, X: Any) -> list[str] | None:
+    """The model's named input columns: X's columns, else the signature of a ``runs:/``/``models:/`` URI."""
+    if X is not None:
+        return [str(c) for c in X.columns] if hasattr(X, "columns") else None
+    if not isinstance(model, str):
+        return None
+    import mlflow
+
+    try:
+        with registry.fluent():
+            info = mlflow.models.get_model_info(model)
+    except Exception:  # the URI itself is checked (and refused with its own message) when it is registered
+        return None
+    if info.signature is None:
+        return None
+    signature = {k: v for k, v in info.signature.to_dict().items()}
+    import json
+
+    parsed = {k: json.loads(v) if isinstance(v, str) else v for k, v in signature.items()}
+    return references.signature_columns(parsed)
+
+
+def check_reference(registry: Registry, model: Any, X: Any, reference: Any) -> tuple[Any, Any] | None:
+    """The labelled reference set checked before anything is logged (None when none was given).
+
+    Raises:
+        InvalidRequest: Columns other than the model's (naming the missing and extra ones), no labels, a label
+            count that differs from the row count, or rows the model trained on.
+    """
+    if reference is None:
+        return None
+    return references.check_reference(reference, input_columns(registry, model, X), training=X)
+
+
+def record_reference(registry: Registry, version: ModelVersion, checked: tuple[Any, Any] | None) -> None:
+    """Store a checked reference set as an artifact of the version's run (``mlops/reference.parquet``)."""
+    if checked is not None:
+        references.store_reference(registry, version, checked[0], checked[1])

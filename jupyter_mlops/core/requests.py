@@ -22,6 +22,23 @@ class AliasRequest(_Body):
     version: StrictStr | int
 
 
+class ReferenceTable(_Body):
+    """A labelled reference set in MLflow's ``dataframe_split`` layout: column names and rows (one holds labels)."""
+
+    columns: list[StrictStr]
+    data: list[list[Any]]
+
+
+class RegisterRequest(_Body):
+    """``POST /models/{name}/versions``: register a ``runs:/``/``models:/`` URI, optionally with a reference set."""
+
+    uri: StrictStr
+    alias: StrictStr | None = None
+    description: StrictStr | None = None
+    reference: ReferenceTable | None = None
+    label_column: StrictStr | None = None
+
+
 class TrafficRequest(_Body):
     """``PUT /deployments/{name}/traffic``: weights by variant name or role (checked by the facade)."""
 

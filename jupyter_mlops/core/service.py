@@ -168,10 +168,12 @@ class MLOps(GovernanceOperations, MonitoringOperations, RiskOperations):
         params: dict[str, Any] | None = None,
         metrics: dict[str, float] | None = None,
         notebook: str | None = None,
+        reference: Any = None,
     ) -> ModelVersion:
         name = validation.model_name(name)
         alias = validation.alias(alias) if alias else None
         self._authorize("register", Resource.model(name))
+        checked = registration.check_reference(self.registry, model, X, reference)  # refused before anything is logged
         all_tags = {**lineage.capture(X, notebook=notebook, user=self.principal.name), **(tags or {})}
         version = registration.log_version(
             self.registry, model, name, X, y, tags=all_tags, description=description, params=params, metrics=metrics
@@ -180,6 +182,7 @@ class MLOps(GovernanceOperations, MonitoringOperations, RiskOperations):
             self.monitoring.record_baseline(version, model, X)  # training profile, an artifact of the version's run
             # governance: training rows the parity gate replays at deploy
             registration.record_parity_sample(self.registry, version, X, self.config.parity_sample_rows)
+        registration.record_reference(self.registry, version, checked)  # labelled held-out rows, for estimates
         self._audit("register", Resource.model(name, version=version.version), None, version_state(version))
         if alias:
             version = self.set_alias(name, alias, version.version)

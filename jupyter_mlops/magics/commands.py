@@ -76,6 +76,9 @@ class MLOpsMagics(Magics):
     @argument("--y", dest="y", help="Variable holding the training target.")
     @argument("--alias", "-a", help="Alias to point at the new version, e.g. champion.")
     @argument("--description", "-d", help="Description of the version.")
+    @argument("--reference", "-r", help="Variable holding a labelled held-out set (X_ref, y_ref), or a DataFrame "
+              "with --label-column, to estimate performance without live labels.")  # fmt: skip
+    @argument("--label-column", help="The label column of a --reference DataFrame.")
     @line_magic
     def register(self, line: str) -> VersionView:
         """Register a model from this notebook in the MLflow registry (``%register model --name churn --X X``)."""
@@ -90,8 +93,18 @@ class MLOpsMagics(Magics):
                 self._variable(args.y, "--y"),
                 alias=args.alias,
                 description=args.description,
+                reference=self._reference(args),
             )
         return VersionView(version)
+
+    def _reference(self, args: Any) -> Any:
+        """The --reference variable: a pair (X_ref, y_ref), or a DataFrame split on --label-column."""
+        reference = self._variable(args.reference, "--reference")
+        if reference is None or isinstance(reference, (tuple, list)):
+            return reference
+        from ..core.monitoring.reference import split_labelled
+
+        return split_labelled(reference, args.label_column)  # called under _usage_errors: a mistake is one line
 
     @magic_arguments()
     @argument("model", help="NAME, NAME/VERSION or NAME@ALIAS.")

@@ -181,7 +181,7 @@ class ModelHandler(MLOpsHandler):
 
 
 class VersionsHandler(MLOpsHandler):
-    """``GET /models/{name}/versions``: every version of a model, newest first."""
+    """``GET /models/{name}/versions``: every version, newest first; ``POST``: register a URI as a new version."""
 
     @web.authenticated
     @authorized
@@ -189,6 +189,29 @@ class VersionsHandler(MLOpsHandler):
         """The model's versions as a page."""
         versions = await self.call(self.mlops.versions, name)
         self.send({"items": versions, "next_page_token": None, "total": len(versions)})
+
+    @web.authenticated
+    @authorized
+    async def post(self, name: str) -> None:
+        """Register ``uri`` as a new version (201), with an optional labelled ``reference`` and its ``label_column``."""
+        body = self.parse_body(
+            requests.RegisterRequest,
+            'Send {"uri": "runs:/RUN_ID/model"}, optionally with "reference": {"columns": [...], "data": [[...]]} '
+            'and "label_column": "y".',
+        )
+        mlops = self.mlops
+
+        def register() -> Any:
+            reference = None
+            if body.reference is not None:
+                from ..core.monitoring.reference import from_split
+
+                reference = from_split(body.reference.columns, body.reference.data, body.label_column)
+            return mlops.register(body.uri, name, alias=body.alias, description=body.description, reference=reference)
+
+        version = await self.call(register)
+        self.set_header("Location", f"{self.request.path.rstrip('/')}/{version.version}")
+        self.send(version, status=201)
 
 
 class ModelVersionHandler(MLOpsHandler):

@@ -161,6 +161,42 @@ export interface PerformancePoint {
 }
 
 /**
+ * One metric in one time bucket estimated without labels, its 95 % band, and
+ * the realized value from feedback.
+ */
+export interface EstimatedPerformancePoint {
+  time: string;
+  metric: string;
+  estimate: number;
+  lower: number | null;
+  upper: number | null;
+  realized?: number | null;
+}
+
+/**
+ * One metric estimated over a whole window: the estimate, its 95 % band, and
+ * the realized value from feedback.
+ */
+export interface EstimatedValue {
+  estimate: number;
+  lower: number | null;
+  upper: number | null;
+  realized?: number | null;
+}
+
+/**
+ * Whether performance can be estimated without labels, why not, and the
+ * window's estimates per metric.
+ */
+export interface EstimationStatus {
+  available: boolean;
+  reason?: string;
+  method?: string | null;
+  rows?: number;
+  summary?: Record<string, EstimatedValue>;
+}
+
+/**
  * A deployment's monitoring over one window: ops, drift, performance, health
  * and alerts (the REST body).
  */
@@ -178,6 +214,8 @@ export interface MonitoringReportData {
   health: DeploymentHealth;
   alerts: Alert[];
   dropped_records: number;
+  estimated_performance?: EstimatedPerformancePoint[] | null;
+  estimation?: EstimationStatus | null;
 }
 
 /** A model version as an approver sees it: its URI and metrics. */

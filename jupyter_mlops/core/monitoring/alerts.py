@@ -44,6 +44,14 @@ METRICS = {
     "rmse",
     "mae",
     "dropped_records",
+    # estimated without labels from the version's reference set (CBPE/DLE); an unavailable estimate never fires
+    "estimated_accuracy",
+    "estimated_precision",
+    "estimated_recall",
+    "estimated_f1",
+    "estimated_roc_auc",
+    "estimated_mae",
+    "estimated_rmse",
 }
 _RULE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 

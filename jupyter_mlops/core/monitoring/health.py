@@ -7,7 +7,9 @@ Each component is a number in [0, 1] (1 = healthy):
 * latency = 1 if p95 <= the latency objective, else objective / p95;
 * errors = max(0, 1 - error_rate / error_budget) (error_budget 5 % by default; 4xx and 5xx both count);
 * drift = 0 when the dataset drifts (drift share >= its threshold), else 1 - drift share;
-* performance = the window's accuracy (classifiers) or, for regressors, nothing (no scale-free target).
+* performance = the window's accuracy (classifiers) from feedback labels; without labels, the accuracy estimated
+  from the version's reference set (``estimation.py``) when it is available, else nothing; for regressors,
+  nothing (no scale-free target).
 
 ``score = 100 x sum(w_i x c_i) / sum(w_i)`` over the components that have data, with weights availability 0.3,
 latency 0.2, errors 0.2, drift 0.2, performance 0.1. Colour: red below 50 or with availability 0; amber below
@@ -36,6 +38,7 @@ def components(
     performance: dict[str, float],
     latency_objective_ms: float,
     error_budget: float,
+    estimated: dict[str, float] | None = None,
 ) -> dict[str, float | None]:
     """Each health component in [0, 1], or None without data for it (see the module's formula)."""
     factor = STATE_FACTOR.get(state, 0.5)
@@ -50,6 +53,8 @@ def components(
     if drift is not None and any(f.get("value") is not None for f in drift.get("features", [])):
         drift_c = 0.0 if drift.get("drifted") else 1.0 - float(drift.get("share") or 0.0)
     perf = performance.get("accuracy") if performance else None
+    if perf is None and estimated:  # no labels in the window: the estimate stands in (an unavailable one never)
+        perf = estimated.get("accuracy")
     return {"availability": availability, "latency": latency, "errors": errors, "drift": drift_c, "performance": perf}
 
 

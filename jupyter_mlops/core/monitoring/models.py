@@ -197,6 +197,36 @@ class PerformancePoint(_Record):
     value: float | None
 
 
+class EstimatedPerformancePoint(_Record):
+    """One metric in one time bucket estimated without labels, its 95 % band, and the realized value from feedback."""
+
+    time: str
+    metric: str
+    estimate: float
+    lower: float | None
+    upper: float | None
+    realized: float | None = None
+
+
+class EstimatedValue(_Record):
+    """One metric estimated over a whole window: the estimate, its 95 % band, and the realized value from feedback."""
+
+    estimate: float
+    lower: float | None
+    upper: float | None
+    realized: float | None = None
+
+
+class EstimationStatus(_Record):
+    """Whether performance can be estimated without labels, why not, and the window's estimates per metric."""
+
+    available: bool
+    reason: str = ""
+    method: str | None = None  # "CBPE" (classifiers) or "DLE" (regressors)
+    rows: int = 0
+    summary: dict[str, EstimatedValue] = {}
+
+
 class MonitoringReportData(_Record):
     """A deployment's monitoring over one window: ops, drift, performance, health and alerts (the REST body)."""
 
@@ -213,6 +243,8 @@ class MonitoringReportData(_Record):
     health: DeploymentHealth
     alerts: list[Alert]
     dropped_records: int
+    estimated_performance: list[EstimatedPerformancePoint] | None = None  # None in reports made before estimation
+    estimation: EstimationStatus | None = None
 
 
 class VersionEvidence(_Record):
@@ -277,6 +309,9 @@ def monitoring_models() -> list[type[BaseModel]]:
         OpsBucket,
         OpsSummary,
         PerformancePoint,
+        EstimatedPerformancePoint,
+        EstimatedValue,
+        EstimationStatus,
         MonitoringReportData,
         VersionEvidence,
         SchemaDiff,

@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from .models import DeploymentHealth, MonitoringReportData
+from .models import DeploymentHealth, EstimationStatus, MonitoringReportData
 
 DRIFT_COLUMNS = [
     "feature",
@@ -25,6 +25,7 @@ DRIFT_COLUMNS = [
     "chisquare",
     "jensenshannon",
 ]
+ESTIMATED_COLUMNS = ["time", "metric", "estimate", "lower", "upper", "realized"]
 OPS_COLUMNS = ["time", "variant", "requests", "errors", "error_rate", "p50_ms", "p95_ms", "p99_ms", "throughput_rps"]
 
 
@@ -87,6 +88,24 @@ class MonitoringReport:
         return frame
 
     @property
+    def estimated_performance(self) -> pd.DataFrame:
+        """One row per time bucket and metric estimated without labels: estimate, 95 % band, realized (feedback).
+
+        Empty when estimation is unavailable; ``estimation.reason`` says why (e.g. no reference set).
+        """
+        frame = pd.DataFrame(self.data.get("estimated_performance") or [], columns=ESTIMATED_COLUMNS)
+        frame["time"] = pd.to_datetime(frame["time"])
+        frame["realized"] = frame["realized"].astype(float)
+        return frame
+
+    @property
+    def estimation(self) -> EstimationStatus:
+        """Whether performance is estimated without labels (method, window estimates) or why not."""
+        if self.record.estimation is not None:
+            return self.record.estimation
+        return EstimationStatus(available=False, reason="This report predates performance estimation.")
+
+    @property
     def health(self) -> DeploymentHealth:
         """Score (None when unknown), colour and components."""
         return self.record.health
@@ -128,6 +147,12 @@ class MonitoringReport:
         if firing:
             items = "".join(f"<li>{html.escape(a['message'])}</li>" for a in firing)
             parts.append(f"<p>Firing alerts:</p><ul>{items}</ul>")
+        estimation = self.estimation
+        if not estimation.available:
+            parts.append(f"<p>Estimated performance: {html.escape(estimation.reason)}</p>")
+        elif estimation.summary:
+            shown = ", ".join(f"{k} {v.estimate:.3g}" for k, v in estimation.summary.items())
+            parts.append(f"<p>Estimated performance without labels ({estimation.method}): {html.escape(shown)}</p>")
         if (self.data["drift"] or {}).get("message"):
             parts.append(f"<p>{html.escape(self.data['drift']['message'])}</p>")
         if not drift.empty:

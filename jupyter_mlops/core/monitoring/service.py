@@ -6,6 +6,7 @@ Nothing here runs on the serving path: the daemon only enqueues records, and eve
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -20,12 +21,14 @@ from ..errors import InvalidRequest, MLOpsError, NotFound
 from ..models import Deployment, ModelVersion
 from . import alerts as alert_rules
 from . import baseline as baselines
+from . import estimation as estimations
 from . import health as health_score
 from . import labels
 from .drift import DriftSettings, dataset_drift
 from .labels import PREDICTION, check_label, is_number_text, join_labels
 from .metrics import bucket_seconds, iso, ops_series, ops_summary, parse_window, performance_series
 from .models import MonitoringReportData
+from .reference import load_reference
 from .report import MonitoringReport
 from .scheduler import AlertScheduler
 from .storage import INPUT_PREFIX, MonitoringStore
@@ -60,6 +63,7 @@ log = logging.getLogger(__name__)
 MAX_FEEDBACK_ITEMS = 10_000
 MLFLOW_LOG_INTERVAL = 60.0  # seconds between two metric points of one deployment in its MLflow monitoring run
 BASELINE_MAX_ROWS = 100_000
+ESTIMATION_MAX_ROWS = 20_000  # live rows estimated per window (a seeded uniform sample beyond)
 POLL_INTERVAL = 5.0  # alerts/health polled more often than this reuse the last rule evaluation
 
 
@@ -130,8 +134,9 @@ class Monitoring:
         start = end - seconds
         if evaluate_alerts:
             self.evaluate(deployment)
-        snap = self._snapshot(deployment, start, end, drift=True, performance=True, series=True)
+        snap = self._snapshot(deployment, start, end, drift=True, performance=True, series=True, estimation=True)
         firing = self.store.firing(deployment.name)
+        estimated: estimations.Estimation = snap["estimation"]
         data = {
             "deployment": deployment.name,
             "window": window if isinstance(window, str) else f"{int(seconds)}s",
@@ -148,13 +153,23 @@ class Monitoring:
             ),
             "alerts": [_alert_view(a) for a in self.store.alerts(deployment.name, limit=50)],
             "dropped_records": self.store.dropped(deployment.name),
+            "estimated_performance": estimated.points,
+            "estimation": estimated.status(),
         }
         report = MonitoringReport(MonitoringReportData.model_validate(data))
         self._maybe_log_to_mlflow(deployment, report)
         return report
 
     def _snapshot(
-        self, deployment: Deployment, start: float, end: float, *, drift: bool, performance: bool, series: bool
+        self,
+        deployment: Deployment,
+        start: float,
+        end: float,
+        *,
+        drift: bool,
+        performance: bool,
+        series: bool,
+        estimation: bool = False,
     ) -> dict[str, Any]:
         seconds = end - start
         step = bucket_seconds(seconds)
@@ -165,7 +180,10 @@ class Monitoring:
             "drift": None,
             "performance": [],
             "performance_summary": {},
+            "estimation": None,
         }
+        if estimation:
+            snap["estimation"] = self.estimate(deployment, start, end, step)
         if drift:
             snap["drift"] = self._drift(deployment, start, end)
         if performance:
@@ -209,12 +227,54 @@ class Monitoring:
         joined = join_labels(rows, labels)
         return performance_series(joined, start, step)
 
+    def estimate(self, deployment: Deployment, start: float, end: float, step: float) -> estimations.Estimation:
+        """Performance of the deployed version estimated without labels over ``[start, end)`` (CBPE or DLE).
+
+        Calibrated on the version's labelled reference set, never on training rows; without a reference, or for a
+        model that gives no scores, the estimation is unavailable with the reason, never a number.
+        """
+        uri = deployment.model_uri
+        try:
+            reference = load_reference(self.mlops.registry, deployment.model_name, deployment.model_version)
+        except MLOpsError as exc:
+            return estimations.unavailable(f"The reference set of {uri} could not be read: {exc.message}")
+        if reference is None:
+            return estimations.unavailable(
+                f"Estimates are unavailable: {uri} has no labelled reference set. Register the version with "
+                "reference=(X_ref, y_ref), held-out rows with their labels, to estimate performance without labels "
+                "(training rows are never used: the model has seen them)."
+            )
+        try:
+            model, flavor = estimations.load_model(self.mlops.registry, deployment.model_name, deployment.model_version)
+        except Exception as exc:  # a model the monitor cannot load gives no estimate, not a broken report
+            log.warning("Model %s not loaded for estimation: %s", uri, exc)
+            return estimations.unavailable(f"The model {uri} could not be loaded to score the logged inputs: {exc}")
+        estimator = estimations.estimator_for(model, flavor, reference, uri)
+        if isinstance(estimator, str):
+            return estimations.unavailable(estimator)
+        columns = list(reference.features.columns)
+        live = _features(self.store.data(deployment.name, start, end, sample=ESTIMATION_MAX_ROWS), reference.features)
+        if isinstance(live, str):
+            return estimations.unavailable(live)
+        labelled = None
+        feedback = self.store.feedback(deployment.name, start, end)
+        if feedback:
+            rows = estimations.rows_with_labels(self.store.rows_of(feedback), feedback)
+            found = _features(rows, reference.features)
+            labelled = None if isinstance(found, str) else found.assign(label=rows["label"].to_numpy())
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1):  # OpenMP threads on a shared host slow scoring down rather than up
+            return estimations.estimate_window(estimator, live, labelled, columns, start=start, step=step, iso=iso)
+
     def _components(self, deployment: Deployment, snap: dict[str, Any]) -> dict[str, float | None]:
+        estimated = snap.get("estimation")
         return health_score.components(
             state=deployment.state.value,
             ops=snap["summary"],
             drift=snap["drift"],
             performance=snap["performance_summary"],
+            estimated=estimated.estimates() if estimated is not None else None,
             latency_objective_ms=float(self.config.latency_objective_ms),
             error_budget=_ERROR_BUDGET,
         )
@@ -309,16 +369,19 @@ class Monitoring:
             self._last_evaluated[deployment.name] = now
             firing = self.store.firing(deployment.name)
             rules = self.rules(deployment.name)
-            needs: dict[int, tuple[bool, bool]] = {}
+            needs: dict[int, tuple[bool, bool, bool]] = {}
             for rule in rules:
-                drift, perf = needs.get(int(rule["window_seconds"]), (False, False))
+                drift, perf, estimated = needs.get(int(rule["window_seconds"]), (False, False, False))
                 needs[int(rule["window_seconds"])] = (
                     drift or rule["metric"] in _DRIFT_METRICS,
                     perf or rule["metric"] in _PERFORMANCE_METRICS,
+                    estimated or rule["metric"].startswith(estimations.ESTIMATED_PREFIX),
                 )
             snapshots = {
-                window: self._snapshot(deployment, now - window, now, drift=d, performance=p, series=False)
-                for window, (d, p) in needs.items()
+                window: self._snapshot(
+                    deployment, now - window, now, drift=d, performance=p, series=False, estimation=e
+                )
+                for window, (d, p, e) in needs.items()
             }
             for rule in rules:
                 metric = rule["metric"]
@@ -354,6 +417,12 @@ class Monitoring:
             if not prediction or prediction.get("value") is None:
                 return None
             return 1.0 if prediction["drifted"] else 0.0
+        if metric.startswith(estimations.ESTIMATED_PREFIX):  # an unavailable estimate never fires
+            estimated = snap.get("estimation")
+            if estimated is None or not estimated.available:
+                return None
+            found = estimated.summary.get(metric[len(estimations.ESTIMATED_PREFIX) :]) or {}
+            return None if found.get("estimate") is None else float(found["estimate"])
         value = (snap.get("performance_summary") or {}).get(metric)
         return None if value is None else float(value)
 
@@ -454,7 +523,9 @@ class Monitoring:
 
     def _compute_health(self, deployment: Deployment, seconds: float, now: float) -> dict[str, Any]:
         self.evaluate(deployment, now, min_interval=POLL_INTERVAL)
-        snap = self._snapshot(deployment, now - seconds, now, drift=True, performance=True, series=False)
+        snap = self._snapshot(
+            deployment, now - seconds, now, drift=True, performance=True, series=False, estimation=True
+        )
         firing = self.store.firing(deployment.name)
         return {
             "deployment": deployment.name,
@@ -511,6 +582,9 @@ class Monitoring:
         if report.health.score is not None:
             metrics["health_score"] = float(report.health.score)
         metrics.update({k: float(v) for k, v in report.data["performance_summary"].items()})
+        estimation = report.estimation
+        if estimation.available:
+            metrics.update({f"{estimations.ESTIMATED_PREFIX}{k}": v.estimate for k, v in estimation.summary.items()})
         self.mlops.registry.log_run_metrics(run_id, metrics, int(time.time() * 1000))
         return run_id
 
@@ -518,6 +592,28 @@ class Monitoring:
 _ERROR_BUDGET = 0.05
 _DRIFT_METRICS = {"drift_share", "prediction_drift"}
 _PERFORMANCE_METRICS = {"accuracy", "f1", "roc_auc", "rmse", "mae"}
+
+
+def _features(rows: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame | str:
+    """Logged rows' inputs under the reference's column names and types (with ``time``), or why they do not fit."""
+    columns = list(reference.columns)
+    if rows.empty:
+        return pd.DataFrame(columns=["time", *columns])
+    found = {c[len(INPUT_PREFIX) :]: c for c in rows.columns if str(c).startswith(INPUT_PREFIX)}
+    missing = [c for c in columns if c not in found]
+    if missing:
+        return (
+            f"The logged inputs lack the reference columns {missing[:10]}: the deployment's requests do not carry "
+            "the features the model was registered with, so they cannot be scored for estimation."
+        )
+    frame = pd.DataFrame({c: rows[found[c]].to_numpy() for c in columns})
+    for column in columns:
+        dtype = reference[column].dtype
+        if frame[column].dtype != dtype:
+            with contextlib.suppress(TypeError, ValueError):  # keep the logged type; the model says if it scores it
+                frame[column] = frame[column].astype(dtype)
+    frame.insert(0, "time", rows["time"].to_numpy(dtype=float))
+    return frame
 
 
 def _alert_view(alert: dict[str, Any]) -> dict[str, Any]:
