@@ -90,8 +90,9 @@ class GovernanceOperations(FacadeBase):
         record = self.store.get_deployment(validation.deployment_name(name))
         resource = Resource.deployment(record.name)
         self._authorize("issue_token", resource, owner=record.owner)
-        token = self.tokens.issue(record.name)
-        self._audit("issue_token", resource, None, {"token": "issued"}, owner=record.owner)
+        with self.audit.atomic():  # the token and its ledger entry, or neither
+            token = self.tokens.issue(record.name)
+            self._audit("issue_token", resource, None, {"token": "issued"}, owner=record.owner)
         return token
 
     @override
