@@ -285,11 +285,14 @@ WORKER_SETTINGS_REFUSED = frozenset(
 )  # fmt: skip
 
 
+SECRET_WORDS = ("STORE", "URL", "URI", "TOKEN", "PASSWORD", "SECRET", "KEY", "AUDIT", "CHECKPOINT", "CREDENTIAL")
+
+
 def _passes(name: str) -> bool:
     if name.startswith(WORKER_ENV_REFUSED) or name in WORKER_SETTINGS_REFUSED:
         return False
     if name.startswith(ENV_PREFIX):
-        return not any(word in name for word in ("TOKEN", "PASSWORD", "SECRET", "KEY"))
+        return not any(word in name[len(ENV_PREFIX) :] for word in SECRET_WORDS)
     return name in WORKER_ENV_ALLOWED
 
 

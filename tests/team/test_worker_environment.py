@@ -33,7 +33,8 @@ SECRETS = {
     "PGPASSWORD": "s3cret",
     "AWS_SECRET_ACCESS_KEY": "aws-secret",
 }
-WORDS = ("PASSWORD", "TOKEN", "SECRET", "STORE_URL", "KEY", "PG", "JUPYTERHUB", "MLFLOW_TRACKING")
+# MLFLOW_TRACKING_URI is not among them: the worker sets it itself from its command line (see README, the residual).
+WORDS = ("PASSWORD", "TOKEN", "SECRET", "STORE_URL", "KEY", "PG", "JUPYTERHUB", "USERNAME", "AUDIT")
 
 
 class ReportsCredentials(mlflow.pyfunc.PythonModel):
