@@ -222,6 +222,7 @@ class UploadHandler(BaseHandler):
     refusal: tuple[int, dict[str, Any]] | None = None
 
     async def prepare(self) -> None:
+        """Authenticate before reading the body; refuse a declared length past the cap; open the spool file."""
         self.received = 0
         self.spool: Any = None
         if self.request.method != "POST":
@@ -252,6 +253,7 @@ class UploadHandler(BaseHandler):
             self.answer(*self.refusal)
 
     def data_received(self, chunk: bytes) -> None:
+        """Spool one chunk of the archive to disk, counting; past the cap, drop the rest and answer 413."""
         if self.spool is None or self.refusal is not None:
             return
         self.received += len(chunk)
@@ -268,9 +270,11 @@ class UploadHandler(BaseHandler):
             self.spool = None
 
     def on_connection_close(self) -> None:
+        """The client went away mid-upload: remove what was spooled."""
         self._discard()
 
     async def post(self, name: str) -> None:
+        """Check and register the spooled archive as a new version of ``name``; 201 with the version."""
         if self.refusal is not None and not self._finished:
             self.answer(*self.refusal)
             return
