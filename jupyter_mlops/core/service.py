@@ -258,7 +258,7 @@ class MLOps(GovernanceOperations, MonitoringOperations, RiskOperations):
             self.governance.require_approval(
                 "deploy", self.principal, owner, str(resource), pinned.version, model=f"{pinned.name}/{pinned.version}"
             )
-        checked = serving_settings(batching, isolated, settings)
+        checked = serving_settings(batching, isolated or self.config.isolate_deployments, settings)
         if canary is not None or shadow or (replace and self._exists(dep_name)):
             self._roll_out(dep_name, ref, pinned, canary=canary, shadow=shadow, settings=checked)
         else:

@@ -109,7 +109,8 @@ async def serve(args: argparse.Namespace) -> None:
 
     from .app import HubDoor, make_app
 
-    config = MLOpsConfig(isolate_users=True, require_deployment_token=True)
+    # users' models are code: each deployment is served by a worker process whose environment holds no credential
+    config = MLOpsConfig(isolate_users=True, require_deployment_token=True, isolate_deployments=True)
     mlops: Any = build_facade(config)
     name = os.environ.get("JUPYTERHUB_SERVICE_NAME", "mlops")
     prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", f"/services/{name}/")

@@ -48,6 +48,7 @@ def facade(request: pytest.FixtureRequest, team_hub: TeamHub) -> Iterator[Callab
             protected_deployments=["*-prod"],
             isolate_users=True,
             require_deployment_token=True,
+            isolate_deployments=True,  # as the service (its default in team mode)
         )
 
         def make(user: str) -> MLOpsAPI:

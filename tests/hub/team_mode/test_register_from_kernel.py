@@ -98,6 +98,43 @@ def test_a_kernel_registers_a_uri_the_service_can_read(team_hub: TeamHub, servic
     assert version.tags["mlops.registered_by"] == "bob"
 
 
+def test_a_users_model_is_served_without_the_services_credentials(team_hub: TeamHub) -> None:
+    """Alice registers a model whose predict reports the credentials its process can see and tries the store with
+    them; the service serves it (isolated by default in team mode) and it sees none and cannot connect."""
+    password = team_hub.store_url.split(":")[2].split("@")[0]
+    name = f"env-probe-{uuid.uuid4().hex[:8]}"
+    probe = (
+        "import json, jupyter_mlops, mlflow.pyfunc, pandas as pd\n"
+        "class Probe(mlflow.pyfunc.PythonModel):\n"
+        "    def predict(self, context, model_input, params=None):\n"
+        "        import os\n"
+        "        words = ('PASSWORD', 'TOKEN', 'SECRET', 'STORE_URL', 'KEY', 'PG', 'JUPYTERHUB', 'USERNAME', 'AUDIT')\n"
+        "        seen = sorted(k for k in os.environ if any(w in k for w in words))\n"
+        f"        seen += sorted('value of ' + k for k, v in os.environ.items() if {password!r} in v\n"
+        "                       or 'postgresql' in v)\n"
+        "        try:\n"
+        "            import psycopg\n"
+        f"            psycopg.connect('host=127.0.0.1 port={team_hub.pg.port} dbname=mlops user=mlops',\n"
+        "                            connect_timeout=5).close()\n"
+        "            store = 'connected'\n"
+        "        except Exception as exc:\n"
+        "            store = 'refused'\n"
+        "        return [';'.join(seen) + '|' + store] * len(model_input)\n"
+        "X = pd.DataFrame({'x': [1.0, 2.0]})\n"
+        f"v = jupyter_mlops.register(Probe(), {name!r}, X)\n"
+        f"d = jupyter_mlops.deploy(f'{name}/{{v.version}}', name={name!r})\n"
+        f"print(json.dumps({{'seen': list(jupyter_mlops.predict({name!r}, X)),\n"
+        f"                  'isolated': jupyter_mlops.client().deployment({name!r}).message}}))\n"
+    )
+    with team_hub.kernel("alice") as kernel:
+        try:
+            result = kernel.json(probe)
+        finally:
+            kernel.run(f"jupyter_mlops.undeploy({name!r})")
+    assert result["seen"] == ["|refused", "|refused"], result
+    assert "own process" in (result["isolated"] or ""), result
+
+
 def _archive(*members: tuple[tarfile.TarInfo, bytes | None]) -> bytes:
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w:gz") as tar:
@@ -162,8 +199,9 @@ def test_uploads_need_a_token_and_stay_under_the_cap(team_hub: TeamHub, service_
     assert wrong.status_code == 401 and "does not know this token" in wrong.json()["message"]
 
     cap = MAX_UPLOAD_MB * 1024 * 1024
-    # a declared length past the cap is refused before a byte of the body is read (http.client sends headers only)
-    url = urlsplit(f"{team_hub.service_url}api/v1/models/{name}/versions")
+    # a declared length past the cap is refused before a byte of the body is read (http.client sends headers only;
+    # straight to the service: the hub's proxy waits for a body before it forwards anything)
+    url = urlsplit(f"{team_hub.service.url}api/v1/models/{name}/versions")
     connection = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=60)
     try:
         connection.putrequest("POST", url.path)
