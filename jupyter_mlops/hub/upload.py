@@ -25,7 +25,6 @@ from ..core.monitoring import labels
 
 # The member of the archive that carries what the kernel computed (JSON only; never part of the model's artifacts).
 REGISTRATION_FILE = "_mlops_registration.json"
-BASELINE_MAX_ROWS = 100_000  # as the embedded baseline: large training sets are profiled on a seeded sample
 
 
 def save_model(model: Any, path: Path, X: Any) -> None:
@@ -44,6 +43,8 @@ def training_profile(model: Any, X: Any) -> dict[str, Any] | None:
         return None
     import numpy as np
     import pandas as pd
+
+    from ..core.monitoring.service import BASELINE_MAX_ROWS  # as the embedded baseline: a seeded sample past it
 
     try:
         frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(np.asarray(X))
