@@ -166,6 +166,11 @@ class MLOpsConfig(Configurable):
     isolate_users = Bool(
         help="Each user sees and changes only their own deployments unless granted. Default: on under JupyterHub."
     ).tag(config=True)
+    isolate_deployments = Bool(
+        False,
+        help="Serve every deployment from a worker process of its own, whose environment holds no store or MLflow "
+        "credential (deploy(..., isolated=True) for all). The MLOps hub service turns it on: users' models are code.",
+    ).tag(config=True)
     targets = Dict(
         help="Extra deployment targets: name -> class path, e.g. {'kserve': "
         "'jupyter_mlops.core.targets.kserve.KServeTarget'}. Each class is built as cls(config, store); "

@@ -29,6 +29,7 @@ from .governance.changes import (
     serving_state,
     sync_change,
     traffic_change,
+    undo_deploy,
     version_state,
 )
 from .governance.operations import GovernanceOperations
@@ -251,6 +252,7 @@ class MLOps(GovernanceOperations, MonitoringOperations, RiskOperations):
         pinned = self.registry.resolve(ref)
         dep_name = spec.name or deployment_name_for(ref.name)
         existing = self._existing(dep_name)
+        previous = rollout.config_of(self.store, dep_name) if existing is not None else None
         owner = existing.owner if existing is not None else self._owner_for()
         resource = Resource.deployment(dep_name)
         self._authorize("deploy", resource, owner=owner)
@@ -259,7 +261,7 @@ class MLOps(GovernanceOperations, MonitoringOperations, RiskOperations):
             self.governance.require_approval(
                 "deploy", self.principal, owner, str(resource), pinned.version, model=f"{pinned.name}/{pinned.version}"
             )
-        checked = serving_settings(batching, isolated, settings)
+        checked = serving_settings(batching, isolated or self.config.isolate_deployments, settings)
         if canary is not None or shadow or (replace and self._exists(dep_name)):
             self._roll_out(dep_name, ref, pinned, canary=canary, shadow=shadow, settings=checked)
         else:
@@ -283,7 +285,11 @@ class MLOps(GovernanceOperations, MonitoringOperations, RiskOperations):
             except MLOpsError as exc:
                 self._audit("deploy", resource, before, after, owner=owner, outcome="failed", detail=exc.message)
                 raise
-        self._audit("deploy", resource, before, after, owner=owner)
+        try:
+            self._audit("deploy", resource, before, after, owner=owner)
+        except MLOpsError:  # an unrecorded change must not stand: put serving back as it was
+            undo_deploy(self.store, self.tokens, deploy_target, dep_name, existing, previous, actor=owner)
+            raise
         return self.store.get_deployment(dep_name).observed(status)
 
     @override

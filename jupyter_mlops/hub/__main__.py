@@ -53,6 +53,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--fleet-without-mlflow", action="store_true", help="the fleet reads no aliases, versions or baselines"
     )
     parser.add_argument(
+        "--max-upload-mb",
+        type=float,
+        default=float(os.environ.get("JUPYTER_MLOPS_HUB_MAX_UPLOAD_MB", 512)),
+        help="largest packed model a kernel may upload to register (413 beyond)",
+    )
+    parser.add_argument(
         "--no-reconcile", action="store_true", help="do not bring deployments back at start (a read-only replica)"
     )
     return parser.parse_args(argv)
@@ -103,7 +109,8 @@ async def serve(args: argparse.Namespace) -> None:
 
     from .app import HubDoor, make_app
 
-    config = MLOpsConfig(isolate_users=True, require_deployment_token=True)
+    # users' models are code: each deployment is served by a worker process whose environment holds no credential
+    config = MLOpsConfig(isolate_users=True, require_deployment_token=True, isolate_deployments=True)
     mlops: Any = build_facade(config)
     name = os.environ.get("JUPYTERHUB_SERVICE_NAME", "mlops")
     prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", f"/services/{name}/")
@@ -111,7 +118,10 @@ async def serve(args: argparse.Namespace) -> None:
     hub_auth = HubOAuth.instance(
         cache_max_age=10, base_url=prefix, oauth_client_id=os.environ.get("JUPYTERHUB_CLIENT_ID") or f"service-{name}"
     )
-    door = HubDoor(mlops, hub_auth, name, ThreadPoolExecutor(8, thread_name_prefix="mlops-hub"))
+    door = HubDoor(
+        mlops, hub_auth, name, ThreadPoolExecutor(8, thread_name_prefix="mlops-hub"),
+        max_upload_bytes=int(args.max_upload_mb * 1024 * 1024),
+    )  # fmt: skip
     fleet, start_fleet = fleet_routes(mlops, args, prefix)
     url = urlparse(args.url)
     make_app(door, prefix, fleet).listen(url.port or 10102, url.hostname or "127.0.0.1")

@@ -15,7 +15,10 @@ import inspect
 import json
 import logging
 import os
+import shutil
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from jupyterhub.services.auth import HubAuth, HubOAuthCallbackHandler
@@ -24,11 +27,13 @@ from tornado import web
 
 from ..core.errors import InvalidRequest, MLOpsError
 from ..core.principal import Principal
-from . import wire
+from . import archive, wire
 
 log = logging.getLogger(__name__)
 
 SCOPE_PREFIX = "custom:mlops:"
+DEFAULT_MAX_UPLOAD_BYTES = 512 * 1024 * 1024  # a packed model; ``--max-upload-mb`` changes it
+UPLOAD_SLACK_BYTES = 16 * 1024 * 1024  # read and dropped past the cap before the connection is cut
 
 
 def access_scope(service_name: str) -> str:
@@ -48,11 +53,20 @@ class Refused(Exception):
 class HubDoor:
     """Authenticates callers with the hub and runs their calls on the shared facade, off the event loop."""
 
-    def __init__(self, mlops: Any, hub_auth: HubAuth, service_name: str, executor: ThreadPoolExecutor) -> None:
+    def __init__(
+        self,
+        mlops: Any,
+        hub_auth: HubAuth,
+        service_name: str,
+        executor: ThreadPoolExecutor,
+        *,
+        max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    ) -> None:
         self.mlops = mlops
         self.hub_auth = hub_auth
         self.service_name = service_name
         self.executor = executor
+        self.max_upload_bytes = max_upload_bytes
 
     async def principal(self, request: Any) -> Principal:
         """The caller as the hub knows them, or Refused (401: no/unknown token, 403: token not for us)."""
@@ -101,6 +115,11 @@ class HubDoor:
             raise InvalidRequest(
                 f"Unknown operation {operation!r}: the service offers {', '.join(sorted(wire.OPERATIONS))}."
             )
+        if operation == "register" and not (args and isinstance(args[0], str)):
+            raise InvalidRequest(
+                "register through a call takes a runs:/ or models:/ URI the service can read; a model object is "
+                "saved and uploaded by the client (POST api/v1/models/<name>/versions with the packed model)."
+            )
         method = getattr(self.view_for(principal), operation)
         # A keyword naming a user that the operation does not take as a filter is an attempt to act as them.
         claimed = sorted((set(kwargs) & wire.IDENTITY_ARGUMENTS) - set(inspect.signature(method).parameters))
@@ -121,6 +140,19 @@ class HubDoor:
         args = [wire.decode_argument(a) for a in args]
         kwargs = {k: wire.decode_argument(v) for k, v in kwargs.items()}
         return await self._in_thread(method, *args, **kwargs)
+
+    async def register_upload(self, principal: Principal, name: str, upload: str) -> Any:
+        """Check the uploaded archive (never loading it) and register it as a new version owned by ``principal``."""
+
+        def work() -> Any:
+            folder = tempfile.mkdtemp(prefix="mlops-model-")
+            try:
+                meta = archive.unpack(Path(upload), Path(folder) / "model", self.max_upload_bytes)
+                return archive.register_archive(self.view_for(principal), name, Path(folder) / "model", meta)
+            finally:
+                shutil.rmtree(folder, ignore_errors=True)
+
+        return await self._in_thread(work)
 
     async def _in_thread(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self.executor, functools.partial(fn, *args, **kwargs))
@@ -178,6 +210,90 @@ class CallHandler(BaseHandler):
         self.answer(200, {"result": wire.encode(result)})
 
 
+@web.stream_request_body
+class UploadHandler(BaseHandler):
+    """``POST api/v1/models/<name>/versions``: a packed MLflow model (tar.gz) from a kernel, registered as the caller.
+
+    The body is streamed to a private temporary file and capped (413 past ``max_upload_bytes``); the token is
+    checked before a byte of it is read. The service checks the archive as files and never loads the model.
+    """
+
+    principal: Principal | None = None
+    refusal: tuple[int, dict[str, Any]] | None = None
+
+    async def prepare(self) -> None:
+        """Authenticate before reading the body; refuse a declared length past the cap; open the spool file."""
+        self.received = 0
+        self.spool: Any = None
+        if self.request.method != "POST":
+            return
+        cap = self.door.max_upload_bytes
+        # past the cap the body is read and dropped (so the client gets its 413); far past it the connection is cut
+        self.request.connection.set_max_body_size(cap + UPLOAD_SLACK_BYTES)  # type: ignore[union-attr]
+        try:
+            self.principal = await self.door.principal(self.request)
+        except Refused as exc:
+            self.refusal = (exc.status, {"error_code": "UNAUTHORIZED" if exc.status == 401 else "FORBIDDEN",
+                                         "message": exc.message})  # fmt: skip
+            self.answer(*self.refusal)
+            return
+        declared = self.request.headers.get("Content-Length")
+        if declared is not None and declared.isdigit() and int(declared) > cap:
+            self._too_large(cap)
+            return
+        self.spool = tempfile.NamedTemporaryFile(prefix="mlops-upload-", suffix=".tar.gz", delete=False)  # noqa: SIM115
+
+    def _too_large(self, cap: int, *, now: bool = True) -> None:
+        message = (
+            f"The model archive is larger than the service accepts ({cap // (1024 * 1024)} MB): register a smaller "
+            "model, or ask a hub admin to raise the limit (python -m jupyter_mlops.hub --max-upload-mb)."
+        )
+        self.refusal = (413, {"error_code": "PAYLOAD_TOO_LARGE", "message": message})
+        if now:
+            self.answer(*self.refusal)
+
+    def data_received(self, chunk: bytes) -> None:
+        """Spool one chunk of the archive to disk, counting; past the cap, drop the rest and answer 413."""
+        if self.spool is None or self.refusal is not None:
+            return
+        self.received += len(chunk)
+        if self.received > self.door.max_upload_bytes:
+            self._discard()
+            self._too_large(self.door.max_upload_bytes, now=False)  # answered once the body has been read
+            return
+        self.spool.write(chunk)
+
+    def _discard(self) -> None:
+        if self.spool is not None:
+            self.spool.close()
+            Path(self.spool.name).unlink(missing_ok=True)
+            self.spool = None
+
+    def on_connection_close(self) -> None:
+        """The client went away mid-upload: remove what was spooled."""
+        self._discard()
+
+    async def post(self, name: str) -> None:
+        """Check and register the spooled archive as a new version of ``name``; 201 with the version."""
+        if self.refusal is not None and not self._finished:
+            self.answer(*self.refusal)
+            return
+        if self.refusal is not None or self.principal is None or self.spool is None:
+            return
+        self.spool.close()
+        try:
+            if self.received == 0:
+                raise InvalidRequest("The upload is empty: send the model folder packed as tar.gz.")
+            version = await self.door.register_upload(self.principal, name, self.spool.name)
+        except MLOpsError as exc:
+            self.answer(exc.status, wire.error_body(exc))
+            return
+        finally:
+            self._discard()
+        self.set_header("Location", f"{name}/{version.version}")
+        self.answer(201, {"result": wire.encode(version)})
+
+
 class WhoHandler(BaseHandler):
     """``GET api/v1/me``: who the presented token is, as the service sees it (name, groups, MLOps scopes)."""
 
@@ -210,6 +326,7 @@ def make_app(
     kw = {"door": door}
     routes: list[Any] = [
         (url_path_join(prefix, "api/v1/call/([a-z_]+)"), CallHandler, kw),
+        (url_path_join(prefix, "api/v1/models/([^/]+)/versions"), UploadHandler, kw),
         (url_path_join(prefix, "api/v1/me"), WhoHandler, kw),
         (url_path_join(prefix, "api/v1/ping"), PingHandler, kw),
         (url_path_join(prefix, "oauth_callback"), HubOAuthCallbackHandler, {}),

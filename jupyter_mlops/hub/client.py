@@ -16,13 +16,16 @@ import functools
 import inspect
 import os
 import sys
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from pydantic import TypeAdapter
 
 from ..core.errors import Forbidden, InvalidRequest, Unavailable
 from ..core.facade import MLOpsAPI
+from ..core.models import ModelVersion
 from ..core.principal import Principal
 from . import wire
 
@@ -45,17 +48,31 @@ def _adapter(operation: str) -> TypeAdapter[Any] | None:
 class RemoteMLOps:
     """``MLOpsAPI`` over HTTP: each method is one ``POST <service>/api/v1/call/<operation>``."""
 
-    def __init__(self, service_url: str, token: str | None = None, *, timeout: float = 120.0) -> None:
+    def __init__(
+        self,
+        service_url: str,
+        token: str | None = None,
+        *,
+        timeout: float = 120.0,
+        parity_rows: int = 100,
+        max_upload_bytes: int = 0,
+    ) -> None:
         if not service_url:
             raise InvalidRequest("No MLOps service URL: set c.MLOpsConfig.service_url (JUPYTER_MLOPS_SERVICE_URL).")
         self.service_url = service_url.rstrip("/") + "/"
         self._token = token if token is not None else os.environ.get("JUPYTERHUB_API_TOKEN", "")
         self._http = httpx.Client(timeout=timeout, trust_env=False)
+        self.parity_rows = parity_rows  # training rows sent for the deploy-time parity gate (0 = none)
+        self.max_upload_bytes = max_upload_bytes  # checked before uploading, when known (0: the service decides)
 
     @classmethod
     def from_config(cls, config: Any) -> RemoteMLOps:
         """The client a kernel or server builds from its settings (``service_url``, ``service_timeout``)."""
-        return cls(config.service_url, timeout=float(config.service_timeout))
+        return cls(
+            config.service_url,
+            timeout=float(config.service_timeout),
+            parity_rows=int(getattr(config, "parity_sample_rows", 100)),
+        )
 
     def _headers(self) -> dict[str, str]:
         if not self._token:
@@ -65,10 +82,15 @@ class RemoteMLOps:
             )
         return {"Authorization": f"token {self._token}"}
 
-    def _request(self, method: str, path: str, json: Any = None) -> Any:
+    def _request(
+        self, method: str, path: str, json: Any = None, *, content: Any = None, content_type: str | None = None
+    ) -> Any:
         url = self.service_url + path
+        headers = self._headers()
+        if content_type:
+            headers["Content-Type"] = content_type
         try:
-            response = self._http.request(method, url, json=json, headers=self._headers())
+            response = self._http.request(method, url, json=json, content=content, headers=headers)
         except httpx.TimeoutException:
             raise Unavailable(
                 f"The MLOps service at {self.service_url} did not answer in time. The change may still complete: "
@@ -145,12 +167,52 @@ class RemoteMLOps:
             )
         return self
 
-    def register(self, *args: Any, **kwargs: Any) -> Any:
-        """Refused in team mode: a live model object cannot cross to the service safely (see README)."""
-        raise InvalidRequest(
-            "register() is not available from a team-mode kernel: the MLOps service never unpickles user code, so "
-            "models are registered by the platform team (see README, Team mode). deploy() any registered version."
-        )
+    def register(
+        self,
+        model: Any,
+        name: str,
+        X: Any = None,
+        y: Any = None,
+        *,
+        alias: str | None = None,
+        description: str | None = None,
+        tags: dict[str, str] | None = None,
+        params: dict[str, Any] | None = None,
+        metrics: dict[str, float] | None = None,
+        notebook: str | None = None,
+    ) -> ModelVersion:
+        """Register ``model`` as a new version of ``name``, owned by the token's user.
+
+        A ``runs:/`` or ``models:/`` URI the service can read is registered by the service. A model object is saved
+        here as an MLflow model (signature and example from ``X``; baseline, parity sample and lineage computed
+        here, as the embedded register does), packed and uploaded; the service checks the files without loading
+        them and registers them as a new MLflow run's model.
+        """
+        from ..core import validation
+        from . import upload
+
+        name = validation.model_name(name)
+        if isinstance(model, str):
+            return self.call(
+                "register", model, name, alias=alias, description=description, tags=tags, notebook=notebook
+            )
+        with upload.temporary_folder() as tmp:
+            packed = upload.pack(
+                model, X, y, Path(tmp), parity_rows=self.parity_rows, params=params, metrics=metrics, tags=tags,
+                description=description, alias=alias, notebook=notebook, user=self.principal.name,
+            )  # fmt: skip
+            size = packed.stat().st_size
+            if self.max_upload_bytes and size > self.max_upload_bytes:
+                raise InvalidRequest(
+                    f"The packed model is {size / 1e6:.0f} MB, more than the {self.max_upload_bytes / 1e6:.0f} MB "
+                    "the MLOps service accepts: register a smaller model or ask a hub admin to raise the limit."
+                )
+            with packed.open("rb") as body:
+                answer = self._request(
+                    "POST", f"api/v1/models/{quote(name, safe='')}/versions", content=body,
+                    content_type="application/gzip",
+                )  # fmt: skip
+        return ModelVersion.model_validate(answer["result"])
 
     def close(self) -> None:
         """Close the HTTP connection pool (the service and its deployments are untouched)."""
@@ -170,5 +232,5 @@ def _operation(name: str) -> Any:
     return method
 
 
-for _name in sorted(wire.OPERATIONS - {"invoke", "monitor"}):
+for _name in sorted(wire.OPERATIONS - {"invoke", "monitor", "register"}):
     setattr(RemoteMLOps, _name, _operation(_name))

@@ -17,11 +17,12 @@ from pydantic import BaseModel
 
 from ..core import errors
 
-# Facade operations the service runs for a caller. Everything else (close, internals) is refused. Registration
-# takes a live model object, which cannot cross the wire safely (unpickling user code in the service would run it
-# there): in team mode a model is logged to MLflow from the kernel and registered through ``register_logged``.
+# Facade operations the service runs for a caller. Everything else (close, internals) is refused. ``register`` as a
+# call takes only a runs:/ or models:/ URI: a live model object never crosses the wire (unpickling it in the service
+# would run user code there); the client saves and uploads it instead (``hub/upload.py``, ``hub/archive.py``).
 OPERATIONS = frozenset(
     {
+        "register",
         "models",
         "model",
         "versions",

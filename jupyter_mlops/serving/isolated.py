@@ -194,7 +194,7 @@ class IsolatedRuntime(DeploymentRuntime):
                     *self.launch.command(self.name),
                     stdin=asyncio.subprocess.DEVNULL,
                     stdout=asyncio.subprocess.PIPE,  # one line: the port; then the worker logs to stderr
-                    env={**os.environ, WORKER_TOKEN_ENV: self.token},
+                    env={**worker_environment(), WORKER_TOKEN_ENV: self.token},
                 )
             except OSError as exc:
                 log.error("Cannot start the worker of %s: %s", self.name, exc)
@@ -262,6 +262,44 @@ class IsolatedRuntime(DeploymentRuntime):
                 self._observe(base, RuntimeStatus.model_validate(statuses[0]))
         except (httpx.HTTPError, ValueError) as exc:
             log.warning("Could not tell the worker of %s to converge (%s); it will on restart", self.name, exc)
+
+
+# What a worker inherits from its daemon: an allow-list, never a copy of the daemon's environment. The daemon of the
+# MLOps service runs with the store's password, the MLflow credentials, the checkpoint key's location and the hub's
+# tokens in its environment; the worker runs user code (the model), which must see none of them.
+WORKER_ENV_ALLOWED = frozenset(
+    {
+        "PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "USER", "LOGNAME", "PYTHONPATH", "PYTHONHASHSEED",
+        "VIRTUAL_ENV", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "CUDA_VISIBLE_DEVICES",
+        "MLFLOW_ENABLE_ASYNC_LOGGING", "MLOPS_HUB_TEST", ENV_PREFIX + "SERVING_ALLOWED_HOSTS",
+    }
+)  # fmt: skip
+# Prefixes never passed even if a name above matched a pattern one day (belt and braces for the review).
+WORKER_ENV_REFUSED = ("JUPYTERHUB_", "MLFLOW_TRACKING_", "AWS_", "AZURE_", "GOOGLE_", "PG")
+
+
+# Our own settings reach the worker (serving tunables), except those naming a credential or a private file.
+WORKER_SETTINGS_REFUSED = frozenset(
+    ENV_PREFIX + name for name in ("STORE_URL", "AUDIT_KEY_FILE", "AUDIT_CHECKPOINT_DIR", "TRACKING_URI",
+                                   "REGISTRY_URI", "HUB_MAX_UPLOAD_MB")
+)  # fmt: skip
+
+
+SECRET_WORDS = ("STORE", "URL", "URI", "TOKEN", "PASSWORD", "SECRET", "KEY", "AUDIT", "CHECKPOINT", "CREDENTIAL")
+
+
+def _passes(name: str) -> bool:
+    if name.startswith(WORKER_ENV_REFUSED) or name in WORKER_SETTINGS_REFUSED:
+        return False
+    if name.startswith(ENV_PREFIX):
+        return not any(word in name[len(ENV_PREFIX) :] for word in SECRET_WORDS)
+    return name in WORKER_ENV_ALLOWED
+
+
+def worker_environment(source: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment a worker starts with: the allow-listed variables of ``source`` (the daemon's), no secret."""
+    env = dict(os.environ if source is None else source)
+    return {k: v for k, v in env.items() if _passes(k)}
 
 
 def _timeout_for(desired: DesiredDeployment) -> httpx.Timeout:

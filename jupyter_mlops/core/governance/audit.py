@@ -13,6 +13,7 @@ then names a checkpoint the chain no longer reaches and the first missing or alt
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import hmac
@@ -23,6 +24,7 @@ import os
 import secrets
 import threading
 import time
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -200,6 +202,7 @@ class AuditLedger:
         self.store = store
         ensure_tables(store.engine)
         self._lock = threading.Lock()
+        self._pending = threading.local()  # entries written inside this thread's atomic() block, signed on commit
         # Set by the MLOps service (the only holder of the signing key): each append is then checkpointed.
         self.checkpoints = checkpoints
 
@@ -237,6 +240,8 @@ class AuditLedger:
             "after": _jsonable(after),
             "detail": detail,
         }
+        if self.store.in_transaction():
+            return self._record_in_transaction(action, target, fields)
         with self._lock:
             for attempt in range(20):
                 try:
@@ -260,6 +265,49 @@ class AuditLedger:
                 )
             if self.checkpoints is not None:
                 self.checkpoints.sign(event.seq, event.hash)
+        return event
+
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[None]:
+        """The store changes made in this block and their ledger entries commit together, or none of them does.
+
+        A ledger write that fails inside the block fails the block: the change is rolled back with it. Checkpoints
+        of entries written inside are signed once the transaction has committed (never of a rolled-back entry).
+        """
+        if self.store.in_transaction():
+            yield
+            return
+        self._pending.events = []
+        try:
+            with self.store.transaction():
+                yield
+            signed = list(self._pending.events)
+        finally:
+            self._pending.events = None
+        if self.checkpoints is not None and signed:
+            self.checkpoints.sign(signed[-1].seq, signed[-1].hash)
+
+    def _record_in_transaction(self, action: str, target: str, fields: dict[str, Any]) -> AuditEvent:
+        """Append inside the caller's transaction: one attempt, and a failure fails (and rolls back) the change."""
+        try:
+            with self.store.session() as s:
+                last = s.scalars(select(AuditRow).order_by(AuditRow.seq.desc()).limit(1)).first()
+                prev = last.hash if last else GENESIS
+                fields["seq"] = (last.seq + 1) if last else 1
+                fields["at"] = max(now_iso(), last.at) if last else now_iso()
+                row = AuditRow(**fields, prev_hash=prev, hash=entry_hash(prev, fields))
+                s.add(row)
+                s.flush()
+                event = _event(row)
+        except Exception as exc:
+            log.warning("audit append of %s on %s failed inside its change's transaction: %s", action, target, exc)
+            raise Unavailable(
+                f"The audit ledger could not record {action} on {target} ({type(exc).__name__}), so the change was "
+                "rolled back and nothing changed; check the store (MLOpsConfig.store_url) and retry."
+            ) from None
+        pending = getattr(self._pending, "events", None)
+        if pending is not None:
+            pending.append(event)
         return event
 
     def events(

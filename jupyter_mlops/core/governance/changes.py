@@ -11,6 +11,7 @@ approval of exactly the serving state it proposes, and refuses the write if the 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,8 @@ from ..registry import Registry
 from ..resource import Resource
 from ..store import Store
 from .policy import APPROVABLE, ROLLOUT_ACTIONS, Approval, Governance
+
+log = logging.getLogger(__name__)
 
 # The audited action of each rollout event kind (the others are named alike).
 ACTION_OF_KIND = {"traffic": "set_traffic"}
@@ -358,3 +361,43 @@ def schema_diff(baseline: dict[str, Any] | None, candidate: dict[str, Any] | Non
         "removed": sorted(set(old) - set(new)),
         "changed": {k: [old[k], new[k]] for k in sorted(set(old) & set(new)) if old[k] != new[k]},
     }
+
+
+def undo_deploy(
+    store: Store,
+    tokens: Any,
+    target: Any,
+    name: str,
+    existing: Deployment | None,
+    previous: DeploymentConfig | None,
+    *,
+    actor: str | None = None,
+) -> None:
+    """Compensate a deploy whose ledger entry could not be written: put the desired state back as it was.
+
+    A new deployment is removed (row, token, and from its target); an existing one gets its variants and settings
+    back as a new generation, which the target then serves again. Each step is attempted even if one fails, and
+    a failure is logged: the caller is already raising the ledger's error.
+    """
+    steps: list[tuple[str, Any]] = []
+    if existing is None:
+        steps = [
+            ("remove the desired state", lambda: store.delete_deployment(name)),
+            ("revoke the token", lambda: tokens.revoke(name)),
+            ("unload it from its target", lambda: target.remove(name)),
+        ]
+    else:
+        config = previous or DeploymentConfig()
+
+        def restore(_variants: list[Variant], _config: DeploymentConfig) -> Outcome:
+            return Outcome(list(existing.variants), config, "rollback", "deploy undone: the ledger could not record it")
+
+        steps = [
+            ("restore the previous desired state", lambda: rollout.change(store, name, restore, actor=actor)),
+            ("serve the previous state", lambda: target.apply(name)),
+        ]
+    for what, step in steps:
+        try:
+            step()
+        except Exception as exc:  # keep undoing; the operator reads this in the log
+            log.error("Undoing the unrecorded deploy of %s: could not %s: %s", name, what, exc)

@@ -100,11 +100,12 @@ class GovernanceOperations(FacadeBase):
         record = self.store.get_deployment(validation.deployment_name(name))
         resource = Resource.deployment(record.name)
         self._authorize("issue_token", resource, owner=record.owner)
-        token = self.tokens.issue(record.name)
+        with self.audit.atomic():  # the token and its ledger entry, or neither
+            token = self.tokens.issue(record.name)
+            self._audit("issue_token", resource, None, {"token": "issued"}, owner=record.owner)
         target = self.targets.get(record.target)
-        if target is not None:  # the old token must be refused by the very next request, on any store
+        if target is not None:  # after the commit: the old token must be refused by the very next request
             target.credentials_changed(record.name)
-        self._audit("issue_token", resource, None, {"token": "issued"}, owner=record.owner)
         return token
 
     @override

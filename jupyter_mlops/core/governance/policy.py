@@ -347,7 +347,7 @@ class Governance:
             raise InvalidRequest(f"Approvals cover {', '.join(APPROVABLE)}; {action!r} needs none.")
         self.authorize("request_approval", actor, owner=owner, target=target)
         requester = str(actor)
-        with self.store.session() as s:
+        with self.ledger.atomic(), self.store.session() as s:  # the request and its ledger entry, or neither
             row = ApprovalRow(
                 action=action,
                 target=target,
@@ -361,8 +361,8 @@ class Governance:
             s.add(row)
             s.flush()
             approval = _approval(row)
-        target = str(Resource.approval(approval.id))
-        record_or_fail(self.ledger, "request_approval", requester, owner, target, after=approval)
+            target = str(Resource.approval(approval.id))
+            record_or_fail(self.ledger, "request_approval", requester, owner, target, after=approval)
         return approval
 
     def approvals(self, status: str | None = None) -> list[Approval]:
@@ -403,7 +403,7 @@ class Governance:
                 target,
                 f"{actor!r} requested #{approval_id} and cannot {action} it: a different approver must decide.",
             )
-        with self.store.session() as s:
+        with self.ledger.atomic(), self.store.session() as s:  # the decision and its ledger entry, or neither
             row = s.get(ApprovalRow, approval_id)
             assert row is not None
             if row.status != "pending":
@@ -414,13 +414,13 @@ class Governance:
             row.decided_at = now_iso()
             s.flush()
             decided = _approval(row)
-        record_or_fail(
-            self.ledger,
-            action,
-            actor,
-            current.owner,
-            target,
-            before={"status": "pending"},
-            after={"status": decided.status, "comment": comment},
-        )
+            record_or_fail(
+                self.ledger,
+                action,
+                actor,
+                current.owner,
+                target,
+                before={"status": "pending"},
+                after={"status": decided.status, "comment": comment},
+            )
         return decided

@@ -7,6 +7,7 @@ same code runs unchanged (``store_url = "postgresql+psycopg://..."``).
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -80,12 +81,34 @@ class Store:
         self.engine = make_engine(url)
         schema.upgrade(self.engine)  # the Alembic migrations, under a lock
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._unit = threading.local()  # the session of this thread's open transaction(), if any
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A session committed on success and rolled back on error."""
+        """A session committed on success and rolled back on error (inside ``transaction()``: that one's)."""
+        shared = getattr(self._unit, "session", None)
+        if shared is not None:
+            yield shared
+            return
         with self._sessions() as session, session.begin():
             yield session
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Every ``session()`` this thread opens in the block joins one transaction: all of it commits, or none."""
+        if getattr(self._unit, "session", None) is not None:
+            yield
+            return
+        with self._sessions() as session, session.begin():
+            self._unit.session = session
+            try:
+                yield
+            finally:
+                self._unit.session = None
+
+    def in_transaction(self) -> bool:
+        """Whether this thread is inside ``transaction()``."""
+        return getattr(self._unit, "session", None) is not None
 
     def create_deployment(
         self,

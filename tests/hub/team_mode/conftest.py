@@ -33,6 +33,7 @@ from tests.team.services import Postgres, postgres_available
 
 USERS = ("alice", "bob", "carol", "erin")
 SERVICE = "mlops"
+MAX_UPLOAD_MB = 4  # the service's cap on a packed model (512 by default): small, so the 413 test sends little
 
 
 def hub_config(folder: Path, ports: dict[str, int], service_token: str, driver_token: str, marker: str) -> str:
@@ -278,6 +279,7 @@ def team_hub(trained_model: Any, iris: Any) -> Iterator[TeamHub]:
             "JUPYTERHUB_SERVICE_NAME": SERVICE,
             "JUPYTERHUB_SERVICE_PREFIX": f"/services/{SERVICE}/",
             "JUPYTERHUB_SERVICE_URL": f"http://127.0.0.1:{ports['service']}",
+            "JUPYTER_MLOPS_HUB_MAX_UPLOAD_MB": str(MAX_UPLOAD_MB),
         }
         service_dir.mkdir(mode=0o700)
         service = ServiceProcess(

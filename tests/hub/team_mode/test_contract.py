@@ -48,6 +48,7 @@ def facade(request: pytest.FixtureRequest, team_hub: TeamHub) -> Iterator[Callab
             protected_deployments=["*-prod"],
             isolate_users=True,
             require_deployment_token=True,
+            isolate_deployments=True,  # as the service (its default in team mode)
         )
 
         def make(user: str) -> MLOpsAPI:
@@ -144,3 +145,18 @@ def test_the_ledger_verifies_and_answers_what_served(facade) -> None:
     assert isinstance(report, ChainReport)
     events = erin.audit_events("deployment", limit=5)
     assert all(e.seq > 0 for e in events)
+
+
+def test_register_a_model_object_as_the_bound_user(facade, request: pytest.FixtureRequest, trained_model, iris) -> None:
+    # register is part of the contract: the remote client saves, packs and uploads; the service never loads it
+    X_train, y_train = iris
+    name = _name(facade, request, "contract-reg") + "-" + datetime.now(timezone.utc).strftime("%H%M%S%f")
+    bob = facade("bob")
+    version = bob.register(trained_model, name, X_train, y_train, alias="candidate", tags={"k": "v"})
+    assert isinstance(version, ModelVersion) and version.version == "1" and version.aliases == ["candidate"]
+    assert version.tags["mlops.registered_by"] == "bob" and version.tags["k"] == "v"
+    assert version.signature is not None and "training_score" in version.metrics
+    again = bob.register(f"models:/{name}/1", name)  # a URI the service can read: registered there
+    assert again.version == "2" and again.tags["mlops.registered_by"] == "bob"
+    with pytest.raises(InvalidRequest):
+        bob.register(trained_model, "Not A Valid Name!", X_train, y_train)

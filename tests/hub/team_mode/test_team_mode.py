@@ -222,6 +222,7 @@ def test_added_latency_of_the_service(team_hub: TeamHub, capsys: pytest.CaptureF
         store_url=team_hub.service_config["JUPYTER_MLOPS_STORE_URL"],
         isolate_users=True,
         require_deployment_token=True,
+        isolate_deployments=True,  # as the service (its default in team mode)
     )
     embedded = MLOps(config, principal=Principal(name="erin", scopes=frozenset({"custom:mlops:admin"})))
     remote = RemoteMLOps(team_hub.service_url, token=team_hub.tokens["erin"])
