@@ -59,6 +59,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="largest packed model a kernel may upload to register (413 beyond)",
     )
     parser.add_argument(
+        "--allow-kernel-registration",
+        action="store_true",
+        default=os.environ.get("JUPYTER_MLOPS_HUB_ALLOW_KERNEL_REGISTRATION", "").lower() in ("1", "true", "yes"),
+        help="let users register models from their notebooks (their code then runs in the service's workers)",
+    )
+    parser.add_argument(
         "--no-reconcile", action="store_true", help="do not bring deployments back at start (a read-only replica)"
     )
     return parser.parse_args(argv)
@@ -121,6 +127,7 @@ async def serve(args: argparse.Namespace) -> None:
     door = HubDoor(
         mlops, hub_auth, name, ThreadPoolExecutor(8, thread_name_prefix="mlops-hub"),
         max_upload_bytes=int(args.max_upload_mb * 1024 * 1024),
+        allow_kernel_registration=args.allow_kernel_registration,
     )  # fmt: skip
     fleet, start_fleet = fleet_routes(mlops, args, prefix)
     url = urlparse(args.url)

@@ -61,8 +61,10 @@ class HubDoor:
         executor: ThreadPoolExecutor,
         *,
         max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+        allow_kernel_registration: bool = False,
     ) -> None:
         self.mlops = mlops
+        self.allow_kernel_registration = allow_kernel_registration
         self.hub_auth = hub_auth
         self.service_name = service_name
         self.executor = executor
@@ -115,6 +117,8 @@ class HubDoor:
             raise InvalidRequest(
                 f"Unknown operation {operation!r}: the service offers {', '.join(sorted(wire.OPERATIONS))}."
             )
+        if operation == "register":
+            self.check_registration()
         if operation == "register" and not (args and isinstance(args[0], str)):
             raise InvalidRequest(
                 "register through a call takes a runs:/ or models:/ URI the service can read; a model object is "
@@ -140,6 +144,20 @@ class HubDoor:
         args = [wire.decode_argument(a) for a in args]
         kwargs = {k: wire.decode_argument(v) for k, v in kwargs.items()}
         return await self._in_thread(method, *args, **kwargs)
+
+    def check_registration(self) -> None:
+        """Refuse registration by users unless the service was started with ``--allow-kernel-registration``.
+
+        A registered model is code, and the service's serving workers still hold the store's connection settings
+        (README, Team mode): until they do not, running users' code there is a choice a hub admin makes, not a default.
+        """
+        if not self.allow_kernel_registration:
+            raise Refused(
+                403,
+                "Registering models from notebooks is off on this MLOps service: a model is code, and it would run in "
+                "the service's serving workers. Ask the platform team to register it, or a hub admin to start the "
+                "service with --allow-kernel-registration (README, Team mode).",
+            )
 
     async def register_upload(self, principal: Principal, name: str, upload: str) -> Any:
         """Check the uploaded archive (never loading it) and register it as a new version owned by ``principal``."""
@@ -232,6 +250,7 @@ class UploadHandler(BaseHandler):
         self.request.connection.set_max_body_size(cap + UPLOAD_SLACK_BYTES)  # type: ignore[union-attr]
         try:
             self.principal = await self.door.principal(self.request)
+            self.door.check_registration()
         except Refused as exc:
             self.refusal = (exc.status, {"error_code": "UNAUTHORIZED" if exc.status == 401 else "FORBIDDEN",
                                          "message": exc.message})  # fmt: skip

@@ -280,6 +280,7 @@ def team_hub(trained_model: Any, iris: Any) -> Iterator[TeamHub]:
             "JUPYTERHUB_SERVICE_PREFIX": f"/services/{SERVICE}/",
             "JUPYTERHUB_SERVICE_URL": f"http://127.0.0.1:{ports['service']}",
             "JUPYTER_MLOPS_HUB_MAX_UPLOAD_MB": str(MAX_UPLOAD_MB),
+            "JUPYTER_MLOPS_HUB_ALLOW_KERNEL_REGISTRATION": "1",  # off by default (README, Team mode)
         }
         service_dir.mkdir(mode=0o700)
         service = ServiceProcess(
