@@ -161,6 +161,37 @@ export interface PerformancePoint {
 }
 
 /**
+ * PCA reconstruction error of one time bucket's rows against the band of the
+ * reference's own error.
+ */
+export interface MultivariateDriftPoint {
+  time: string;
+  rows: number;
+  reconstruction_error: number;
+  lower: number;
+  upper: number;
+  drifted: boolean;
+}
+
+/**
+ * Data quality of one feature in one time bucket: counts and rates of each kind
+ * of problem.
+ */
+export interface DataQualityRow {
+  time: string;
+  feature: string;
+  rows: number;
+  missing: number;
+  missing_rate: number;
+  out_of_range: number;
+  out_of_range_rate: number;
+  unseen_category: number;
+  unseen_category_rate: number;
+  type_mismatch: number;
+  type_mismatch_rate: number;
+}
+
+/**
  * A deployment's monitoring over one window: ops, drift, performance, health
  * and alerts (the REST body).
  */
@@ -178,6 +209,8 @@ export interface MonitoringReportData {
   health: DeploymentHealth;
   alerts: Alert[];
   dropped_records: number;
+  multivariate_drift?: MultivariateDriftPoint[];
+  data_quality?: DataQualityRow[];
 }
 
 /** A model version as an approver sees it: its URI and metrics. */

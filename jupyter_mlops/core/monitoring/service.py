@@ -22,13 +22,15 @@ from . import alerts as alert_rules
 from . import baseline as baselines
 from . import health as health_score
 from . import labels
+from . import multivariate as mv
+from . import quality as data_quality
 from .drift import DriftSettings, dataset_drift
 from .labels import PREDICTION, check_label, is_number_text, join_labels
 from .metrics import bucket_seconds, iso, ops_series, ops_summary, parse_window, performance_series
 from .models import MonitoringReportData
 from .report import MonitoringReport
 from .scheduler import AlertScheduler
-from .storage import INPUT_PREFIX, MonitoringStore
+from .storage import INPUT_PREFIX, MonitoringStore, numeric_block
 
 if TYPE_CHECKING:
     from ...config import MLOpsConfig
@@ -72,6 +74,7 @@ class Monitoring:
         self.store = MonitoringStore(mlops.store.engine)
         self.drift_settings = drift or DriftSettings()
         self._baselines: dict[tuple[str, str], dict[str, Any] | None] = {}
+        self._pca: dict[tuple[str, str], mv.ReferencePCA | None] = {}
         self._last_logged: dict[str, float] = {}
         self._last_evaluated: dict[str, float] = {}
         self._background: list[threading.Thread] = []
@@ -95,6 +98,9 @@ class Monitoring:
                 frame = frame.sample(BASELINE_MAX_ROWS, random_state=0)
             predictions = labels.predictions(model, frame)
             profile = baselines.build_profile(frame, predictions)
+            reference = mv.reference_rows(frame, profile)  # rows, not per-feature samples: multivariate drift
+            if reference is not None:
+                profile["reference"] = reference
             self.mlops.registry.log_run_json(version.run_id, baselines.BASELINE_ARTIFACT, profile)
             self.mlops.registry.set_version_tags(
                 version.name, version.version, {"mlops.baseline": baselines.BASELINE_ARTIFACT}
@@ -130,7 +136,7 @@ class Monitoring:
         start = end - seconds
         if evaluate_alerts:
             self.evaluate(deployment)
-        snap = self._snapshot(deployment, start, end, drift=True, performance=True, series=True)
+        snap = self._snapshot(deployment, start, end, drift=True, performance=True, series=True, quality=True)
         firing = self.store.firing(deployment.name)
         data = {
             "deployment": deployment.name,
@@ -148,13 +154,23 @@ class Monitoring:
             ),
             "alerts": [_alert_view(a) for a in self.store.alerts(deployment.name, limit=50)],
             "dropped_records": self.store.dropped(deployment.name),
+            "multivariate_drift": snap["multivariate_drift"],
+            "data_quality": snap["data_quality"],
         }
         report = MonitoringReport(MonitoringReportData.model_validate(data))
         self._maybe_log_to_mlflow(deployment, report)
         return report
 
     def _snapshot(
-        self, deployment: Deployment, start: float, end: float, *, drift: bool, performance: bool, series: bool
+        self,
+        deployment: Deployment,
+        start: float,
+        end: float,
+        *,
+        drift: bool,
+        performance: bool,
+        series: bool,
+        quality: bool = False,
     ) -> dict[str, Any]:
         seconds = end - start
         step = bucket_seconds(seconds)
@@ -170,7 +186,48 @@ class Monitoring:
             snap["drift"] = self._drift(deployment, start, end)
         if performance:
             snap["performance"], snap["performance_summary"] = self._performance(deployment, start, end, step)
+        if quality:
+            snap.update(self._data_checks(deployment, start, end, step))
         return snap
+
+    def reference_pca(self, model_name: str, version: str) -> mv.ReferencePCA | None:
+        """The PCA of a version's reference rows that multivariate drift uses (fitted once, then cached)."""
+        key = (model_name, version)
+        with self._lock:
+            if key in self._pca:
+                return self._pca[key]
+        reference = mv.reference_frame(self.baseline(model_name, version))
+        model = mv.fit(reference) if reference is not None else None
+        with self._lock:
+            self._pca[key] = model
+        return model
+
+    def _data_checks(self, deployment: Deployment, start: float, end: float, step: float) -> dict[str, Any]:
+        """Multivariate drift and data quality in one pass over the window's stored batches."""
+        empty: dict[str, Any] = {
+            "multivariate_drift": [],
+            "data_quality": [],
+            "quality_metrics": dict.fromkeys(data_quality.QUALITY_METRICS),
+        }
+        profile = self.baseline(deployment.model_name, deployment.model_version)
+        if profile is None:
+            return empty
+        quality = data_quality.QualityAccumulator(profile, start, step)
+        pca = self.reference_pca(deployment.model_name, deployment.model_version)
+        multivariate = mv.MultivariateAccumulator(pca, start, step) if pca is not None else None
+        index = {name: i for i, name in enumerate(quality.numeric)}
+        rows = [index[f] for f in pca.features if f in index] if pca is not None else []
+        aligned = pca is not None and len(rows) == len(pca.features)
+        for table in self.store.tables(deployment.name, start, end):
+            block, mismatches = numeric_block(table, quality.columns)
+            quality.add(table, block, mismatches)
+            if multivariate is not None:
+                multivariate.add(table, block[rows] if aligned else None)
+        return {
+            "multivariate_drift": multivariate.result() if multivariate is not None else [],
+            "data_quality": quality.result(),
+            "quality_metrics": quality.window_metrics(),
+        }
 
     def drift_settings_of(self, name: str) -> DriftSettings:
         """The drift settings of deployment ``name``: its own monitoring settings over the service's defaults."""
@@ -309,16 +366,17 @@ class Monitoring:
             self._last_evaluated[deployment.name] = now
             firing = self.store.firing(deployment.name)
             rules = self.rules(deployment.name)
-            needs: dict[int, tuple[bool, bool]] = {}
+            needs: dict[int, tuple[bool, bool, bool]] = {}
             for rule in rules:
-                drift, perf = needs.get(int(rule["window_seconds"]), (False, False))
+                drift, perf, quality = needs.get(int(rule["window_seconds"]), (False, False, False))
                 needs[int(rule["window_seconds"])] = (
                     drift or rule["metric"] in _DRIFT_METRICS,
                     perf or rule["metric"] in _PERFORMANCE_METRICS,
+                    quality or rule["metric"] in _DATA_METRICS,
                 )
             snapshots = {
-                window: self._snapshot(deployment, now - window, now, drift=d, performance=p, series=False)
-                for window, (d, p) in needs.items()
+                window: self._snapshot(deployment, now - window, now, drift=d, performance=p, series=False, quality=q)
+                for window, (d, p, q) in needs.items()
             }
             for rule in rules:
                 metric = rule["metric"]
@@ -345,6 +403,12 @@ class Monitoring:
             return None if not summary["requests"] and metric != "requests" else value
         if metric == "dropped_records":
             return float(self.store.dropped(deployment.name))
+        if metric in data_quality.QUALITY_METRICS:
+            value = (snap.get("quality_metrics") or {}).get(metric)
+            return None if value is None else float(value)
+        if metric == "multivariate_drift":  # 1 when a bucket of the window left the reference's band
+            points = snap.get("multivariate_drift") or []
+            return float(any(p["drifted"] for p in points)) if points else None
         drift = snap.get("drift") or {}
         if metric == "drift_share":
             evaluated = [f for f in drift.get("features", []) if f.get("value") is not None]
@@ -518,6 +582,7 @@ class Monitoring:
 _ERROR_BUDGET = 0.05
 _DRIFT_METRICS = {"drift_share", "prediction_drift"}
 _PERFORMANCE_METRICS = {"accuracy", "f1", "roc_auc", "rmse", "mae"}
+_DATA_METRICS = {*data_quality.QUALITY_METRICS, "multivariate_drift"}
 
 
 def _alert_view(alert: dict[str, Any]) -> dict[str, Any]:
