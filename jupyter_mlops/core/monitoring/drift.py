@@ -241,6 +241,11 @@ def column_drift(
     else:
         detail = categorical_drift(base, live, settings, repeat=repeat)
         statistic = settings.categorical_statistic
+    return _judged(name, detail, statistic, settings, tests)
+
+
+def _judged(name: str, detail: dict[str, Any], statistic: str, settings: DriftSettings, tests: int) -> dict[str, Any]:
+    """A column's drift detail with the primary statistic's verdict (threshold split over ``tests`` features)."""
     value = detail.get(statistic)
     threshold = settings.threshold(statistic)
     if statistic in P_VALUES:
@@ -297,5 +302,189 @@ def dataset_drift(
         "sampled": len(live),
         "distinct_rows": len(distinct),
         "features": features,
+        "prediction": prediction,
+    }
+
+
+# --- the streaming path: the same report from the stored batches, without the window as one pandas frame -------
+
+
+def sample_positions(rows: int, settings: DriftSettings) -> np.ndarray | None:
+    """Which of a window's ``rows`` rows are compared: None for all, else the seeded sample ``data()`` takes."""
+    if rows <= settings.max_sample:
+        return None
+    rng = np.random.default_rng(settings.seed)
+    return np.sort(rng.choice(rows, settings.max_sample, replace=False))
+
+
+def _sorted_numeric_drift(
+    base: dict[str, Any], values: np.ndarray, tested: np.ndarray, settings: DriftSettings
+) -> dict[str, Any]:
+    """``numeric_drift`` from sorted finite live values (``tested``: the distinct rows' ones), with the same numbers.
+
+    Histogram counts come from binary searches of the baseline's edges, and one merge of the baseline sample with
+    the live values gives both the KS statistic and the Wasserstein distance as scipy computes them.
+    """
+    edges = np.asarray(base["histogram"]["bins"], dtype=float)
+    base_counts = np.asarray(base["histogram"]["counts"], dtype=float)
+    live_counts = _sorted_bin_counts(values, edges)
+    result: dict[str, Any] = {
+        "type": "numeric",
+        "rows": int(values.size),
+        "baseline": {"bins": edges.tolist(), "counts": base_counts.astype(int).tolist()},
+        "live": {"bins": edges.tolist(), "counts": live_counts.tolist()},
+        "ks": None,
+        "wasserstein": None,
+        "psi": None,
+    }
+    if values.size < settings.min_rows:
+        return result
+    sample = np.sort(np.asarray(base["sample"], dtype=float))
+    scale = float(base.get("std") or 0.0) or 1.0
+    ties = sample.size / max(_distinct_sorted(sample), 1)
+    result["effective_rows"] = int(min(tested.size, max(1, round(_distinct_sorted(tested) * ties))))
+    if tested.size:
+        d = _cdf_gaps(sample, tested)[0]
+        m, n = sample.size, max(int(result["effective_rows"]), 1)
+        result["ks"] = float(stats.kstwo.sf(d, max(round(m * n / (m + n)), 1)))
+    result["wasserstein"] = float(_cdf_gaps(sample, values)[1] / scale)
+    result["psi"] = _psi(base_counts, live_counts.astype(float))
+    return result
+
+
+def _distinct_sorted(values: np.ndarray) -> int:
+    return int(np.count_nonzero(np.diff(values))) + 1 if values.size else 0
+
+
+def _cdf_gaps(sample: np.ndarray, values: np.ndarray) -> tuple[float, float]:
+    """The two-sample KS statistic and the Wasserstein distance of two sorted arrays (scipy's formulas)."""
+    merged = np.concatenate((sample, values))
+    merged.sort(kind="mergesort")  # two sorted runs: one merge
+    diffs = np.searchsorted(sample, merged, side="right") / sample.size - (
+        np.searchsorted(values, merged, side="right") / values.size
+    )
+    ks = max(float(np.clip(-diffs.min(), 0, 1)), float(diffs.max()))
+    wasserstein = float(np.vecdot(np.abs(diffs[:-1]), np.diff(merged)))
+    return ks, wasserstein
+
+
+def _sorted_bin_counts(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """``_bin_counts`` of sorted values: bins are [e_i, e_i+1), the last one closed, outliers in the outer bins."""
+    bins = len(edges) - 1
+    if not float(edges[-1]) > float(edges[0]):
+        counts = np.zeros(bins, dtype=np.int64)
+        counts[0] = values.size
+        return counts
+    left = np.searchsorted(values, edges, side="left")
+    counts = np.diff(left).astype(np.int64)
+    at_top = int(np.searchsorted(values, edges[-1], side="right"))
+    counts[-1] += at_top - int(left[-1])
+    counts[0] += int(left[0])
+    counts[-1] += values.size - at_top
+    return counts
+
+
+def _distinct_rows(keys: np.ndarray) -> np.ndarray:
+    """Positions of the first occurrence of each distinct row of ``keys`` (rows x columns), in order."""
+    if keys.shape[0] == 0:
+        return np.zeros(0, dtype=np.int64)
+    normalised = np.ascontiguousarray(keys + 0.0)  # -0.0 and 0.0 are one value, as pandas compares them
+    normalised[np.isnan(normalised)] = np.nan  # one NaN bit pattern
+    rows = normalised.view(np.dtype((np.void, normalised.dtype.itemsize * normalised.shape[1]))).ravel()
+    _, first = np.unique(rows, return_index=True)
+    return np.sort(first)
+
+
+def streamed_dataset_drift(
+    profile: dict[str, Any],
+    tables: Any,
+    rows: int,
+    settings: DriftSettings,
+    *,
+    input_prefix: str = "",
+    output: str | None = None,
+) -> dict[str, Any]:
+    """``dataset_drift`` of a window given as stored batches (``rows`` in all), with the same answers.
+
+    The rows compared (all, or the seeded sample of ``max_sample`` that ``MonitoringStore.data`` would take) are
+    gathered batch by batch into one numeric block of features x rows; categorical features and the prediction
+    keep pandas columns (narrow). Per numeric feature one sort serves histogram, KS and Wasserstein.
+    """
+    from .storage import numeric_block
+
+    features = profile.get("features", {})
+    numeric = [n for n, c in features.items() if c.get("type") == "numeric" and not c.get("empty")]
+    others = [n for n in features if n not in set(numeric)]
+    positions = sample_positions(rows, settings)
+    size = rows if positions is None else len(positions)
+    block = np.full((len(numeric), size), np.nan)
+    other_parts: dict[str, list[pd.Series]] = {name: [] for name in [*others, "__output__"]}
+    seen: set[str] = set()
+    offset = filled = 0
+    for table in tables:
+        n = table.num_rows
+        if positions is None:
+            local = None
+        else:
+            lo, hi = np.searchsorted(positions, [offset, offset + n])
+            local = positions[lo:hi] - offset
+        offset += n
+        if local is not None:
+            if not local.size:
+                continue
+            import pyarrow as pa
+
+            table = table.take(pa.array(local))
+        seen.update(table.column_names)
+        part, _ = numeric_block(table, [input_prefix + f for f in numeric])
+        block[:, filled : filled + table.num_rows] = part
+        for name in others:
+            column = input_prefix + name
+            other_parts[name].append(
+                table.column(column).to_pandas() if column in table.column_names else pd.Series([None] * table.num_rows)
+            )
+        if output is not None:
+            other_parts["__output__"].append(
+                table.column(output).to_pandas() if output in table.column_names else pd.Series([None] * table.num_rows)
+            )
+        filled += table.num_rows
+    block = block[:, :filled]
+    present = [n for n in features if input_prefix + n in seen]
+    columns = {n: pd.concat(other_parts[n], ignore_index=True) for n in others if n in present}
+    # Repeated requests (the same input row again) are one draw of the distribution, not several.
+    numeric_present = [i for i, n in enumerate(numeric) if n in set(present)]
+    keys = [block[numeric_present].T] + [pd.factorize(columns[n])[0][:, None].astype(float) for n in columns]
+    distinct = _distinct_rows(np.hstack(keys)) if present else np.arange(filled)
+    tests = sum(1 for name in present if not features[name].get("empty"))
+    results = []
+    for name in present:
+        if name in columns or features[name].get("empty"):
+            live = columns.get(name, pd.Series(dtype=float))
+            results.append(
+                column_drift(name, features[name], live, settings, distinct=live.iloc[distinct], tests=tests)
+            )
+            continue
+        row = block[numeric.index(name)]
+        values = np.sort(row[np.isfinite(row)])
+        unique = row[distinct]
+        tested = values if len(distinct) == filled else np.sort(unique[np.isfinite(unique)])
+        statistic = "ks" if settings.numeric_statistic == "auto" else settings.numeric_statistic
+        detail = _sorted_numeric_drift(features[name], values, tested, settings)
+        results.append(_judged(name, detail, statistic, settings, tests))
+    evaluated = [f for f in results if f["value"] is not None]
+    share = sum(f["drifted"] for f in evaluated) / len(evaluated) if evaluated else 0.0
+    prediction = None
+    if output is not None and profile.get("prediction") and output in seen:
+        predicted = pd.concat(other_parts["__output__"], ignore_index=True)
+        prediction = column_drift(
+            "prediction", profile["prediction"], predicted, settings, distinct=predicted.iloc[distinct]
+        )
+    return {
+        "share": float(share),
+        "drifted": bool(evaluated) and share >= settings.drift_share,
+        "rows": rows,
+        "sampled": filled,
+        "distinct_rows": len(distinct),
+        "features": results,
         "prediction": prediction,
     }

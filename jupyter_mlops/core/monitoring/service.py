@@ -24,7 +24,7 @@ from . import health as health_score
 from . import labels
 from . import multivariate as mv
 from . import quality as data_quality
-from .drift import DriftSettings, dataset_drift
+from .drift import DriftSettings, streamed_dataset_drift
 from .labels import PREDICTION, check_label, is_number_text, join_labels
 from .metrics import bucket_seconds, iso, ops_series, ops_summary, parse_window, performance_series
 from .models import MonitoringReportData
@@ -204,30 +204,9 @@ class Monitoring:
 
     def _data_checks(self, deployment: Deployment, start: float, end: float, step: float) -> dict[str, Any]:
         """Multivariate drift and data quality in one pass over the window's stored batches."""
-        empty: dict[str, Any] = {
-            "multivariate_drift": [],
-            "data_quality": [],
-            "quality_metrics": dict.fromkeys(data_quality.QUALITY_METRICS),
-        }
         profile = self.baseline(deployment.model_name, deployment.model_version)
-        if profile is None:
-            return empty
-        quality = data_quality.QualityAccumulator(profile, start, step)
-        pca = self.reference_pca(deployment.model_name, deployment.model_version)
-        multivariate = mv.MultivariateAccumulator(pca, start, step) if pca is not None else None
-        index = {name: i for i, name in enumerate(quality.numeric)}
-        rows = [index[f] for f in pca.features if f in index] if pca is not None else []
-        aligned = pca is not None and len(rows) == len(pca.features)
-        for table in self.store.tables(deployment.name, start, end):
-            block, mismatches = numeric_block(table, quality.columns)
-            quality.add(table, block, mismatches)
-            if multivariate is not None:
-                multivariate.add(table, block[rows] if aligned else None)
-        return {
-            "multivariate_drift": multivariate.result() if multivariate is not None else [],
-            "data_quality": quality.result(),
-            "quality_metrics": quality.window_metrics(),
-        }
+        pca = self.reference_pca(deployment.model_name, deployment.model_version) if profile is not None else None
+        return window_checks(self.store, deployment.name, profile, pca, start, end, step)
 
     def drift_settings_of(self, name: str) -> DriftSettings:
         """The drift settings of deployment ``name``: its own monitoring settings over the service's defaults."""
@@ -248,9 +227,12 @@ class Monitoring:
                 "message": f"No training baseline for {deployment.model_uri}: register it with X to monitor drift.",
             }
         settings = self.drift_settings_of(deployment.name)
-        live = self.store.data(deployment.name, start, end, sample=settings.max_sample, seed=settings.seed)
-        result = dataset_drift(profile, live, settings, input_prefix=INPUT_PREFIX, output=PREDICTION)
-        if live.empty:
+        # Streamed from the stored batches: the same report as dataset_drift over store.data(), without the
+        # window as one frame (a wide log of 100,000 rows would be gigabytes of pandas).
+        rows = self.store.window_rows(deployment.name, start, end)
+        tables = self.store.tables(deployment.name, start, end)
+        result = streamed_dataset_drift(profile, tables, rows, settings, input_prefix=INPUT_PREFIX, output=PREDICTION)
+        if not rows:
             result["message"] = "No logged inputs in this window yet."
         return result
 
@@ -580,6 +562,41 @@ class Monitoring:
 
 
 _ERROR_BUDGET = 0.05
+
+
+def window_checks(
+    store: MonitoringStore,
+    deployment: str,
+    profile: dict[str, Any] | None,
+    pca: mv.ReferencePCA | None,
+    start: float,
+    end: float,
+    step: float,
+) -> dict[str, Any]:
+    """Multivariate drift and data quality of a window, each batch decoded once and shared by both."""
+    if profile is None:
+        return {
+            "multivariate_drift": [],
+            "data_quality": [],
+            "quality_metrics": dict.fromkeys(data_quality.QUALITY_METRICS),
+        }
+    quality = data_quality.QualityAccumulator(profile, start, step)
+    multivariate = mv.MultivariateAccumulator(pca, start, step) if pca is not None else None
+    index = {name: i for i, name in enumerate(quality.numeric)}
+    rows = [index[f] for f in pca.features if f in index] if pca is not None else []
+    aligned = pca is not None and len(rows) == len(pca.features)
+    for table in store.tables(deployment, start, end):
+        block, mismatches = numeric_block(table, quality.columns)
+        quality.add(table, block, mismatches)
+        if multivariate is not None:
+            multivariate.add(table, block[rows] if aligned else None)
+    return {
+        "multivariate_drift": multivariate.result() if multivariate is not None else [],
+        "data_quality": quality.result(),
+        "quality_metrics": quality.window_metrics(),
+    }
+
+
 _DRIFT_METRICS = {"drift_share", "prediction_drift"}
 _PERFORMANCE_METRICS = {"accuracy", "f1", "roc_auc", "rmse", "mae"}
 _DATA_METRICS = {*data_quality.QUALITY_METRICS, "multivariate_drift"}
