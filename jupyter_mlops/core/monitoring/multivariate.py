@@ -9,8 +9,9 @@ depend on scikit-learn):
 
 - the reference rows (``reference_frame``) are standardised with their own mean and standard deviation (a missing
   value becomes the mean, i.e. 0 after standardising), and split in two seeded halves;
-- a PCA by SVD of the first half keeps the fewest components that explain at least 65 % of the variance (what
-  NannyML uses too: enough to capture the correlations, few enough that a broken one shows in the residual);
+- a PCA of the first half (eigenvectors of its covariance) keeps the fewest components that explain at least
+  65 % of the variance (what NannyML uses too: enough to capture the correlations, few enough that a broken one
+  shows in the residual);
 - the error of a row is the Euclidean distance between the standardised row and its projection on those
   components, ``sqrt(|z|^2 - |V z|^2)``, which needs one matrix product per batch of logged rows;
 - the threshold comes from the second half (rows the PCA did not see, so their errors are what unseen rows from
@@ -31,6 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+from threadpoolctl import threadpool_limits
 
 from .metrics import iso
 from .storage import INPUT_PREFIX, numeric_block
@@ -116,9 +118,14 @@ def fit(reference: pd.DataFrame, *, variance: float = VARIANCE_KEPT, seed: int =
     order = np.random.default_rng(seed).permutation(len(z))
     half = len(z) // 2
     fitting, calibration = z[order[:half]], z[order[half:]]
-    _, singular, vt = np.linalg.svd(fitting - fitting.mean(axis=0), full_matrices=False)
-    share = np.cumsum(singular**2) / max(float(np.sum(singular**2)), 1e-12)
-    keep = min(int(np.searchsorted(share, variance)) + 1, len(singular))
+    # The eigenvectors of the covariance (features x features) are the principal axes: cheaper than an SVD of the
+    # rows when there are more rows than features, and the same axes.
+    centred = fitting - fitting.mean(axis=0)
+    with one_blas_thread():
+        eigenvalues, eigenvectors = np.linalg.eigh(centred.T @ centred)
+    eigenvalues, vt = np.clip(eigenvalues[::-1], 0.0, None), eigenvectors[:, ::-1].T
+    share = np.cumsum(eigenvalues) / max(float(np.sum(eigenvalues)), 1e-12)
+    keep = min(int(np.searchsorted(share, variance)) + 1, len(eigenvalues))
     model = ReferencePCA(
         features=tuple(str(c) for c in reference.columns),
         mean=mean,
@@ -133,6 +140,15 @@ def fit(reference: pd.DataFrame, *, variance: float = VARIANCE_KEPT, seed: int =
     return ReferencePCA(
         **{**model.__dict__, "error_mean": float(errors.mean()), "error_std": float(errors.std(ddof=1))}
     )
+
+
+def one_blas_thread() -> Any:
+    """A context in which BLAS uses one thread.
+
+    Monitoring shares the server's cores with everything else; its products are small or memory-bound, and a
+    threaded BLAS on a busy machine was measured 10 times slower (threads spinning for cores others hold).
+    """
+    return threadpool_limits(1, user_api="blas")
 
 
 class MultivariateAccumulator:

@@ -585,11 +585,12 @@ def window_checks(
     index = {name: i for i, name in enumerate(quality.numeric)}
     rows = [index[f] for f in pca.features if f in index] if pca is not None else []
     aligned = pca is not None and len(rows) == len(pca.features)
-    for table in store.tables(deployment, start, end):
-        block, mismatches = numeric_block(table, quality.columns)
-        quality.add(table, block, mismatches)
-        if multivariate is not None:
-            multivariate.add(table, block[rows] if aligned else None)
+    with mv.one_blas_thread():
+        for table in store.tables(deployment, start, end):
+            block, mismatches = numeric_block(table, quality.columns)
+            quality.add(table, block, mismatches)
+            if multivariate is not None:
+                multivariate.add(table, block[rows] if aligned else None)
     return {
         "multivariate_drift": multivariate.result() if multivariate is not None else [],
         "data_quality": quality.result(),
