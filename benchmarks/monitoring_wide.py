@@ -111,7 +111,8 @@ def measure(folder: Path) -> dict[str, float]:
     t2 = time.perf_counter()
     checks = window_checks(store, DEPLOYMENT, profile, pca, start, end, bucket_seconds(WINDOW))
     t3 = time.perf_counter()
-    assert rows == drift["rows"] and len(drift["features"]) == len(profile["features"])
+    assert rows == drift["rows"]
+    assert len(drift["features"]) == len(profile["features"])
     assert sum(p["rows"] for p in checks["multivariate_drift"]) == rows
     return {
         "rows": rows,
@@ -155,7 +156,8 @@ def main() -> None:
             f"median of {args.runs} runs over {args.rows:,} rows x {args.features:,} features: "
             f"drift {medians['drift_s']:.2f} s + PCA fit {medians['pca_fit_s']:.2f} s + multivariate drift and "
             f"data quality {medians['multivariate_quality_s']:.2f} s = {medians['total_s']:.2f} s "
-            f"(target <= 10 s; CPU {medians['cpu_s']:.2f} s), peak RSS {medians['peak_rss_mib']:.0f} MiB (target <= 3072 MiB)"
+            f"(target <= 10 s; CPU {medians['cpu_s']:.2f} s), "
+            f"peak RSS {medians['peak_rss_mib']:.0f} MiB (target <= 3072 MiB)"
         )
 
 
