@@ -3,9 +3,9 @@
 The log is written through the writer's own path (``MonitoringStore.write_batch``, flushes of 20 requests x 50 rows
 given as numpy ``Rows`` as the serving daemon hands them over) into a real SQLite store. Features are correlated
 (twenty latent factors plus noise), like real wide tables. Then, each run in a fresh process (so its peak RSS is
-its own): the per-feature drift report (``streamed_dataset_drift``), the reference PCA fit, and multivariate drift
-plus data quality in one pass (``window_checks``), all streamed from the stored batches. Prints each run and the
-medians of the runs; the issue's target is <= 10 s and <= 3 GiB.
+its own): the reference PCA fit (once per model version), then what a report does, one pass over the stored
+batches feeding the per-feature drift (``DriftAccumulator``), multivariate drift and data quality
+(``window_checks``). Prints each run and the medians of the runs; the issue's target is <= 10 s and <= 3 GiB.
 
 Run: ``.venv/bin/python benchmarks/monitoring_wide.py [--rows 100000] [--features 1000] [--runs 3]``.
 """
@@ -83,7 +83,7 @@ def measure(folder: Path) -> dict[str, float]:
     from sqlalchemy import create_engine
 
     from jupyter_mlops.core.monitoring import multivariate as mv
-    from jupyter_mlops.core.monitoring.drift import DriftSettings, streamed_dataset_drift
+    from jupyter_mlops.core.monitoring.drift import DriftAccumulator, DriftSettings
     from jupyter_mlops.core.monitoring.labels import PREDICTION
     from jupyter_mlops.core.monitoring.metrics import bucket_seconds
     from jupyter_mlops.core.monitoring.service import window_checks
@@ -95,31 +95,24 @@ def measure(folder: Path) -> dict[str, float]:
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     cpu = time.process_time()
     t0 = time.perf_counter()
-    rows = store.window_rows(DEPLOYMENT, start, end)
-    drift = streamed_dataset_drift(
-        profile,
-        store.tables(DEPLOYMENT, start, end),
-        rows,
-        DriftSettings(),
-        input_prefix=INPUT_PREFIX,
-        output=PREDICTION,
-    )
-    t1 = time.perf_counter()
     reference = mv.reference_frame(profile)
     assert reference is not None
-    pca = mv.fit(reference)
+    pca = mv.fit(reference)  # once per model version (cached by the service)
+    t1 = time.perf_counter()
+    # What a report does (Monitoring._data_checks): one pass over the stored batches for all three.
+    rows = store.window_rows(DEPLOYMENT, start, end)
+    accumulator = DriftAccumulator(profile, rows, DriftSettings(), input_prefix=INPUT_PREFIX, output=PREDICTION)
+    checks = window_checks(store, DEPLOYMENT, profile, pca, start, end, bucket_seconds(WINDOW), drift=accumulator)
+    drift = accumulator.result()
     t2 = time.perf_counter()
-    checks = window_checks(store, DEPLOYMENT, profile, pca, start, end, bucket_seconds(WINDOW))
-    t3 = time.perf_counter()
     assert rows == drift["rows"]
     assert len(drift["features"]) == len(profile["features"])
     assert sum(p["rows"] for p in checks["multivariate_drift"]) == rows
     return {
         "rows": rows,
-        "drift_s": t1 - t0,
-        "pca_fit_s": t2 - t1,
-        "multivariate_quality_s": t3 - t2,
-        "total_s": t3 - t0,
+        "pca_fit_s": t1 - t0,
+        "report_s": t2 - t1,
+        "total_s": t2 - t0,
         "cpu_s": time.process_time() - cpu,  # this process's CPU seconds (less sensitive to a shared machine)
         "components": 0 if pca is None else int(pca.components.shape[0]),
         "drifted_features": sum(f["drifted"] for f in drift["features"]),
@@ -150,12 +143,12 @@ def main() -> None:
             ).stdout
             runs.append(json.loads(out.strip().splitlines()[-1]))
             print(f"run {k + 1}: " + ", ".join(f"{key}={value:.2f}" for key, value in runs[-1].items()), flush=True)
-        keys = ["drift_s", "pca_fit_s", "multivariate_quality_s", "total_s", "cpu_s", "peak_rss_mib"]
+        keys = ["pca_fit_s", "report_s", "total_s", "cpu_s", "peak_rss_mib"]
         medians = {key: statistics.median(r[key] for r in runs) for key in keys}
         print(
             f"median of {args.runs} runs over {args.rows:,} rows x {args.features:,} features: "
-            f"drift {medians['drift_s']:.2f} s + PCA fit {medians['pca_fit_s']:.2f} s + multivariate drift and "
-            f"data quality {medians['multivariate_quality_s']:.2f} s = {medians['total_s']:.2f} s "
+            f"PCA fit {medians['pca_fit_s']:.2f} s + drift, multivariate drift and data quality in one pass "
+            f"{medians['report_s']:.2f} s = {medians['total_s']:.2f} s "
             f"(target <= 10 s; CPU {medians['cpu_s']:.2f} s), "
             f"peak RSS {medians['peak_rss_mib']:.0f} MiB (target <= 3072 MiB)"
         )

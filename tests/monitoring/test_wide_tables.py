@@ -17,7 +17,12 @@ from sqlalchemy import create_engine
 
 from jupyter_mlops.core.monitoring import multivariate as mv
 from jupyter_mlops.core.monitoring.baseline import build_profile
-from jupyter_mlops.core.monitoring.drift import DriftSettings, dataset_drift, streamed_dataset_drift
+from jupyter_mlops.core.monitoring.drift import (
+    DriftAccumulator,
+    DriftSettings,
+    dataset_drift,
+    streamed_dataset_drift,
+)
 from jupyter_mlops.core.monitoring.labels import PREDICTION
 from jupyter_mlops.core.monitoring.service import window_checks
 from jupyter_mlops.core.monitoring.storage import INPUT_PREFIX, LoggedRequest, MonitoringStore
@@ -122,7 +127,15 @@ def test_streamed_multivariate_drift_and_quality_equal_the_window_frame(wide, wi
     start, end = window
     pca = mv.fit(mv.reference_frame(profile))
     assert pca is not None and pca.explained >= 0.65
-    checks = window_checks(store, "wide", profile, pca, start, end, STEP)
+    settings = DriftSettings(max_sample=2500)
+    drift = DriftAccumulator(
+        profile, store.window_rows("wide", start, end), settings, input_prefix=INPUT_PREFIX, output=PREDICTION
+    )
+    checks = window_checks(store, "wide", profile, pca, start, end, STEP, drift=drift)  # a report's one pass
+    direct = dataset_drift(
+        profile, store.data("wide", start, end, sample=2500), settings, input_prefix=INPUT_PREFIX, output=PREDICTION
+    )
+    assert_same(drift.result(), direct)
 
     frame = store.data("wide", start, end)
     frame["bucket"] = ((frame["time"] - start) // STEP).astype(int)

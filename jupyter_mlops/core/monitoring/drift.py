@@ -22,6 +22,7 @@ it with the baseline's stored sample; histograms and PSI use the baseline's bins
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -422,6 +423,114 @@ def _canonical(values: np.ndarray) -> np.ndarray:
     return normal
 
 
+class DriftAccumulator:
+    """``dataset_drift`` of a window fed one stored batch at a time (``rows`` in the window), with the same answers.
+
+    The rows compared (all, or the seeded sample of ``max_sample`` that ``MonitoringStore.data`` would take) are
+    gathered into one numeric block of features x rows; categorical features and the prediction keep pandas
+    columns (narrow). Per numeric feature one sort serves histogram, KS and Wasserstein. ``add`` takes the batch's
+    numeric features already decoded (``numeric_columns`` order) so other statistics can share the decoding.
+    """
+
+    def __init__(
+        self,
+        profile: dict[str, Any],
+        rows: int,
+        settings: DriftSettings,
+        *,
+        input_prefix: str = "",
+        output: str | None = None,
+    ) -> None:
+        self.profile = profile
+        self.rows = rows
+        self.settings = settings
+        self.input_prefix = input_prefix
+        self.output = output
+        self.features: dict[str, Any] = profile.get("features", {})
+        self.numeric = [n for n, c in self.features.items() if c.get("type") == "numeric" and not c.get("empty")]
+        self.numeric_columns = [input_prefix + n for n in self.numeric]
+        self.others = [n for n in self.features if n not in set(self.numeric)]
+        self.positions = sample_positions(rows, settings)
+        size = rows if self.positions is None else len(self.positions)
+        self.block = np.full((len(self.numeric), size), np.nan)
+        self.parts: dict[str, list[pd.Series]] = {name: [] for name in [*self.others, "__output__"]}
+        self.seen: set[str] = set()
+        self.offset = 0
+        self.filled = 0
+
+    def add(self, table: Any, block: np.ndarray) -> None:
+        """Gather the compared rows of one batch (``block``: its numeric features, features x rows)."""
+        n = table.num_rows
+        local = None
+        if self.positions is not None:
+            lo, hi = np.searchsorted(self.positions, [self.offset, self.offset + n])
+            local = self.positions[lo:hi] - self.offset
+        self.offset += n
+        if local is not None and not local.size:
+            return
+        self.seen.update(table.column_names)
+        taken = n if local is None else local.size
+        self.block[:, self.filled : self.filled + taken] = block if local is None else block[:, local]
+        for name, column in [(n, self.input_prefix + n) for n in self.others] + [("__output__", self.output)]:
+            if column is None:
+                continue
+            if column in table.column_names:
+                values = table.column(column)
+                self.parts[name].append((values if local is None else values.take(local)).to_pandas())
+            else:
+                self.parts[name].append(pd.Series([None] * taken))
+        self.filled += taken
+
+    def result(self) -> dict[str, Any]:
+        """The drift report of the rows added (the shape ``dataset_drift`` returns)."""
+        settings, features, filled = self.settings, self.features, self.filled
+        block = self.block[:, :filled]
+        present = [n for n in features if self.input_prefix + n in self.seen]
+        columns = {n: pd.concat(self.parts[n], ignore_index=True) for n in self.others if n in present}
+        # Repeated requests (the same input row again) are one draw of the distribution, not several.
+        keys = [block[i] for i, n in enumerate(self.numeric) if n in set(present)]
+        keys += [pd.factorize(columns[n])[0].astype(float) for n in columns]
+        distinct = _distinct_rows(keys, filled)
+        tests = sum(1 for name in present if not features[name].get("empty"))
+        statistic = "ks" if settings.numeric_statistic == "auto" else settings.numeric_statistic
+
+        def numeric(name: str) -> dict[str, Any]:
+            row = block[self.numeric.index(name)]
+            values = np.sort(row[np.isfinite(row)])
+            unique = row[distinct]
+            tested = values if len(distinct) == filled else np.sort(unique[np.isfinite(unique)])
+            return _judged(
+                name, _sorted_numeric_drift(features[name], values, tested, settings), statistic, settings, tests
+            )
+
+        def other(name: str) -> dict[str, Any]:
+            live = columns.get(name, pd.Series(dtype=float))
+            return column_drift(name, features[name], live, settings, distinct=live.iloc[distinct], tests=tests)
+
+        # Sorting and searching release the GIL: the features' statistics run on two threads.
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            results = list(
+                pool.map(lambda n: numeric(n) if n not in columns and n in self.numeric else other(n), present)
+            )
+        evaluated = [f for f in results if f["value"] is not None]
+        share = sum(f["drifted"] for f in evaluated) / len(evaluated) if evaluated else 0.0
+        prediction = None
+        if self.output is not None and self.profile.get("prediction") and self.output in self.seen:
+            predicted = pd.concat(self.parts["__output__"], ignore_index=True)
+            prediction = column_drift(
+                "prediction", self.profile["prediction"], predicted, settings, distinct=predicted.iloc[distinct]
+            )
+        return {
+            "share": float(share),
+            "drifted": bool(evaluated) and share >= settings.drift_share,
+            "rows": self.rows,
+            "sampled": filled,
+            "distinct_rows": len(distinct),
+            "features": results,
+            "prediction": prediction,
+        }
+
+
 def streamed_dataset_drift(
     profile: dict[str, Any],
     tables: Any,
@@ -431,87 +540,10 @@ def streamed_dataset_drift(
     input_prefix: str = "",
     output: str | None = None,
 ) -> dict[str, Any]:
-    """``dataset_drift`` of a window given as stored batches (``rows`` in all), with the same answers.
-
-    The rows compared (all, or the seeded sample of ``max_sample`` that ``MonitoringStore.data`` would take) are
-    gathered batch by batch into one numeric block of features x rows; categorical features and the prediction
-    keep pandas columns (narrow). Per numeric feature one sort serves histogram, KS and Wasserstein.
-    """
+    """``dataset_drift`` of a window given as its stored batches (``rows`` in all), with the same answers."""
     from .storage import numeric_block
 
-    features = profile.get("features", {})
-    numeric = [n for n, c in features.items() if c.get("type") == "numeric" and not c.get("empty")]
-    others = [n for n in features if n not in set(numeric)]
-    positions = sample_positions(rows, settings)
-    size = rows if positions is None else len(positions)
-    block = np.full((len(numeric), size), np.nan)
-    other_parts: dict[str, list[pd.Series]] = {name: [] for name in [*others, "__output__"]}
-    seen: set[str] = set()
-    offset = filled = 0
+    accumulator = DriftAccumulator(profile, rows, settings, input_prefix=input_prefix, output=output)
     for table in tables:
-        n = table.num_rows
-        if positions is None:
-            local = None
-        else:
-            lo, hi = np.searchsorted(positions, [offset, offset + n])
-            local = positions[lo:hi] - offset
-        offset += n
-        if local is not None:
-            if not local.size:
-                continue
-            import pyarrow as pa
-
-            table = table.take(pa.array(local))
-        seen.update(table.column_names)
-        part, _ = numeric_block(table, [input_prefix + f for f in numeric])
-        block[:, filled : filled + table.num_rows] = part
-        for name in others:
-            column = input_prefix + name
-            other_parts[name].append(
-                table.column(column).to_pandas() if column in table.column_names else pd.Series([None] * table.num_rows)
-            )
-        if output is not None:
-            other_parts["__output__"].append(
-                table.column(output).to_pandas() if output in table.column_names else pd.Series([None] * table.num_rows)
-            )
-        filled += table.num_rows
-    block = block[:, :filled]
-    present = [n for n in features if input_prefix + n in seen]
-    columns = {n: pd.concat(other_parts[n], ignore_index=True) for n in others if n in present}
-    # Repeated requests (the same input row again) are one draw of the distribution, not several.
-    keys = [block[i] for i, n in enumerate(numeric) if n in set(present)]
-    keys += [pd.factorize(columns[n])[0].astype(float) for n in columns]
-    distinct = _distinct_rows(keys, filled)
-    tests = sum(1 for name in present if not features[name].get("empty"))
-    results = []
-    for name in present:
-        if name in columns or features[name].get("empty"):
-            live = columns.get(name, pd.Series(dtype=float))
-            results.append(
-                column_drift(name, features[name], live, settings, distinct=live.iloc[distinct], tests=tests)
-            )
-            continue
-        row = block[numeric.index(name)]
-        values = np.sort(row[np.isfinite(row)])
-        unique = row[distinct]
-        tested = values if len(distinct) == filled else np.sort(unique[np.isfinite(unique)])
-        statistic = "ks" if settings.numeric_statistic == "auto" else settings.numeric_statistic
-        detail = _sorted_numeric_drift(features[name], values, tested, settings)
-        results.append(_judged(name, detail, statistic, settings, tests))
-    evaluated = [f for f in results if f["value"] is not None]
-    share = sum(f["drifted"] for f in evaluated) / len(evaluated) if evaluated else 0.0
-    prediction = None
-    if output is not None and profile.get("prediction") and output in seen:
-        predicted = pd.concat(other_parts["__output__"], ignore_index=True)
-        prediction = column_drift(
-            "prediction", profile["prediction"], predicted, settings, distinct=predicted.iloc[distinct]
-        )
-    return {
-        "share": float(share),
-        "drifted": bool(evaluated) and share >= settings.drift_share,
-        "rows": rows,
-        "sampled": filled,
-        "distinct_rows": len(distinct),
-        "features": results,
-        "prediction": prediction,
-    }
+        accumulator.add(table, numeric_block(table, accumulator.numeric_columns)[0])
+    return accumulator.result()

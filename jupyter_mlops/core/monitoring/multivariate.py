@@ -89,8 +89,9 @@ class ReferencePCA:
 
     def errors(self, block: np.ndarray) -> np.ndarray:
         """Reconstruction error of each column of ``block`` (features x rows, NaN = missing)."""
-        z = (block - self.mean[:, None]) / self.scale[:, None]
-        z[~np.isfinite(z)] = 0.0
+        z = block - self.mean[:, None]
+        z /= self.scale[:, None]
+        np.copyto(z, 0.0, where=~np.isfinite(z))
         projected = self.components @ z
         residual = np.einsum("ij,ij->j", z, z) - np.einsum("ij,ij->j", projected, projected)
         return np.sqrt(np.clip(residual, 0.0, None))
@@ -168,11 +169,12 @@ class MultivariateAccumulator:
             block, _ = numeric_block(table, self.columns)
         buckets = ((table.column("time").to_numpy() - self.start) // self.step).astype(np.int64)
         errors = self.model.errors(block)
-        for bucket in np.unique(buckets):
-            mine = buckets == bucket
-            key = int(bucket)
-            self.sums[key] = self.sums.get(key, 0.0) + float(errors[mine].sum())
-            self.counts[key] = self.counts.get(key, 0) + int(mine.sum())
+        sums = np.bincount(buckets - buckets.min(), weights=errors) if len(buckets) else np.zeros(0)
+        sizes = np.bincount(buckets - buckets.min()) if len(buckets) else np.zeros(0, dtype=np.int64)
+        for offset in np.flatnonzero(sizes):
+            key = int(buckets.min() + offset)
+            self.sums[key] = self.sums.get(key, 0.0) + float(sums[offset])
+            self.counts[key] = self.counts.get(key, 0) + int(sizes[offset])
 
     def result(self) -> list[dict[str, Any]]:
         """One point per time bucket with rows: time, rows, reconstruction_error, lower, upper, drifted."""

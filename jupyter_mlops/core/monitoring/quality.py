@@ -61,20 +61,27 @@ class QualityAccumulator:
         bad_type = np.zeros(block.shape, dtype=bool)
         for i, mask in mismatches.items():
             bad_type[i] = mask
-        missing = np.isnan(block) & ~bad_type
-        outside = (block < self.low[:, None]) | (block > self.high[:, None])
+        missing = np.isnan(block)
+        if mismatches:
+            missing &= ~bad_type
+        outside = block < self.low[:, None]
+        outside |= block > self.high[:, None]
         text = {n: _text(table, INPUT_PREFIX + n) for n in self.categorical}
-        for bucket in np.unique(buckets):
-            mine = buckets == bucket
+        present = np.unique(buckets)
+        k = len(self.numeric)
+        for bucket in present:
+            # A flush usually falls in one bucket: then whole arrays, no copies of the selected columns.
+            mine = slice(None) if len(present) == 1 else buckets == bucket
+            n = len(buckets) if len(present) == 1 else int(np.count_nonzero(buckets == bucket))
             counts = self.counts.setdefault(int(bucket), np.zeros((len(self.features), 5), dtype=np.int64))
-            k = len(self.numeric)
-            counts[:k, 0] += int(mine.sum())
-            counts[:k, 1] += missing[:, mine].sum(axis=1)
-            counts[:k, 2] += outside[:, mine].sum(axis=1)
-            counts[:k, 4] += bad_type[:, mine].sum(axis=1)
+            counts[:k, 0] += n
+            counts[:k, 1] += np.count_nonzero(missing[:, mine], axis=1)
+            counts[:k, 2] += np.count_nonzero(outside[:, mine], axis=1)
+            if mismatches:
+                counts[:k, 4] += np.count_nonzero(bad_type[:, mine], axis=1)
             for j, name in enumerate(self.categorical, start=k):
-                values = text[name][mine]
-                counts[j, 0] += int(mine.sum())
+                values = text[name][mine] if len(present) > 1 else text[name]
+                counts[j, 0] += n
                 absent = values.isna().to_numpy()
                 counts[j, 1] += int(absent.sum())
                 known = self.known[name]

@@ -24,7 +24,7 @@ from . import health as health_score
 from . import labels
 from . import multivariate as mv
 from . import quality as data_quality
-from .drift import DriftSettings, streamed_dataset_drift
+from .drift import DriftAccumulator, DriftSettings, streamed_dataset_drift
 from .labels import PREDICTION, check_label, is_number_text, join_labels
 from .metrics import bucket_seconds, iso, ops_series, ops_summary, parse_window, performance_series
 from .models import MonitoringReportData
@@ -182,12 +182,16 @@ class Monitoring:
             "performance": [],
             "performance_summary": {},
         }
-        if drift:
+        if drift and quality:  # one pass over the stored batches for both
+            checks = self._data_checks(deployment, start, end, step, drift=True)
+            snap["drift"] = checks.pop("drift")
+            snap.update(checks)
+        elif drift:
             snap["drift"] = self._drift(deployment, start, end)
+        elif quality:
+            snap.update(self._data_checks(deployment, start, end, step))
         if performance:
             snap["performance"], snap["performance_summary"] = self._performance(deployment, start, end, step)
-        if quality:
-            snap.update(self._data_checks(deployment, start, end, step))
         return snap
 
     def reference_pca(self, model_name: str, version: str) -> mv.ReferencePCA | None:
@@ -202,11 +206,26 @@ class Monitoring:
             self._pca[key] = model
         return model
 
-    def _data_checks(self, deployment: Deployment, start: float, end: float, step: float) -> dict[str, Any]:
-        """Multivariate drift and data quality in one pass over the window's stored batches."""
+    def _data_checks(
+        self, deployment: Deployment, start: float, end: float, step: float, *, drift: bool = False
+    ) -> dict[str, Any]:
+        """Multivariate drift and data quality (and with ``drift`` the drift report) in one pass over the window."""
         profile = self.baseline(deployment.model_name, deployment.model_version)
-        pca = self.reference_pca(deployment.model_name, deployment.model_version) if profile is not None else None
-        return window_checks(self.store, deployment.name, profile, pca, start, end, step)
+        if profile is None:
+            checks = window_checks(self.store, deployment.name, None, None, start, end, step)
+            return {**checks, "drift": self._drift(deployment, start, end)} if drift else checks
+        pca = self.reference_pca(deployment.model_name, deployment.model_version)
+        accumulator = None
+        if drift:
+            rows = self.store.window_rows(deployment.name, start, end)
+            settings = self.drift_settings_of(deployment.name)
+            accumulator = DriftAccumulator(profile, rows, settings, input_prefix=INPUT_PREFIX, output=PREDICTION)
+        checks = window_checks(self.store, deployment.name, profile, pca, start, end, step, drift=accumulator)
+        if accumulator is not None:
+            checks["drift"] = accumulator.result()
+            if not accumulator.rows:
+                checks["drift"]["message"] = "No logged inputs in this window yet."
+        return checks
 
     def drift_settings_of(self, name: str) -> DriftSettings:
         """The drift settings of deployment ``name``: its own monitoring settings over the service's defaults."""
@@ -572,8 +591,10 @@ def window_checks(
     start: float,
     end: float,
     step: float,
+    *,
+    drift: DriftAccumulator | None = None,
 ) -> dict[str, Any]:
-    """Multivariate drift and data quality of a window, each batch decoded once and shared by both."""
+    """Multivariate drift and data quality of a window (and the drift report), each batch decoded once for all."""
     if profile is None:
         return {
             "multivariate_drift": [],
@@ -581,6 +602,7 @@ def window_checks(
             "quality_metrics": dict.fromkeys(data_quality.QUALITY_METRICS),
         }
     quality = data_quality.QualityAccumulator(profile, start, step)
+    assert drift is None or drift.numeric_columns == quality.columns  # the same numeric features, same order
     multivariate = mv.MultivariateAccumulator(pca, start, step) if pca is not None else None
     index = {name: i for i, name in enumerate(quality.numeric)}
     rows = [index[f] for f in pca.features if f in index] if pca is not None else []
@@ -589,6 +611,8 @@ def window_checks(
         for table in store.tables(deployment, start, end):
             block, mismatches = numeric_block(table, quality.columns)
             quality.add(table, block, mismatches)
+            if drift is not None:
+                drift.add(table, block)
             if multivariate is not None:
                 multivariate.add(table, block[rows] if aligned else None)
     return {
