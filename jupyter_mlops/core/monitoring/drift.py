@@ -362,9 +362,14 @@ def _cdf_gaps(sample: np.ndarray, values: np.ndarray) -> tuple[float, float]:
     """The two-sample KS statistic and the Wasserstein distance of two sorted arrays (scipy's formulas)."""
     merged = np.concatenate((sample, values))
     merged.sort(kind="mergesort")  # two sorted runs: one merge
-    diffs = np.searchsorted(sample, merged, side="right") / sample.size - (
-        np.searchsorted(values, merged, side="right") / values.size
-    )
+    below_sample = np.searchsorted(sample, merged, side="right")  # a small array: cheap searches
+    # How many of both are <= each point is where its run of equal values ends; the live count is the rest.
+    change = np.empty(merged.size, dtype=bool)
+    change[-1] = True
+    np.not_equal(merged[1:], merged[:-1], out=change[:-1])
+    run_end = np.flatnonzero(change)[np.cumsum(change) - change]
+    below_values = run_end + 1 - below_sample
+    diffs = below_sample / sample.size - below_values / values.size
     ks = max(float(np.clip(-diffs.min(), 0, 1)), float(diffs.max()))
     # An elementwise sum, not a BLAS dot: on a busy machine a threaded BLAS call on a short vector can take 10 ms.
     wasserstein = float(np.sum(np.abs(diffs[:-1]) * np.diff(merged)))
