@@ -157,3 +157,24 @@ def test_streamed_multivariate_drift_and_quality_equal_the_window_frame(wide, wi
     plan = frame[INPUT_PREFIX + "plan"]
     assert totals.loc["plan", "unseen_category"] == int((~plan.isin(["free", "pro", "team"])).sum()) > 0
     assert totals.loc["f3", "missing"] > 0 and totals.loc["f7", "out_of_range"] > 0
+
+
+def test_rows_written_after_the_window_was_counted_wait_for_the_next_report(tmp_path) -> None:
+    """The daemon keeps writing while a report streams: rows beyond the count are left out, not an error."""
+    store = MonitoringStore(create_engine(f"sqlite:///{tmp_path}/late.db"))
+    rng = np.random.default_rng(9)
+    profile = build_profile(pd.DataFrame(rng.normal(size=(500, 3)), columns=["x", "y", "z"]))
+
+    def write(k: int) -> None:
+        rows = pd.DataFrame(rng.normal(size=(100, 3)), columns=["x", "y", "z"])
+        store.write_batch([LoggedRequest(f"late-{k}", "late", "default", "1", START + k, 1.0, 200, inputs=rows)])
+
+    write(0)
+    counted = store.window_rows("late", START, START + 60)
+    write(1)  # arrives inside the window after it was counted
+    result = streamed_dataset_drift(
+        profile, store.tables("late", START, START + 60), counted, DriftSettings(), input_prefix=INPUT_PREFIX
+    )
+    assert (counted, result["rows"], result["sampled"]) == (100, 100, 100)
+    assert [f["rows"] for f in result["features"]] == [100, 100, 100]
+    store.engine.dispose()

@@ -470,6 +470,8 @@ class DriftAccumulator:
         if self.positions is not None:
             lo, hi = np.searchsorted(self.positions, [self.offset, self.offset + n])
             local = self.positions[lo:hi] - self.offset
+        elif self.offset + n > self.rows:  # written after the window was counted: judged with the next report
+            local = np.arange(max(self.rows - self.offset, 0))
         self.offset += n
         if local is not None and not local.size:
             return
