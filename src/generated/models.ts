@@ -197,6 +197,37 @@ export interface EstimationStatus {
 }
 
 /**
+ * PCA reconstruction error of one time bucket's rows against the band of the
+ * reference's own error.
+ */
+export interface MultivariateDriftPoint {
+  time: string;
+  rows: number;
+  reconstruction_error: number;
+  lower: number;
+  upper: number;
+  drifted: boolean;
+}
+
+/**
+ * Data quality of one feature in one time bucket: counts and rates of each kind
+ * of problem.
+ */
+export interface DataQualityRow {
+  time: string;
+  feature: string;
+  rows: number;
+  missing: number;
+  missing_rate: number;
+  out_of_range: number;
+  out_of_range_rate: number;
+  unseen_category: number;
+  unseen_category_rate: number;
+  type_mismatch: number;
+  type_mismatch_rate: number;
+}
+
+/**
  * A deployment's monitoring over one window: ops, drift, performance, health
  * and alerts (the REST body).
  */
@@ -216,6 +247,8 @@ export interface MonitoringReportData {
   dropped_records: number;
   estimated_performance?: EstimatedPerformancePoint[] | null;
   estimation?: EstimationStatus | null;
+  multivariate_drift?: MultivariateDriftPoint[];
+  data_quality?: DataQualityRow[];
 }
 
 /** A model version as an approver sees it: its URI and metrics. */

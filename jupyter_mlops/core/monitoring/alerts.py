@@ -52,6 +52,11 @@ METRICS = {
     "estimated_roc_auc",
     "estimated_mae",
     "estimated_rmse",
+    "missing_rate",
+    "out_of_range_rate",
+    "unseen_category_rate",
+    "type_mismatch_rate",
+    "multivariate_drift",
 }
 _RULE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
@@ -82,6 +87,32 @@ def default_rules(latency_objective_ms: float, error_budget: float) -> list[dict
             "window_seconds": 3600,
         },
         {"name": "accuracy", "metric": "accuracy", "op": "<", "threshold": 0.7, "window_seconds": 86400},
+        # Data quality, each the worst feature over the last hour. Missing: the increase over training's missing
+        # rate. Out of range: a quarter of a feature's values beyond anything seen in training is a broken feed
+        # (units, sentinels); a shifted population is the data-drift rule's job. Unseen categories and values of
+        # the wrong type are never expected, so a small share is enough.
+        {"name": "missing-values", "metric": "missing_rate", "op": ">", "threshold": 0.05, "window_seconds": 3600},
+        {
+            "name": "out-of-range",
+            "metric": "out_of_range_rate",
+            "op": ">",
+            "threshold": 0.25,
+            "window_seconds": 3600,
+        },
+        {
+            "name": "unseen-categories",
+            "metric": "unseen_category_rate",
+            "op": ">",
+            "threshold": 0.01,
+            "window_seconds": 3600,
+        },
+        {
+            "name": "type-mismatch",
+            "metric": "type_mismatch_rate",
+            "op": ">",
+            "threshold": 0.0,
+            "window_seconds": 3600,
+        },
     ]
 
 

@@ -227,6 +227,33 @@ class EstimationStatus(_Record):
     summary: dict[str, EstimatedValue] = {}
 
 
+class MultivariateDriftPoint(_Record):
+    """PCA reconstruction error of one time bucket's rows against the band of the reference's own error."""
+
+    time: str
+    rows: int
+    reconstruction_error: float
+    lower: float
+    upper: float
+    drifted: bool
+
+
+class DataQualityRow(_Record):
+    """Data quality of one feature in one time bucket: counts and rates of each kind of problem."""
+
+    time: str
+    feature: str
+    rows: int
+    missing: int
+    missing_rate: float
+    out_of_range: int
+    out_of_range_rate: float
+    unseen_category: int
+    unseen_category_rate: float
+    type_mismatch: int
+    type_mismatch_rate: float
+
+
 class MonitoringReportData(_Record):
     """A deployment's monitoring over one window: ops, drift, performance, health and alerts (the REST body)."""
 
@@ -245,6 +272,8 @@ class MonitoringReportData(_Record):
     dropped_records: int
     estimated_performance: list[EstimatedPerformancePoint] | None = None  # None in reports made before estimation
     estimation: EstimationStatus | None = None
+    multivariate_drift: list[MultivariateDriftPoint] = []
+    data_quality: list[DataQualityRow] = []
 
 
 class VersionEvidence(_Record):
@@ -312,6 +341,8 @@ def monitoring_models() -> list[type[BaseModel]]:
         EstimatedPerformancePoint,
         EstimatedValue,
         EstimationStatus,
+        MultivariateDriftPoint,
+        DataQualityRow,
         MonitoringReportData,
         VersionEvidence,
         SchemaDiff,

@@ -26,6 +26,20 @@ DRIFT_COLUMNS = [
     "jensenshannon",
 ]
 ESTIMATED_COLUMNS = ["time", "metric", "estimate", "lower", "upper", "realized"]
+MULTIVARIATE_COLUMNS = ["time", "rows", "reconstruction_error", "lower", "upper", "drifted"]
+QUALITY_COLUMNS = [
+    "time",
+    "feature",
+    "rows",
+    "missing",
+    "missing_rate",
+    "out_of_range",
+    "out_of_range_rate",
+    "unseen_category",
+    "unseen_category_rate",
+    "type_mismatch",
+    "type_mismatch_rate",
+]
 OPS_COLUMNS = ["time", "variant", "requests", "errors", "error_rate", "p50_ms", "p95_ms", "p99_ms", "throughput_rps"]
 
 
@@ -104,6 +118,20 @@ class MonitoringReport:
         if self.record.estimation is not None:
             return self.record.estimation
         return EstimationStatus(available=False, reason="This report predates performance estimation.")
+
+    @property
+    def multivariate_drift(self) -> pd.DataFrame:
+        """One row per time bucket: mean PCA reconstruction error, the reference's band, and whether it left it."""
+        frame = pd.DataFrame(self.data.get("multivariate_drift") or [], columns=MULTIVARIATE_COLUMNS)
+        frame["time"] = pd.to_datetime(frame["time"])
+        return frame
+
+    @property
+    def data_quality(self) -> pd.DataFrame:
+        """One row per time bucket and feature: missing, out-of-range, unseen-category and type-mismatch counts."""
+        frame = pd.DataFrame(self.data.get("data_quality") or [], columns=QUALITY_COLUMNS)
+        frame["time"] = pd.to_datetime(frame["time"])
+        return frame
 
     @property
     def health(self) -> DeploymentHealth:

@@ -24,14 +24,16 @@ from . import baseline as baselines
 from . import estimation as estimations
 from . import health as health_score
 from . import labels
-from .drift import DriftSettings, dataset_drift
+from . import multivariate as mv
+from . import quality as data_quality
+from .drift import DriftAccumulator, DriftSettings, streamed_dataset_drift
 from .labels import PREDICTION, check_label, is_number_text, join_labels
 from .metrics import bucket_seconds, iso, ops_series, ops_summary, parse_window, performance_series
 from .models import MonitoringReportData
 from .reference import load_reference
 from .report import MonitoringReport
 from .scheduler import AlertScheduler
-from .storage import INPUT_PREFIX, MonitoringStore
+from .storage import INPUT_PREFIX, MonitoringStore, numeric_block
 
 if TYPE_CHECKING:
     from ...config import MLOpsConfig
@@ -76,6 +78,7 @@ class Monitoring:
         self.store = MonitoringStore(mlops.store.engine)
         self.drift_settings = drift or DriftSettings()
         self._baselines: dict[tuple[str, str], dict[str, Any] | None] = {}
+        self._pca: dict[tuple[str, str], mv.ReferencePCA | None] = {}
         self._last_logged: dict[str, float] = {}
         self._last_evaluated: dict[str, float] = {}
         self._background: list[threading.Thread] = []
@@ -99,6 +102,9 @@ class Monitoring:
                 frame = frame.sample(BASELINE_MAX_ROWS, random_state=0)
             predictions = labels.predictions(model, frame)
             profile = baselines.build_profile(frame, predictions)
+            reference = mv.reference_rows(frame, profile)  # rows, not per-feature samples: multivariate drift
+            if reference is not None:
+                profile["reference"] = reference
             self.mlops.registry.log_run_json(version.run_id, baselines.BASELINE_ARTIFACT, profile)
             self.mlops.registry.set_version_tags(
                 version.name, version.version, {"mlops.baseline": baselines.BASELINE_ARTIFACT}
@@ -134,7 +140,9 @@ class Monitoring:
         start = end - seconds
         if evaluate_alerts:
             self.evaluate(deployment)
-        snap = self._snapshot(deployment, start, end, drift=True, performance=True, series=True, estimation=True)
+        snap = self._snapshot(
+            deployment, start, end, drift=True, performance=True, series=True, estimation=True, quality=True
+        )
         firing = self.store.firing(deployment.name)
         estimated: estimations.Estimation = snap["estimation"]
         data = {
@@ -155,6 +163,8 @@ class Monitoring:
             "dropped_records": self.store.dropped(deployment.name),
             "estimated_performance": estimated.points,
             "estimation": estimated.status(),
+            "multivariate_drift": snap["multivariate_drift"],
+            "data_quality": snap["data_quality"],
         }
         report = MonitoringReport(MonitoringReportData.model_validate(data))
         self._maybe_log_to_mlflow(deployment, report)
@@ -170,6 +180,7 @@ class Monitoring:
         performance: bool,
         series: bool,
         estimation: bool = False,
+        quality: bool = False,
     ) -> dict[str, Any]:
         seconds = end - start
         step = bucket_seconds(seconds)
@@ -184,11 +195,51 @@ class Monitoring:
         }
         if estimation:
             snap["estimation"] = self.estimate(deployment, start, end, step)
-        if drift:
+        if drift and quality:  # one pass over the stored batches for both
+            checks = self._data_checks(deployment, start, end, step, drift=True)
+            snap["drift"] = checks.pop("drift")
+            snap.update(checks)
+        elif drift:
             snap["drift"] = self._drift(deployment, start, end)
+        elif quality:
+            snap.update(self._data_checks(deployment, start, end, step))
         if performance:
             snap["performance"], snap["performance_summary"] = self._performance(deployment, start, end, step)
         return snap
+
+    def reference_pca(self, model_name: str, version: str) -> mv.ReferencePCA | None:
+        """The PCA of a version's reference rows that multivariate drift uses (fitted once, then cached)."""
+        key = (model_name, version)
+        with self._lock:
+            if key in self._pca:
+                return self._pca[key]
+        held_out = load_reference(self.mlops.registry, model_name, version)  # the labelled set, when registered
+        reference = mv.reference_frame(self.baseline(model_name, version), held_out.features if held_out else None)
+        model = mv.fit(reference) if reference is not None else None
+        with self._lock:
+            self._pca[key] = model
+        return model
+
+    def _data_checks(
+        self, deployment: Deployment, start: float, end: float, step: float, *, drift: bool = False
+    ) -> dict[str, Any]:
+        """Multivariate drift and data quality (and with ``drift`` the drift report) in one pass over the window."""
+        profile = self.baseline(deployment.model_name, deployment.model_version)
+        if profile is None:
+            checks = window_checks(self.store, deployment.name, None, None, start, end, step)
+            return {**checks, "drift": self._drift(deployment, start, end)} if drift else checks
+        pca = self.reference_pca(deployment.model_name, deployment.model_version)
+        accumulator = None
+        if drift:
+            rows = self.store.window_rows(deployment.name, start, end)
+            settings = self.drift_settings_of(deployment.name)
+            accumulator = DriftAccumulator(profile, rows, settings, input_prefix=INPUT_PREFIX, output=PREDICTION)
+        checks = window_checks(self.store, deployment.name, profile, pca, start, end, step, drift=accumulator)
+        if accumulator is not None:
+            checks["drift"] = accumulator.result()
+            if not accumulator.rows:
+                checks["drift"]["message"] = "No logged inputs in this window yet."
+        return checks
 
     def drift_settings_of(self, name: str) -> DriftSettings:
         """The drift settings of deployment ``name``: its own monitoring settings over the service's defaults."""
@@ -209,9 +260,12 @@ class Monitoring:
                 "message": f"No training baseline for {deployment.model_uri}: register it with X to monitor drift.",
             }
         settings = self.drift_settings_of(deployment.name)
-        live = self.store.data(deployment.name, start, end, sample=settings.max_sample, seed=settings.seed)
-        result = dataset_drift(profile, live, settings, input_prefix=INPUT_PREFIX, output=PREDICTION)
-        if live.empty:
+        # Streamed from the stored batches: the same report as dataset_drift over store.data(), without the
+        # window as one frame (a wide log of 100,000 rows would be gigabytes of pandas).
+        rows = self.store.window_rows(deployment.name, start, end)
+        tables = self.store.tables(deployment.name, start, end)
+        result = streamed_dataset_drift(profile, tables, rows, settings, input_prefix=INPUT_PREFIX, output=PREDICTION)
+        if not rows:
             result["message"] = "No logged inputs in this window yet."
         return result
 
@@ -369,19 +423,20 @@ class Monitoring:
             self._last_evaluated[deployment.name] = now
             firing = self.store.firing(deployment.name)
             rules = self.rules(deployment.name)
-            needs: dict[int, tuple[bool, bool, bool]] = {}
+            needs: dict[int, tuple[bool, bool, bool, bool]] = {}
             for rule in rules:
-                drift, perf, estimated = needs.get(int(rule["window_seconds"]), (False, False, False))
+                drift, perf, estimated, quality = needs.get(int(rule["window_seconds"]), (False, False, False, False))
                 needs[int(rule["window_seconds"])] = (
                     drift or rule["metric"] in _DRIFT_METRICS,
                     perf or rule["metric"] in _PERFORMANCE_METRICS,
                     estimated or rule["metric"].startswith(estimations.ESTIMATED_PREFIX),
+                    quality or rule["metric"] in _DATA_METRICS,
                 )
             snapshots = {
                 window: self._snapshot(
-                    deployment, now - window, now, drift=d, performance=p, series=False, estimation=e
+                    deployment, now - window, now, drift=d, performance=p, series=False, estimation=e, quality=q
                 )
-                for window, (d, p, e) in needs.items()
+                for window, (d, p, e, q) in needs.items()
             }
             for rule in rules:
                 metric = rule["metric"]
@@ -408,6 +463,12 @@ class Monitoring:
             return None if not summary["requests"] and metric != "requests" else value
         if metric == "dropped_records":
             return float(self.store.dropped(deployment.name))
+        if metric in data_quality.QUALITY_METRICS:
+            value = (snap.get("quality_metrics") or {}).get(metric)
+            return None if value is None else float(value)
+        if metric == "multivariate_drift":  # 1 when a bucket of the window left the reference's band
+            points = snap.get("multivariate_drift") or []
+            return float(any(p["drifted"] for p in points)) if points else None
         drift = snap.get("drift") or {}
         if metric == "drift_share":
             evaluated = [f for f in drift.get("features", []) if f.get("value") is not None]
@@ -590,8 +651,50 @@ class Monitoring:
 
 
 _ERROR_BUDGET = 0.05
+
+
+def window_checks(
+    store: MonitoringStore,
+    deployment: str,
+    profile: dict[str, Any] | None,
+    pca: mv.ReferencePCA | None,
+    start: float,
+    end: float,
+    step: float,
+    *,
+    drift: DriftAccumulator | None = None,
+) -> dict[str, Any]:
+    """Multivariate drift and data quality of a window (and the drift report), each batch decoded once for all."""
+    if profile is None:
+        return {
+            "multivariate_drift": [],
+            "data_quality": [],
+            "quality_metrics": dict.fromkeys(data_quality.QUALITY_METRICS),
+        }
+    quality = data_quality.QualityAccumulator(profile, start, step)
+    assert drift is None or drift.numeric_columns == quality.columns  # the same numeric features, same order
+    multivariate = mv.MultivariateAccumulator(pca, start, step) if pca is not None else None
+    index = {name: i for i, name in enumerate(quality.numeric)}
+    rows = [index[f] for f in pca.features if f in index] if pca is not None else []
+    aligned = pca is not None and len(rows) == len(pca.features)
+    with mv.one_blas_thread():
+        for table in store.tables(deployment, start, end):
+            block, mismatches = numeric_block(table, quality.columns)
+            quality.add(table, block, mismatches)
+            if drift is not None:
+                drift.add(table, block)
+            if multivariate is not None:
+                multivariate.add(table, block[rows] if aligned else None)
+    return {
+        "multivariate_drift": multivariate.result() if multivariate is not None else [],
+        "data_quality": quality.result(),
+        "quality_metrics": quality.window_metrics(),
+    }
+
+
 _DRIFT_METRICS = {"drift_share", "prediction_drift"}
 _PERFORMANCE_METRICS = {"accuracy", "f1", "roc_auc", "rmse", "mae"}
+_DATA_METRICS = {*data_quality.QUALITY_METRICS, "multivariate_drift"}
 
 
 def _features(rows: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame | str:

@@ -8,7 +8,7 @@ thousand blob reads and a concatenation, which keeps drift over large windows wi
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -249,10 +249,49 @@ class MonitoringStore:
         always holds the window's row count.
         """
         t = InferenceBatchRow
-        query = select(t.payload).where(and_(t.deployment == deployment, t.end_time >= start, t.start_time < end))
+        query = (
+            select(t.payload)
+            .where(and_(t.deployment == deployment, t.end_time >= start, t.start_time < end))
+            .order_by(t.id)
+        )
         with self.engine.connect() as conn:
             blobs = conn.execute(query).scalars().all()
         return _tables_to_frame([decode_table(b) for b in blobs], start, end, sample=sample, seed=seed)
+
+    def window_rows(self, deployment: str, start: float, end: float) -> int:
+        """How many logged input rows fall in ``[start, end)`` (only batches straddling an edge are decoded)."""
+        t = InferenceBatchRow
+        total = 0
+        inside = and_(t.deployment == deployment, t.start_time >= start, t.end_time < end)
+        with self.engine.connect() as conn:
+            total += int(conn.execute(select(func.coalesce(func.sum(t.n_rows), 0)).where(inside)).scalar_one())
+        for table in self.tables(deployment, start, end, edges_only=True):
+            total += table.num_rows
+        return total
+
+    def tables(self, deployment: str, start: float, end: float, *, edges_only: bool = False) -> Iterator[pa.Table]:
+        """The window's stored batches one at a time, in the order they were written, rows cut to ``[start, end)``.
+
+        Streams the payloads from the database (one decoded batch in memory at a time), so statistics over a wide
+        log are accumulated per batch instead of over one concatenated frame; ``data()`` returns the same rows.
+        ``edges_only`` yields only the batches that straddle ``start`` or ``end`` (for counting).
+        """
+        import pyarrow.compute as pc
+
+        t = InferenceBatchRow
+        where = and_(t.deployment == deployment, t.end_time >= start, t.start_time < end)
+        if edges_only:
+            where = and_(where, ~and_(t.start_time >= start, t.end_time < end))
+        query = select(t.start_time, t.end_time, t.payload).where(where).order_by(t.id)
+        with self.engine.connect() as conn:
+            result = conn.execution_options(stream_results=True, yield_per=4).execute(query)
+            for first, last, blob in result:
+                table = decode_table(blob)
+                if not (first >= start and last < end):
+                    times = table.column("time")
+                    table = table.filter(pc.and_(pc.greater_equal(times, start), pc.less(times, end)))
+                if table.num_rows:
+                    yield table
 
     def rows_of(self, request_ids: Iterable[str]) -> pd.DataFrame:
         """Logged rows of the given requests (with ``request_id`` and ``time``), for joining feedback.
@@ -538,3 +577,41 @@ def _tables_to_frame(
     frame = table.to_pandas()
     frame.attrs["rows"] = rows
     return frame
+
+
+_MISSING_TEXT = frozenset({"", "nan", "NaN", "None", "none", "null", "<NA>", "NaT"})
+
+
+def numeric_block(table: pa.Table, columns: Sequence[str]) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+    """Logged columns as one float64 block with one row per column (``columns x rows``), NaN where missing.
+
+    A column the log stored as text (a request mixed numbers and strings) is parsed; the values that are not
+    numbers come back as NaN and, per column index, as a mask of type mismatches (second item). A column absent
+    from the batch is all NaN.
+    """
+    present = set(table.column_names)
+    if table.num_rows and columns and all(c in present for c in columns):
+        chosen = table.select(list(columns))
+        if all(pa.types.is_float64(t) for t in chosen.schema.types):
+            # One copy in C for the common case (every feature stored as float64): a loop over a thousand columns
+            # costs more than the copy itself.
+            batch = chosen.combine_chunks().to_batches()[0]
+            return batch.to_tensor(null_to_nan=True, row_major=False).to_numpy().T, {}
+    block = np.full((len(columns), table.num_rows), np.nan)
+    mismatches: dict[int, np.ndarray] = {}
+    for i, name in enumerate(columns):
+        if name not in present:
+            continue
+        column = table.column(name)
+        kind = column.type
+        if pa.types.is_floating(kind) or pa.types.is_integer(kind) or pa.types.is_boolean(kind):
+            block[i] = column.cast(pa.float64()).to_numpy()
+            continue
+        text = column.to_pandas()
+        numbers = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        given = text.notna().to_numpy() & ~text.astype(str).isin(_MISSING_TEXT).to_numpy()
+        bad = given & np.isnan(numbers)
+        if bad.any():
+            mismatches[i] = bad
+        block[i] = numbers
+    return block, mismatches
