@@ -247,8 +247,8 @@ export interface MonitoringReportData {
   dropped_records: number;
   estimated_performance?: EstimatedPerformancePoint[] | null;
   estimation?: EstimationStatus | null;
-  multivariate_drift?: MultivariateDriftPoint[];
-  data_quality?: DataQualityRow[];
+  multivariate_drift?: MultivariateDriftPoint[] | null;
+  data_quality?: DataQualityRow[] | null;
 }
 
 /** A model version as an approver sees it: its URI and metrics. */

@@ -21,7 +21,14 @@ from jupyter_mlops.core.facade import MLOpsAPI
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ["README.md", "docs/governance.md"]
 # Strings that look like API names but are a file name and MLflow tag keys.
-NOT_API = {"mlops.db", "mlops.data.parity_sample", "mlops.monitoring_run"}
+NOT_API = {
+    "mlops.db",
+    "mlops.data.parity_sample",
+    "mlops.monitoring_run",
+    "mlops.registered_by",
+    "mlops.lineage.source",
+    "mlops.reference",
+}
 REFERENCE = re.compile(r"\b(jupyter_mlops|mlops|client\(\))\.([A-Za-z_][\w.]*)(\([^()`]*\))?")
 
 

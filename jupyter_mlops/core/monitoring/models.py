@@ -272,8 +272,8 @@ class MonitoringReportData(_Record):
     dropped_records: int
     estimated_performance: list[EstimatedPerformancePoint] | None = None  # None in reports made before estimation
     estimation: EstimationStatus | None = None
-    multivariate_drift: list[MultivariateDriftPoint] = []
-    data_quality: list[DataQualityRow] = []
+    multivariate_drift: list[MultivariateDriftPoint] | None = None  # None in reports made before it existed
+    data_quality: list[DataQualityRow] | None = None
 
 
 class VersionEvidence(_Record):
