@@ -7,7 +7,6 @@ import os
 import signal
 import time
 
-import httpx
 import orjson
 import pytest
 
