@@ -17,6 +17,7 @@ from .app import DEFAULT_MAX_REQUEST_BYTES
 from .daemon import DaemonError, DaemonSettings, run
 from .listen import INDEX_ENV
 from .supervisor import EXIT_REFUSED
+from .workers import announce_standby
 
 MAX_REQUEST_ENV = ENV_PREFIX + "SERVING_MAX_REQUEST_BYTES"
 
@@ -86,7 +87,7 @@ def parse_args(argv: Sequence[str] | None = None) -> DaemonSettings:
     )
 
 
-def wait_for_seat() -> bool:
+def wait_for_seat(data_dir: Path) -> bool:
     """The standby's life before it serves: import what a worker needs (the slow part of a start, about a second
     with MLflow), then wait on stdin for the supervisor to hand it a worker's seat; False on end of input."""
     import mlflow.pyfunc  # noqa: F401 - imported now so that a restart does not pay for it
@@ -94,6 +95,7 @@ def wait_for_seat() -> bool:
 
     with contextlib.suppress(Exception):  # the flavour most models use; optional
         import sklearn.ensemble  # noqa: F401
+    announce_standby(data_dir)
     line = sys.stdin.buffer.readline()
     if not line.strip():
         return False
@@ -106,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = parse_args(argv)
-        if settings.standby and not wait_for_seat():
+        if settings.standby and not wait_for_seat(settings.data_dir):
             return 0  # the supervisor stopped (or no longer needs a standby)
         return run(settings)
     except DaemonError as exc:

@@ -110,6 +110,26 @@ def read_seats(data_dir: str | Path, supervisor_pid: int | None = None) -> list[
     return sorted(seats, key=lambda s: s.index)
 
 
+STANDBY_NAME = "standby"
+
+
+def announce_standby(data_dir: str | Path) -> None:
+    """Record that this process is the standby, its imports done (benchmarks wait for it before a kill)."""
+    path = seats_dir(data_dir) / STANDBY_NAME
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path.write_text(str(os.getpid()))
+
+
+def standby_ready(data_dir: str | Path) -> int | None:
+    """The pid of the ready standby of ``data_dir``'s daemon, if one is waiting."""
+    try:
+        pid = int((seats_dir(data_dir) / STANDBY_NAME).read_text())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, ValueError):
+        return None
+    return pid if b"--standby" in cmdline else None
+
+
 class Siblings:
     """The other workers of this daemon, reached on their private ports with the shared admin token."""
 
