@@ -145,6 +145,7 @@ is_supervisor = daemon_state.is_supervisor
 
 STOP_TIMEOUT = 15.0  # seconds the workers get to stop gracefully before SIGKILL
 POLL_INTERVAL = 0.01  # seconds between two looks at the children (a crash is noticed within this)
+SECONDARY_DELAY = 30.0  # seconds after which the other workers start even if worker 0 is not serving yet
 STANDBY_RETRIES = 3  # standbys that died unused in a row before the supervisor stops preparing one
 
 
@@ -155,6 +156,7 @@ class _Slot:
     index: int
     process: subprocess.Popen[bytes] | None = None
     restart_at: float | None = None
+    started: bool = False  # a first process was started in it
 
 
 class DaemonSupervisor:
@@ -221,12 +223,19 @@ class DaemonSupervisor:
             self._sock.close()
 
     def _supervise(self) -> int:
-        for slot in self.slots:
-            self._start(slot, fresh=True)
+        # Worker 0 first, alone: a cold start (and the first deploy waiting on it) gets the cores to itself; the
+        # others start once it serves and load the deployments on their own.
+        self._start(self.slots[0], fresh=True)
         self._write("running", self._running_message())
+        primary_since = time.monotonic()
         while not self.stopping.is_set():
             self.stopping.wait(POLL_INTERVAL)
             now = time.monotonic()
+            waiting = [slot for slot in self.slots if not slot.started]
+            if waiting and (self._primary_up() or now - primary_since > SECONDARY_DELAY):
+                for slot in waiting:
+                    self._start(slot, fresh=True)
+                self._write("running", self._running_message())
             for slot in self.slots:
                 process = slot.process
                 if process is not None and (code := process.poll()) is not None:
@@ -272,7 +281,7 @@ class DaemonSupervisor:
 
     def _start(self, slot: _Slot, *, fresh: bool = False) -> None:
         """Put a worker in ``slot``: the standby (imports done, it only binds nothing and loads) or a new process."""
-        slot.restart_at = None
+        slot.restart_at, slot.started = None, True
         standby, self.standby = self.standby, None
         if not fresh and standby is not None and standby.poll() is None and standby.stdin is not None:
             try:
@@ -311,12 +320,17 @@ class DaemonSupervisor:
                 self._standby_failures += 1
                 log.warning("The standby serving interpreter exited with code %s", code)
             return
-        if any(slot.process is None for slot in self.slots) or not self._primary_up():
+        if any(slot.process is None for slot in self.slots) or not self._primary_up() or not self._settled():
             return  # the workers start first: they need the cores more than the standby does
         fd = self._sock.fileno() if self._sock is not None else -1
         self.standby = subprocess.Popen(
             [*self.command, "--standby"], stdin=subprocess.PIPE, close_fds=True, pass_fds=(fd,), env=self._env
         )
+
+    def _settled(self) -> bool:
+        """Every worker has announced its private port (it is up): the standby's imports no longer compete."""
+        up = set(_seats(self.data_dir, os.getpid()))
+        return all(slot.index in up for slot in self.slots)
 
     def _primary_up(self) -> bool:
         info = daemon_file.read(self.info_path)
@@ -375,6 +389,21 @@ class DaemonSupervisor:
             daemon_file.write(self.status_path, status)
         except OSError as exc:
             log.warning("Cannot write %s: %s", self.status_path, exc)
+
+
+def _seats(data_dir: Path, supervisor_pid: int) -> list[int]:
+    """Indexes of this supervisor's live workers that announced their seat (workers.py writes them; read here with
+    orjson alone, so the supervisor stays free of httpx and the web stack)."""
+    found = []
+    for path in (daemon_file.serving_dir(data_dir) / "workers").glob("*.json"):
+        try:
+            seat = orjson.loads(path.read_bytes())
+            if seat.get("supervisor_pid") == supervisor_pid:
+                os.kill(int(seat["pid"]), 0)
+                found.append(int(seat["index"]))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue
+    return found
 
 
 def daemon_command(daemon_args: Sequence[str]) -> list[str]:

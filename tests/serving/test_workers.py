@@ -36,7 +36,9 @@ def test_two_workers_answer_one_deployment_and_metrics_sum_them(
     status = deploy("two-workers")
     info = local_target.running_daemon()
     assert info is not None
-    seats = read_seats(local_target.config.data_dir)
+    # (worker 1 starts once worker 0 serves)
+    seats = wait_until(lambda: len(read_seats(local_target.config.data_dir)) == 2
+                       and read_seats(local_target.config.data_dir), 60, "two workers")  # fmt: skip
     assert [s.index for s in seats] == [0, 1] and seats[0].pid == info.pid and seats[0].pid != seats[1].pid
     body = orjson.dumps({"dataframe_split": registered_model.X.head(2).to_dict(orient="split")})
     expected = {"predictions": registered_model.expected(registered_model.X.head(2))}
