@@ -38,7 +38,15 @@ from .isolated import IsolatedRuntime
 from .protocol import BadScoringRequest, PayloadTooLarge, Scored, error_body
 from .records import RequestRecord
 from .runtime import DeploymentRuntime, ServedVariant, ServingSet, VariantWindow
-from .workers import SIBLING_HEADER, WORKER_HEADER, Siblings, least_advanced, merge_metrics, missing_in_sibling
+from .workers import (
+    SIBLING_HEADER,
+    WORKER_HEADER,
+    ForwardedRuntime,
+    Siblings,
+    least_advanced,
+    merge_metrics,
+    missing_in_sibling,
+)
 
 log = logging.getLogger(__name__)
 
@@ -216,7 +224,7 @@ async def serve_request(
     try:
         if runtime is None:
             raise NotFound(f"No deployment named {name!r} is served here.")
-        if isinstance(runtime, IsolatedRuntime):  # its own process answers (and records the request)
+        if isinstance(runtime, IsolatedRuntime | ForwardedRuntime):  # its own process answers (and records it)
             return await runtime.forward(request, await read_body(request, ctx.max_request_bytes))
         runtime.last_used = started
         serving = runtime.active
@@ -303,7 +311,7 @@ def data_plane_routes(ctx: ServingContext) -> list[BaseRoute]:
         if denied is not None:
             return denied
         runtime = _deployment(ctx, request)
-        if isinstance(runtime, IsolatedRuntime):
+        if isinstance(runtime, IsolatedRuntime | ForwardedRuntime):
             return await runtime.forward(request, None)
         if runtime.active is None and runtime.evicted:
             return json_response({"status": "ok", "state": "idle"})  # answers; loads on the next scoring request
@@ -406,7 +414,7 @@ def v2_routes(ctx: ServingContext) -> list[BaseRoute]:
         runtime = ctx.host.get(name)
         if runtime is None:
             return v2_error(NotFound(f"No model (deployment) named {name!r} is served here."))
-        if isinstance(runtime, IsolatedRuntime):
+        if isinstance(runtime, IsolatedRuntime | ForwardedRuntime):
             return await runtime.forward(request, None)
         return runtime
 

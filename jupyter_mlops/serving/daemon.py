@@ -30,8 +30,9 @@ from .isolated import WORKER_TOKEN_ENV, WorkerLaunch, announce_port, require_bea
 from .listen import BIND_RETRY, DaemonError, bind, bind_persisted, check_host, is_loopback, port_holder
 from .loader import MLflowLoader
 from .log_writer import start_for_daemon
+from .runtime import DeploymentRuntime, DesiredDeployment
 from .supervisor import RestartPolicy
-from .workers import Seat, Siblings, record
+from .workers import ForwardedRuntime, Seat, Siblings, record
 
 __all__ = ["BIND_RETRY", "DaemonError", "DaemonSettings", "bind", "bind_persisted", "is_loopback", "port_holder", "run"]
 
@@ -115,6 +116,11 @@ def run(settings: DaemonSettings) -> int:
         str(settings.data_dir), settings.store_url, settings.tracking_uri, settings.registry_uri,
         settings.max_request_bytes, RestartPolicy.from_env(),
     )  # fmt: skip
+
+    def forwarded(desired: DesiredDeployment, endpoint: str) -> DeploymentRuntime:
+        """An isolated deployment in a worker other than 0: worker 0 runs its one process; this one forwards."""
+        return ForwardedRuntime(desired, endpoint, settings.data_dir, seat.supervisor_pid)
+
     model_host = ModelHost(
         store,
         url,
@@ -122,7 +128,7 @@ def run(settings: DaemonSettings) -> int:
             settings.tracking_uri, settings.registry_uri, str(settings.data_dir / "serving" / "model-cache")
         ),
         only=worker,
-        spawner=launch.runtime if worker is None else None,
+        spawner=(launch.runtime if seat.primary else forwarded) if worker is None else None,
         owner=settings.owner,
         memory_budget_mb=settings.memory_budget_mb,
     )

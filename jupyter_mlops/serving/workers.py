@@ -28,10 +28,14 @@ from pathlib import Path
 
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
+from starlette.requests import Request
+from starlette.responses import Response
 
+from ..core.deployments.config import DeploymentConfig
 from ..core.models import DeploymentState, RuntimeStatus
 from . import daemon_file
 from .listen import INDEX_ENV, LISTEN_FD_ENV, SUPERVISOR_ENV, TOKEN_ENV
+from .runtime import DeploymentRuntime, DesiredDeployment
 
 log = logging.getLogger(__name__)
 
@@ -178,6 +182,60 @@ class Siblings:
             await self._client.aclose()
 
 
+# --- isolated deployments: one process for the daemon, owned by worker 0 --------------------------------------------
+
+FORWARDED_MESSAGE = "served by serving worker 0 (its own process)"
+FORWARD_HEADERS = ("content-type", "inference-header-content-length", "accept", "authorization")
+HOP_BY_HOP = frozenset({"content-length", "connection", "keep-alive", "transfer-encoding", "date", "server"})
+
+
+class ForwardedRuntime(DeploymentRuntime):
+    """An isolated deployment in a worker other than 0: worker 0 runs its one process (as with a single worker), and
+    this worker forwards its requests to worker 0's private port, which forwards them to that process."""
+
+    isolated = True
+
+    def __init__(self, desired: DesiredDeployment, url: str, data_dir: str | Path, supervisor_pid: int | None) -> None:
+        super().__init__(desired, url)
+        self.data_dir, self.supervisor_pid = data_dir, supervisor_pid
+        self._client = httpx.AsyncClient(
+            limits=httpx.Limits(max_connections=256, max_keepalive_connections=64), trust_env=False
+        )
+
+    def status(self) -> RuntimeStatus:
+        own = super().status()
+        return own.model_copy(update={"state": DeploymentState.pending, "message": FORWARDED_MESSAGE})
+
+    def serving(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self.removed = True
+        with contextlib.suppress(RuntimeError):
+            asyncio.get_running_loop().create_task(self._client.aclose())
+
+    async def forward(self, request: Request, body: bytes | None) -> Response:
+        """``request`` as worker 0 answers it (503 + Retry-After at once while worker 0 is restarting)."""
+        from .isolated import WorkerUnavailable
+
+        primary = next((s for s in read_seats(self.data_dir, self.supervisor_pid) if s.index == 0), None)
+        if primary is None:
+            raise WorkerUnavailable(f"Deployment {self.name!r} runs in its own process, which is restarting.")
+        headers = {name: value for name in FORWARD_HEADERS if (value := request.headers.get(name)) is not None}
+        try:
+            answer = await self._client.request(
+                request.method, f"http://127.0.0.1:{primary.port}{request.url.path}", content=body, headers=headers,
+                timeout=httpx.Timeout(DeploymentConfig.load(self.desired.config).timeout_ms / 1000 + 5, connect=2),
+            )  # fmt: skip
+        except httpx.TransportError as exc:
+            raise WorkerUnavailable(
+                f"Deployment {self.name!r} runs in its own process, which did not answer ({type(exc).__name__}); "
+                "it is restarted automatically."
+            ) from None
+        kept = {k: v for k, v in answer.headers.items() if k.lower() not in HOP_BY_HOP}
+        return Response(answer.content, status_code=answer.status_code, headers=kept)
+
+
 # --- one daemon's answer out of N workers' ------------------------------------------------------------------------
 
 _PROGRESS = {
@@ -194,8 +252,11 @@ _PROGRESS = {
 
 def least_advanced(statuses: Iterable[RuntimeStatus]) -> RuntimeStatus:
     """The status of a deployment across workers: an older generation first, then failed, then still loading; the
-    first given (the primary's) among equals."""
-    return min(statuses, key=lambda s: (s.generation or 0, _PROGRESS.get(s.state, 1)))
+    first given among equals. A forwarding worker's status counts only when no other is known (worker 0's is it)."""
+    return min(
+        statuses,
+        key=lambda s: (s.message == FORWARDED_MESSAGE, s.generation or 0, _PROGRESS.get(s.state, 1)),
+    )
 
 
 def missing_in_sibling(status: RuntimeStatus) -> RuntimeStatus:
