@@ -100,6 +100,9 @@ def run(settings: DaemonSettings) -> int:
         sock = bind(settings.host, settings.port)  # a worker is reached through its daemon only
     elif seat.listen_fd is not None:
         sock = socket.socket(fileno=seat.listen_fd)  # the supervisor's socket, shared by every serving worker
+        # Inherited fds are inheritable: without this, processes we spawn (uvloop does not close other fds) would
+        # hold, and accept on, the daemon's port.
+        sock.set_inheritable(False)
         private = bind("127.0.0.1", 0)  # where the sibling workers reach this one
     else:
         sock = bind_persisted(settings.host, settings.data_dir, settings.port)
