@@ -96,6 +96,11 @@ class MLOpsConfig(Configurable):
     serving_memory_budget_mb = Int(
         8192, help="MiB the serving daemon's loaded models may use; beyond it idle ones are unloaded (0 = no limit)."
     ).tag(config=True)
+    serving_workers = Int(
+        0,
+        help="Serving worker processes of the local daemon, sharing its port (0 = one per core). Each loads every "
+        "deployment, so memory grows with the count.",
+    ).tag(config=True)
     deploy_timeout = Float(120.0, help="Seconds a deploy may take to become ready before it fails.").tag(config=True)
     # Monitoring (jupyter_mlops.core.monitoring; the inference log writer in the serving daemon reads these too).
     inference_log_enabled = Bool(True, help="Log every scoring request of the serving daemon (monitoring).").tag(

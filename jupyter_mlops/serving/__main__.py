@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import orjson
+
 from ..config import ENV_PREFIX, MLOpsConfig
 from .app import DEFAULT_MAX_REQUEST_BYTES
 from .daemon import DaemonError, DaemonSettings, run
+from .listen import INDEX_ENV
 from .supervisor import EXIT_REFUSED
+from .workers import announce_standby
 
 MAX_REQUEST_ENV = ENV_PREFIX + "SERVING_MAX_REQUEST_BYTES"
 
@@ -47,6 +52,14 @@ def parse_args(argv: Sequence[str] | None = None) -> DaemonSettings:
         help="MiB the models loaded in the daemon may use; idle ones beyond it are unloaded, least recently used "
         "first, and loaded again on their next request (default: MLOpsConfig.serving_memory_budget_mb; 0 = none).",
     )
+    parser.add_argument(
+        "--workers",
+        help="Serving worker processes sharing the port (read by the supervisor; default: "
+        "MLOpsConfig.serving_workers, 0 = one per core).",
+    )
+    parser.add_argument(
+        "--standby", action="store_true", help="Internal: import everything, then wait on stdin for a worker seat."
+    )
     args = parser.parse_args(argv)
     # Settings given on the command line win; the rest follow MLOpsConfig's defaults, which derive from them
     # (a --data-dir moves the SQLite files along with it, the registry follows the tracking URI).
@@ -70,13 +83,34 @@ def parse_args(argv: Sequence[str] | None = None) -> DaemonSettings:
         owner=args.owner or None,
         memory_budget_mb=(config.serving_memory_budget_mb if args.memory_budget_mb is None else args.memory_budget_mb)
         or None,
+        standby=args.standby,
     )
+
+
+def wait_for_seat(data_dir: Path) -> bool:
+    """The standby's life before it serves: import what a worker needs (the slow part of a start, about a second
+    with MLflow), then wait on stdin for the supervisor to hand it a worker's seat; False on end of input."""
+    import mlflow.pyfunc  # noqa: F401 - imported now so that a restart does not pay for it
+    import pandas  # noqa: F401
+
+    with contextlib.suppress(Exception):  # the flavour most models use; optional
+        import sklearn.ensemble  # noqa: F401
+    announce_standby(data_dir)
+    line = sys.stdin.buffer.readline()
+    if not line.strip():
+        return False
+    seat = orjson.loads(line)
+    os.environ[INDEX_ENV] = str(int(seat["index"]))
+    return True
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        return run(parse_args(argv))
+        settings = parse_args(argv)
+        if settings.standby and not wait_for_seat(settings.data_dir):
+            return 0  # the supervisor stopped (or no longer needs a standby)
+        return run(settings)
     except DaemonError as exc:
         logging.getLogger("jupyter_mlops.serving").error("%s", exc)
         return EXIT_REFUSED  # the supervisor does not restart a refused configuration

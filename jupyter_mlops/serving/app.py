@@ -28,7 +28,7 @@ from starlette.types import Lifespan
 from ..core import validation
 from ..core.deployments.config import DeploymentConfig
 from ..core.errors import Forbidden, InvalidRequest, MLOpsError, NotFound, Unavailable, UnsupportedMediaType
-from ..core.models import DeploymentState
+from ..core.models import DeploymentState, RuntimeStatus
 from . import auth as deployment_auth
 from . import v2
 from .headers import JSON, REQUEST_ID_HEADER, VARIANT_HEADER, VERSION_HEADER
@@ -38,6 +38,15 @@ from .isolated import IsolatedRuntime
 from .protocol import BadScoringRequest, PayloadTooLarge, Scored, error_body
 from .records import RequestRecord
 from .runtime import DeploymentRuntime, ServedVariant, ServingSet, VariantWindow
+from .workers import (
+    SIBLING_HEADER,
+    WORKER_HEADER,
+    ForwardedRuntime,
+    Siblings,
+    least_advanced,
+    merge_metrics,
+    missing_in_sibling,
+)
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +105,15 @@ class ServingContext:
     pid: int = field(default_factory=os.getpid)
     # Observers of completed scoring requests (inference log, monitoring); see records.py.
     on_request: list[Callable[[RequestRecord], None]] = field(default_factory=list)
+    # The other serving workers of this daemon (None: this process serves alone); see workers.py.
+    siblings: Siblings | None = None
+    worker_index: int = 0
+    # The pid clients know the daemon by (worker 0's), whichever worker answers; None: this process's.
+    daemon_pid: Callable[[], int] | None = None
+
+    def fan_out(self, request: Request) -> Siblings | None:
+        """The siblings to ask as well, unless this request came from one (each worker answers for itself)."""
+        return None if request.headers.get(SIBLING_HEADER) else self.siblings
 
     def completed(self, runtime: DeploymentRuntime | None, record: RequestRecord) -> None:
         """The one place a finished scoring request is known: metrics, rollout windows, then observers."""
@@ -198,7 +216,7 @@ async def serve_request(
     runtime = ctx.host.get(name)
     served: ServedVariant | None = None
     scored: Scored | None = None
-    headers = {REQUEST_ID_HEADER: request_id}
+    headers = {REQUEST_ID_HEADER: request_id, WORKER_HEADER: str(ctx.worker_index)}
     admitted = False
     denied = await check_access(ctx, request, name, render_error)  # governance: per-deployment bearer token
     if denied is not None:
@@ -206,7 +224,7 @@ async def serve_request(
     try:
         if runtime is None:
             raise NotFound(f"No deployment named {name!r} is served here.")
-        if isinstance(runtime, IsolatedRuntime):  # its own process answers (and records the request)
+        if isinstance(runtime, IsolatedRuntime | ForwardedRuntime):  # its own process answers (and records it)
             return await runtime.forward(request, await read_body(request, ctx.max_request_bytes))
         runtime.last_used = started
         serving = runtime.active
@@ -293,7 +311,7 @@ def data_plane_routes(ctx: ServingContext) -> list[BaseRoute]:
         if denied is not None:
             return denied
         runtime = _deployment(ctx, request)
-        if isinstance(runtime, IsolatedRuntime):
+        if isinstance(runtime, IsolatedRuntime | ForwardedRuntime):
             return await runtime.forward(request, None)
         if runtime.active is None and runtime.evicted:
             return json_response({"status": "ok", "state": "idle"})  # answers; loads on the next scoring request
@@ -396,7 +414,7 @@ def v2_routes(ctx: ServingContext) -> list[BaseRoute]:
         runtime = ctx.host.get(name)
         if runtime is None:
             return v2_error(NotFound(f"No model (deployment) named {name!r} is served here."))
-        if isinstance(runtime, IsolatedRuntime):
+        if isinstance(runtime, IsolatedRuntime | ForwardedRuntime):
             return await runtime.forward(request, None)
         return runtime
 
@@ -481,7 +499,13 @@ def observability_routes(ctx: ServingContext) -> list[BaseRoute]:
             deployment_auth.require_metrics_token(ctx, request)
         except REFUSALS as exc:
             return refused(ctx, exc, "metrics_token")
-        return Response(ctx.host.metrics.render(), media_type=ctx.host.metrics.content_type)
+        own = ctx.host.metrics.render()
+        siblings = ctx.fan_out(request)
+        if siblings is not None:  # one daemon: every worker's samples summed
+            answers = await siblings.call("GET", "/metrics")
+            texts = [own.decode(), *(r.text for _seat, r in answers if r.status_code == 200)]
+            own = await asyncio.to_thread(merge_metrics, texts)
+        return Response(own, media_type=ctx.host.metrics.content_type)
 
     return [Route("/metrics", metrics, methods=["GET"])]
 
@@ -501,15 +525,33 @@ def admin_routes(ctx: ServingContext) -> list[BaseRoute]:
                 "{data_dir}/serving/daemon.json."
             )
 
+    async def statuses(request: Request) -> list[RuntimeStatus]:
+        """This worker's statuses, combined with every sibling's (each deployment's least advanced)."""
+        own = ctx.host.statuses()
+        siblings = ctx.fan_out(request)
+        if siblings is None:
+            return own
+        theirs = []
+        for _seat, answer in await siblings.call("GET", "/admin/status"):
+            if answer.status_code == 200:
+                items = answer.json().get("deployments", [])
+                theirs.append({item["name"]: RuntimeStatus.model_validate(item) for item in items})
+        combined = []
+        for status in own:
+            found = [other.get(status.name) for other in theirs]
+            pool = [status, *(s if s is not None else missing_in_sibling(status) for s in found)]
+            combined.append(least_advanced(sorted(pool, key=lambda s: 0 if s is status else 1)))
+        return combined
+
     async def status(request: Request) -> Response:
         authenticate(request)
         return json_response(
             {
-                "pid": ctx.pid,
+                "pid": ctx.daemon_pid() if ctx.daemon_pid is not None else ctx.pid,
                 "version": ctx.version,
                 "url": ctx.url,
                 "started_at": ctx.started_at,
-                "deployments": [s.model_dump(mode="json") for s in ctx.host.statuses()],
+                "deployments": [s.model_dump(mode="json") for s in await statuses(request)],
             }
         )
 
@@ -527,15 +569,28 @@ def admin_routes(ctx: ServingContext) -> list[BaseRoute]:
                 raise BadScoringRequest("'name' must be a deployment name (a string).")
         deployment_auth.cache_of(ctx).invalidate(name)  # a changed token takes effect now, on any store
         try:
-            statuses = await ctx.host.reconcile(name)
+            applied = await ctx.host.reconcile(name)
         except Exception as exc:
             log.exception("Reconcile failed")
             raise Unavailable(f"Could not read the desired state from the store: {type(exc).__name__}.") from None
-        return json_response({"deployments": [s.model_dump(mode="json") for s in statuses]}, status=202)
+        siblings = ctx.fan_out(request)
+        if siblings is not None:  # every worker converges before the answer: a status read next sees it
+            await siblings.call("POST", "/admin/reconcile", content=body)
+        return json_response({"deployments": [s.model_dump(mode="json") for s in applied]}, status=202)
 
     async def deployment_status(request: Request) -> Response:
         authenticate(request)
-        return json_response(_deployment(ctx, request).status().model_dump(mode="json"))
+        own = _deployment(ctx, request).status()
+        siblings = ctx.fan_out(request)
+        if siblings is not None:
+            pool = [own]
+            for _seat, answer in await siblings.call("GET", request.url.path):
+                if answer.status_code == 200:
+                    pool.append(RuntimeStatus.model_validate(answer.json()))
+                elif answer.status_code == 404:
+                    pool.append(missing_in_sibling(own))
+            own = least_advanced(pool)
+        return json_response(own.model_dump(mode="json"))
 
     async def shutdown(request: Request) -> Response:
         authenticate(request)

@@ -7,12 +7,10 @@ port is known (port 0 = a free one) and connections queue in the backlog until t
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import os
 import secrets
 import socket
-import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -29,9 +27,14 @@ from . import daemon_file
 from .app import DEFAULT_MAX_REQUEST_BYTES, ServingContext, create_app
 from .host import ModelHost
 from .isolated import WORKER_TOKEN_ENV, WorkerLaunch, announce_port, require_bearer, watch_parent
+from .listen import BIND_RETRY, DaemonError, bind, bind_persisted, check_host, is_loopback, port_holder
 from .loader import MLflowLoader
 from .log_writer import start_for_daemon
+from .runtime import DeploymentRuntime, DesiredDeployment
 from .supervisor import RestartPolicy
+from .workers import ForwardedRuntime, Seat, Siblings, record
+
+__all__ = ["BIND_RETRY", "DaemonError", "DaemonSettings", "bind", "bind_persisted", "is_loopback", "port_holder", "run"]
 
 log = logging.getLogger(__name__)
 
@@ -57,92 +60,11 @@ class DaemonSettings:
     owner: str | None = None
     # Models loaded in this process stay within this many MiB (least-recently-used idle ones are unloaded).
     memory_budget_mb: int | None = None
+    # A pre-started standby interpreter: wait for the supervisor to hand it a worker seat, then serve.
+    standby: bool = False
 
 
-class DaemonError(Exception):
-    """The daemon cannot start (non-loopback host without permission, port in use)."""
-
-
-def is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def bind(host: str, port: int) -> socket.socket:
-    """A listening TCP socket on ``host:port``; port 0 lets the OS choose a free port."""
-    family, kind, proto, _, address = socket.getaddrinfo(
-        host.strip("[]"), port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-    )[0]
-    sock = socket.socket(family, kind, proto)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-        sock.listen(1024)
-    except OSError as exc:
-        sock.close()
-        raise DaemonError(f"Cannot listen on {host}:{port}: {exc.strerror or exc}.") from None
-    return sock
-
-
-BIND_RETRY = 5.0  # seconds a persisted port is retried while its holder (e.g. a daemon shutting down) exits
 ALLOWED_HOSTS_ENV = "JUPYTER_MLOPS_SERVING_ALLOWED_HOSTS"  # comma-separated extra Host header names
-
-
-def port_holder(port: int) -> str | None:
-    """``pid N (command)`` of the process listening on TCP ``port`` here, when /proc says (None otherwise)."""
-    inodes: set[str] = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            lines = Path(table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            fields = line.split()
-            if len(fields) > 9 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
-                inodes.add(f"socket:[{fields[9]}]")
-    if not inodes:
-        return None
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            for fd in (proc / "fd").iterdir():
-                if os.readlink(fd) in inodes:
-                    command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
-                    return f"pid {proc.name} ({command[:120]})"
-        except OSError:
-            continue
-    return None
-
-
-def bind_persisted(host: str, data_dir: Path, port: int) -> socket.socket:
-    """Bind the daemon's port: ``port`` when configured; else the port persisted in ``{data_dir}/serving/port`` (so
-    every URL handed out stays valid across crashes and restarts), else a free one, which is then persisted. A
-    persisted port held by another process is retried for ``BIND_RETRY`` s, then refused naming that process."""
-    if port:
-        return bind(host, port)
-    remembered = daemon_file.read_port(data_dir)
-    if remembered is None:
-        sock = bind(host, 0)
-        daemon_file.write_port(data_dir, sock.getsockname()[1])
-        return sock
-    deadline = time.monotonic() + BIND_RETRY
-    while True:
-        try:
-            return bind(host, remembered)
-        except DaemonError:
-            if time.monotonic() >= deadline:
-                holder = port_holder(remembered) or "another process"
-                raise DaemonError(
-                    f"Cannot serve on port {remembered}, the port of this data dir's endpoints "
-                    f"({daemon_file.port_path(data_dir)}): it is held by {holder}. Stop that process, or delete "
-                    "that file to let the daemon pick a new port (deployment URLs then change)."
-                ) from None
-            time.sleep(0.1)
 
 
 def allowed_hosts(settings: DaemonSettings) -> frozenset[str]:
@@ -162,21 +84,28 @@ def _url(sock: socket.socket) -> tuple[str, int, str]:
 
 
 def run(settings: DaemonSettings) -> int:
-    """Serve until SIGTERM/SIGINT or ``POST /admin/shutdown``; returns the process exit code."""
-    if not settings.allow_remote and not is_loopback(settings.host):
-        raise DaemonError(
-            f"Refusing to serve on {settings.host!r}: the serving API is not authenticated. Bind a loopback "
-            "address, or set MLOpsConfig.allow_remote_serving = True behind an authenticating proxy."
-        )
+    """Serve until SIGTERM/SIGINT or ``POST /admin/shutdown``; returns the process exit code.
+
+    Under the supervisor this process is one serving worker (see workers.py): it accepts on the socket the
+    supervisor bound, worker 0 writes daemon.json, and every worker reaches its siblings on their private ports."""
+    check_host(settings.host, settings.allow_remote)
     worker = settings.worker_for
     parent = os.getppid()  # a worker's daemon: it exits when that process is gone
     worker_token = os.environ.pop(WORKER_TOKEN_ENV, None) if worker is not None else None  # hidden from models
     if worker is not None and not worker_token:
         raise DaemonError(f"A worker needs its token in ${WORKER_TOKEN_ENV} (workers are started by the daemon).")
-    if worker is None:
-        sock = bind_persisted(settings.host, settings.data_dir, settings.port)
-    else:
+    seat = Seat.from_env() if worker is None else Seat(pid=os.getpid())
+    private: socket.socket | None = None
+    if worker is not None:
         sock = bind(settings.host, settings.port)  # a worker is reached through its daemon only
+    elif seat.listen_fd is not None:
+        sock = socket.socket(fileno=seat.listen_fd)  # the supervisor's socket, shared by every serving worker
+        # Inherited fds are inheritable: without this, processes we spawn (uvloop does not close other fds) would
+        # hold, and accept on, the daemon's port.
+        sock.set_inheritable(False)
+        private = bind("127.0.0.1", 0)  # where the sibling workers reach this one
+    else:
+        sock = bind_persisted(settings.host, settings.data_dir, settings.port)
     host, port, url = _url(sock)
     if worker is not None:
         # Now, before any child process (the inference log writer) could inherit the pipe to the daemon.
@@ -190,6 +119,11 @@ def run(settings: DaemonSettings) -> int:
         str(settings.data_dir), settings.store_url, settings.tracking_uri, settings.registry_uri,
         settings.max_request_bytes, RestartPolicy.from_env(),
     )  # fmt: skip
+
+    def forwarded(desired: DesiredDeployment, endpoint: str) -> DeploymentRuntime:
+        """An isolated deployment in a worker other than 0: worker 0 runs its one process; this one forwards."""
+        return ForwardedRuntime(desired, endpoint, settings.data_dir, seat.supervisor_pid)
+
     model_host = ModelHost(
         store,
         url,
@@ -197,7 +131,7 @@ def run(settings: DaemonSettings) -> int:
             settings.tracking_uri, settings.registry_uri, str(settings.data_dir / "serving" / "model-cache")
         ),
         only=worker,
-        spawner=launch.runtime if worker is None else None,
+        spawner=(launch.runtime if seat.primary else forwarded) if worker is None else None,
         owner=settings.owner,
         memory_budget_mb=settings.memory_budget_mb,
     )
@@ -206,16 +140,24 @@ def run(settings: DaemonSettings) -> int:
         host=host,
         port=port,
         url=url,
-        token=worker_token or secrets.token_urlsafe(32),
+        token=worker_token or seat.token or secrets.token_urlsafe(32),
         version=__version__,
         started_at=datetime.now(timezone.utc).isoformat(),
     )
     info_path = daemon_file.path_in(settings.data_dir)
     server: uvicorn.Server | None = None
+    siblings = Siblings(settings.data_dir, seat, info.token) if private is not None else None
 
     def request_shutdown() -> None:
         if server is not None:
             server.should_exit = True
+
+    def daemon_pid() -> int:
+        """The pid clients know the daemon by: worker 0's (daemon.json), whichever worker answers."""
+        if seat.primary:
+            return info.pid
+        named = daemon_file.read(info_path)
+        return named.pid if named is not None else info.pid
 
     ctx = ServingContext(
         host=model_host,
@@ -225,34 +167,45 @@ def run(settings: DaemonSettings) -> int:
         started_at=info.started_at,
         max_request_bytes=settings.max_request_bytes,
         request_shutdown=request_shutdown,
+        siblings=siblings,
+        worker_index=seat.index,
+        daemon_pid=daemon_pid,
     )
     # monitoring: completed requests -> bounded buffer -> writer process -> store; the daemon's writer also runs
-    # the alert scheduler (an isolated deployment's worker leaves that to its daemon)
-    inference_log = start_for_daemon(store.engine, alerts=worker is None)
+    # the alert scheduler (only worker 0's; an isolated deployment's worker leaves that to its daemon)
+    inference_log = start_for_daemon(store.engine, alerts=worker is None and seat.primary)
     ctx.on_request.append(inference_log)
     model_host.metrics.log_lost.set_function(lambda: float(getattr(inference_log, "lost", 0)))
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         model_host.preload()
-        if worker is None:
+        if private is not None:
+            record(settings.data_dir, seat.model_copy(update={"port": private.getsockname()[1]}))
+        if worker is not None:
+            log.info("Worker of deployment %s serving on %s (pid %s)", worker, url, info.pid)
+            watch = watch_parent(parent, request_shutdown)
+        elif seat.primary:
             daemon_file.write(info_path, info)
             log.info("Serving on %s (pid %s); discovery file %s", url, info.pid, info_path)
             watch = _watch_discovery_file(info_path, info.pid, request_shutdown)
         else:
-            log.info("Worker of deployment %s serving on %s (pid %s)", worker, url, info.pid)
-            watch = watch_parent(parent, request_shutdown)
+            log.info("Serving worker %d on %s (pid %s)", seat.index, url, info.pid)
+            watch = watch_parent(seat.supervisor_pid or parent, request_shutdown)  # the supervisor holds the port
         tasks = [
             asyncio.create_task(_restore(model_host)),
             asyncio.create_task(watch),
-            asyncio.create_task(_watch_rollouts(model_host)),
+            asyncio.create_task(_watch_rollouts(model_host, siblings)),
         ]
         try:
             yield
         finally:
             for task in tasks:
                 task.cancel()
-            daemon_file.remove_if_owned(info_path, info.pid)
+            if seat.primary:
+                daemon_file.remove_if_owned(info_path, info.pid)
+            if siblings is not None:
+                await siblings.close()
             model_host.close()
             await asyncio.to_thread(inference_log.close)
             store.close()
@@ -271,9 +224,11 @@ def run(settings: DaemonSettings) -> int:
     )
     server = uvicorn.Server(config)
     try:
-        server.run(sockets=[sock])
+        server.run(sockets=[sock] if private is None else [sock, private])
     finally:
         sock.close()
+        if private is not None:
+            private.close()
     return 0
 
 
@@ -286,7 +241,7 @@ async def _restore(model_host: ModelHost) -> None:
         log.exception("Could not read deployments from the store; POST /admin/reconcile retries")
 
 
-async def _watch_rollouts(model_host: ModelHost) -> None:
+async def _watch_rollouts(model_host: ModelHost, siblings: Siblings | None = None) -> None:
     """Automatic rollback: once a second, set canaries that do worse than their primary to weight 0 (in the
     store, with an event saying why) and converge. Store errors are logged and retried on the next tick."""
     while True:
@@ -299,6 +254,8 @@ async def _watch_rollouts(model_host: ModelHost) -> None:
                     await asyncio.to_thread(_audit_auto_rollback, model_host.store, name, variant, reason)
                     model_host.metrics.auto_rollbacks.labels(name, variant).inc()
                     await model_host.reconcile(name)
+                    if siblings is not None:  # every worker serves the new weights, not only this one
+                        await siblings.reconcile(name)
             except Exception:
                 log.exception("Auto-rollback of %s failed; retrying", name)
 

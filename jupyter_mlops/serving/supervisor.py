@@ -14,9 +14,12 @@ the supervisor process stays small (no MLflow, no web server).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
+import secrets
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -33,13 +36,14 @@ import orjson
 
 from ..config import ENV_PREFIX
 from ..core.targets import daemon_state
-from . import daemon_file
+from . import daemon_file, listen
 
 log = logging.getLogger(__name__)
 
 STATUS_NAME = daemon_state.STATUS_NAME
 POLICY_ENV = ENV_PREFIX + "RESTART_POLICY"  # JSON object of RestartPolicy fields, e.g. {"max_crashes": 3}
 EXIT_REFUSED = 2  # the daemon refused its configuration (DaemonError): restarting cannot help
+STANDBY_ENV = ENV_PREFIX + "SERVING_STANDBY"  # "0": no pre-started standby interpreter (saves its memory)
 EXIT_CRASH_LOOP = 3  # the supervisor gave up: too many crashes within the window
 MODULE = daemon_state.SUPERVISOR_MODULE
 
@@ -139,60 +143,229 @@ is_supervisor = daemon_state.is_supervisor
 # --- the supervisor process ------------------------------------------------------------------------------------
 
 
-class DaemonSupervisor:
-    """Run ``command`` (the daemon) as a child, restart it after crashes per ``policy``, keep the status file."""
+STOP_TIMEOUT = 15.0  # seconds the workers get to stop gracefully before SIGKILL
+POLL_INTERVAL = 0.01  # seconds between two looks at the children (a crash is noticed within this)
+SECONDARY_DELAY = 30.0  # seconds after which the other workers start even if worker 0 is not serving yet
+STANDBY_RETRIES = 3  # standbys that died unused in a row before the supervisor stops preparing one
 
-    def __init__(self, command: Sequence[str], data_dir: Path, policy: RestartPolicy) -> None:
+
+@dataclass
+class _Slot:
+    """One serving worker's place: the process in it now, and when a crashed one is due to be replaced."""
+
+    index: int
+    process: subprocess.Popen[bytes] | None = None
+    restart_at: float | None = None
+    started: bool = False  # a first process was started in it
+
+
+class DaemonSupervisor:
+    """Run the daemon as ``workers`` serving processes sharing one listening socket, restart the ones that crash
+    per ``policy`` (from a pre-started standby interpreter when one is ready), keep the status file.
+
+    The supervisor binds the port itself and holds it for its whole life: a crashed worker never closes it, so
+    requests during a restart wait in the backlog or go to another worker instead of being refused.
+    """
+
+    def __init__(
+        self,
+        command: Sequence[str],
+        data_dir: Path,
+        policy: RestartPolicy,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        allow_remote: bool = False,
+        workers: int = 1,
+        standby: bool = True,
+    ) -> None:
         self.command = list(command)
+        self.data_dir = data_dir
         self.status_path = status_path(data_dir)
         self.info_path = daemon_file.path_in(data_dir)
         self.backoff = Backoff(policy)
-        self.child: subprocess.Popen[bytes] | None = None
+        self.host, self.port, self.allow_remote = host, port, allow_remote
+        self.slots = [_Slot(i) for i in range(max(1, workers))]
+        self.use_standby = standby
+        self.standby: subprocess.Popen[bytes] | None = None
+        self._standby_failures = 0
         self.stopping = threading.Event()
+        self._sock: socket.socket | None = None
+        self._env: dict[str, str] = {}
+
+    @property
+    def child(self) -> subprocess.Popen[bytes] | None:
+        """Worker 0's process: the one daemon.json names."""
+        return self.slots[0].process
 
     def run(self) -> int:
-        """Supervise until the child stops on purpose, a signal asks us to stop, or a crash loop; the exit code."""
+        """Supervise until the workers stop on purpose, a signal asks us to stop, or a crash loop; the exit code."""
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
+        try:
+            listen.check_host(self.host, self.allow_remote)
+            self._sock = listen.bind_persisted(self.host, self.data_dir, self.port)
+        except listen.DaemonError as exc:
+            log.error("%s", exc)
+            self._write("stopped", f"the serving daemon refused to start: {exc}")
+            return EXIT_REFUSED
+        fd = self._sock.fileno()
+        self._env = {
+            **os.environ,
+            listen.LISTEN_FD_ENV: str(fd),
+            listen.TOKEN_ENV: secrets.token_urlsafe(32),
+            listen.SUPERVISOR_ENV: str(os.getpid()),
+        }
+        try:
+            return self._supervise()
+        finally:
+            self._stop_all()
+            self._sock.close()
+
+    def _supervise(self) -> int:
+        # Worker 0 first, alone: a cold start (and the first deploy waiting on it) gets the cores to itself; the
+        # others start once it serves and load the deployments on their own.
+        self._start(self.slots[0], fresh=True)
+        self._write("running", self._running_message())
+        primary_since = time.monotonic()
         while not self.stopping.is_set():
-            self.child = subprocess.Popen(self.command, stdin=subprocess.DEVNULL, close_fds=True)
-            self.backoff.started()
-            self._write("running", f"serving daemon pid {self.child.pid}")
-            code = self.child.wait()
-            child_pid, self.child = self.child.pid, None
-            if self.stopping.is_set() or code == 0:
-                break
-            if code == EXIT_REFUSED:
-                self._write("stopped", f"the serving daemon refused to start (exit code {code}); see daemon.log")
-                return code
-            if self._replaced(child_pid):
-                log.info("Another serving daemon took over; not restarting")
-                break
-            delay = self.backoff.exited(code)
-            if delay is None:
-                message = self.backoff.describe("the serving daemon")
-                log.error("%s", message)
-                self._write("crash_loop", message)
-                return EXIT_CRASH_LOOP
-            log.warning(
-                "Serving daemon pid %s exited with code %s; restart %d in %.1f s",
-                child_pid, code, self.backoff.restarts, delay,
-            )  # fmt: skip
-            self._write("restarting", f"the serving daemon exited with code {code}; restarting in {delay:.1f} s")
-            self.stopping.wait(delay)
+            self.stopping.wait(POLL_INTERVAL)
+            now = time.monotonic()
+            waiting = [slot for slot in self.slots if not slot.started]
+            if waiting and (self._primary_up() or now - primary_since > SECONDARY_DELAY):
+                for slot in waiting:
+                    self._start(slot, fresh=True)
+                self._write("running", self._running_message())
+            for slot in self.slots:
+                process = slot.process
+                if process is not None and (code := process.poll()) is not None:
+                    slot.process = None
+                    outcome = self._exited(slot, process.pid, code)
+                    if outcome is not None:
+                        return outcome
+                if slot.process is None and slot.restart_at is not None and now >= slot.restart_at:
+                    self._start(slot)
+                    self._write("running", self._running_message())
+            self._keep_standby()
         self._write("stopped", "stopped")
         return 0
 
+    def _exited(self, slot: _Slot, pid: int, code: int) -> int | None:
+        """Handle a worker's exit; an exit code for the supervisor when everything stops, else None (restarting)."""
+        if self.stopping.is_set():
+            return None
+        if code == 0:  # shutdown asked for (admin API), or daemon.json names another daemon: all of us stop
+            self.stopping.set()
+            self._write("stopped", "stopped")
+            return 0
+        if code == EXIT_REFUSED:
+            self._write("stopped", f"the serving daemon refused to start (exit code {code}); see daemon.log")
+            return code
+        if slot.index == 0 and self._replaced(pid):
+            log.info("Another serving daemon took over; not restarting")
+            self._write("stopped", "another serving daemon took over")
+            return 0
+        delay = self.backoff.exited(code)
+        if delay is None:
+            message = self.backoff.describe("the serving daemon")
+            log.error("%s", message)
+            self._write("crash_loop", message)
+            return EXIT_CRASH_LOOP
+        log.warning(
+            "Serving worker %d (pid %s) exited with code %s; restart %d in %.2f s",
+            slot.index, pid, code, self.backoff.restarts, delay,
+        )  # fmt: skip
+        slot.restart_at = time.monotonic() + delay
+        self._write("restarting", f"the serving daemon exited with code {code}; restarting in {delay:.1f} s")
+        return None
+
+    def _start(self, slot: _Slot, *, fresh: bool = False) -> None:
+        """Put a worker in ``slot``: the standby (imports done, it only binds nothing and loads) or a new process."""
+        slot.restart_at, slot.started = None, True
+        standby, self.standby = self.standby, None
+        if not fresh and standby is not None and standby.poll() is None and standby.stdin is not None:
+            try:
+                standby.stdin.write(orjson.dumps({"index": slot.index}) + b"\n")
+                standby.stdin.close()
+                slot.process = standby
+                self._standby_failures = 0
+                log.info("Serving worker %d handed to the standby (pid %s)", slot.index, standby.pid)
+                self.backoff.started()
+                return
+            except OSError:
+                pass  # it died meanwhile: start a fresh one
+        elif standby is not None:
+            self.standby = standby
+        fd = self._sock.fileno() if self._sock is not None else -1
+        slot.process = subprocess.Popen(
+            self.command,
+            stdin=subprocess.DEVNULL,
+            close_fds=True,
+            pass_fds=(fd,),
+            env={**self._env, listen.INDEX_ENV: str(slot.index)},
+        )
+        self.backoff.started()
+
+    def _keep_standby(self) -> None:
+        """Keep one standby interpreter ready once the workers run (so a crash is replaced in about a second)."""
+        if not self.use_standby or self._standby_failures >= STANDBY_RETRIES:
+            return
+        standby = self.standby
+        if standby is not None:
+            code = standby.poll()
+            if code is None:
+                return
+            self.standby = None
+            if code != 0:
+                self._standby_failures += 1
+                log.warning("The standby serving interpreter exited with code %s", code)
+            return
+        if any(slot.process is None for slot in self.slots) or not self._primary_up() or not self._settled():
+            return  # the workers start first: they need the cores more than the standby does
+        fd = self._sock.fileno() if self._sock is not None else -1
+        self.standby = subprocess.Popen(
+            [*self.command, "--standby"], stdin=subprocess.PIPE, close_fds=True, pass_fds=(fd,), env=self._env
+        )
+
+    def _settled(self) -> bool:
+        """Every worker has announced its private port (it is up): the standby's imports no longer compete."""
+        up = set(_seats(self.data_dir, os.getpid()))
+        return all(slot.index in up for slot in self.slots)
+
+    def _primary_up(self) -> bool:
+        info = daemon_file.read(self.info_path)
+        child = self.child
+        return info is not None and child is not None and info.pid == child.pid
+
+    def _running_message(self) -> str:
+        pids = ", ".join(str(s.process.pid) for s in self.slots if s.process is not None)
+        return f"serving daemon pid {self.child.pid if self.child else '-'} ({len(self.slots)} workers: {pids})"
+
+    def _stop_all(self) -> None:
+        """SIGTERM every worker (graceful), the standby too; SIGKILL what is left after ``STOP_TIMEOUT``."""
+        processes = [s.process for s in self.slots if s.process is not None]
+        if self.standby is not None:
+            processes.append(self.standby)
+        for process in processes:
+            if process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT
+        for process in processes:
+            try:
+                process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()
+                process.wait()
+
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         self.stopping.set()
-        child = self.child
-        if child is not None and child.poll() is None:
-            child.send_signal(signal.SIGTERM)  # uvicorn shuts down gracefully; we exit when it has
 
     def _replaced(self, child_pid: int) -> bool:
         """daemon.json names a live process other than our child: a second daemon runs, do not compete."""
         info = daemon_file.read(self.info_path)
-        if info is None or info.pid == child_pid:
+        if info is None or info.pid == child_pid or info.pid in {s.process.pid for s in self.slots if s.process}:
             return False
         try:
             os.kill(info.pid, 0)
@@ -218,6 +391,21 @@ class DaemonSupervisor:
             log.warning("Cannot write %s: %s", self.status_path, exc)
 
 
+def _seats(data_dir: Path, supervisor_pid: int) -> list[int]:
+    """Indexes of this supervisor's live workers that announced their seat (workers.py writes them; read here with
+    orjson alone, so the supervisor stays free of httpx and the web stack)."""
+    found = []
+    for path in (daemon_file.serving_dir(data_dir) / "workers").glob("*.json"):
+        try:
+            seat = orjson.loads(path.read_bytes())
+            if seat.get("supervisor_pid") == supervisor_pid:
+                os.kill(int(seat["pid"]), 0)
+                found.append(int(seat["index"]))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue
+    return found
+
+
 def daemon_command(daemon_args: Sequence[str]) -> list[str]:
     return [sys.executable, "-m", "jupyter_mlops.serving", *daemon_args]
 
@@ -228,8 +416,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(prog=f"python -m {MODULE}", add_help=False)
     parser.add_argument("--data-dir", required=True)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--allow-remote", action="store_true")
+    parser.add_argument("--workers", default=os.environ.get(listen.WORKERS_ENV))
     known, _rest = parser.parse_known_args(args)
-    supervisor = DaemonSupervisor(daemon_command(args), Path(known.data_dir), RestartPolicy.from_env())
+    supervisor = DaemonSupervisor(
+        daemon_command(args),
+        Path(known.data_dir),
+        RestartPolicy.from_env(),
+        host=known.host,
+        port=known.port,
+        allow_remote=known.allow_remote,
+        workers=listen.worker_count(known.workers),
+        standby=os.environ.get(STANDBY_ENV, "1") != "0",
+    )
     return supervisor.run()
 
 

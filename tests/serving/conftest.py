@@ -44,7 +44,9 @@ class RegisteredVersion:
 
 def serving_config_for(data_dir: Path, **overrides: object) -> MLOpsConfig:
     tracking = f"sqlite:///{data_dir / 'mlflow.db'}"
-    settings = {"data_dir": str(data_dir), "tracking_uri": tracking, "registry_uri": tracking, **overrides}
+    # Two serving workers whatever the machine (#18 item 0: the suites run with 2 workers).
+    settings = {"data_dir": str(data_dir), "tracking_uri": tracking, "registry_uri": tracking, "serving_workers": 2,
+                **overrides}  # fmt: skip
     return MLOpsConfig(**settings)
 
 

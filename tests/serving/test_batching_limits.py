@@ -12,6 +12,7 @@ import pytest
 
 from jupyter_mlops.core.deployments import rollout
 from jupyter_mlops.core.deployments.config import DeploymentConfig
+from jupyter_mlops.serving.workers import read_seats
 
 from .conftest import MODEL_NAME, daemon_url, metrics_text, put_deployment, undeploy, wait_until
 from .pyfunc_models import Slow, register_pyfunc
@@ -82,7 +83,10 @@ def test_timeout_queue_bound_and_row_limit(
     version = register_pyfunc(serving_config, mlflow_store, MODEL_NAME, Slow(slow_above=100, sleep_s=1.5),
                               registered_model.X)  # fmt: skip
     deploy_with("slow", version, timeout_ms=300, max_queue=2, max_rows=5, batching={"enabled": False})
-    url = f"{daemon_url(local_target)}/deployments/slow/invocations"
+    # The queue bound holds per serving worker (each has its own requests in progress): talk to one worker, on its
+    # private port, so which worker accepts a connection does not matter here.
+    worker = read_seats(local_target.config.data_dir)[0]
+    url = f"http://127.0.0.1:{worker.port}/deployments/slow/invocations"
     slow, fast = body([[500.0, 1.0, 1.0, 1.0]]), body([[1.0, 1.0, 1.0, 1.0]])
 
     def post(payload: bytes) -> httpx.Response:

@@ -48,7 +48,9 @@ class Daemon:
     """A daemon of its own with a small memory budget, and its store."""
 
     def __init__(self, data_dir: Path) -> None:
-        self.config = serving_config_for(data_dir, serving_memory_budget_mb=BUDGET_MB)
+        # One serving worker: the budget, its LRU order and its counters are per worker process (each worker loads
+        # and evicts for the requests it answers); this module tests that policy, not the sharing of the port.
+        self.config = serving_config_for(data_dir, serving_memory_budget_mb=BUDGET_MB, serving_workers=1)
         self.store = Store(self.config.store_url)
         self.target = LocalTarget(self.config, self.store)
         with mlflow_at(self.config):

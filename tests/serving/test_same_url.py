@@ -18,7 +18,7 @@ import pytest
 from jupyter_mlops.core.errors import Unavailable
 from jupyter_mlops.core.models import Variant
 from jupyter_mlops.core.store import Store
-from jupyter_mlops.core.targets.local import LocalTarget
+from jupyter_mlops.core.targets.local import LocalTarget, pid_alive
 from jupyter_mlops.serving import daemon_file
 from jupyter_mlops.serving.runtime import read_desired
 
@@ -73,9 +73,13 @@ def test_kill_9_under_load_the_deployment_answers_again_on_the_url_deploy_return
     downtimes = []
     try:
         wait_until(lambda: load.answered_since(0))
+        previous = None
         for _ in range(3):
-            info = daemon_file.read(local_target.info_path)
-            assert info is not None
+            # (the daemon restarted after the previous kill: daemon.json names its new, live worker 0)
+            info = wait_until(
+                lambda: (i := daemon_file.read(local_target.info_path)) and i.pid != previous and pid_alive(i.pid) and i
+            )
+            previous = info.pid
             # When the daemon is killed without warning
             killed = time.monotonic()
             os.kill(info.pid, signal.SIGKILL)

@@ -1,5 +1,5 @@
 """The daemon's supervisor: the restart policy, a killed daemon comes back with its deployments (requests in the
-gap fail fast), a daemon that keeps crashing on start ends in a crash loop shown as the deployments' status."""
+gap are answered), a daemon that keeps crashing on start ends in a crash loop shown as the deployments' status."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import os
 import signal
 import time
 
-import httpx
 import orjson
 import pytest
 
@@ -92,15 +91,19 @@ def test_a_killed_daemon_is_restarted_and_its_deployments_come_back(
     # When the daemon is killed
     os.kill(old.pid, signal.SIGKILL)
 
-    # Then a request in the gap fails at once (refused, or reset while the kernel closes the socket), no hang
-    started = time.monotonic()
-    with pytest.raises((httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError)):
-        http.post(
-            f"{old.url}/deployments/phoenix/invocations", content=body, headers={"Content-Type": "application/json"}
-        )
-    assert time.monotonic() - started < 2
+    # Then a request in the gap is answered all the same: the supervisor holds the port, so it waits in the
+    # backlog for the restarted worker or goes to another worker (#18 items 0 and 5)
+    gap = http.post(
+        f"{old.url}/deployments/phoenix/invocations", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert gap.status_code == 200 and gap.json() == {"predictions": registered_model.expected(rows)}
 
-    # and the same supervisor starts a new daemon (ensure_daemon waits for it rather than starting another)
+    # and the same supervisor starts a new daemon (ensure_daemon waits for it rather than starting another; a
+    # SIGKILL is delivered asynchronously, and while the process tears down another worker still names it)
+    deadline = time.monotonic() + 10
+    while pid_alive(old.pid):
+        assert time.monotonic() < deadline, "the killed daemon did not exit"
+        time.sleep(0.01)
     info = local_target.ensure_daemon()
     assert info.pid != old.pid
     after = local_target.supervisor_status(live=True)

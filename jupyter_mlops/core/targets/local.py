@@ -170,6 +170,7 @@ class LocalTarget(Target):
             "--host", config.serving_host,
             "--port", str(config.serving_port),
             "--memory-budget-mb", str(config.serving_memory_budget_mb),
+            "--workers", str(config.serving_workers),
         ]  # fmt: skip
         if config.allow_remote_serving:
             command.append("--allow-remote")

@@ -1,0 +1,124 @@
+"""Scale with cores (#18 item 0): the daemon's serving workers share one port, each answers every deployment,
+``/metrics`` sums them, and killing one loses no request beyond those it had in flight."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import threading
+import time
+
+import httpx
+import orjson
+
+from jupyter_mlops.core.targets.local import LocalTarget, pid_alive
+from jupyter_mlops.serving.workers import WORKER_HEADER, read_seats
+
+from .conftest import metrics_text, wait_until
+
+
+def post_fresh(url: str, body: bytes) -> httpx.Response:
+    """One request on a new connection (the kernel hands each new connection to one of the workers)."""
+    with httpx.Client(timeout=30.0, trust_env=False) as client:
+        return client.post(url, content=body, headers={"Content-Type": "application/json"})
+
+
+def requests_of(text: str, deployment: str) -> float:
+    pattern = re.compile(rf'^mlops_requests_total\{{[^}}]*deployment="{deployment}"[^}}]*\}} ([0-9.e+]+)$', re.M)
+    return sum(float(value) for value in pattern.findall(text))
+
+
+def test_two_workers_answer_one_deployment_and_metrics_sum_them(
+    deploy, local_target: LocalTarget, registered_model, http
+) -> None:
+    # Given a deployment on a daemon with two serving workers
+    status = deploy("two-workers")
+    info = local_target.running_daemon()
+    assert info is not None
+    # (worker 1 starts once worker 0 serves)
+    seats = wait_until(lambda: len(read_seats(local_target.config.data_dir)) == 2
+                       and read_seats(local_target.config.data_dir), 60, "two workers")  # fmt: skip
+    assert [s.index for s in seats] == [0, 1] and seats[0].pid == info.pid and seats[0].pid != seats[1].pid
+    body = orjson.dumps({"dataframe_split": registered_model.X.head(2).to_dict(orient="split")})
+    expected = {"predictions": registered_model.expected(registered_model.X.head(2))}
+
+    # When requests arrive on new connections
+    answered_by: dict[str, int] = {}
+
+    def both_answered() -> bool:
+        response = post_fresh(status.url or "", body)
+        assert response.status_code == 200 and response.json() == expected
+        worker = response.headers[WORKER_HEADER]
+        answered_by[worker] = answered_by.get(worker, 0) + 1
+        return len(answered_by) == 2
+
+    wait_until(both_answered, 60, "both workers answering")
+
+    # Then both workers (two processes) answered the same deployment, and /metrics counts every request once,
+    # whichever worker serves the scrape
+    sent = sum(answered_by.values())
+    assert set(answered_by) == {"0", "1"}
+    for _ in range(4):  # scrapes land on either worker
+        assert requests_of(metrics_text(http, local_target), "two-workers") == sent
+
+
+class Load:
+    """``threads`` clients posting in a loop (keep-alive); outcomes as (sent, answered, ok, worker)."""
+
+    def __init__(self, url: str, body: bytes, threads: int = 4) -> None:
+        self.url, self.body = url, body
+        self.outcomes: list[tuple[float, float, bool, str]] = []
+        self.stop = threading.Event()
+        self.threads = [threading.Thread(target=self._run, daemon=True) for _ in range(threads)]
+
+    def _run(self) -> None:
+        with httpx.Client(timeout=10.0, trust_env=False) as client:
+            while not self.stop.is_set():
+                sent = time.monotonic()
+                try:
+                    response = client.post(self.url, content=self.body, headers={"Content-Type": "application/json"})
+                    ok, worker = response.status_code == 200, response.headers.get(WORKER_HEADER, "")
+                except httpx.HTTPError:
+                    ok, worker = False, ""
+                self.outcomes.append((sent, time.monotonic(), ok, worker))
+
+    def __enter__(self) -> Load:
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(15)
+
+
+def test_killing_a_worker_loses_only_its_requests_in_flight_and_it_is_replaced(
+    deploy, local_target: LocalTarget, registered_model
+) -> None:
+    # Given a deployment under load from 4 keep-alive clients
+    status = deploy("kill-a-worker")
+    body = orjson.dumps({"dataframe_split": registered_model.X.head(1).to_dict(orient="split")})
+    data_dir = local_target.config.data_dir
+    with Load(status.url or "", body) as load:
+        wait_until(lambda: sum(1 for o in list(load.outcomes) if o[2]) >= 50, 60, "load running")
+        victim = next(s for s in read_seats(data_dir) if s.index == 1)
+
+        # When serving worker 1 is killed without warning
+        killed = time.monotonic()
+        os.kill(victim.pid, signal.SIGKILL)
+
+        # Then the load goes on (worker 0 answers), and the supervisor puts a new worker 1 in its place
+        wait_until(lambda: sum(1 for o in list(load.outcomes) if o[0] > killed and o[2]) >= 50, 60, "answers after")
+        replaced = wait_until(
+            lambda: next((s for s in read_seats(data_dir) if s.index == 1 and s.pid != victim.pid), None), 60,
+            "a new worker 1",
+        )  # fmt: skip
+        assert not pid_alive(victim.pid)
+        wait_until(lambda: any(o[0] > killed and o[3] == "1" for o in list(load.outcomes)) or post_fresh(
+            status.url or "", body).headers.get(WORKER_HEADER) == "1", 60, "the new worker 1 answering")  # fmt: skip
+    # and no request failed beyond those the killed worker had in flight (at most one per client)
+    failed = [o for o in load.outcomes if not o[2]]
+    assert len(failed) <= len(load.threads), failed
+    assert replaced.pid != victim.pid
