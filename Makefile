@@ -10,6 +10,9 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 # jlpm, jupyter-builder and friends come from the venv.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+# uv's cache lives on another filesystem than the venvs: copy from it without a hardlink warning.
+export UV_LINK_MODE := copy
+UV = $(BIN)/uv pip install -q --python
 
 .PHONY: help env demo test services lint lint-py lint-ts test-py test-ray test-js test-ui test-binder test-hub test-team test-fleet hub-tools browser format clean mlserver-env pdf-tools
 
@@ -17,13 +20,16 @@ help:
 	@echo "make demo   - create .venv, build everything, start JupyterLab with the demo notebook"
 	@echo "make test   - create .venv if needed, then lint and run every test suite"
 
-# The environment: Python package (editable, which builds the TypeScript frontend) + linked labextension.
+# The environment: Python package (editable) + the TypeScript frontend built once + linked labextension.
+# uv resolves and installs in parallel (about 3x faster than pip on a fresh clone; its cache makes a rebuild quick).
+# SKIP_JUPYTER_BUILDER: the editable build hook would run `jlpm install` + `jlpm build`, which the next lines do.
 $(VENV)/.installed: pyproject.toml package.json yarn.lock
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[test,lint]"
-	$(BIN)/jupyter-builder develop --overwrite . >/dev/null
+	$(PY) -m pip install -q "uv>=0.5,<1"
+	SKIP_JUPYTER_BUILDER=1 $(UV) $(PY) -e ".[test,lint]"
+	$(BIN)/jlpm install
 	$(BIN)/jlpm build
+	$(BIN)/jupyter-builder develop --overwrite . >/dev/null
 	touch $@
 
 env: $(VENV)/.installed
@@ -67,8 +73,8 @@ MLSERVER_VENV := .venv-mlserver
 $(MLSERVER_VENV)/.installed: $(VENV)/.installed
 	test -x $(MLSERVER_VENV)/bin/python || python3 -m venv $(MLSERVER_VENV)
 	echo '*' > $(MLSERVER_VENV)/.gitignore
-	$(MLSERVER_VENV)/bin/pip install -q "mlserver==1.7.1" "mlserver-mlflow==1.7.1" "uvloop<0.22" \
-	  $$($(PY) -m pip freeze | grep -iE '^(mlflow|scikit-learn|skops|pandas|numpy)==')
+	$(UV) $(MLSERVER_VENV)/bin/python "mlserver==1.7.1" "mlserver-mlflow==1.7.1" "uvloop<0.22" \
+	  $$($(BIN)/uv pip freeze --python $(PY) | grep -iE '^(mlflow|scikit-learn|skops|pandas|numpy)==')
 	touch $@
 
 mlserver-env: $(MLSERVER_VENV)/.installed

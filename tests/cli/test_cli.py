@@ -1,12 +1,20 @@
-"""The installed ``jupyter-mlops`` console script (and ``jupyter mlops``) in subprocesses, on a fresh data dir.
+"""The ``jupyter mlops`` command line on a fresh data dir: its entry function in-process, the installed console
+script (and ``jupyter mlops``) in subprocesses.
 
 One registered model and one serving daemon are shared by the module; the daemon is stopped at the end. Every
 subcommand runs at least once, with its bad-input cases: exit code 2 and one line on stderr for usage errors,
 1 for failed operations, never a traceback.
+
+Most calls run ``jupyter_mlops.cli.main(argv)`` in this process (the console script is ``sys.exit(main())``), with
+the environment, working directory and standard streams a fresh process would have and a facade of its own: the
+same code path without importing MLflow again for each of some eighty calls (3-6 s each on 2 cores). A few calls
+(``spawn=True``, and the ``jupyter mlops`` and terminal tests) run the installed script itself, so that its
+exit codes, one-line stderr and terminal output are checked as a shell sees them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -17,6 +25,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -27,8 +36,21 @@ SCRIPT = str(BIN / "jupyter-mlops")
 MODEL = "iris-cli"
 
 
+@dataclass
+class Result:
+    """What one command gave: its exit code and its output (as ``subprocess.CompletedProcess`` names them)."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
 class CLI:
-    """Runs the console script with the module's data dir; each call is a fresh process."""
+    """Runs ``jupyter mlops`` commands with the module's data dir, each as a fresh invocation.
+
+    In-process by default (the entry function, see the module docstring); ``spawn=True`` or ``cmd`` runs the
+    installed console script in a new process.
+    """
 
     def __init__(self, data_dir: Path, cwd: Path) -> None:
         self.data_dir, self.cwd = data_dir, cwd
@@ -38,18 +60,53 @@ class CLI:
         }
 
     def run(
-        self, *args: str, stdin: str | None = None, code: int | None = 0, cmd: list[str] | None = None
-    ) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run(
-            (cmd or [SCRIPT]) + list(args), input=stdin, capture_output=True, text=True, env=self.env,
-            cwd=self.cwd, timeout=300,
-        )  # fmt: skip
-        detail = (args, proc.returncode, proc.stdout[-2000:], proc.stderr[-2000:])
-        assert code is None or proc.returncode == code, detail
-        assert "Traceback" not in proc.stderr, proc.stderr
-        if proc.returncode != 0:
-            assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr  # one line, whatever the failure
-        return proc
+        self,
+        *args: str,
+        stdin: str | None = None,
+        code: int | None = 0,
+        cmd: list[str] | None = None,
+        spawn: bool = False,
+    ) -> Result:
+        if spawn or cmd:
+            proc = subprocess.run(
+                (cmd or [SCRIPT]) + list(args), input=stdin, capture_output=True, text=True, env=self.env,
+                cwd=self.cwd, timeout=300,
+            )  # fmt: skip
+            result = Result(proc.returncode, proc.stdout, proc.stderr)
+        else:
+            result = self._in_process(list(args), stdin)
+        detail = (args, result.returncode, result.stdout[-2000:], result.stderr[-2000:])
+        assert code is None or result.returncode == code, detail
+        assert "Traceback" not in result.stderr, result.stderr
+        if result.returncode != 0:
+            assert len(result.stderr.strip().splitlines()) == 1, result.stderr  # one line, whatever the failure
+        return result
+
+    def _in_process(self, argv: list[str], stdin: str | None) -> Result:
+        """``main(argv)`` as the console script runs it, with a fresh process's environment, cwd and streams."""
+        from jupyter_mlops.cli import main
+        from jupyter_mlops.core import api
+
+        out, err = io.StringIO(), io.StringIO()
+        outer_client = api._default  # another test's facade: the command builds its own, as a new process would
+        api._default = None
+        try:
+            with pytest.MonkeyPatch.context() as patch:
+                for key in [k for k in os.environ if k not in self.env]:
+                    patch.delenv(key)
+                for key, value in self.env.items():
+                    patch.setenv(key, value)
+                patch.chdir(self.cwd)
+                patch.setattr(sys, "stdin", io.StringIO(stdin or ""))
+                with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                    try:
+                        returncode = main(argv)
+                    except SystemExit as exc:  # argparse's usage errors, as sys.exit() ends the script
+                        returncode = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
+        finally:
+            api.reset_client(None)  # what the command left open, as its process exit would
+            api._default = outer_client
+        return Result(returncode, out.getvalue(), err.getvalue())
 
     def json(self, *args: str, stdin: str | None = None) -> object:
         return json.loads(self.run(*args, "--json", stdin=stdin).stdout)
@@ -187,7 +244,7 @@ def test_audit_served_verify_and_tampering(cli: CLI) -> None:
     with db:
         db.execute("UPDATE mlops_audit SET actor = 'mallory' WHERE seq = 1")
     db.close()
-    broken = cli.run("audit", "verify", code=1)
+    broken = cli.run("audit", "verify", code=1, spawn=True)  # the script's exit code 1 and one line, as a shell sees
     assert broken.stderr.startswith("jupyter mlops audit: Entry 1 ") and "modified" in broken.stderr
     report = json.loads(cli.run("audit", "verify", "--json", code=1).stdout)
     assert (report["ok"], report["first_broken"]) == (False, 1)
@@ -210,6 +267,9 @@ def test_usage_errors_are_one_line_with_exit_code_2(cli: CLI) -> None:
     for args in ([], ["frobnicate"], ["deploy"], ["traffic", "x"], ["card"], ["alias", "mv", "a", "b"]):
         proc = cli.run(*args, code=2)
         assert proc.stderr.startswith("jupyter mlops"), proc.stderr
+    # The installed script itself exits 2 with the same one line
+    spawned = cli.run("frobnicate", code=2, spawn=True)
+    assert spawned.stderr == cli.run("frobnicate", code=2).stderr
 
 
 def test_jupyter_mlops_subcommand_and_deploy_steps_on_a_tty(cli: CLI) -> None:
