@@ -20,7 +20,7 @@ import pandas as pd
 _split = orjson.loads(open(os.environ["FLOOR_ROWS"], "rb").read())  # noqa: SIM115 - read once at import
 _frame = pd.DataFrame(_split["data"], columns=_split["columns"], dtype="float64")
 _model = mlflow.sklearn.load_model(os.environ["FLOOR_MODEL_DIR"])
-_frames = {f"/rows/{n}": _frame.head(n) for n in (1, 100)}
+_frames = {f"/rows/{n}": _frame.head(n).copy() for n in (1, 100)}
 _HEADERS = [(b"content-type", b"application/json")]
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
