@@ -203,6 +203,8 @@ def start_ray(model_dir: Path, bodies: dict[int, Path]) -> Peer:
     # Loopback only and no token file in the home folder (RECIPES: Ray Serve); set before Ray is imported.
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    # The raylet waits for its Python agents' port files; on a busy 2-core machine they take longer than the default.
+    os.environ.setdefault("RAY_agent_register_timeout_ms", "180000")
     import ray
     from ray import serve
 
