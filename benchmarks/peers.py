@@ -199,7 +199,7 @@ class _RayModel:
                         media_type="application/json")  # fmt: skip
 
 
-def start_ray(model_dir: Path, bodies: dict[int, Path]) -> Peer:
+def start_ray(model_dir: Path, folder: Path, bodies: dict[int, Path]) -> Peer:
     # Loopback only and no token file in the home folder (RECIPES: Ray Serve); set before Ray is imported.
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
@@ -221,7 +221,7 @@ def start_ray(model_dir: Path, bodies: dict[int, Path]) -> Peer:
         for attempt in range(3):
             try:
                 ray.init(address="local", num_cpus=CORES, include_dashboard=False, _node_ip_address="127.0.0.1",
-                         log_to_driver=False)  # fmt: skip
+                         log_to_driver=False, _temp_dir=str(folder / "ray"))  # fmt: skip
                 break
             except Exception as exc:  # Ray gives its raylet a fixed 30 s to register: too short on a busy machine
                 ray.shutdown()
@@ -348,7 +348,7 @@ def main() -> None:
             "mlflow-w1": lambda: start_mlflow(config, folder, 1, bodies),
             "mlflow-w2": lambda: start_mlflow(config, folder, 2, bodies),
             "mlserver": lambda: start_mlserver(model_dir, folder, X, bodies),
-            "ray": lambda: start_ray(model_dir, bodies),
+            "ray": lambda: start_ray(model_dir, folder, bodies),
             "floor": lambda: start_floor(model_dir, folder, X, bodies),
         }
         try:
@@ -359,7 +359,7 @@ def main() -> None:
                     peers.append(starters[name]())
                     print(f"{name}: up in {time.perf_counter() - started:.1f} s", flush=True)
                 except Exception as exc:
-                    failures[name] = f"failed: {type(exc).__name__}: {str(exc)[:200]}"
+                    failures[name] = f"failed: {type(exc).__name__}: {str(exc)[-300:]}"
                     print(f"{name}: {failures[name]}", flush=True)
             for peer in peers:  # one warm-up per peer and cell
                 for rows, c in CELLS:
