@@ -14,7 +14,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export UV_LINK_MODE := copy
 UV = $(BIN)/uv pip install -q --python
 
-.PHONY: help env demo test services lint lint-py lint-ts test-py test-ray test-js test-ui test-binder test-hub test-team test-fleet hub-tools browser format clean mlserver-env pdf-tools
+.PHONY: help env demo test services lint lint-py lint-ts test-py test-ray test-js test-ui test-binder test-hub test-team test-fleet hub-tools browser format clean mlserver-env pdf-tools bench-tools
 
 help:
 	@echo "make demo   - create .venv, build everything, start JupyterLab with the demo notebook"
@@ -41,6 +41,10 @@ browser:
 # Poppler's pdftoppm renders the model-risk PDF reports to PNG in tests/risk.
 pdf-tools:
 	@command -v pdftoppm >/dev/null || { apt-get update -q && apt-get install -y -q --no-install-recommends poppler-utils; }
+
+# wrk drives the serving benchmarks (benchmarks/serving.py, benchmarks/peers.py); not part of `make test`.
+bench-tools:
+	@command -v wrk >/dev/null || { apt-get update -q && apt-get install -y -q --no-install-recommends wrk; }
 
 demo: env
 	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) $(ROOT_FLAG) examples/demo.ipynb

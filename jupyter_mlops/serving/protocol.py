@@ -12,6 +12,7 @@ the daemon should answer its admin API before any model is loaded.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import time
@@ -102,7 +103,70 @@ def _fast_path(model: Any) -> dict[str, Any]:
         getattr(spec, "type", None) == DataType.double and getattr(spec, "required", True) for spec in schema.inputs
     ):
         return {}
-    return {"fast_predict": raw, "fast_columns": tuple(schema.input_names())}
+    columns = tuple(schema.input_names())
+    return {"fast_predict": _array_predict(model, columns) or raw, "fast_columns": columns}
+
+
+# scikit-learn estimators whose ``predict`` turns a float frame into the same float array before anything else
+# (``validate_data``), so handing them that array gives the same answer without checking the frame's dtypes
+# column by column (about 2/3 of their predict time on one row). Meta-estimators (pipelines, column transformers,
+# voting, stacking) pass frames on to steps that may read them by name: they keep the frame.
+_ARRAY_SAFE_MODULES = (
+    "sklearn.ensemble._gb",
+    "sklearn.ensemble._forest",
+    "sklearn.ensemble._hist_gradient_boosting.",
+    "sklearn.linear_model.",
+    "sklearn.tree.",
+    "sklearn.neighbors.",
+    "sklearn.svm.",
+    "sklearn.naive_bayes",
+    "sklearn.discriminant_analysis",
+    "sklearn.dummy",
+    "sklearn.neural_network.",
+)
+# With an array, scikit-learn warns on every call that the estimator was fitted with feature names; the names
+# were checked once at load time (same names, same order), so the warning says nothing here.
+_NO_NAMES_WARNING = r"X does not have valid feature names, but \w+ was fitted with feature names"
+
+
+def _array_predict(model: Any, columns: tuple[str, ...]) -> Callable[[Any], Any] | None:
+    """The estimator's ``predict`` on the frame's float array when that is provably the same call, else None."""
+    wrapper = getattr(model, "_model_impl", None)
+    estimator = getattr(wrapper, "sklearn_model", None)
+    if estimator is None or getattr(wrapper, "predict", None) != getattr(model, "_predict_fn", None):
+        return None
+    if not type(estimator).__module__.startswith(_ARRAY_SAFE_MODULES):
+        return None
+    names = getattr(estimator, "feature_names_in_", None)
+    if names is not None and tuple(names) != columns:
+        return None  # different names or order: the frame path refuses or reorders, as pyfunc does
+    try:
+        params = estimator.get_params(deep=False)
+    except Exception:
+        return None
+    if any(hasattr(value, "fit") for value in params.values()):  # a user estimator inside: keep the frame
+        return None
+    import warnings
+
+    warnings.filterwarnings("ignore", message=_NO_NAMES_WARNING, category=UserWarning, module=r"sklearn\.")
+    predict = estimator.predict
+
+    def array_predict(frame: Any) -> Any:
+        return predict(frame.to_numpy())
+
+    return array_predict
+
+
+_NUMBERS = frozenset((float, int))  # bool, None, str, nested: the general path decides
+
+
+@functools.lru_cache(maxsize=256)
+def _column_index(columns: tuple[str, ...]) -> Any:
+    """The frame's column index, built once per signature: pandas infers the dtype of a list of names on every
+    frame otherwise (hundreds of microseconds; an Index is immutable, so frames may share it)."""
+    import pandas as pd
+
+    return pd.Index(list(columns))
 
 
 def fast_frame(value: Any, columns: tuple[str, ...]) -> Any | None:
@@ -117,17 +181,14 @@ def fast_frame(value: Any, columns: tuple[str, ...]) -> Any | None:
     if index is not None and (not isinstance(index, list) or len(index) != len(data)):
         return None
     width = len(columns)
+    numbers = _NUMBERS.issuperset
     for row in data:
-        if not isinstance(row, list) or len(row) != width:
+        if type(row) is not list or len(row) != width or not numbers(map(type, row)):
             return None
-        for cell in row:
-            kind = type(cell)
-            if kind is not float and kind is not int:  # bool, None, str, nested: the general path decides
-                return None
     import numpy as np
     import pandas as pd
 
-    return pd.DataFrame(np.array(data, dtype=np.float64), columns=list(columns), index=index, copy=False)
+    return pd.DataFrame(np.array(data, dtype=np.float64), columns=_column_index(columns), index=index, copy=False)
 
 
 @dataclass(frozen=True)

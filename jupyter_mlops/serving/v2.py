@@ -227,6 +227,19 @@ def to_model_input(payload: dict[str, Any], binary: bytes, model: ScoringModel, 
     return pd.DataFrame(frame)
 
 
+def _fits_fast_path(data: Any, model: ScoringModel) -> bool:
+    """Whether a frame may skip pyfunc's input checks, on the conditions of ``/invocations``' fast path: exactly the
+    signature's double columns, in order, and finite values (what a JSON ``dataframe_split`` can carry)."""
+    columns = model.fast_columns
+    if columns is None or model.fast_predict is None or not hasattr(data, "columns") or not hasattr(data, "dtypes"):
+        return False
+    if len(data.columns) != len(columns) or list(data.columns) != list(columns) or len(data) == 0:
+        return False
+    if not all(dtype == np.float64 for dtype in data.dtypes):
+        return False
+    return bool(np.isfinite(data.to_numpy()).all())
+
+
 def outputs_of(predictions: Any, schema: Any) -> list[dict[str, Any]]:
     """Predictions as V2 output tensors: one per DataFrame column or dict key, else one ``predictions`` tensor."""
     import sys
@@ -268,8 +281,10 @@ def infer(
     payload, binary = _decode(body, json_length)
     data = to_model_input(payload, binary, model, max_rows)
     params = payload.get("parameters")
+    params = params if isinstance(params, dict) and params else None
+    fast = params is None and _fits_fast_path(data, model)
     parsed = time.perf_counter()
-    predictions = predict(model, ScoringInput(data, params if isinstance(params, dict) and params else None))
+    predictions = predict(model, ScoringInput(data, params, fast=fast))
     predicted = time.perf_counter()
     answer = {
         "model_name": deployment,
