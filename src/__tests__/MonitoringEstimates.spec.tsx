@@ -1,4 +1,4 @@
-import { render, screen } from '@testing-library/react';
+import { fireEvent, render, screen } from '@testing-library/react';
 import React from 'react';
 import { chartConfig } from '../components/Chart';
 import {
@@ -165,6 +165,7 @@ describe('chartConfig', () => {
     expect(line.pointBackgroundColor).toEqual(['a', 'c']);
     expect(line.borderDash).toBeUndefined();
     expect(upper.borderDash).toEqual([5, 4]);
+    expect(upper.pointStyle).toBe('line');
     expect(upper.borderColor).toBe('c');
     expect((config.options as any).scales.y.beginAtZero).toBe(false);
   });
@@ -187,6 +188,16 @@ describe('MonitoringView estimates', () => {
     expect(
       screen.getByRole('img', { name: 'Estimated accuracy over time' })
     ).toBeTruthy();
+    // One metric at a time: the user picks another.
+    expect(
+      screen.queryByRole('img', { name: 'Estimated f1 over time' })
+    ).toBeNull();
+    fireEvent.change(
+      screen.getByRole('combobox', { name: 'Estimated metric' }),
+      {
+        target: { value: 'f1' }
+      }
+    );
     expect(
       screen.getByRole('img', { name: 'Estimated f1 over time' })
     ).toBeTruthy();

@@ -79,13 +79,16 @@ export function chartConfig(
       datasets: series.map((s, i) => {
         const colour = colours.series[(s.colour ?? i) % colours.series.length];
         const marked = colours.series[2];
-        const radius = kind === 'line' ? (s.dashed ? 0 : 1.5) : 0;
+        // A band's bound shows a short bar at each bucket, so a single bucket
+        // still shows its band.
+        const radius = kind === 'line' ? (s.dashed ? 6 : 1.5) : 0;
         return {
           label: s.label,
           data: s.values,
           borderColor: colour,
           backgroundColor: colour,
           borderDash: s.dashed ? [5, 4] : undefined,
+          pointStyle: s.dashed ? ('line' as const) : ('circle' as const),
           pointRadius: s.marks ? s.marks.map(m => (m ? 5 : radius)) : radius,
           pointBackgroundColor: s.marks
             ? s.marks.map(m => (m ? marked : colour))

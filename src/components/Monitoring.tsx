@@ -315,13 +315,13 @@ export function MonitoringView(
         themeKey={props.themeKey}
         trans={trans}
       />
-      <Drift report={report} themeKey={props.themeKey} trans={trans} />
       <MultivariateDrift
         report={report}
         themeKey={props.themeKey}
         trans={trans}
       />
       <DataQuality report={report} trans={trans} />
+      <Drift report={report} themeKey={props.themeKey} trans={trans} />
       <h2 className="jp-MLOps-detail-heading">{trans.__('History')}</h2>
       <Events events={props.events} trans={trans} />
     </div>
@@ -456,11 +456,14 @@ function EstimatedPerformance(props: {
   trans: TranslationBundle;
 }): React.ReactElement | null {
   const { report, trans } = props;
+  const [chosen, setChosen] = React.useState<string | null>(null);
   const estimation = report.estimation;
   if (!estimation) {
     return null; // an older server: nothing to say
   }
   const series = estimatesByMetric(report.estimated_performance ?? []);
+  // The metric the user picked, else the first (accuracy or MAE, as the server orders them).
+  const shown = series.find(s => s.metric === chosen) ?? series[0];
   return (
     <section
       className="jp-MLOps-estimates"
@@ -480,47 +483,63 @@ function EstimatedPerformance(props: {
         <>
           <p className="jp-MLOps-description" data-estimation="available">
             {trans.__(
-              'Estimated without labels by %1 from %2 rows; the dashed lines bound its 95 percent band.',
+              'Estimated without labels by %1 from %2 rows; the dashed lines bound its 95 percent band, the realized value shows where labels came back.',
               estimation.method ?? '-',
               String(estimation.rows ?? 0)
             )}
           </p>
-          {series.length === 0 ? (
+          {!shown ? (
             <p className="jp-MLOps-description">
               {trans.__('No scored rows in this window yet.')}
             </p>
           ) : (
-            <div className="jp-MLOps-charts">
-              {series.map(s => (
+            <>
+              {series.length > 1 && (
+                <label className="jp-MLOps-inline-label">
+                  {trans.__('Metric')}
+                  <select
+                    className="jp-mod-styled"
+                    aria-label={trans.__('Estimated metric')}
+                    value={shown.metric}
+                    onChange={e => setChosen(e.target.value)}
+                  >
+                    {series.map(s => (
+                      <option key={s.metric} value={s.metric}>
+                        {s.metric}
+                      </option>
+                    ))}
+                  </select>
+                </label>
+              )}
+              <div className="jp-MLOps-charts">
                 <SeriesChart
-                  key={s.metric}
                   kind="line"
-                  label={trans.__('Estimated %1 over time', s.metric)}
-                  labels={s.labels}
+                  label={trans.__('Estimated %1 over time', shown.metric)}
+                  labels={shown.labels}
                   beginAtZero={false}
                   series={[
                     {
-                      label: trans.__('estimated %1', s.metric),
-                      values: s.estimate,
+                      label: trans.__('estimated %1', shown.metric),
+                      values: shown.estimate,
                       colour: 0
                     },
                     {
-                      label: trans.__('lower'),
-                      values: s.lower,
+                      label: trans.__('lower (95%)'),
+                      values: shown.lower,
                       colour: 0,
                       dashed: true
                     },
                     {
-                      label: trans.__('upper'),
-                      values: s.upper,
+                      label: trans.__('upper (95%)'),
+                      values: shown.upper,
                       colour: 0,
                       dashed: true
                     },
-                    ...(s.hasRealized
+                    ...(shown.hasRealized
                       ? [
                           {
-                            label: trans.__('realized %1', s.metric),
-                            values: s.realized,
+                            label: trans.__('realized %1', shown.metric),
+                            values: shown.realized,
                             colour: 3
                           }
                         ]
@@ -528,8 +547,8 @@ function EstimatedPerformance(props: {
                   ]}
                   themeKey={props.themeKey}
                 />
-              ))}
-            </div>
+              </div>
+            </>
           )}
           <table
             className="jp-MLOps-table"
