@@ -94,7 +94,7 @@ def test_monitoring_tab_shows_estimates_multivariate_drift_and_quality_flags(pag
     expect(quality.locator('[data-feature="b"]')).to_have_attribute("data-status", "amber")
     expect(view.get_by_role("img", name="Quality red").first).to_be_visible()
 
-    estimates.scroll_into_view_if_needed()
+    estimates.evaluate("e => e.scrollIntoView({block: 'start'})")  # the three new sections in one view
     page.screenshot(path=str(DOCS / "screenshot-monitoring-estimates.png"))
 
 
