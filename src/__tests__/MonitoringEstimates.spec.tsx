@@ -160,14 +160,19 @@ describe('chartConfig', () => {
       undefined,
       false
     );
-    const [line, upper] = config.data.datasets as any[];
+    const [line, upper] = config.data.datasets as Array<
+      Record<string, unknown>
+    >;
     expect(line.pointRadius).toEqual([1.5, 5]);
     expect(line.pointBackgroundColor).toEqual(['a', 'c']);
     expect(line.borderDash).toBeUndefined();
     expect(upper.borderDash).toEqual([5, 4]);
     expect(upper.pointStyle).toBe('line');
     expect(upper.borderColor).toBe('c');
-    expect((config.options as any).scales.y.beginAtZero).toBe(false);
+    const options = config.options as {
+      scales: { y: { beginAtZero: boolean } };
+    };
+    expect(options.scales.y.beginAtZero).toBe(false);
   });
 });
 
