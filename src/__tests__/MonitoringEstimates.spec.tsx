@@ -160,7 +160,7 @@ describe('chartConfig', () => {
       undefined,
       false
     );
-    const [line, upper] = config.data.datasets as Array<
+    const [line, upper] = config.data.datasets as unknown as Array<
       Record<string, unknown>
     >;
     expect(line.pointRadius).toEqual([1.5, 5]);
