@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import io
 import logging
+import re
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -130,6 +131,7 @@ def multivariate_figure_png(report: Any) -> bytes | None:
     return _png(fig)
 
 
+UNAVAILABLE_LEAD = re.compile(r"^\s*estimates?\s+(are\s+|is\s+)?unavailable\s*:\s*", re.IGNORECASE)  # said already
 QUALITY_KINDS = ("missing", "out_of_range", "unseen_category", "type_mismatch")
 QUALITY_RED_RATE = 0.05  # a problem rate at or above this shows red (below: amber), as in the sidebar
 
@@ -274,9 +276,8 @@ class MonitorDashboard:
                 f" shaded: 95 % band): {html.escape(summary)}"
             )
         else:
-            self.estimation.value = (
-                f"<b>Estimated performance unavailable:</b> {html.escape(status.reason or 'no reason given')}"
-            )
+            reason = UNAVAILABLE_LEAD.sub("", status.reason or "") or "no reason given"
+            self.estimation.value = f"<b>Estimated performance unavailable:</b> {html.escape(reason)}"
         for image, png in (
             (self.estimates_chart, estimates_figure_png(report)),
             (self.multivariate_chart, multivariate_figure_png(report)),

@@ -6,7 +6,8 @@ import {
   MonitoringView,
   estimatesByMetric,
   multivariateSeries,
-  qualityFlags
+  qualityFlags,
+  unavailableReason
 } from '../components/Monitoring';
 import { DataQualityRow } from '../generated/models';
 import { trans } from './fixtures';
@@ -114,6 +115,16 @@ describe('estimatesByMetric', () => {
     expect(f1.metric).toBe('f1');
     expect(f1.lower).toEqual([null]);
     expect(f1.hasRealized).toBe(false);
+  });
+});
+
+describe('unavailableReason', () => {
+  it('drops the server lead that the line already says', () => {
+    expect(
+      unavailableReason('Estimates are unavailable: m/1 has no reference set.')
+    ).toBe('m/1 has no reference set.');
+    expect(unavailableReason('no scores')).toBe('no scores');
+    expect(unavailableReason(undefined)).toBe('');
   });
 });
 

@@ -55,6 +55,17 @@ export type EstimatingReport = MonitoringReport & {
   data_quality?: DataQualityRow[] | null;
 };
 
+/**
+ * The server's reason why estimates are unavailable, without its own
+ * "Estimates are unavailable:" lead (the tab's line already says so).
+ */
+export function unavailableReason(reason: string | null | undefined): string {
+  return (reason ?? '').replace(
+    /^\s*estimates?\s+(are\s+|is\s+)?unavailable\s*:\s*/i,
+    ''
+  );
+}
+
 /** One metric's estimate, band and realized value per time bucket. */
 export interface IEstimateSeries {
   metric: string;
@@ -476,7 +487,7 @@ function EstimatedPerformance(props: {
         <p className="jp-MLOps-description" data-estimation="unavailable">
           {trans.__(
             'Estimated performance unavailable: %1',
-            estimation.reason || trans.__('no reason given')
+            unavailableReason(estimation.reason) || trans.__('no reason given')
           )}
         </p>
       ) : (

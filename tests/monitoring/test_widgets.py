@@ -115,7 +115,8 @@ def test_dashboard_says_why_estimates_are_unavailable(monitored) -> None:
         reason = monitored.mlops.monitor("shop", "15m").estimation.reason
         assert reason
         assert dashboard.estimation.value.startswith("<b>Estimated performance unavailable:</b>")
-        assert html.escape(reason) in dashboard.estimation.value
+        assert html.escape(reason.split(":", 1)[-1].strip()) in dashboard.estimation.value
+        assert dashboard.estimation.value.count("unavailable") == 1  # said once, not twice
         assert dashboard.estimates_chart.layout.display == "none"  # never a plot of numbers it cannot estimate
     finally:
         dashboard.close()
