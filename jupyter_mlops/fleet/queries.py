@@ -21,6 +21,7 @@ from ..core.monitoring.storage import MonitoringStore
 from ..core.store import Store
 from ..core.store.fleet_tables import HISTOGRAM_COLUMNS, FleetDailyRow, FleetRollupRow, FleetStateRow, FleetSummaryRow
 from ..core.store.governance_tables import ApprovalRow
+from ..core.store.monitoring_tables import AlertRow, AlertRuleRow
 from .rollups import DAY, HOUR, WATERMARK, FleetSettings, percentile
 
 SORTS = {
@@ -54,6 +55,7 @@ def iso(epoch: float | None) -> str | None:
 
 
 SUMMARY = FleetSummaryRow.__table__
+ESTIMATED_PREFIX = "estimated_"  # alert rules on performance estimated without labels (issue #16)
 
 
 def _row(found: Any) -> dict[str, Any]:
@@ -125,6 +127,7 @@ class FleetView:
                 for d in trend
             ]
             watermark = conn.execute(select(FleetStateRow.value).where(FleetStateRow.name == WATERMARK)).scalar()
+            with_objective, below_objective = self._estimated_objectives(conn)
         count, models, owners, out, never, stale, alerts, requests, mean_score, updated = totals
         return {
             "deployments": int(count or 0),
@@ -133,6 +136,8 @@ class FleetView:
             "health": {c: int(by_colour.get(c, 0)) for c in COLOURS},
             "score": round(float(mean_score), 1) if mean_score is not None else None,
             "out_of_objectives": int(out or 0),
+            "estimated_objectives": with_objective,
+            "estimated_below_objective": below_objective,
             "never_monitored": int(never or 0),
             "stale": int(stale or 0),
             "open_alerts": int(alerts or 0),
@@ -145,6 +150,29 @@ class FleetView:
             "updated_at": iso(updated),
             "log_processed_to": iso(watermark),
         }
+
+    @staticmethod
+    def _estimated_objectives(conn: Any) -> tuple[int, int]:
+        """Fleet deployments with a performance objective on an estimated metric, and those now below it.
+
+        The objective is an alert rule on an ``estimated_*`` metric (its threshold); a deployment is below it while
+        such a rule fires (rules are evaluated by the alert scheduler, or when the deployment's report is read). An
+        estimate that is unavailable (no reference set) never fires, so it is never counted as below.
+        """
+        fleet = select(FleetSummaryRow.deployment)
+        with_objective = conn.execute(
+            select(func.count(func.distinct(AlertRuleRow.deployment))).where(
+                AlertRuleRow.metric.startswith(ESTIMATED_PREFIX, autoescape=True), AlertRuleRow.deployment.in_(fleet)
+            )
+        ).scalar_one()
+        below = conn.execute(
+            select(func.count(func.distinct(AlertRow.deployment))).where(
+                AlertRow.state == "firing",
+                AlertRow.metric.startswith(ESTIMATED_PREFIX, autoescape=True),
+                AlertRow.deployment.in_(fleet),
+            )
+        ).scalar_one()
+        return int(with_objective or 0), int(below or 0)
 
     def deployments(
         self,

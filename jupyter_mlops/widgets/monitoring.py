@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import io
 import logging
+import re
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -75,6 +76,112 @@ def drift_figure_png(report: Any) -> bytes | None:
     return _png(fig)
 
 
+def estimates_figure_png(report: Any) -> bytes | None:
+    """Performance estimated without labels per metric over time: the estimate, its 95 % band, realized values."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    frame = report.estimated_performance
+    if frame.empty:
+        return None
+    metrics = list(dict.fromkeys(frame["metric"]))
+    fig = Figure(figsize=(9, 2.3), dpi=90)
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, len(metrics), squeeze=False)[0]
+    for ax, metric in zip(axes, metrics, strict=True):
+        rows = frame[frame["metric"] == metric].sort_values("time")
+        ax.plot(rows["time"], rows["estimate"], marker=".", label="estimated")
+        band = rows.dropna(subset=["lower", "upper"])
+        if not band.empty:
+            ax.fill_between(band["time"], band["lower"].astype(float), band["upper"].astype(float), alpha=0.25)
+        realized = rows.dropna(subset=["realized"])
+        if not realized.empty:
+            ax.plot(realized["time"], realized["realized"], marker="x", linestyle="--", label="realized")
+        ax.set_title(metric, fontsize=9)
+        ax.tick_params(labelsize=7)
+        ax.tick_params(axis="x", labelrotation=30)
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def multivariate_figure_png(report: Any) -> bytes | None:
+    """PCA reconstruction error per bucket against the reference band (dashed threshold); drifted buckets in red."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    frame = report.multivariate_drift
+    if frame.empty:
+        return None
+    frame = frame.sort_values("time")
+    fig = Figure(figsize=(9, 2.0), dpi=90)
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    ax.plot(frame["time"], frame["reconstruction_error"], marker=".", label="reconstruction error")
+    ax.plot(frame["time"], frame["upper"], linestyle="--", color=COLOURS["red"], label="threshold")
+    ax.plot(frame["time"], frame["lower"], linestyle=":", color="#777", label="lower")
+    drifted = frame[frame["drifted"].astype(bool)]
+    if not drifted.empty:
+        ax.scatter(drifted["time"], drifted["reconstruction_error"], color=COLOURS["red"], zorder=3, label="drifted")
+    ax.set_title("multivariate drift", fontsize=9)
+    ax.tick_params(labelsize=7)
+    ax.tick_params(axis="x", labelrotation=30)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return _png(fig)
+
+
+UNAVAILABLE_LEAD = re.compile(r"^\s*estimates?\s+(are\s+|is\s+)?unavailable\s*:\s*", re.IGNORECASE)  # said already
+QUALITY_KINDS = ("missing", "out_of_range", "unseen_category", "type_mismatch")
+QUALITY_RED_RATE = 0.05  # a problem rate at or above this shows red (below: amber), as in the sidebar
+
+
+def quality_flags(report: Any) -> list[dict[str, Any]]:
+    """Data quality summed per feature over the window: counts, rates from the sums, and a status colour.
+
+    Flagged features come first (red, then amber), then clean ones, each group by name.
+    """
+    frame = report.data_quality
+    if frame.empty:
+        return []
+    sums = frame.groupby("feature")[["rows", *QUALITY_KINDS]].sum()
+    flags = []
+    for feature, row in sums.iterrows():
+        rows = int(row["rows"])
+        counts = {kind: int(row[kind]) for kind in QUALITY_KINDS}
+        rates = {kind: (counts[kind] / rows if rows else 0.0) for kind in QUALITY_KINDS}
+        status = "green" if not any(counts.values()) else "red" if max(rates.values()) >= QUALITY_RED_RATE else "amber"
+        flags.append({"feature": str(feature), "rows": rows, "counts": counts, "rates": rates, "status": status})
+    rank = {"red": 0, "amber": 1, "green": 2}
+    return sorted(flags, key=lambda f: (rank[f["status"]], f["feature"]))
+
+
+def quality_html(flags: list[dict[str, Any]]) -> str:
+    """An HTML table of the quality flags, one row per feature, a coloured status dot and the problem rates."""
+    if not flags:
+        return ""
+    flagged = sum(f["status"] != "green" for f in flags)
+    head = "".join(f"<th>{k.replace('_', ' ')}</th>" for k in QUALITY_KINDS)
+    body = []
+    for f in flags:
+        cells = "".join(
+            f"<td title='{f['counts'][k]} of {f['rows']} rows'>{f['rates'][k]:.1%}</td>"
+            if f["counts"][k]
+            else "<td>-</td>"
+            for k in QUALITY_KINDS
+        )
+        dot = f"<span style='color:{COLOURS[f['status']]}'>&#9679; {f['status']}</span>"
+        body.append(
+            f"<tr data-feature='{html.escape(f['feature'])}' data-status='{f['status']}'>"
+            f"<td>{dot}</td><td>{html.escape(f['feature'])}</td><td>{f['rows']}</td>{cells}</tr>"
+        )
+    return (
+        f"<b>Data quality</b>: {flagged} of {len(flags)} features flagged"
+        f"<table><thead><tr><th>status</th><th>feature</th><th>rows</th>{head}</tr></thead>"
+        f"<tbody>{''.join(body)}</tbody></table>"
+    )
+
+
 def _png(fig: Any) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
@@ -82,7 +189,7 @@ def _png(fig: Any) -> bytes:
 
 
 class MonitorDashboard:
-    """Header (health, traffic, drift share), ops charts, drift histograms and table, alerts; refreshes itself."""
+    """Header, ops charts, estimated performance, drift (per feature, multivariate), data quality, alerts; refreshes."""
 
     def __init__(self, fetch: Fetch, *, refresh_seconds: float = 10.0, initial: Any = None) -> None:
         self.fetch = fetch
@@ -92,9 +199,24 @@ class MonitorDashboard:
         self.drift_chart = widgets.Image(format="png")
         self.drift_table = widgets.HTML()
         self.alerts = widgets.HTML()
+        self.estimation = widgets.HTML()
+        self.estimates_chart = widgets.Image(format="png")
+        self.multivariate_chart = widgets.Image(format="png")
+        self.quality = widgets.HTML()
         self.pause = widgets.ToggleButton(value=False, description="Pause", icon="pause", layout={"width": "90px"})
         self.widget = widgets.VBox(
-            [self.header, self.pause, self.ops_chart, self.drift_chart, self.drift_table, self.alerts]
+            [
+                self.header,
+                self.pause,
+                self.ops_chart,
+                self.estimation,
+                self.estimates_chart,
+                self.drift_chart,
+                self.drift_table,
+                self.multivariate_chart,
+                self.quality,
+                self.alerts,
+            ]
         )
         self.report: Any = None
         self.refreshes = 0
@@ -132,12 +254,37 @@ class MonitorDashboard:
         self.drift_table.value = (
             f"<p>{html.escape(message)}</p>" if message and drift.empty else drift.to_html(index=False, border=0)
         )
+        self._show_estimates(report)
         firing = [a for a in report.data["alerts"] if a["state"] == "firing"]
         self.alerts.value = (
             "<b>Firing alerts</b><ul>" + "".join(f"<li>{html.escape(a['message'])}</li>" for a in firing) + "</ul>"
             if firing
             else "<i>No firing alerts.</i>"
         )
+
+    def _show_estimates(self, report: Any) -> None:
+        """Estimated vs realized performance (or why unavailable), multivariate drift and data-quality flags."""
+        status = report.estimation
+        if status.available:
+            summary = ", ".join(
+                f"{metric} {v.estimate:.3f}"
+                + ("" if v.lower is None or v.upper is None else f" [{v.lower:.3f}, {v.upper:.3f}]")
+                for metric, v in (status.summary or {}).items()
+            )
+            self.estimation.value = (
+                f"<b>Estimated performance</b> ({html.escape(str(status.method))}, {status.rows} rows,"
+                f" shaded: 95 % band): {html.escape(summary)}"
+            )
+        else:
+            reason = UNAVAILABLE_LEAD.sub("", status.reason or "") or "no reason given"
+            self.estimation.value = f"<b>Estimated performance unavailable:</b> {html.escape(reason)}"
+        for image, png in (
+            (self.estimates_chart, estimates_figure_png(report)),
+            (self.multivariate_chart, multivariate_figure_png(report)),
+        ):
+            image.value = png or b""
+            image.layout.display = None if png else "none"
+        self.quality.value = quality_html(quality_flags(report))
 
     def _loop(self) -> None:
         while not self._stop.wait(self.refresh_seconds):

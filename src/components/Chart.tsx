@@ -29,6 +29,12 @@ Chart.register(
 export interface ISeries {
   label: string;
   values: Array<number | null>;
+  /** Drawn dashed (a band's bounds, a threshold). */
+  dashed?: boolean;
+  /** Index into the theme's series colours (default: the series' position). */
+  colour?: number;
+  /** Points to mark (e.g. drifted buckets): drawn larger, in the error colour. */
+  marks?: boolean[];
 }
 
 /**
@@ -63,21 +69,34 @@ export function chartConfig(
   labels: string[],
   series: ISeries[],
   colours: ReturnType<typeof themeColours>,
-  yTitle?: string
+  yTitle?: string,
+  beginAtZero = true
 ): ChartConfiguration {
   return {
     type: kind,
     data: {
       labels,
       datasets: series.map((s, i) => {
-        const colour = colours.series[i % colours.series.length];
+        const colour = colours.series[(s.colour ?? i) % colours.series.length];
+        const marked = colours.series[2];
+        // A band's bound shows a short bar at each bucket, so a single bucket
+        // still shows its band.
+        const radius = kind === 'line' ? (s.dashed ? 6 : 1.5) : 0;
         return {
           label: s.label,
           data: s.values,
           borderColor: colour,
           backgroundColor: colour,
-          pointRadius: kind === 'line' ? 1.5 : 0,
-          borderWidth: kind === 'line' ? 1.5 : 0,
+          borderDash: s.dashed ? [5, 4] : undefined,
+          pointStyle: s.dashed ? ('line' as const) : ('circle' as const),
+          pointRadius: s.marks ? s.marks.map(m => (m ? 5 : radius)) : radius,
+          pointBackgroundColor: s.marks
+            ? s.marks.map(m => (m ? marked : colour))
+            : colour,
+          pointBorderColor: s.marks
+            ? s.marks.map(m => (m ? marked : colour))
+            : colour,
+          borderWidth: kind === 'line' ? (s.dashed ? 1 : 1.5) : 0,
           spanGaps: true
         };
       })
@@ -93,7 +112,7 @@ export function chartConfig(
           grid: { color: colours.grid }
         },
         y: {
-          beginAtZero: true,
+          beginAtZero,
           ticks: { color: colours.text },
           grid: { color: colours.grid },
           title: yTitle
@@ -116,11 +135,18 @@ export function SeriesChart(props: {
   series: ISeries[];
   label: string;
   yTitle?: string;
+  /** Start the y axis at zero (default); false fits it to the data. */
+  beginAtZero?: boolean;
   /** Changes when the theme does, so the chart redraws in its colours. */
   themeKey?: string;
 }): React.ReactElement {
   const canvas = useRef<HTMLCanvasElement>(null);
-  const data = JSON.stringify([props.labels, props.series, props.themeKey]);
+  const data = JSON.stringify([
+    props.labels,
+    props.series,
+    props.themeKey,
+    props.beginAtZero
+  ]);
   useEffect(() => {
     const node = canvas.current;
     const context = node?.getContext?.('2d');
@@ -134,7 +160,8 @@ export function SeriesChart(props: {
         props.labels,
         props.series,
         themeColours(node),
-        props.yTitle
+        props.yTitle,
+        props.beginAtZero ?? true
       )
     );
     return () => chart.destroy();

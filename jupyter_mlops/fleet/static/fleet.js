@@ -74,6 +74,12 @@ function renderSummary(s) {
       s.out_of_objectives ? 'red' : ''
     ),
     card(
+      'estimated_below_objective',
+      s.estimated_below_objective ?? 0,
+      `estimated below objective (of ${s.estimated_objectives ?? 0} with one)`,
+      s.estimated_below_objective ? 'red' : ''
+    ),
+    card(
       'never_monitored',
       s.never_monitored,
       'never monitored',
