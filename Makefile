@@ -14,7 +14,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export UV_LINK_MODE := copy
 UV = $(BIN)/uv pip install -q --python
 
-.PHONY: help env demo test services lint lint-py lint-ts test-py test-ray test-js test-ui test-binder test-hub test-team test-fleet hub-tools browser format clean mlserver-env pdf-tools bench-tools
+.PHONY: help env demo test test-lane-py test-lane-rest services lint lint-py lint-ts test-py test-ray test-js test-ui test-binder test-hub test-team test-fleet hub-tools browser format clean mlserver-env pdf-tools bench-tools
 
 help:
 	@echo "make demo   - create .venv, build everything, start JupyterLab with the demo notebook"
@@ -63,8 +63,17 @@ lint-py:
 lint-ts:
 	$(BIN)/jlpm lint:check
 
-test: env browser lint test-py test-ray test-js test-ui test-binder test-hub test-team test-fleet
+# Two lanes on the two cores: the Python suite in one, every other suite one after another in the other (the Python
+# suite keeps one core about half idle waiting on its servers). Every tool is installed first, so apt and npm never
+# run twice at once; each suite starts its own servers on free ports and temporary folders, so the lanes share nothing.
+test: env browser services pdf-tools mlserver-env hub-tools lint
+	$(MAKE) --no-print-directory -j2 test-lane-py test-lane-rest
 	@echo "make test: all suites passed"
+
+test-lane-py: test-py
+
+test-lane-rest:
+	$(MAKE) --no-print-directory -j1 test-ray test-js test-ui test-binder test-hub test-team test-fleet
 
 # pytest exits 5 when it collects nothing: that is a failure here, never a silent pass.
 test-py: services mlserver-env pdf-tools

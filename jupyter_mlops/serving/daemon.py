@@ -192,8 +192,11 @@ def run(settings: DaemonSettings) -> int:
         else:
             log.info("Serving worker %d on %s (pid %s)", seat.index, url, info.pid)
             watch = watch_parent(seat.supervisor_pid or parent, request_shutdown)  # the supervisor holds the port
+        # Read the desired state before taking connections (loads then go on in the background, and a request for
+        # a deployment still loading waits for it): a worker that replaces a killed one must not answer 404 for
+        # deployments it has not read yet while its siblings could have answered.
+        await _restore(model_host)
         tasks = [
-            asyncio.create_task(_restore(model_host)),
             asyncio.create_task(watch),
             asyncio.create_task(_watch_rollouts(model_host, siblings)),
         ]

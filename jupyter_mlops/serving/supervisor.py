@@ -157,6 +157,7 @@ class _Slot:
     process: subprocess.Popen[bytes] | None = None
     restart_at: float | None = None
     started: bool = False  # a first process was started in it
+    backoff: Backoff | None = None  # this slot's own crash series: killing one healthy worker is not a crash loop
 
 
 class DaemonSupervisor:
@@ -185,7 +186,7 @@ class DaemonSupervisor:
         self.info_path = daemon_file.path_in(data_dir)
         self.backoff = Backoff(policy)
         self.host, self.port, self.allow_remote = host, port, allow_remote
-        self.slots = [_Slot(i) for i in range(max(1, workers))]
+        self.slots = [_Slot(i, backoff=Backoff(policy)) for i in range(max(1, workers))]
         self.use_standby = standby
         self.standby: subprocess.Popen[bytes] | None = None
         self._standby_failures = 0
@@ -265,16 +266,19 @@ class DaemonSupervisor:
             log.info("Another serving daemon took over; not restarting")
             self._write("stopped", "another serving daemon took over")
             return 0
-        delay = self.backoff.exited(code)
+        backoff = slot.backoff or self.backoff
+        delay = backoff.exited(code)
+        self.backoff.last_exit_code = code  # the daemon-wide figures the status file reports
         if delay is None:
-            message = self.backoff.describe("the serving daemon")
+            message = backoff.describe("the serving daemon")
             log.error("%s", message)
             self._write("crash_loop", message)
             return EXIT_CRASH_LOOP
         log.warning(
             "Serving worker %d (pid %s) exited with code %s; restart %d in %.2f s",
-            slot.index, pid, code, self.backoff.restarts, delay,
+            slot.index, pid, code, self.backoff.restarts + 1, delay,
         )  # fmt: skip
+        self.backoff.restarts += 1
         slot.restart_at = time.monotonic() + delay
         self._write("restarting", f"the serving daemon exited with code {code}; restarting in {delay:.1f} s")
         return None
@@ -290,7 +294,7 @@ class DaemonSupervisor:
                 slot.process = standby
                 self._standby_failures = 0
                 log.info("Serving worker %d handed to the standby (pid %s)", slot.index, standby.pid)
-                self.backoff.started()
+                (slot.backoff or self.backoff).started()
                 return
             except OSError:
                 pass  # it died meanwhile: start a fresh one
@@ -304,7 +308,7 @@ class DaemonSupervisor:
             pass_fds=(fd,),
             env={**self._env, listen.INDEX_ENV: str(slot.index)},
         )
-        self.backoff.started()
+        (slot.backoff or self.backoff).started()
 
     def _keep_standby(self) -> None:
         """Keep one standby interpreter ready once the workers run (so a crash is replaced in about a second)."""

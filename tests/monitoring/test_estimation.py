@@ -354,7 +354,7 @@ def test_cli_register_with_reference_file(monitored: Monitored, classifier: Scen
     table.rename(columns={"f5": "f9"}).to_csv(wrong, index=False)
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER_MLOPS_", "MLFLOW_"))},
-        "JUPYTER_MLOPS_DATA_DIR": monitored.config.data_dir,
+        **monitored.config.to_env(),  # the same stores as this facade, whatever other suites exported before
     }
     script = str(Path(sys.executable).parent / "jupyter-mlops")
     name = _unique("estim-cli")
