@@ -54,6 +54,28 @@ class WorkerUnavailable(Unavailable):
     retry_after = "1"
 
 
+async def relay(
+    client: httpx.AsyncClient,
+    name: str,
+    method: str,
+    url: str,
+    body: bytes | None,
+    headers: dict[str, str],
+    timeout: float | httpx.Timeout,
+) -> Response:
+    """Send a request to the process serving deployment ``name`` and return its answer as is (hop-by-hop headers
+    dropped); a process that is down or dies mid-request gives 503 + Retry-After at once, never a hang."""
+    try:
+        answer = await client.request(method, url, content=body, headers=headers, timeout=timeout)
+    except httpx.TransportError as exc:
+        raise WorkerUnavailable(
+            f"Deployment {name!r} runs in its own process, which did not answer ({type(exc).__name__}); "
+            "it is restarted automatically."
+        ) from None
+    kept = {k: v for k, v in answer.headers.items() if k.lower() not in HOP_BY_HOP}
+    return Response(answer.content, status_code=answer.status_code, headers=kept)
+
+
 @dataclass(frozen=True)
 class WorkerLaunch:
     """How the daemon starts workers: with its own settings, so they read the same store and registry."""
@@ -165,17 +187,8 @@ class IsolatedRuntime(DeploymentRuntime):
             reason = self.status().message if self.backoff.crash_loop else self.note
             raise WorkerUnavailable(f"Deployment {self.name!r} runs in its own process, which is not ready: {reason}")
         headers = {name: value for name in FORWARDED if (value := request.headers.get(name)) is not None}
-        try:
-            answer = await self._client.request(
-                request.method, base + request.url.path, content=body, headers=headers, timeout=self._timeout
-            )
-        except httpx.TransportError as exc:
-            raise WorkerUnavailable(
-                f"Deployment {self.name!r} runs in its own process, which did not answer ({type(exc).__name__}); "
-                "it is restarted automatically."
-            ) from None
-        kept = {k: v for k, v in answer.headers.items() if k.lower() not in HOP_BY_HOP}
-        return Response(answer.content, status_code=answer.status_code, headers=kept)
+        url = base + request.url.path
+        return await relay(self._client, self.name, request.method, url, body, headers, self._timeout)
 
     # -- the worker process (event loop)
 

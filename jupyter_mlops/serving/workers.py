@@ -186,7 +186,6 @@ class Siblings:
 
 FORWARDED_MESSAGE = "served by serving worker 0 (its own process)"
 FORWARD_HEADERS = ("content-type", "inference-header-content-length", "accept", "authorization")
-HOP_BY_HOP = frozenset({"content-length", "connection", "keep-alive", "transfer-encoding", "date", "server"})
 
 
 class ForwardedRuntime(DeploymentRuntime):
@@ -216,24 +215,15 @@ class ForwardedRuntime(DeploymentRuntime):
 
     async def forward(self, request: Request, body: bytes | None) -> Response:
         """``request`` as worker 0 answers it (503 + Retry-After at once while worker 0 is restarting)."""
-        from .isolated import WorkerUnavailable
+        from .isolated import WorkerUnavailable, relay
 
         primary = next((s for s in read_seats(self.data_dir, self.supervisor_pid) if s.index == 0), None)
         if primary is None:
             raise WorkerUnavailable(f"Deployment {self.name!r} runs in its own process, which is restarting.")
         headers = {name: value for name in FORWARD_HEADERS if (value := request.headers.get(name)) is not None}
-        try:
-            answer = await self._client.request(
-                request.method, f"http://127.0.0.1:{primary.port}{request.url.path}", content=body, headers=headers,
-                timeout=httpx.Timeout(DeploymentConfig.load(self.desired.config).timeout_ms / 1000 + 5, connect=2),
-            )  # fmt: skip
-        except httpx.TransportError as exc:
-            raise WorkerUnavailable(
-                f"Deployment {self.name!r} runs in its own process, which did not answer ({type(exc).__name__}); "
-                "it is restarted automatically."
-            ) from None
-        kept = {k: v for k, v in answer.headers.items() if k.lower() not in HOP_BY_HOP}
-        return Response(answer.content, status_code=answer.status_code, headers=kept)
+        timeout = httpx.Timeout(DeploymentConfig.load(self.desired.config).timeout_ms / 1000 + 5, connect=2)
+        url = f"http://127.0.0.1:{primary.port}{request.url.path}"
+        return await relay(self._client, self.name, request.method, url, body, headers, timeout)
 
 
 # --- one daemon's answer out of N workers' ------------------------------------------------------------------------

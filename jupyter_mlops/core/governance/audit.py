@@ -245,15 +245,7 @@ class AuditLedger:
         with self._lock:
             for attempt in range(20):
                 try:
-                    with self.store.session() as s:
-                        last = s.scalars(select(AuditRow).order_by(AuditRow.seq.desc()).limit(1)).first()
-                        prev = last.hash if last else GENESIS
-                        fields["seq"] = (last.seq + 1) if last else 1
-                        fields["at"] = max(now_iso(), last.at) if last else now_iso()
-                        row = AuditRow(**fields, prev_hash=prev, hash=entry_hash(prev, fields))
-                        s.add(row)
-                        s.flush()
-                        event = _event(row)
+                    event = self._append(fields)
                     break
                 except (IntegrityError, OperationalError) as exc:
                     log.debug("audit append raced (%s); retrying", type(exc).__name__)
@@ -287,18 +279,22 @@ class AuditLedger:
         if self.checkpoints is not None and signed:
             self.checkpoints.sign(signed[-1].seq, signed[-1].hash)
 
+    def _append(self, fields: dict[str, Any]) -> AuditEvent:
+        """Chain one entry after the newest (its sequence number, time and hash) in a session of the store."""
+        with self.store.session() as s:
+            last = s.scalars(select(AuditRow).order_by(AuditRow.seq.desc()).limit(1)).first()
+            prev = last.hash if last else GENESIS
+            fields["seq"] = (last.seq + 1) if last else 1
+            fields["at"] = max(now_iso(), last.at) if last else now_iso()
+            row = AuditRow(**fields, prev_hash=prev, hash=entry_hash(prev, fields))
+            s.add(row)
+            s.flush()
+            return _event(row)
+
     def _record_in_transaction(self, action: str, target: str, fields: dict[str, Any]) -> AuditEvent:
         """Append inside the caller's transaction: one attempt, and a failure fails (and rolls back) the change."""
         try:
-            with self.store.session() as s:
-                last = s.scalars(select(AuditRow).order_by(AuditRow.seq.desc()).limit(1)).first()
-                prev = last.hash if last else GENESIS
-                fields["seq"] = (last.seq + 1) if last else 1
-                fields["at"] = max(now_iso(), last.at) if last else now_iso()
-                row = AuditRow(**fields, prev_hash=prev, hash=entry_hash(prev, fields))
-                s.add(row)
-                s.flush()
-                event = _event(row)
+            event = self._append(fields)
         except Exception as exc:
             log.warning("audit append of %s on %s failed inside its change's transaction: %s", action, target, exc)
             raise Unavailable(

@@ -134,6 +134,19 @@ def _effective_numeric_rows(sample: np.ndarray, values: np.ndarray, rows: int) -
     return int(min(rows, max(1, round(np.unique(values).size * ties))))
 
 
+def _numeric_result(edges: np.ndarray, base_counts: np.ndarray, live_counts: np.ndarray, rows: int) -> dict[str, Any]:
+    """A numeric column's drift entry with its histograms, before any statistic is computed."""
+    return {
+        "type": "numeric",
+        "rows": rows,
+        "baseline": {"bins": edges.tolist(), "counts": base_counts.astype(int).tolist()},
+        "live": {"bins": edges.tolist(), "counts": live_counts.tolist()},
+        "ks": None,
+        "wasserstein": None,
+        "psi": None,
+    }
+
+
 def numeric_drift(
     base: dict[str, Any], live: np.ndarray, settings: DriftSettings, *, distinct: np.ndarray | None = None
 ) -> dict[str, Any]:
@@ -146,15 +159,7 @@ def numeric_drift(
     edges = np.asarray(base["histogram"]["bins"], dtype=float)
     base_counts = np.asarray(base["histogram"]["counts"], dtype=float)
     live_counts = _bin_counts(values, edges) if values.size else np.zeros(len(base_counts), dtype=np.int64)
-    result: dict[str, Any] = {
-        "type": "numeric",
-        "rows": int(values.size),
-        "baseline": {"bins": edges.tolist(), "counts": base_counts.astype(int).tolist()},
-        "live": {"bins": edges.tolist(), "counts": live_counts.tolist()},
-        "ks": None,
-        "wasserstein": None,
-        "psi": None,
-    }
+    result = _numeric_result(edges, base_counts, live_counts, int(values.size))
     if values.size < settings.min_rows:
         return result
     sample = np.asarray(base["sample"], dtype=float)
@@ -329,15 +334,7 @@ def _sorted_numeric_drift(
     edges = np.asarray(base["histogram"]["bins"], dtype=float)
     base_counts = np.asarray(base["histogram"]["counts"], dtype=float)
     live_counts = _sorted_bin_counts(values, edges)
-    result: dict[str, Any] = {
-        "type": "numeric",
-        "rows": int(values.size),
-        "baseline": {"bins": edges.tolist(), "counts": base_counts.astype(int).tolist()},
-        "live": {"bins": edges.tolist(), "counts": live_counts.tolist()},
-        "ks": None,
-        "wasserstein": None,
-        "psi": None,
-    }
+    result = _numeric_result(edges, base_counts, live_counts, int(values.size))
     if values.size < settings.min_rows:
         return result
     sample = np.sort(np.asarray(base["sample"], dtype=float))
