@@ -63,17 +63,19 @@ lint-py:
 lint-ts:
 	$(BIN)/jlpm lint:check
 
-# Two lanes on the two cores: the Python suite in one, every other suite one after another in the other (the Python
-# suite keeps one core about half idle waiting on its servers). Every tool is installed first, so apt and npm never
-# run twice at once; each suite starts its own servers on free ports and temporary folders, so the lanes share nothing.
+# Ray first, alone (its raylet must register within a fixed 30 s, which a busy machine misses); then two lanes on
+# the two cores: the Python suite in one, every other suite one after another in the other (the Python suite keeps
+# one core about half idle waiting on its servers). Every tool is installed first, so apt and npm never run twice at
+# once; each suite starts its own servers on free ports and temporary folders, so the lanes share nothing.
 test: env browser services pdf-tools mlserver-env hub-tools lint
+	$(MAKE) --no-print-directory test-ray
 	$(MAKE) --no-print-directory -j2 test-lane-py test-lane-rest
 	@echo "make test: all suites passed"
 
 test-lane-py: test-py
 
 test-lane-rest:
-	$(MAKE) --no-print-directory -j1 test-ray test-js test-ui test-binder test-hub test-team test-fleet
+	$(MAKE) --no-print-directory -j1 test-js test-ui test-binder test-hub test-team test-fleet
 
 # pytest exits 5 when it collects nothing: that is a failure here, never a silent pass.
 test-py: services mlserver-env pdf-tools
