@@ -8,6 +8,7 @@ model gets from the registry into memory, never which deployments want it.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import logging
 import os
@@ -161,8 +162,12 @@ class MLflowLoader:
         staging = tempfile.mkdtemp(prefix=f".{key}-", dir=self.cache_dir)
         try:
             path = mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=staging)
-            if not os.path.exists(target):  # another load may have put it there meanwhile
+            try:
                 os.replace(path, target)
+            except OSError as exc:
+                # Another worker renamed its complete copy there first (ENOTEMPTY/EEXIST): use that one.
+                if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                    raise
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         return target if os.path.isfile(os.path.join(target, "MLmodel")) else None
