@@ -14,6 +14,7 @@ import {
   RegisteredModel,
   setInventory
 } from '../api';
+import { useAction } from './useAction';
 
 /**
  * Version tags written by `register` that describe where a model came from,
@@ -122,22 +123,9 @@ export function ModelDetail(props: ModelDetail.IProps): React.ReactElement {
 function AliasEditor(props: ModelDetail.IProps): React.ReactElement {
   const { model, trans } = props;
   const versions = model.versions.map(v => v.version);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const { busy, error, setError, run } = useAction();
   const [newAlias, setNewAlias] = useState('');
   const [newVersion, setNewVersion] = useState(versions[0] ?? '');
-
-  const run = async (action: () => Promise<void>) => {
-    setBusy(true);
-    setError(null);
-    try {
-      await action();
-    } catch (reason) {
-      setError(reason instanceof Error ? reason.message : String(reason));
-    } finally {
-      setBusy(false);
-    }
-  };
 
   const aliases = Object.entries(model.aliases).sort(([a], [b]) =>
     a.localeCompare(b)
@@ -242,11 +230,7 @@ function AliasEditor(props: ModelDetail.IProps): React.ReactElement {
           </button>
         </form>
       )}
-      {error && (
-        <p className="jp-MLOps-message jp-MLOps-error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorMessage error={error} />
     </section>
   );
 }
@@ -320,6 +304,54 @@ export function reviewOverdue(entry: InventoryEntry, today?: string): boolean {
   );
 }
 
+/** One labelled row of a form laid out as a table. */
+function FieldRow(props: {
+  label: string;
+  children: React.ReactNode;
+}): React.ReactElement {
+  return (
+    <tr>
+      <th scope="row">{props.label}</th>
+      <td>{props.children}</td>
+    </tr>
+  );
+}
+
+/** A choice among fixed values, with an empty first choice that clears it. */
+function ChoiceField(props: {
+  className: string;
+  'aria-label': string;
+  value: string;
+  disabled: boolean;
+  choices: readonly string[];
+  /** The label of the empty choice. */
+  none: string;
+  onChange: (value: string) => void;
+}): React.ReactElement {
+  const { choices, none, onChange, ...control } = props;
+  return (
+    <select {...control} onChange={e => onChange(e.target.value)}>
+      <option value="">{none}</option>
+      {choices.map(choice => (
+        <option key={choice} value={choice}>
+          {choice}
+        </option>
+      ))}
+    </select>
+  );
+}
+
+/** A server's refusal (or a form check's message), shown in place. */
+function ErrorMessage(props: {
+  error: string | null;
+}): React.ReactElement | null {
+  return props.error ? (
+    <p className="jp-MLOps-message jp-MLOps-error" role="alert">
+      {props.error}
+    </p>
+  ) : null;
+}
+
 /**
  * The model's risk inventory (SR 11-7): status badges coloured by tier,
  * validation and review date, and a form that saves the changed fields (the
@@ -333,8 +365,7 @@ function RiskInventory(props: {
   const { name, client, trans } = props;
   const [entry, setEntry] = useState<InventoryEntry | null>(null);
   const [draft, setDraft] = useState<Draft | null>(null);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const { busy, error, setError, run } = useAction();
   const [saved, setSaved] = useState(false);
 
   useEffect(() => {
@@ -355,7 +386,7 @@ function RiskInventory(props: {
     return () => {
       live = false;
     };
-  }, [name, client]);
+  }, [name, client, setError]);
 
   const labels: Record<EditableField, string> = {
     purpose: trans.__('Purpose'),
@@ -370,24 +401,21 @@ function RiskInventory(props: {
     setSaved(false);
     setDraft(current => (current ? { ...current, [key]: value } : current));
   };
+  /** What every control of the form shares: its label, value and busy state. */
+  const fieldProps = (key: EditableField) => ({
+    className: 'jp-mod-styled',
+    'aria-label': labels[key],
+    value: draft?.[key] ?? '',
+    disabled: busy
+  });
   const changes = entry && draft ? inventoryChanges(entry, draft) : {};
-  const save = async () => {
-    if (!entry || Object.keys(changes).length === 0) {
-      return;
-    }
-    setBusy(true);
-    setError(null);
-    try {
+  const save = () =>
+    run(async () => {
       const updated = await client.save(name, changes);
       setEntry(updated);
       setDraft(draftOf(updated));
       setSaved(true);
-    } catch (reason) {
-      setError(reason instanceof Error ? reason.message : String(reason));
-    } finally {
-      setBusy(false);
-    }
-  };
+    });
   const tiers = [...DEFAULT_RISK_TIERS] as string[];
   if (draft?.risk_tier && !tiers.includes(draft.risk_tier)) {
     tiers.push(draft.risk_tier);
@@ -435,85 +463,50 @@ function RiskInventory(props: {
           className="jp-MLOps-risk-form"
           onSubmit={e => {
             e.preventDefault();
-            void save();
+            if (entry && Object.keys(changes).length > 0) {
+              void save();
+            }
           }}
         >
           <table className="jp-MLOps-table">
             <tbody>
               {TEXT_FIELDS.map(key => (
-                <tr key={key}>
-                  <th scope="row">{labels[key]}</th>
-                  <td>
-                    <input
-                      className="jp-mod-styled"
-                      aria-label={labels[key]}
-                      value={draft[key]}
-                      disabled={busy}
-                      onChange={e => edit(key, e.target.value)}
-                    />
-                  </td>
-                </tr>
-              ))}
-              <tr>
-                <th scope="row">{labels.risk_tier}</th>
-                <td>
-                  <select
-                    className="jp-mod-styled"
-                    aria-label={labels.risk_tier}
-                    value={draft.risk_tier}
-                    disabled={busy}
-                    onChange={e => edit('risk_tier', e.target.value)}
-                  >
-                    <option value="">{trans.__('(none)')}</option>
-                    {tiers.map(t => (
-                      <option key={t} value={t}>
-                        {t}
-                      </option>
-                    ))}
-                  </select>
-                </td>
-              </tr>
-              <tr>
-                <th scope="row">{labels.lifecycle_status}</th>
-                <td>
-                  <select
-                    className="jp-mod-styled"
-                    aria-label={labels.lifecycle_status}
-                    value={draft.lifecycle_status}
-                    disabled={busy}
-                    onChange={e => edit('lifecycle_status', e.target.value)}
-                  >
-                    <option value="">{trans.__('(none)')}</option>
-                    {LIFECYCLE_STATUSES.map(s => (
-                      <option key={s} value={s}>
-                        {s}
-                      </option>
-                    ))}
-                  </select>
-                </td>
-              </tr>
-              <tr>
-                <th scope="row">{labels.next_review_due}</th>
-                <td>
+                <FieldRow key={key} label={labels[key]}>
                   <input
-                    type="date"
-                    className="jp-mod-styled"
-                    aria-label={labels.next_review_due}
-                    value={draft.next_review_due}
-                    disabled={busy}
-                    onChange={e => edit('next_review_due', e.target.value)}
+                    {...fieldProps(key)}
+                    onChange={e => edit(key, e.target.value)}
                   />
-                </td>
-              </tr>
-              <tr>
-                <th scope="row">{trans.__('Validation')}</th>
-                <td>
-                  {entry?.validation_status.replace(/_/g, ' ')}
-                  {entry?.validated_at
-                    ? trans.__(' on %1', entry.validated_at.slice(0, 10))
-                    : ''}
-                </td>
-              </tr>
+                </FieldRow>
+              ))}
+              <FieldRow label={labels.risk_tier}>
+                <ChoiceField
+                  {...fieldProps('risk_tier')}
+                  choices={tiers}
+                  none={trans.__('(none)')}
+                  onChange={value => edit('risk_tier', value)}
+                />
+              </FieldRow>
+              <FieldRow label={labels.lifecycle_status}>
+                <ChoiceField
+                  {...fieldProps('lifecycle_status')}
+                  choices={LIFECYCLE_STATUSES}
+                  none={trans.__('(none)')}
+                  onChange={value => edit('lifecycle_status', value)}
+                />
+              </FieldRow>
+              <FieldRow label={labels.next_review_due}>
+                <input
+                  type="date"
+                  {...fieldProps('next_review_due')}
+                  onChange={e => edit('next_review_due', e.target.value)}
+                />
+              </FieldRow>
+              <FieldRow label={trans.__('Validation')}>
+                {entry?.validation_status.replace(/_/g, ' ')}
+                {entry?.validated_at
+                  ? trans.__(' on %1', entry.validated_at.slice(0, 10))
+                  : ''}
+              </FieldRow>
             </tbody>
           </table>
           <div className="jp-MLOps-row">
@@ -532,11 +525,7 @@ function RiskInventory(props: {
           </div>
         </form>
       )}
-      {error && (
-        <p className="jp-MLOps-message jp-MLOps-error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorMessage error={error} />
     </section>
   );
 }
