@@ -12,8 +12,8 @@ import io
 import logging
 import re
 import threading
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import ipywidgets as widgets
 
@@ -22,45 +22,72 @@ log = logging.getLogger(__name__)
 Fetch = Callable[[], Any]  # returns a MonitoringReport
 COLOURS = {"green": "#2e7d32", "amber": "#f9a825", "red": "#c62828"}
 MAX_HISTOGRAMS = 4
+T = TypeVar("T")
+
+
+def panels_png(
+    items: Sequence[T],
+    draw: Callable[[Any, T], None],
+    *,
+    height: float,
+    over_time: bool = True,
+    legend: bool = True,
+) -> bytes | None:
+    """Draw one panel per item side by side into a PNG, so every chart of the dashboard looks the same.
+
+    Args:
+        items: what each panel shows (a column, a feature, a metric...); none: no chart (``None``).
+        draw: plots one item onto its matplotlib axes, including the title.
+        height: the figure's height in inches (the width is the dashboard's).
+        over_time: the x axis holds times: its labels are turned so they do not overlap.
+        legend: put a legend on the first panel.
+
+    Returns:
+        The PNG bytes, or ``None`` when there is nothing to draw.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    if not items:
+        return None
+    fig = Figure(figsize=(9, height), dpi=90)
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, len(items), squeeze=False)[0]
+    for ax, item in zip(axes, items, strict=True):
+        draw(ax, item)
+        ax.tick_params(labelsize=7)
+        if over_time:
+            ax.tick_params(axis="x", labelrotation=30)
+    if legend:
+        axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+OPS_PANELS = (("throughput_rps", "requests/s"), ("p95_ms", "p95 latency (ms)"), ("error_rate", "error rate"))
 
 
 def ops_figure_png(report: Any) -> bytes:
     """Throughput, p95 latency and error rate over the window, one line per variant."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     ops = report.ops
-    fig = Figure(figsize=(9, 2.4), dpi=90)
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(1, 3)
-    for ax, column, title in zip(
-        axes, ("throughput_rps", "p95_ms", "error_rate"), ("requests/s", "p95 latency (ms)", "error rate"), strict=True
-    ):
+
+    def draw(ax: Any, panel: tuple[str, str]) -> None:
+        column, title = panel
         for variant, group in ops.groupby("variant"):
             ax.plot(group["time"], group[column], marker=".", label=str(variant))
         ax.set_title(title, fontsize=9)
-        ax.tick_params(labelsize=7)
-        ax.tick_params(axis="x", labelrotation=30)
-    if not ops.empty:
-        axes[0].legend(fontsize=7)
-    fig.tight_layout()
-    return _png(fig)
+
+    return panels_png(OPS_PANELS, draw, height=2.4, legend=not ops.empty) or b""  # three panels: never empty
 
 
 def drift_figure_png(report: Any) -> bytes | None:
     """Baseline-vs-live histograms of the most drifted features (by their primary statistic)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     features = [f for f in report.data["drift"]["features"] if f.get("baseline") and f.get("live")]
-    if not features:
-        return None
     features.sort(key=lambda f: (not f["drifted"], f["feature"]))
-    shown = features[:MAX_HISTOGRAMS]
-    fig = Figure(figsize=(9, 2.2), dpi=90)
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(1, len(shown), squeeze=False)[0]
-    for ax, feature in zip(axes, shown, strict=True):
+
+    def draw(ax: Any, feature: dict[str, Any]) -> None:
         base, live = feature["baseline"], feature["live"]
         positions = list(range(len(base["counts"])))
         total_b = max(sum(base["counts"]), 1)
@@ -68,27 +95,17 @@ def drift_figure_png(report: Any) -> bytes | None:
         ax.bar(positions, [c / total_b for c in base["counts"]], alpha=0.5, label="baseline")
         ax.bar(positions, [c / total_l for c in live["counts"]], alpha=0.5, label="live")
         mark = " (drift)" if feature["drifted"] else ""
-        ax.set_title(f"{feature['feature']}{mark}", fontsize=9, color="#c62828" if feature["drifted"] else "black")
+        ax.set_title(f"{feature['feature']}{mark}", fontsize=9, color=COLOURS["red"] if feature["drifted"] else "black")
         ax.set_xticks([])
-        ax.tick_params(labelsize=7)
-    axes[0].legend(fontsize=7)
-    fig.tight_layout()
-    return _png(fig)
+
+    return panels_png(features[:MAX_HISTOGRAMS], draw, height=2.2, over_time=False)
 
 
 def estimates_figure_png(report: Any) -> bytes | None:
     """Performance estimated without labels per metric over time: the estimate, its 95 % band, realized values."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     frame = report.estimated_performance
-    if frame.empty:
-        return None
-    metrics = list(dict.fromkeys(frame["metric"]))
-    fig = Figure(figsize=(9, 2.3), dpi=90)
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(1, len(metrics), squeeze=False)[0]
-    for ax, metric in zip(axes, metrics, strict=True):
+
+    def draw(ax: Any, metric: str) -> None:
         rows = frame[frame["metric"] == metric].sort_values("time")
         ax.plot(rows["time"], rows["estimate"], marker=".", label="estimated")
         band = rows.dropna(subset=["lower", "upper"])
@@ -98,37 +115,26 @@ def estimates_figure_png(report: Any) -> bytes | None:
         if not realized.empty:
             ax.plot(realized["time"], realized["realized"], marker="x", linestyle="--", label="realized")
         ax.set_title(metric, fontsize=9)
-        ax.tick_params(labelsize=7)
-        ax.tick_params(axis="x", labelrotation=30)
-    axes[0].legend(fontsize=7)
-    fig.tight_layout()
-    return _png(fig)
+
+    return panels_png(list(dict.fromkeys(frame["metric"])), draw, height=2.3)
 
 
 def multivariate_figure_png(report: Any) -> bytes | None:
     """PCA reconstruction error per bucket against the reference band (dashed threshold); drifted buckets in red."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+
+    def draw(ax: Any, frame: Any) -> None:
+        ax.plot(frame["time"], frame["reconstruction_error"], marker=".", label="reconstruction error")
+        ax.plot(frame["time"], frame["upper"], linestyle="--", color=COLOURS["red"], label="threshold")
+        ax.plot(frame["time"], frame["lower"], linestyle=":", color="#777", label="lower")
+        drifted = frame[frame["drifted"].astype(bool)]
+        if not drifted.empty:
+            ax.scatter(
+                drifted["time"], drifted["reconstruction_error"], color=COLOURS["red"], zorder=3, label="drifted"
+            )
+        ax.set_title("multivariate drift", fontsize=9)
 
     frame = report.multivariate_drift
-    if frame.empty:
-        return None
-    frame = frame.sort_values("time")
-    fig = Figure(figsize=(9, 2.0), dpi=90)
-    FigureCanvasAgg(fig)
-    ax = fig.subplots()
-    ax.plot(frame["time"], frame["reconstruction_error"], marker=".", label="reconstruction error")
-    ax.plot(frame["time"], frame["upper"], linestyle="--", color=COLOURS["red"], label="threshold")
-    ax.plot(frame["time"], frame["lower"], linestyle=":", color="#777", label="lower")
-    drifted = frame[frame["drifted"].astype(bool)]
-    if not drifted.empty:
-        ax.scatter(drifted["time"], drifted["reconstruction_error"], color=COLOURS["red"], zorder=3, label="drifted")
-    ax.set_title("multivariate drift", fontsize=9)
-    ax.tick_params(labelsize=7)
-    ax.tick_params(axis="x", labelrotation=30)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    return _png(fig)
+    return None if frame.empty else panels_png([frame.sort_values("time")], draw, height=2.0)
 
 
 UNAVAILABLE_LEAD = re.compile(r"^\s*estimates?\s+(are\s+|is\s+)?unavailable\s*:\s*", re.IGNORECASE)  # said already
@@ -180,12 +186,6 @@ def quality_html(flags: list[dict[str, Any]]) -> str:
         f"<table><thead><tr><th>status</th><th>feature</th><th>rows</th>{head}</tr></thead>"
         f"<tbody>{''.join(body)}</tbody></table>"
     )
-
-
-def _png(fig: Any) -> bytes:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    return buffer.getvalue()
 
 
 class MonitorDashboard:
