@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import threading
+import time
 import warnings
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 
 # MLflow's fluent API (log_model, start_run) reads process-global URIs: serialise our use of it.
 _FLUENT_LOCK = threading.RLock()
+MAX_PARAM_LENGTH = 6000  # MLflow's limit on a parameter value
 
 # Catalog paging: names per `name IN (...)` version query (SQLite's bound-parameter limit is far above) and
 # versions per page of that query.
@@ -415,18 +417,30 @@ class Registry:
             )
             with run_ctx as run:
                 assert run is not None
-                if params:
-                    mlflow.log_params({k: str(v)[:6000] for k, v in params.items()})
-                if metrics:
-                    mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
+                self.log_run_values(run.info.run_id, params=params, metrics=metrics)
                 mlflow.set_tags(tags)
                 info = flavor.log_model(name="model", signature=signature, input_example=input_example, **kwargs)
-                mv = mlflow.register_model(info.model_uri, name, tags=tags)
+                mv = self._register(info.model_uri, name, tags=tags, description=description)
                 if mv.run_id != run.info.run_id:  # older servers drop the run link of logged models
                     log.debug("registered %s from logged model %s", name, info.model_uri)
-            if description:
-                self.client.update_model_version(name, mv.version, description=description)
         return self.version(name, str(mv.version))
+
+    def log_run_values(self, run_id: str, *, params: dict[str, Any], metrics: dict[str, float]) -> None:
+        """Log a registration run's parameters and metrics in one batch, the same way for every door.
+
+        Parameters are stored as strings cut to MLflow's limit of 6,000 characters, metrics as floats (now, step 0).
+        """
+        if not params and not metrics:
+            return
+        from mlflow.entities import Metric, Param
+
+        now = int(time.time() * 1000)
+        with self._errors(f"Run {run_id}"):
+            self.client.log_batch(
+                run_id,
+                metrics=[Metric(key, float(number), now, 0) for key, number in metrics.items()],
+                params=[Param(key, str(value)[:MAX_PARAM_LENGTH]) for key, value in params.items()],
+            )
 
     def register_uri(self, uri: str, name: str, *, tags: dict[str, str], description: str | None) -> ModelVersion:
         """Register an existing ``runs:/`` or ``models:/`` URI as a new version of ``name``."""
@@ -436,10 +450,15 @@ class Registry:
                 "(or models:/<model_id> for a logged model)."
             )
         with self.fluent(), self._errors(f"Model URI {uri!r}"):
-            mv = mlflow.register_model(uri, name, tags=tags)
-            if description:
-                self.client.update_model_version(name, mv.version, description=description)
+            mv = self._register(uri, name, tags=tags, description=description)
         return self.version(name, str(mv.version))
+
+    def _register(self, uri: str, name: str, *, tags: dict[str, str], description: str | None) -> Any:
+        """Register ``uri`` as a new version of ``name`` with its description (inside ``fluent`` and ``_errors``)."""
+        mv = mlflow.register_model(uri, name, tags=tags)
+        if description:
+            self.client.update_model_version(name, mv.version, description=description)
+        return mv
 
     @staticmethod
     def _flavor_for(model: Any) -> tuple[Any, dict[str, Any]]:

@@ -183,10 +183,7 @@ def log_folder(
         run = client.create_run(experiment_id, run_name=f"register-{name}", tags=tags)
         run_id = run.info.run_id
         try:
-            for key, value in params.items():
-                client.log_param(run_id, key, value)
-            for key, number in metrics.items():
-                client.log_metric(run_id, key, number)
+            registry.log_run_values(run_id, params=params, metrics=metrics)
             client.log_artifacts(run_id, str(folder), "model")
         except BaseException:
             client.set_terminated(run_id, "FAILED")
