@@ -77,7 +77,12 @@ function renderSummary(s) {
       'estimated_below_objective',
       s.estimated_below_objective ?? 0,
       `estimated below objective (of ${s.estimated_objectives ?? 0} with one)`,
-      s.estimated_below_objective ? 'red' : ''
+      // red while one is below; green once every objective is met; no colour without objectives
+      s.estimated_below_objective
+        ? 'red'
+        : s.estimated_objectives
+          ? 'green'
+          : ''
     ),
     card(
       'never_monitored',
