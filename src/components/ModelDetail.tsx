@@ -420,6 +420,10 @@ function RiskInventory(props: {
   if (draft?.risk_tier && !tiers.includes(draft.risk_tier)) {
     tiers.push(draft.risk_tier);
   }
+  const choiceFields: [EditableField, readonly string[]][] = [
+    ['risk_tier', tiers],
+    ['lifecycle_status', LIFECYCLE_STATUSES]
+  ];
   const overdue = entry ? reviewOverdue(entry) : false;
 
   return (
@@ -478,22 +482,16 @@ function RiskInventory(props: {
                   />
                 </FieldRow>
               ))}
-              <FieldRow label={labels.risk_tier}>
-                <ChoiceField
-                  {...fieldProps('risk_tier')}
-                  choices={tiers}
-                  none={trans.__('(none)')}
-                  onChange={value => edit('risk_tier', value)}
-                />
-              </FieldRow>
-              <FieldRow label={labels.lifecycle_status}>
-                <ChoiceField
-                  {...fieldProps('lifecycle_status')}
-                  choices={LIFECYCLE_STATUSES}
-                  none={trans.__('(none)')}
-                  onChange={value => edit('lifecycle_status', value)}
-                />
-              </FieldRow>
+              {choiceFields.map(([key, choices]) => (
+                <FieldRow key={key} label={labels[key]}>
+                  <ChoiceField
+                    {...fieldProps(key)}
+                    choices={choices}
+                    none={trans.__('(none)')}
+                    onChange={value => edit(key, value)}
+                  />
+                </FieldRow>
+              ))}
               <FieldRow label={labels.next_review_due}>
                 <input
                   type="date"
