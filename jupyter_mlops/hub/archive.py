@@ -24,6 +24,7 @@ from ..core.errors import InvalidRequest
 from ..core.governance.changes import version_state
 from ..core.models import ModelVersion
 from ..core.monitoring import baseline as baselines
+from ..core.monitoring import reference as references
 from ..core.resource import Resource
 from .upload import REGISTRATION_FILE
 
@@ -109,6 +110,36 @@ def _check_mlmodel(path: Path) -> None:
         )
 
 
+def _signature_columns(folder: Path) -> list[str] | None:
+    """The input column names the MLmodel's signature declares (read as YAML and JSON data), or None."""
+    import yaml
+
+    try:
+        spec = yaml.safe_load((folder / "MLmodel").read_text())
+        inputs = json.loads(spec["signature"]["inputs"])
+    except (KeyError, TypeError, ValueError, yaml.YAMLError):
+        return None
+    return references.signature_columns({"inputs": inputs})
+
+
+def _reference(value: Any, folder: Path) -> tuple[Any, Any] | None:
+    """The labelled reference set the kernel sent, checked again here against the uploaded model's signature."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not all(isinstance(value.get(k), list) for k in ("columns", "data", "labels")):
+        raise InvalidRequest(
+            "The reference set in the model archive must be an object with columns, data (a list of rows) and "
+            "labels (one per row)."
+        )
+    import pandas as pd
+
+    try:
+        frame = pd.DataFrame(value["data"], columns=[str(c) for c in value["columns"]])
+    except (TypeError, ValueError) as exc:
+        raise InvalidRequest(f"The reference set's rows do not match its columns: {exc}.") from None
+    return references.check_reference((frame, pd.Series(value["labels"])), _signature_columns(folder))
+
+
 def _strings(value: Any, what: str) -> dict[str, str]:
     if value is None:
         return {}
@@ -149,6 +180,7 @@ def register_archive(view: Any, name: str, folder: Path, meta: dict[str, Any]) -
     params = _strings(meta.get("params"), "params")
     metrics = _numbers(meta.get("metrics"), "metrics")
     description = meta.get("description")
+    reference = _reference(meta.get("reference"), folder)  # refused before anything is logged
     version = log_folder(view.registry, folder, name, tags=tags, params=params, metrics=metrics,
                          description=str(description) if description else None)  # fmt: skip
     baseline = meta.get("baseline")
@@ -160,6 +192,8 @@ def register_archive(view: Any, name: str, folder: Path, meta: dict[str, Any]) -
         view.registry.log_run_json(version.run_id, baselines.PARITY_SAMPLE_ARTIFACT, parity)
         tag = f"{baselines.PARITY_SAMPLE_ARTIFACT} ({len(parity['data'])} rows)"
         view.registry.set_version_tags(name, version.version, {"mlops.data.parity_sample": tag})
+    if reference is not None:
+        references.store_reference(view.registry, version, reference[0], reference[1])
     view._audit("register", Resource.model(name, version=version.version), None, version_state(version))
     if alias:
         version = view.set_alias(name, alias, version.version)

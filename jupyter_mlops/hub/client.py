@@ -180,26 +180,30 @@ class RemoteMLOps:
         params: dict[str, Any] | None = None,
         metrics: dict[str, float] | None = None,
         notebook: str | None = None,
+        reference: Any = None,
     ) -> ModelVersion:
         """Register ``model`` as a new version of ``name``, owned by the token's user.
 
         A ``runs:/`` or ``models:/`` URI the service can read is registered by the service. A model object is saved
         here as an MLflow model (signature and example from ``X``; baseline, parity sample and lineage computed
         here, as the embedded register does), packed and uploaded; the service checks the files without loading
-        them and registers them as a new MLflow run's model.
+        them and registers them as a new MLflow run's model. A labelled ``reference=(X_ref, y_ref)`` travels with
+        either and is checked again by the service against the registered model's signature.
         """
         from ..core import validation
         from . import upload
 
         name = validation.model_name(name)
         if isinstance(model, str):
+            extra = {} if reference is None else {"reference": reference}  # services before reference sets work on
             return self.call(
-                "register", model, name, alias=alias, description=description, tags=tags, notebook=notebook
+                "register", model, name, alias=alias, description=description, tags=tags, notebook=notebook, **extra
             )
         with upload.temporary_folder() as tmp:
             packed = upload.pack(
                 model, X, y, Path(tmp), parity_rows=self.parity_rows, params=params, metrics=metrics, tags=tags,
                 description=description, alias=alias, notebook=notebook, user=self.principal.name,
+                reference=upload.reference_table(X, reference),
             )  # fmt: skip
             size = packed.stat().st_size
             if self.max_upload_bytes and size > self.max_upload_bytes:

@@ -68,6 +68,7 @@ def prepare(
     alias: str | None,
     notebook: str | None,
     user: str | None,
+    reference: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """What the service registers besides the model's files: all JSON, computed here from the live model."""
     parity = None
@@ -85,6 +86,24 @@ def prepare(
         "alias": alias,
         "baseline": training_profile(model, X),
         "parity_sample": parity,
+        "reference": reference,
+    }
+
+
+def reference_table(X: Any, reference: Any) -> dict[str, Any] | None:
+    """The labelled reference set checked here as the embedded register checks it (columns, labels, rows the
+    model trained on: only this side has the training rows), as JSON for the service, which checks it again
+    against the uploaded model's signature. None without a reference."""
+    if reference is None:
+        return None
+    from ..core.monitoring import reference as references
+
+    columns = [str(c) for c in X.columns] if hasattr(X, "columns") else None
+    features, labels = references.check_reference(reference, columns, training=X)
+    return {
+        "columns": [str(c) for c in features.columns],
+        "data": json.loads(features.to_json(orient="split", date_format="iso"))["data"],
+        "labels": json.loads(labels.to_json(orient="records")),
     }
 
 

@@ -33,6 +33,7 @@ OPERATIONS = frozenset(
         "deployments",
         "deployment",
         "undeploy",
+        "configure",
         "predict",
         "invoke",
         "set_traffic",

@@ -85,3 +85,14 @@ def test_a_ledger_write_that_fails_fails_the_change(tmp_path, mlops, trained_mod
             broken.acting_as(Principal(name="dave")).set_alias(version.name, "x", version.version)
     finally:
         broken.close()
+
+
+@pytest.mark.parametrize("name", CONTRACT)
+def test_the_team_mode_client_takes_the_contracts_parameters(name: str) -> None:
+    """A kernel in team mode calls ``RemoteMLOps`` with what the notebook API passes (``register(reference=...)``
+    once reached it and failed with TypeError in every team kernel)."""
+    from jupyter_mlops.hub.client import RemoteMLOps
+
+    assert [p for p, _, _ in _parameters(getattr(RemoteMLOps, name))] == [
+        p for p, _, _ in _parameters(getattr(MLOpsAPI, name))
+    ]

@@ -98,6 +98,11 @@ def test_deploy_predict_undeploy(facade, request: pytest.FixtureRequest) -> None
         assert alice.deployment(name).state == deployment.state
         assert len(alice.predict(name, X)) == 2
         assert isinstance(alice.issue_token(name), str)
+        # settings: read, changed (typed), and a bad one refused the same way through either door
+        assert alice.configure(name).timeout_ms > 0
+        assert alice.configure(name, timeout_ms=4321).timeout_ms == 4321
+        with pytest.raises(InvalidRequest):
+            alice.configure(name, max_queue=-1)
         # history, lineage, monitoring and health come back as the same typed records
         assert [type(e).__name__ for e in alice.events(name)][:1] == ["RolloutEvent"]
         served = alice.served_at(name, datetime.now(timezone.utc))

@@ -14,6 +14,7 @@ import json
 import tarfile
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -96,6 +97,65 @@ def test_a_kernel_registers_a_uri_the_service_can_read(team_hub: TeamHub, servic
         )
     version = service_side.registry.version(name, result["version"])
     assert version.tags["mlops.registered_by"] == "bob"
+
+
+def test_a_kernel_registers_with_a_labelled_reference_set(team_hub: TeamHub, service_side: MLOps) -> None:
+    """The reference travels with the upload (and with a URI), is checked by the kernel (training rows, labels)
+    and again by the service against the uploaded model's signature, and lands as the version's reference."""
+    from jupyter_mlops.core.monitoring import reference as references
+
+    name = f"kernel-ref-{uuid.uuid4().hex[:8]}"
+    split = (
+        "from sklearn.model_selection import train_test_split\n"
+        "X_tr, X_ref, y_tr, y_ref = train_test_split(X, y, test_size=0.4, random_state=0)\n"
+        "model = LogisticRegression(max_iter=500).fit(X_tr, y_tr)\n"
+    )
+    with team_hub.kernel("alice") as kernel:
+        result = kernel.json(
+            TRAIN + split + f"v = jupyter_mlops.register(model, {name!r}, X_tr, y_tr, reference=(X_ref, y_ref))\n"
+            f"u = jupyter_mlops.register(f'models:/{name}/{{v.version}}', {name!r}, reference=(X_ref, y_ref))\n"
+            "print(json.dumps({'version': v.version, 'uri_version': u.version, 'rows': len(X_ref)}))\n"
+        )
+        # bad references are refused with what to fix, and register nothing
+        _, wrong_columns = kernel.run(
+            "bad = X_ref.drop(columns=['petal_width'])\n"
+            f"jupyter_mlops.register(model, {name!r}, X_tr, y_tr, reference=(bad, y_ref))"
+        )
+        _, training_rows = kernel.run(f"jupyter_mlops.register(model, {name!r}, X_tr, y_tr, reference=(X_tr, y_tr))")
+    for version in (result["version"], result["uri_version"]):
+        stored = references.load_reference(service_side.registry, name, version)
+        assert stored is not None and stored.rows == result["rows"], version
+        assert (
+            service_side.registry.version(name, version)
+            .tags[references.REFERENCE_TAG]
+            .startswith(references.REFERENCE_ARTIFACT)
+        )
+    assert "InvalidRequest" in " ".join(wrong_columns) and "petal_width" in " ".join(wrong_columns), wrong_columns
+    assert "training rows" in " ".join(training_rows), training_rows
+    assert sorted(v.version for v in service_side.versions(name)) == sorted({result["version"], result["uri_version"]})
+
+
+def test_the_service_checks_an_uploaded_reference_against_the_models_signature(
+    team_hub: TeamHub, service_side: MLOps, tmp_path: Path
+) -> None:
+    """A client that skips the kernel's checks (any client can) still cannot store a reference that does not fit."""
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    from jupyter_mlops.hub import upload
+
+    X = pd.DataFrame(ROWS * 20, columns=["sepal_length", "sepal_width", "petal_length", "petal_width"])
+    y = [0, 2] * 20
+    model = LogisticRegression(max_iter=500).fit(X, y)
+    name = f"kernel-badref-{uuid.uuid4().hex[:8]}"
+    bad = {"columns": ["a", "b"], "data": [[1, 2]] * 40, "labels": [0] * 40}
+    packed = upload.pack(model, X, y, tmp_path, parity_rows=0, params=None, metrics=None, tags=None,
+                         description=None, alias=None, notebook=None, user="alice", reference=bad)  # fmt: skip
+    answer = _upload(team_hub, name, packed.read_bytes(), team_hub.tokens["alice"])
+    assert answer.status_code == 400, answer.text
+    assert "missing" in answer.json()["message"] and "sepal_length" in answer.json()["message"], answer.json()
+    with pytest.raises(NotFound):
+        service_side.registry.model(name)
 
 
 def test_a_users_model_is_served_without_the_services_credentials(team_hub: TeamHub) -> None:
