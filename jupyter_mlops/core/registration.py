@@ -150,6 +150,13 @@ def check_reference(registry: Registry, model: Any, X: Any, reference: Any) -> t
     """
     if reference is None:
         return None
+    if isinstance(model, str) and model.startswith("models:/"):
+        # MLflow registers a models:/ URI without a run of its own, and the reference lives in the version's run:
+        # refused now, before a version is registered that could not keep it.
+        raise InvalidRequest(
+            f"A reference set is kept in the version's MLflow run, and {model} registers without one: register "
+            "from runs:/<run_id>/<path> (or the model object) to give the new version its reference set."
+        )
     return references.check_reference(reference, input_columns(registry, model, X), training=X)
 
 

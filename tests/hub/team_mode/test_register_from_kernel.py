@@ -113,7 +113,7 @@ def test_a_kernel_registers_with_a_labelled_reference_set(team_hub: TeamHub, ser
     with team_hub.kernel("alice") as kernel:
         result = kernel.json(
             TRAIN + split + f"v = jupyter_mlops.register(model, {name!r}, X_tr, y_tr, reference=(X_ref, y_ref))\n"
-            f"u = jupyter_mlops.register(f'models:/{name}/{{v.version}}', {name!r}, reference=(X_ref, y_ref))\n"
+            f"u = jupyter_mlops.register(f'runs:/{{v.run_id}}/model', {name!r}, reference=(X_ref, y_ref))\n"
             "print(json.dumps({'version': v.version, 'uri_version': u.version, 'rows': len(X_ref)}))\n"
         )
         # bad references are refused with what to fix, and register nothing
@@ -122,6 +122,7 @@ def test_a_kernel_registers_with_a_labelled_reference_set(team_hub: TeamHub, ser
             f"jupyter_mlops.register(model, {name!r}, X_tr, y_tr, reference=(bad, y_ref))"
         )
         _, training_rows = kernel.run(f"jupyter_mlops.register(model, {name!r}, X_tr, y_tr, reference=(X_tr, y_tr))")
+        _, no_run = kernel.run(f"jupyter_mlops.register('models:/{name}/1', {name!r}, reference=(X_ref, y_ref))")
     for version in (result["version"], result["uri_version"]):
         stored = references.load_reference(service_side.registry, name, version)
         assert stored is not None and stored.rows == result["rows"], version
@@ -130,8 +131,9 @@ def test_a_kernel_registers_with_a_labelled_reference_set(team_hub: TeamHub, ser
             .tags[references.REFERENCE_TAG]
             .startswith(references.REFERENCE_ARTIFACT)
         )
-    assert "InvalidRequest" in " ".join(wrong_columns) and "petal_width" in " ".join(wrong_columns), wrong_columns
-    assert "training rows" in " ".join(training_rows), training_rows
+    assert "InvalidRequest" in wrong_columns and "petal_width" in wrong_columns, wrong_columns
+    assert "training rows" in training_rows, training_rows
+    assert "runs:/<run_id>/<path>" in no_run, no_run
     assert sorted(v.version for v in service_side.versions(name)) == sorted({result["version"], result["uri_version"]})
 
 
