@@ -128,14 +128,17 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--features", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--data", type=Path, help="keep the written log in this folder and reuse it when present")
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)  # one run in this process
     args = parser.parse_args()
     if args.measure:
         print(json.dumps(measure(args.measure)))
         return
     with tempfile.TemporaryDirectory(prefix="mlops-wide-") as tmp:
-        folder = Path(tmp)
-        write(folder, args.rows, args.features)
+        folder = args.data or Path(tmp)
+        if not (folder / "store.db").exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            write(folder, args.rows, args.features)
         runs = []
         for k in range(args.runs):
             out = subprocess.run(
