@@ -485,7 +485,8 @@ class DriftAccumulator:
         self.others = [n for n in self.features if n not in set(self.numeric)]
         self.positions = sample_positions(rows, settings)
         size = rows if self.positions is None else len(self.positions)
-        self.block = np.full((len(self.numeric), size), np.nan)
+        # Filled column by column as batches arrive; only [:, :filled] is ever read (empty: no NaN pass over it).
+        self.block = np.empty((len(self.numeric), size))
         self.parts: dict[str, list[pd.Series]] = {name: [] for name in [*self.others, "__output__"]}
         self.seen: set[str] = set()
         self.offset = 0
