@@ -7,7 +7,8 @@ its own): the reference PCA fit (once per model version), then what a report doe
 batches feeding the per-feature drift (``DriftAccumulator``), multivariate drift and data quality
 (``window_checks``). Prints each run and the medians of the runs; the issue's target is <= 10 s and <= 3 GiB.
 
-Run: ``.venv/bin/python benchmarks/monitoring_wide.py [--rows 100000] [--features 1000] [--runs 3]``.
+Run: ``.venv/bin/python benchmarks/monitoring_wide.py [--rows 100000] [--features 1000] [--runs 3] [--data DIR]``
+(``--data`` keeps the written log in DIR and reuses it on the next run, e.g. to profile ``--measure DIR`` alone).
 """
 
 from __future__ import annotations
