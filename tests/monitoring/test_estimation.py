@@ -28,12 +28,13 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from jupyter_mlops.core.errors import InvalidRequest
-from jupyter_mlops.core.monitoring.estimation import ClassifierEstimator
+from jupyter_mlops.core.monitoring.estimation import MIN_ADAPT_ROWS, ClassifierEstimator, estimate_window
 from jupyter_mlops.core.monitoring.reference import REFERENCE_ARTIFACT, Reference, load_reference
 
 from .conftest import Monitored
 
 FEATURES = [f"f{i}" for i in range(6)]
+LIVE_PER_REQUEST = 300  # rows per request of the classifier's live traffic (ten requests, not thirty round trips)
 
 
 def _unique(prefix: str) -> str:
@@ -78,8 +79,8 @@ def classifier(monitored: Monitored) -> Scenario:
     weights = np.exp(-1.5 * margin)
     picked = np.random.default_rng(11).choice(len(X_hold), 3_000, replace=False, p=weights / weights.sum())
     live, truth = X_hold.iloc[picked].reset_index(drop=True), y_hold[picked]
-    ids = _send(monitored, deployment, live)
-    labels = [truth[i : i + 100].tolist() for i in range(0, len(truth), 100)]
+    ids = _send(monitored, deployment, live, per_request=LIVE_PER_REQUEST)
+    labels = [truth[i : i + LIVE_PER_REQUEST].tolist() for i in range(0, len(truth), LIVE_PER_REQUEST)]
     return Scenario(
         deployment=deployment,
         model_name=name,
@@ -200,11 +201,25 @@ def test_regressor_mae_estimated_within_15_percent(monitored: Monitored) -> None
     )
     assert realized > 1.3 * reference_mae
     assert abs(relative) <= 0.15
+    # and its band holds the realized MAE although the live rows lie where the reference is thin
+    assert mae.lower is not None and mae.upper is not None
+    assert mae.lower <= realized <= mae.upper
     assert set(report.estimated_performance["metric"]) == {"mae", "rmse"}
 
 
-def test_breast_cancer_estimate_error() -> None:
-    """A second dataset shipped with scikit-learn, for the closing note: CBPE's error under a covariate shift."""
+@dataclass
+class BreastCancer:
+    """A scikit-learn dataset's classifier with its CBPE estimator, and held-out rows with their labels."""
+
+    model: Any
+    estimator: ClassifierEstimator
+    hold: pd.DataFrame
+    truth: np.ndarray
+
+
+@pytest.fixture(scope="module")
+def breast_cancer() -> BreastCancer:
+    """load_breast_cancer: a scaled logistic regression, its estimator on 190 reference rows (fitted once)."""
     data = load_breast_cancer(as_frame=True)
     X, y = data.data, data.target.to_numpy()
     order = np.random.default_rng(0).permutation(len(X))
@@ -213,17 +228,50 @@ def test_breast_cancer_estimate_error() -> None:
     estimator = ClassifierEstimator(
         model, Reference(features=X.iloc[ref].reset_index(drop=True), labels=pd.Series(y[ref]))
     )
+    return BreastCancer(model, estimator, X.iloc[hold].reset_index(drop=True), y[hold])
+
+
+def test_breast_cancer_estimate_error(breast_cancer: BreastCancer) -> None:
+    """A second dataset shipped with scikit-learn, for the closing note: CBPE's error under a covariate shift."""
     # live: held-out rows with large tumours (a covariate shift on "mean radius")
-    live_mask = X.iloc[hold]["mean radius"].to_numpy() > np.quantile(X["mean radius"], 0.3)
-    live, truth = X.iloc[hold][live_mask], y[hold][live_mask]
-    estimate, lower, upper = estimator.adapted(live).estimate(live)["accuracy"]  # as the monitor does per window
-    realized = accuracy_score(truth, model.predict(live))
+    hold = breast_cancer.hold
+    live_mask = hold["mean radius"].to_numpy() > np.quantile(hold["mean radius"], 0.3)
+    live, truth = hold[live_mask], breast_cancer.truth[live_mask]
+    estimate, lower, upper = breast_cancer.estimator.adapted(live).estimate(live)["accuracy"]  # as the monitor does
+    realized = accuracy_score(truth, breast_cancer.model.predict(live))
     assert estimate is not None and lower is not None and upper is not None
     print(
         f"\nCBPE breast cancer ({len(live)} live rows): realized {realized:.4f}, estimated {estimate:.4f} "
         f"[{lower:.4f}, {upper:.4f}], error {(estimate - realized) * 100:+.2f} points"
     )
     assert abs(estimate - realized) <= 0.08
+
+
+def test_estimation_says_when_live_rows_lie_outside_the_reference(breast_cancer: BreastCancer) -> None:
+    # given live rows inside the reference's range, then a fifth of them enlarged beyond it on two features
+    reference = breast_cancer.estimator.reference
+    inside = breast_cancer.hold[
+        ((breast_cancer.hold >= reference.min()) & (breast_cancer.hold <= reference.max())).all(axis=1)
+    ].reset_index(drop=True)[: MIN_ADAPT_ROWS - 1]  # too few to refit the calibration: the test stays quick
+    beyond = inside.copy()
+    enlarged = beyond.index[: len(beyond) // 5]
+    for feature in ("mean radius", "worst area"):
+        beyond.loc[enlarged, feature] = reference[feature].max() * 1.5
+    columns = list(reference.columns)
+
+    def window(live: pd.DataFrame) -> Any:
+        timed = live.assign(time=1_800_000_000.0 + np.arange(len(live)))
+        return estimate_window(
+            breast_cancer.estimator, timed, None, columns, start=1_800_000_000.0, step=3600.0, iso=str
+        )
+
+    # when each is estimated
+    quiet, flagged = window(inside), window(beyond)
+    # then only the second says how many rows lie outside, on which features, and that its band is unreliable
+    assert quiet.available and quiet.reason == ""
+    assert flagged.available and flagged.summary["accuracy"]["estimate"] is not None
+    assert f"{len(enlarged)} of {len(beyond)} live rows" in flagged.reason
+    assert "mean radius" in flagged.reason and "worst area" in flagged.reason and "unreliable" in flagged.reason
 
 
 # --- what is refused, and what is unavailable ------------------------------------------------------------------
@@ -359,19 +407,33 @@ def test_cli_register_with_reference_file(monitored: Monitored, classifier: Scen
     script = str(Path(sys.executable).parent / "jupyter-mlops")
     name = _unique("estim-cli")
 
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([script, "register", f"runs:/{run_id}/model", "--name", name, *args],
-                              capture_output=True, text=True, env=env, timeout=300)  # fmt: skip
+    def start(*args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen([script, "register", f"runs:/{run_id}/model", "--name", name, *args],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)  # fmt: skip
 
-    done = run("--reference", str(good), "--label-column", "label")
-    assert done.returncode == 0, done.stderr
+    def finish(process: subprocess.Popen[str]) -> tuple[int, str]:
+        try:
+            _, stderr = process.communicate(timeout=300)
+        finally:
+            process.kill()  # no-op once it ended; never left behind by a failed test
+        return process.returncode, stderr
+
+    # The three commands run at once (each one's cost is mostly starting Python and importing MLflow): the two
+    # refusals check the reference before anything is registered, so they cannot race with the good one.
+    good_run = start("--reference", str(good), "--label-column", "label")
+    wrong_run = start("--reference", str(wrong), "--label-column", "label")
+    unlabelled_run = start("--reference", str(good))
+    (done, done_err), (refused, refused_err), (unlabelled, unlabelled_err) = (
+        finish(good_run),
+        finish(wrong_run),
+        finish(unlabelled_run),
+    )
+    assert done == 0, done_err
     tags = monitored.mlops.registry.versions(name)[0].tags
     assert REFERENCE_ARTIFACT in tags["mlops.reference"]
-    refused = run("--reference", str(wrong), "--label-column", "label")
-    assert refused.returncode == 2 and "missing ['f5']" in refused.stderr and "'f9'" in refused.stderr
-    assert "Traceback" not in refused.stderr
-    unlabelled = run("--reference", str(good))
-    assert unlabelled.returncode == 2 and "no labels" in unlabelled.stderr
+    assert refused == 2 and "missing ['f5']" in refused_err and "'f9'" in refused_err
+    assert "Traceback" not in refused_err
+    assert unlabelled == 2 and "no labels" in unlabelled_err
     assert len(monitored.mlops.registry.versions(name)) == 1  # the refused ones registered nothing
 
 

@@ -325,30 +325,41 @@ def sample_positions(rows: int, settings: DriftSettings) -> np.ndarray | None:
 
 def _sorted_numeric_drift(
     base: dict[str, Any], values: np.ndarray, tested: np.ndarray, settings: DriftSettings
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], tuple[float, int] | None]:
     """``numeric_drift`` from sorted finite live values (``tested``: the distinct rows' ones), with the same numbers.
 
     Histogram counts come from binary searches of the baseline's edges, and one merge of the baseline sample with
-    the live values gives both the KS statistic and the Wasserstein distance as scipy computes them.
+    the live values gives both the KS statistic and the Wasserstein distance as scipy computes them. The KS
+    p-value is left to the caller (``None`` in the result): the KS statistic and its sample size come back apart,
+    so the p-values of all features are one scipy call (``_ks_pvalues``) instead of one each.
     """
     edges = np.asarray(base["histogram"]["bins"], dtype=float)
     base_counts = np.asarray(base["histogram"]["counts"], dtype=float)
     live_counts = _sorted_bin_counts(values, edges)
     result = _numeric_result(edges, base_counts, live_counts, int(values.size))
     if values.size < settings.min_rows:
-        return result
+        return result, None
     sample = np.sort(np.asarray(base["sample"], dtype=float))
     scale = float(base.get("std") or 0.0) or 1.0
     ties = sample.size / max(_distinct_sorted(sample), 1)
     result["effective_rows"] = int(min(tested.size, max(1, round(_distinct_sorted(tested) * ties))))
     gaps = _cdf_gaps(sample, values)
+    ks = None
     if tested.size:
         d = (gaps if tested is values else _cdf_gaps(sample, tested))[0]
         m, n = sample.size, max(int(result["effective_rows"]), 1)
-        result["ks"] = float(stats.kstwo.sf(d, max(round(m * n / (m + n)), 1)))
+        ks = (d, max(round(m * n / (m + n)), 1))
     result["wasserstein"] = float(gaps[1] / scale)
     result["psi"] = _psi(base_counts, live_counts.astype(float))
-    return result
+    return result, ks
+
+
+def _ks_pvalues(tests: list[tuple[float, int]]) -> list[float]:
+    """KS p-values of ``(statistic, sample size)`` pairs, as ``_ks_pvalue`` gives them, in one scipy call."""
+    if not tests:
+        return []
+    d, n = np.array(tests, dtype=float).T
+    return [float(p) for p in np.atleast_1d(stats.kstwo.sf(d, n.astype(np.int64)))]
 
 
 def _distinct_sorted(values: np.ndarray) -> int:
@@ -356,21 +367,41 @@ def _distinct_sorted(values: np.ndarray) -> int:
 
 
 def _cdf_gaps(sample: np.ndarray, values: np.ndarray) -> tuple[float, float]:
-    """The two-sample KS statistic and the Wasserstein distance of two sorted arrays (scipy's formulas)."""
-    merged = np.concatenate((sample, values))
-    merged.sort(kind="mergesort")  # two sorted runs: one merge
-    below_sample = np.searchsorted(sample, merged, side="right")  # a small array: cheap searches
-    # How many of both are <= each point is where its run of equal values ends; the live count is the rest.
-    change = np.empty(merged.size, dtype=bool)
+    """The two-sample KS statistic and the Wasserstein distance of two sorted arrays (scipy's formulas).
+
+    Both walk the merged points of the two samples. The live values are the long array (tens of thousands) and the
+    baseline sample the short one, so the merge is built from the short side: each baseline point's place among
+    the live values is one binary search (``m log n``, not ``(m + n) log m``); counts between them are repeats.
+    A stable merge puts a baseline point before equal live values, as a merge sort of (sample, values) does.
+    """
+    m, n = sample.size, values.size
+    size = m + n
+    at = np.searchsorted(values, sample, side="left") + np.arange(m)  # the baseline points' places in the merge
+    is_sample = np.zeros(size, dtype=bool)
+    is_sample[at] = True
+    merged = np.empty(size)
+    merged[at] = sample
+    merged[~is_sample] = values
+    change = np.empty(size, dtype=bool)
     change[-1] = True
     np.not_equal(merged[1:], merged[:-1], out=change[:-1])
-    run_end = np.flatnonzero(change)[np.cumsum(change) - change]
-    below_values = run_end + 1 - below_sample
-    diffs = below_sample / sample.size - below_values / values.size
+    # F_sample - F_live at each place is below_sample / m - (below_both - below_sample) / n, computed as
+    # (below_sample * size - below_both * m) / (m n): integers below 2**53, so exact in float64 until the division.
+    if change.all():  # no ties (continuous features): each point ends its own run
+        # Baseline points at or before each place: k + 1 from the k-th baseline point's place to the next one's.
+        diffs = np.repeat(np.arange(m + 1, dtype=float) * size, np.diff(at, prepend=0, append=size))
+        diffs -= np.arange(m, m * size + 1, m, dtype=float)  # below_both * m, below_both = place + 1
+    else:
+        # How many of both are <= each point is where its run of equal values ends.
+        run_end = np.flatnonzero(change)[np.cumsum(change) - change]
+        below_sample = np.repeat(np.arange(m + 1), np.diff(at, prepend=0, append=size))[run_end]
+        diffs = (below_sample * size - (run_end + 1) * m).astype(float)
+    diffs /= m * n
     ks = max(float(np.clip(-diffs.min(), 0, 1)), float(diffs.max()))
     # An elementwise sum, not a BLAS dot: on a busy machine a threaded BLAS call on a short vector can take 10 ms.
-    wasserstein = float(np.sum(np.abs(diffs[:-1]) * np.diff(merged)))
-    return ks, wasserstein
+    steps = np.diff(merged)
+    steps *= np.abs(diffs[:-1], out=diffs[:-1])
+    return ks, float(np.sum(steps))
 
 
 def _sorted_bin_counts(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
@@ -454,11 +485,13 @@ class DriftAccumulator:
         self.others = [n for n in self.features if n not in set(self.numeric)]
         self.positions = sample_positions(rows, settings)
         size = rows if self.positions is None else len(self.positions)
-        self.block = np.full((len(self.numeric), size), np.nan)
+        # Filled column by column as batches arrive; only [:, :filled] is ever read (empty: no NaN pass over it).
+        self.block = np.empty((len(self.numeric), size))
         self.parts: dict[str, list[pd.Series]] = {name: [] for name in [*self.others, "__output__"]}
         self.seen: set[str] = set()
         self.offset = 0
         self.filled = 0
+        self._result: dict[str, Any] | None = None
 
     def add(self, table: Any, block: np.ndarray) -> None:
         """Gather the compared rows of one batch (``block``: its numeric features, features x rows)."""
@@ -486,7 +519,13 @@ class DriftAccumulator:
         self.filled += taken
 
     def result(self) -> dict[str, Any]:
-        """The drift report of the rows added (the shape ``dataset_drift`` returns)."""
+        """The drift report of the rows added (the shape ``dataset_drift`` returns); it ends the accumulation.
+
+        Each numeric feature's gathered values are sorted in place (no copy of a block of 50,000 rows x a thousand
+        features), so rows added afterwards are not counted: a second call returns the same report.
+        """
+        if self._result is not None:
+            return self._result
         settings, features, filled = self.settings, self.features, self.filled
         block = self.block[:, :filled]
         present = [n for n in features if self.input_prefix + n in self.seen]
@@ -497,25 +536,33 @@ class DriftAccumulator:
         distinct = _distinct_rows(keys, filled)
         tests = sum(1 for name in present if not features[name].get("empty"))
         statistic = "ks" if settings.numeric_statistic == "auto" else settings.numeric_statistic
+        index = {n: i for i, n in enumerate(self.numeric)}
 
-        def numeric(name: str) -> dict[str, Any]:
-            row = block[self.numeric.index(name)]
-            values = np.sort(row[np.isfinite(row)])
-            unique = row[distinct]
-            tested = values if len(distinct) == filled else np.sort(unique[np.isfinite(unique)])
-            return _judged(
-                name, _sorted_numeric_drift(features[name], values, tested, settings), statistic, settings, tests
-            )
+        def numeric(name: str) -> tuple[dict[str, Any], tuple[float, int] | None]:
+            row = block[index[name]]
+            tested = None
+            if len(distinct) < filled:  # the distinct rows' values, taken before the row is sorted
+                unique = row[distinct]
+                tested = np.sort(unique[np.isfinite(unique)])
+            row.sort()  # in place; NaN last, infinities at the ends: the finite values are one slice
+            values = row[np.searchsorted(row, -np.inf, side="right") : np.searchsorted(row, np.inf, side="left")]
+            return _sorted_numeric_drift(features[name], values, values if tested is None else tested, settings)
 
         def other(name: str) -> dict[str, Any]:
             live = columns.get(name, pd.Series(dtype=float))
             return column_drift(name, features[name], live, settings, distinct=live.iloc[distinct], tests=tests)
 
+        judged = [n for n in present if n not in columns and n in index]
         # Sorting and searching release the GIL: the features' statistics run on two threads.
         with ThreadPoolExecutor(max_workers=2) as pool:
-            results = list(
-                pool.map(lambda n: numeric(n) if n not in columns and n in self.numeric else other(n), present)
-            )
+            numbers = dict(zip(judged, pool.map(numeric, judged), strict=True))
+            others = dict(zip(rest := [n for n in present if n not in numbers], pool.map(other, rest), strict=True))
+        pending = [(name, ks) for name, (_, ks) in numbers.items() if ks is not None]
+        for (name, _), pvalue in zip(pending, _ks_pvalues([ks for _, ks in pending]), strict=True):
+            numbers[name][0]["ks"] = pvalue
+        results = [
+            _judged(n, numbers[n][0], statistic, settings, tests) if n in numbers else others[n] for n in present
+        ]
         evaluated = [f for f in results if f["value"] is not None]
         share = sum(f["drifted"] for f in evaluated) / len(evaluated) if evaluated else 0.0
         prediction = None
@@ -524,7 +571,7 @@ class DriftAccumulator:
             prediction = column_drift(
                 "prediction", self.profile["prediction"], predicted, settings, distinct=predicted.iloc[distinct]
             )
-        return {
+        self._result = {
             "share": float(share),
             "drifted": bool(evaluated) and share >= settings.drift_share,
             "rows": self.rows,
@@ -533,6 +580,7 @@ class DriftAccumulator:
             "features": results,
             "prediction": prediction,
         }
+        return self._result
 
 
 def streamed_dataset_drift(

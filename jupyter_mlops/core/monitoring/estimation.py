@@ -12,12 +12,15 @@ shift (the rows moved, the relation between features and labels did not), not on
 
 Regressors, direct loss estimation (DLE): two loss models (gradient boosting on the features and the prediction)
 fitted on the reference set's absolute and squared errors estimate each live row's error; their bucket means give
-MAE and RMSE.
+MAE and RMSE, corrected by what the loss models miss on reference rows like the live ones (their out-of-fold
+residuals, importance-weighted towards the window's live rows as for CBPE).
 
 Bands (95 %): for classifiers, calibration maps fitted on bootstrap resamples of the reference, and for each,
 labels drawn from the calibrated probabilities; the realized metric of each draw gives the band, so it holds both
-the reference's finite size and the bucket's own sampling noise. For regressors, the loss models' out-of-fold
-residual spread over the bucket's rows and over the reference's.
+the reference's finite size and the bucket's own sampling noise. For regressors, the weighted spread of the
+out-of-fold residuals over the bucket's rows and over the reference's effective rows under the weights. Live rows
+beyond the range the reference covers are counted, and the estimation's ``reason`` says the band is unreliable
+when they are more than 1 % of the window.
 
 Everything here is plain numpy/pandas/scikit-learn; MLflow is only used to load the version's model.
 """
@@ -27,6 +30,7 @@ from __future__ import annotations
 import copy
 import logging
 import threading
+import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +52,8 @@ DRAWS_PER_CALIBRATION = 10
 MIN_BUCKET_ROWS = 10
 MIN_ADAPT_ROWS = 100  # live rows needed before the calibration is reweighted towards them
 MAX_WEIGHT_RATIO = 20.0  # importance weights clipped at this multiple of their median
+LOSS_FOLDS = 3  # cross-validation folds of DLE's loss models
+OUTSIDE_NOTE_SHARE = 0.01  # live rows beyond the reference's range from which the estimation says so
 Z95 = 1.959964
 
 
@@ -383,35 +389,92 @@ def shift_weights(reference: pd.DataFrame, live: pd.DataFrame, *, seed: int = 0)
     return np.asarray(weights / weights.mean(), dtype=float)
 
 
+def outside_reference(reference: pd.DataFrame, live: pd.DataFrame) -> tuple[int, list[str]]:
+    """Live rows with a numeric feature beyond the reference's range, and those features (most such rows first).
+
+    There the calibration (CBPE) or the loss models (DLE) extrapolate from the reference's edge: nothing the
+    reference holds says how the model does, so a band cannot be trusted for them.
+    """
+    ref, values = _numeric(reference), _numeric(live)
+    if not ref.size or not values.size:
+        return 0, []
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing column has no range: nothing is beyond
+        beyond = (values < np.nanmin(ref, axis=0)) | (values > np.nanmax(ref, axis=0))
+    counts = beyond.sum(axis=0)
+    names = [str(reference.columns[i]) for i in np.argsort(-counts, kind="stable") if counts[i]]
+    return int(beyond.any(axis=1).sum()), names
+
+
+def _outside_note(reference: pd.DataFrame, live: pd.DataFrame) -> str:
+    """What the estimation says when enough live rows lie outside the reference (empty otherwise)."""
+    rows, features = outside_reference(reference, live)
+    if rows < max(1, OUTSIDE_NOTE_SHARE * len(live)):
+        return ""
+    shown = ", ".join(features[:3]) + (f" and {len(features) - 3} more" if len(features) > 3 else "")
+    return (
+        f"{rows} of {len(live)} live rows ({rows / len(live):.0%}) lie outside the range of the reference set "
+        f"({shown}): the estimate extrapolates there and its band is unreliable. Register a reference set that "
+        "covers such rows."
+    )
+
+
 # --- regressors: direct loss estimation ----------------------------------------------------------------------------
 
 
 class RegressorEstimator:
-    """DLE for one model and reference: loss models of the absolute and squared error, fitted once."""
+    """DLE for one model and reference: loss models of the absolute and squared error, fitted once.
+
+    The loss models alone are too sure of themselves where live rows lie beyond most of the reference: trees
+    predict the loss of the reference's edge for anything further out, and one spread for every row hides that
+    errors there vary more. So each estimate is corrected and its band sized with the loss models' out-of-fold
+    residuals on the reference, weighted towards the live rows (``adapted``, the importance weights CBPE uses): the
+    weighted mean residual is what the loss model misses on rows like the live ones (added to the estimate, a
+    doubly robust estimate), their weighted spread the noise of a live row's loss, and the weights' effective
+    number of rows how much of the reference speaks for the live rows. Live rows outside the range the reference
+    covers are counted (``outside_reference``) and the estimation says its band is unreliable there.
+    """
 
     method = "DLE"
     metrics = REGRESSOR_METRICS
 
     def __init__(self, model: Any, reference: Reference, *, seed: int = 0) -> None:
-        """Fit the loss models on the reference set's errors, with out-of-fold residuals for the bands."""
-        from sklearn.ensemble import HistGradientBoostingRegressor
-        from sklearn.model_selection import cross_val_predict
+        """Fit the loss models on the reference set's errors, keeping their out-of-fold residuals for the bands."""
+        from sklearn.model_selection import KFold
 
         self.model = model
         self.columns = list(reference.features.columns)
+        self.reference = reference.features
         truth = reference.labels.to_numpy(dtype=float)
         inputs = self._inputs(reference.features)
         error = truth - self.predictions(reference.features)
         self.loss: dict[str, Any] = {}
-        self.spread: dict[str, float] = {}
+        self.folds: dict[str, list[Any]] = {}
+        self.residuals: dict[str, np.ndarray] = {}
         self.reference_rows = len(truth)
+        self.weights: np.ndarray | None = None  # towards the live rows (``adapted``); None: the reference as it is
+        # Per kind: a loss model fitted on every reference row gives the estimate; three cross-validation fits give
+        # the out-of-fold residuals (what it misses on rows it did not see) and, by how much they disagree on
+        # live rows, its own uncertainty there.
+        splits = list(KFold(LOSS_FOLDS).split(inputs))  # contiguous folds, as cross_val_predict makes them
         for kind, target in (("abs", np.abs(error)), ("sq", error**2)):
-            loss = HistGradientBoostingRegressor(
-                max_iter=100, learning_rate=0.1, min_samples_leaf=20, random_state=seed
-            )
-            folds = cross_val_predict(loss, inputs, target, cv=3)
-            self.spread[kind] = float(np.var(target - folds))
-            self.loss[kind] = loss.fit(inputs, target)
+            out_of_fold = np.empty(len(target))
+            self.folds[kind] = []
+            for fitted_on, held_out in splits:
+                fold = _loss_model(seed).fit(inputs[fitted_on], target[fitted_on])
+                out_of_fold[held_out] = fold.predict(inputs[held_out])
+                self.folds[kind].append(fold)
+            self.residuals[kind] = target - np.clip(out_of_fold, 0.0, None)
+            self.loss[kind] = _loss_model(seed).fit(inputs, target)
+
+    def adapted(self, live: pd.DataFrame) -> RegressorEstimator:
+        """A copy whose corrections and bands weight the reference towards the live rows' distribution."""
+        weights = shift_weights(self.reference, live)
+        if weights is None:
+            return self
+        clone = copy.copy(self)
+        clone.weights = weights
+        return clone
 
     def predictions(self, features: pd.DataFrame) -> np.ndarray:
         """The model's predictions as one float per row."""
@@ -428,10 +491,19 @@ class RegressorEstimator:
         """``{metric: (estimate, lower, upper)}`` for one bucket of live rows."""
         inputs = self._inputs(features)
         n = len(features)
+        weights = np.ones(self.reference_rows) if self.weights is None else self.weights
+        effective = float(weights.sum() ** 2 / np.sum(weights**2))  # reference rows that speak for the live ones
         out: dict[str, tuple[float | None, float | None, float | None]] = {}
         for kind, metric in (("abs", "mae"), ("sq", "rmse")):
-            value = float(np.mean(np.clip(self.loss[kind].predict(inputs), 0.0, None)))
-            half = Z95 * np.sqrt(self.spread[kind] / n + self.spread[kind] / self.reference_rows)
+            residual = self.residuals[kind]
+            missed = float(np.average(residual, weights=weights))
+            spread = float(np.average((residual - missed) ** 2, weights=weights))
+            value = max(float(np.mean(np.clip(self.loss[kind].predict(inputs), 0.0, None))) + missed, 0.0)
+            # Where the live rows lie beyond most of the reference the fold models, each fitted on other rows,
+            # disagree: the variance of their bucket means is the loss model's own uncertainty there.
+            by_fold = [float(np.mean(np.clip(fold.predict(inputs), 0.0, None))) for fold in self.folds[kind]]
+            disagreement = float(np.var(by_fold, ddof=1)) if len(by_fold) > 1 else 0.0
+            half = Z95 * np.sqrt(spread / n + spread / effective + disagreement)
             low, high = max(value - half, 0.0), value + half
             if kind == "sq":
                 value, low, high = float(np.sqrt(value)), float(np.sqrt(low)), float(np.sqrt(high))
@@ -446,6 +518,13 @@ class RegressorEstimator:
         if error.size == 0:
             return {}
         return {"mae": float(np.mean(np.abs(error))), "rmse": float(np.sqrt(np.mean(error**2)))}
+
+
+def _loss_model(seed: int) -> Any:
+    """A loss model of DLE: gradient boosting of a row's error from its features and the model's prediction."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    return HistGradientBoostingRegressor(max_iter=100, learning_rate=0.1, min_samples_leaf=20, random_state=seed)
 
 
 Estimator = ClassifierEstimator | RegressorEstimator
@@ -511,11 +590,11 @@ def estimate_window(
     if live.empty:
         result.reason = "No logged inputs in this window yet."
         return result
-    if isinstance(estimator, ClassifierEstimator):
-        try:
-            estimator = estimator.adapted(live[columns])
-        except Exception as exc:  # the reference's own calibration still stands
-            log.warning("Calibration not reweighted towards the live rows: %s", exc)
+    try:
+        estimator = estimator.adapted(live[columns])
+    except Exception as exc:  # the reference's own calibration and residuals still stand
+        log.warning("Estimation not reweighted towards the live rows: %s", exc)
+    result.reason = _outside_note(estimator.reference, live[columns])
     buckets = ((live["time"].to_numpy(dtype=float) - start) // step).astype(int)
     realized_by_bucket: dict[int, dict[str, float | None]] = {}
     realized_all: dict[str, float | None] = {}

@@ -181,6 +181,8 @@ class MonitoringReport:
         elif estimation.summary:
             shown = ", ".join(f"{k} {v.estimate:.3g}" for k, v in estimation.summary.items())
             parts.append(f"<p>Estimated performance without labels ({estimation.method}): {html.escape(shown)}</p>")
+            if estimation.reason:  # what limits the estimate, e.g. live rows outside the reference
+                parts.append(f"<p>{html.escape(estimation.reason)}</p>")
         if (self.data["drift"] or {}).get("message"):
             parts.append(f"<p>{html.escape(self.data['drift']['message'])}</p>")
         if not drift.empty:

@@ -677,6 +677,7 @@ def window_checks(
     index = {name: i for i, name in enumerate(quality.numeric)}
     rows = [index[f] for f in pca.features if f in index] if pca is not None else []
     aligned = pca is not None and len(rows) == len(pca.features)
+    every = aligned and rows == list(range(len(quality.numeric)))  # the PCA's features are the block's rows
     with mv.one_blas_thread():
         for table in store.tables(deployment, start, end):
             block, mismatches = numeric_block(table, quality.columns)
@@ -684,7 +685,7 @@ def window_checks(
             if drift is not None:
                 drift.add(table, block)
             if multivariate is not None:
-                multivariate.add(table, block[rows] if aligned else None)
+                multivariate.add(table, block if every else block[rows] if aligned else None)
     return {
         "multivariate_drift": multivariate.result() if multivariate is not None else [],
         "data_quality": quality.result(),
