@@ -52,6 +52,9 @@ log = logging.getLogger(__name__)
 
 MiB = 1024 * 1024
 MAX_PENDING_RELOADS = 32  # reloads of evicted models queued at once; more get 503 + Retry-After
+# Seconds between two returns of freed heap to the OS after evictions: malloc_trim walks the whole heap with the
+# allocator's locks held, which stalls every thread that allocates (the event loop too) while evictions churn.
+TRIM_INTERVAL = 2.0
 
 Loader = Callable[[str], Any]
 # Makes the runtime of a deployment whose settings say ``isolated`` (the daemon passes isolated.WorkerLaunch).
@@ -100,6 +103,7 @@ class ModelHost:
         self.daemon_budget = memory_budget_mb * MiB if memory_budget_mb else None
         self.memory_budget = self.daemon_budget // self.workers if self.daemon_budget else None
         self._budget_lock = threading.Lock()
+        self._trimmed_at = 0.0  # monotonic time of the last release_memory
         self._pending_reloads = 0
         self._loop: asyncio.AbstractEventLoop | None = None  # the event loop, for wake-ups from loader threads
         self._passed_parity: set[str] = set()  # versions that passed the gate in this process (reloads skip it)
@@ -210,7 +214,9 @@ class ModelHost:
                 share = self.memory_budget / MiB
                 log.info("Evicted idle deployment %s (this worker's budget share: %.1f MiB)", runtime.name, share)
             self.metrics.loaded_bytes.set(total)
-        if evicted:
+        now = time.monotonic()
+        if evicted and now - self._trimmed_at >= TRIM_INTERVAL:
+            self._trimmed_at = now
             release_memory()
         return evicted
 
