@@ -253,6 +253,7 @@ def main() -> None:
         print(f"{budget:>8} {r['workers']:>7.0f} {r['deployments']:>11.0f} {r['idle']:>5.0f} {r['rss_mib']:>8.0f} "
               f"{r['apply_ms']:>8.1f} {r['applied_all_s']:>11.1f} {r['deploy_all_s']:>11.1f} {r['warm_ms']:>11.2f} "
               f"{r['reload_ms']:>13.1f} {r['reloads_counted']:>7.0f} {r['evictions']:>9.0f}")  # fmt: skip
+        print(f"  one apply: median {r['apply_ms']:.1f} ms, of the last 100 {r['apply_last100_ms']:.1f} ms")
         if "busy_p99_quiet_ms" in r:
             print(f"  busy model p99: {r['busy_p99_quiet_ms']:.1f} ms quiet; {r['busy_p99_others_ms']:.1f} ms while "
                   f"loaded models are requested too (no eviction); {r['busy_p99_churn_ms']:.1f} ms while idle ones "

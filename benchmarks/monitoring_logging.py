@@ -94,6 +94,24 @@ def wrk(url: str, body_file: Path, connections: int, duration: float) -> Load:
     return Load(float(rps[1]), _ms(p50[1]), _ms(p99[1]), int(errors[1]) if errors else 0)
 
 
+def cpu_seconds(root: int) -> dict[str, float]:
+    """CPU time (user + system) of a process tree, split into the inference log writers and everything else."""
+    tick = os.sysconf("SC_CLK_TCK")
+    totals = {"writer": 0.0, "serving": 0.0}
+    pids = [root]
+    while pids:
+        pid = pids.pop()
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            role = "writer" if b"log_writer" in Path(f"/proc/{pid}/cmdline").read_bytes() else "serving"
+            totals[role] += (int(stat[11]) + int(stat[12])) / tick
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                pids.extend(int(c) for c in (task / "children").read_text().split())
+        except (OSError, IndexError, ValueError):
+            continue
+    return totals
+
+
 def writer_costs_us(X: pd.DataFrame, tmp: str, rows: int, repeat: int = 5) -> tuple[float, float]:
     """Time per logged request, median over batches of 1,000: in the daemon (encoding it for the writer process)
     and in the writer process (decode, prepare, one batched transaction, its I/O included)."""
@@ -192,6 +210,7 @@ def main() -> int:
         store = Store(base.store_url)
         deploy_name = "bench-log"
         results: dict[tuple[str, int, int], list[Load]] = {}
+        cpu: dict[tuple[str, str], list[float]] = {}  # CPU seconds of the daemon's processes during the cells
         cells = [(1, 1), (1, args.connections), (100, args.connections)]
         store.create_deployment(deploy_name, owner="bench", target="local", model_ref=f"{MODEL}/1",
                                 variants=[Variant(model_name=MODEL, model_version="1")])  # fmt: skip
@@ -204,6 +223,9 @@ def main() -> int:
                     target.wait_ready(deploy_name, 120)
                     url = target.endpoint_url(deploy_name)
                     assert url is not None
+                    supervisor = target.supervisor_status()
+                    root = supervisor.supervisor_pid if supervisor is not None else 0
+                    cpu_before = cpu_seconds(root)
                     for rows, connections in cells:
                         wrk(url, bodies[rows], connections, 1)  # warm-up
                         load = wrk(url, bodies[rows], connections, args.duration)
@@ -211,6 +233,9 @@ def main() -> int:
                         print(f"  logging {mode:3} rows={rows:3} c={connections}: {load.rps:8.0f} req/s "
                               f"p50 {load.p50_ms:.2f} ms p99 {load.p99_ms:.2f} ms errors {load.errors}",
                               flush=True)  # fmt: skip
+                    cpu_after = cpu_seconds(root)
+                    for role, seconds in cpu_after.items():
+                        cpu.setdefault((mode, role), []).append(seconds - cpu_before[role])
                 finally:
                     target.stop_daemon()
                     target.close()
@@ -230,6 +255,11 @@ def main() -> int:
               f"{on / off:.3f} | overhead {100 * (1 - on / off):+.1f} % | p99 off {p99_off:.2f} ms, "
               f"on {p99_on:.2f} ms")  # fmt: skip
     print(f"  records logged {logged}, dropped on a full queue {dropped}; load average {os.getloadavg()[0]:.1f}")
+    for mode in ("off", "on"):
+        serving = statistics.median(cpu[(mode, "serving")])
+        writer = statistics.median(cpu[(mode, "writer")])
+        print(f"  CPU s during the cells, logging {mode}: serving workers (+ supervisor, standby) {serving:.1f}, "
+              f"inference log writers {writer:.1f}")  # fmt: skip
     return 0
 
 
