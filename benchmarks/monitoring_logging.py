@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import pickle
 import re
@@ -93,6 +94,40 @@ def wrk(url: str, body_file: Path, connections: int, duration: float) -> Load:
     return Load(float(rps[1]), _ms(p50[1]), _ms(p99[1]), int(errors[1]) if errors else 0)
 
 
+def cpu_seconds(root: int) -> dict[str, float]:
+    """CPU time (user + system) of a process tree, split into the inference log writers and everything else."""
+    tick = os.sysconf("SC_CLK_TCK")
+    totals = {"writer": 0.0, "serving": 0.0}
+    pids = [root]
+    while pids:
+        pid = pids.pop()
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            role = "writer" if b"log_writer" in Path(f"/proc/{pid}/cmdline").read_bytes() else "serving"
+            totals[role] += (int(stat[11]) + int(stat[12])) / tick
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                pids.extend(int(c) for c in (task / "children").read_text().split())
+        except (OSError, IndexError, ValueError):
+            continue
+    return totals
+
+
+def settle(config: MLOpsConfig, target: LocalTarget, deployment: str, timeout: float = 180.0) -> None:
+    """Wait until every serving worker of the fresh daemon serves the deployment and the standby interpreter has
+    done its imports: a worker still starting (importing MLflow, loading) takes connections it answers seconds
+    later, which would be measured as the mode's cost."""
+    from jupyter_mlops.serving.listen import worker_count
+    from jupyter_mlops.serving.workers import read_seats, standby_ready
+
+    deadline = time.monotonic() + timeout
+    expected = worker_count(config.serving_workers)
+    while time.monotonic() < deadline:
+        if len(read_seats(config.data_dir)) >= expected and (expected == 1 or standby_ready(config.data_dir)):
+            break
+        time.sleep(0.2)
+    target.wait_ready(deployment, timeout)  # every worker's status: ready in each
+
+
 def writer_costs_us(X: pd.DataFrame, tmp: str, rows: int, repeat: int = 5) -> tuple[float, float]:
     """Time per logged request, median over batches of 1,000: in the daemon (encoding it for the writer process)
     and in the writer process (decode, prepare, one batched transaction, its I/O included)."""
@@ -104,11 +139,16 @@ def writer_costs_us(X: pd.DataFrame, tmp: str, rows: int, repeat: int = 5) -> tu
     log = InferenceLog(store.engine)
     chunk = X.head(rows)
     body = {"columns": list(chunk.columns), "data": chunk.to_numpy().tolist()}
+    # Frames as the serving fast path builds them: one shared column Index per signature.
+    from jupyter_mlops.serving.protocol import _column_index
+
+    columns = _column_index(tuple(body["columns"]))
     daemon, writer = [], []
     for r in range(repeat):
         records = [
             RequestRecord(f"{r}-{i}", "d", "primary", "1", time.time(), 1.0, 200,
-                          pd.DataFrame(body["data"], columns=body["columns"]), np.zeros(rows, dtype=np.int64))
+                          inputs=pd.DataFrame(np.array(body["data"]), columns=columns, copy=False),
+                          outputs=np.zeros(rows, dtype=np.int64))
             for i in range(1000)
         ]  # fmt: skip
         started = time.perf_counter()
@@ -149,7 +189,8 @@ def loop_lag(X: pd.DataFrame, tmp: str, mode: str, rows: int = 100, seconds: flo
             await asyncio.sleep(0.001)
             lags.append((time.perf_counter() - started) * 1000 - 1.0)
             if log is not None:
-                log(RequestRecord(f"{mode}-{i}", "d", "primary", "1", time.time(), 1.0, 200, frame, outputs))
+                record = RequestRecord(f"{mode}-{i}", "d", "primary", "1", time.time(), 1.0, 200)
+                log(dataclasses.replace(record, inputs=frame, outputs=outputs))
             i += 1
 
     asyncio.run(serve())
@@ -185,6 +226,7 @@ def main() -> int:
         store = Store(base.store_url)
         deploy_name = "bench-log"
         results: dict[tuple[str, int, int], list[Load]] = {}
+        cpu: dict[tuple[str, str], list[float]] = {}  # CPU seconds of the daemon's processes during the cells
         cells = [(1, 1), (1, args.connections), (100, args.connections)]
         store.create_deployment(deploy_name, owner="bench", target="local", model_ref=f"{MODEL}/1",
                                 variants=[Variant(model_name=MODEL, model_version="1")])  # fmt: skip
@@ -195,8 +237,12 @@ def main() -> int:
                 try:
                     target.apply(deploy_name)  # starts a fresh daemon with this mode's settings
                     target.wait_ready(deploy_name, 120)
+                    settle(config, target, deploy_name)
                     url = target.endpoint_url(deploy_name)
                     assert url is not None
+                    supervisor = target.supervisor_status()
+                    root = supervisor.supervisor_pid if supervisor is not None else 0
+                    cpu_before = cpu_seconds(root)
                     for rows, connections in cells:
                         wrk(url, bodies[rows], connections, 1)  # warm-up
                         load = wrk(url, bodies[rows], connections, args.duration)
@@ -204,6 +250,9 @@ def main() -> int:
                         print(f"  logging {mode:3} rows={rows:3} c={connections}: {load.rps:8.0f} req/s "
                               f"p50 {load.p50_ms:.2f} ms p99 {load.p99_ms:.2f} ms errors {load.errors}",
                               flush=True)  # fmt: skip
+                    cpu_after = cpu_seconds(root)
+                    for role, seconds in cpu_after.items():
+                        cpu.setdefault((mode, role), []).append(seconds - cpu_before[role])
                 finally:
                     target.stop_daemon()
                     target.close()
@@ -223,6 +272,11 @@ def main() -> int:
               f"{on / off:.3f} | overhead {100 * (1 - on / off):+.1f} % | p99 off {p99_off:.2f} ms, "
               f"on {p99_on:.2f} ms")  # fmt: skip
     print(f"  records logged {logged}, dropped on a full queue {dropped}; load average {os.getloadavg()[0]:.1f}")
+    for mode in ("off", "on"):
+        serving = statistics.median(cpu[(mode, "serving")])
+        writer = statistics.median(cpu[(mode, "writer")])
+        print(f"  CPU s during the cells, logging {mode}: serving workers (+ supervisor, standby) {serving:.1f}, "
+              f"inference log writers {writer:.1f}")  # fmt: skip
     return 0
 
 

@@ -134,6 +134,7 @@ def run(settings: DaemonSettings) -> int:
         spawner=(launch.runtime if seat.primary else forwarded) if worker is None else None,
         owner=settings.owner,
         memory_budget_mb=settings.memory_budget_mb,
+        workers=seat.workers,  # the budget is the daemon's: each serving worker keeps its share
     )
     info = daemon_file.DaemonInfo(
         pid=os.getpid(),

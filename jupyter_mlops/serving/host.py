@@ -52,6 +52,9 @@ log = logging.getLogger(__name__)
 
 MiB = 1024 * 1024
 MAX_PENDING_RELOADS = 32  # reloads of evicted models queued at once; more get 503 + Retry-After
+# Seconds between two returns of freed heap to the OS after evictions: malloc_trim walks the whole heap with the
+# allocator's locks held, which stalls every thread that allocates (the event loop too) while evictions churn.
+TRIM_INTERVAL = 2.0
 
 Loader = Callable[[str], Any]
 # Makes the runtime of a deployment whose settings say ``isolated`` (the daemon passes isolated.WorkerLaunch).
@@ -66,7 +69,7 @@ class LoadQueueFull(Unavailable):
 
 
 class ModelTooLarge(InvalidRequest):
-    """A model version needs more memory than the daemon's whole budget: it could never be served."""
+    """A model version needs more memory than one serving worker's share of the budget: it could never be served."""
 
 
 # --- the host --------------------------------------------------------------------------------------------------
@@ -89,12 +92,18 @@ class ModelHost:
         spawner: Spawner | None = None,
         owner: str | None = None,
         memory_budget_mb: int | None = None,
+        workers: int = 1,
     ) -> None:
         self.metrics = metrics or ServingMetrics()
-        # Models in this process stay within this many bytes, evicting the least recently used idle ones (None: no
-        # limit). Isolated deployments are outside it: their own processes hold their models.
-        self.memory_budget = memory_budget_mb * MiB if memory_budget_mb else None
+        # The budget is the daemon's: each of its ``workers`` serving processes (every one loads every deployment)
+        # keeps its models within an equal share, so together they stay within it. Beyond its share a worker evicts
+        # the least recently used idle ones (None: no limit). Isolated deployments are outside it: their own
+        # processes hold their models.
+        self.workers = max(1, workers)
+        self.daemon_budget = memory_budget_mb * MiB if memory_budget_mb else None
+        self.memory_budget = self.daemon_budget // self.workers if self.daemon_budget else None
         self._budget_lock = threading.Lock()
+        self._trimmed_at = 0.0  # monotonic time of the last release_memory
         self._pending_reloads = 0
         self._loop: asyncio.AbstractEventLoop | None = None  # the event loop, for wake-ups from loader threads
         self._passed_parity: set[str] = set()  # versions that passed the gate in this process (reloads skip it)
@@ -202,11 +211,33 @@ class ModelHost:
                 total -= size
                 evicted += 1
                 self.metrics.evictions.labels(runtime.name).inc()
-                log.info("Evicted idle deployment %s (memory budget %d MiB)", runtime.name, self.memory_budget // MiB)
+                share = self.memory_budget / MiB
+                log.info("Evicted idle deployment %s (this worker's budget share: %.1f MiB)", runtime.name, share)
             self.metrics.loaded_bytes.set(total)
-        if evicted:
+        now = time.monotonic()
+        if evicted and now - self._trimmed_at >= TRIM_INTERVAL:
+            self._trimmed_at = now
             release_memory()
         return evicted
+
+    def _too_large(self, uri: str, size: int) -> str:
+        """Why ``uri`` (``size`` bytes) cannot be served within the budget, with both sizes and what to change."""
+        budget = self.daemon_budget or 0
+        if self.workers == 1:
+            within = f"more than the serving daemon's whole memory budget of {budget / MiB:.0f} MiB"
+            raise_to = "Raise serving_memory_budget_mb"
+        else:
+            within = (
+                f"more than one serving worker's share of the memory budget: the budget of {budget / MiB:.0f} MiB is "
+                f"split over {self.workers} workers (each loads every deployment), {budget / self.workers / MiB:.1f} "
+                "MiB each"
+            )
+            needed = -(-size * self.workers // MiB)  # ceil: the budget that would give one worker this model
+            raise_to = f"Raise serving_memory_budget_mb to at least {needed}, lower serving_workers"
+        return (
+            f"{uri} needs about {size / MiB:.1f} MiB, {within}. {raise_to}, or deploy it isolated (its own "
+            "process, outside the budget)."
+        )
 
     def batcher_for(
         self, deployment: str, variant: Variant, model: ScoringModel, config: DeploymentConfig
@@ -362,11 +393,7 @@ class ModelHost:
                 if self.memory_budget is not None:
                     size = sizes[uri] = model_size_bytes(pyfunc)
                     if size > self.memory_budget:
-                        raise ModelTooLarge(
-                            f"{uri} needs about {size / MiB:.1f} MiB, more than the serving daemon's whole memory "
-                            f"budget of {self.memory_budget // MiB} MiB. Raise serving_memory_budget_mb, or deploy "
-                            "it isolated (its own process, outside the budget)."
-                        )
+                        raise ModelTooLarge(self._too_large(uri, size))
                 loaded[uri] = (ScoringModel.from_pyfunc(pyfunc), pyfunc)
                 messages.append(f"loaded {uri} in {elapsed:.2f} s")
             runtime.step_done(generation, step, "; ".join(messages))

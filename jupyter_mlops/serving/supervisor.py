@@ -44,6 +44,8 @@ STATUS_NAME = daemon_state.STATUS_NAME
 POLICY_ENV = ENV_PREFIX + "RESTART_POLICY"  # JSON object of RestartPolicy fields, e.g. {"max_crashes": 3}
 EXIT_REFUSED = 2  # the daemon refused its configuration (DaemonError): restarting cannot help
 STANDBY_ENV = ENV_PREFIX + "SERVING_STANDBY"  # "0": no pre-started standby interpreter (saves its memory)
+# How many serving workers the supervisor runs (resolved, never 0): each worker takes this share of the memory budget.
+WORKER_COUNT_ENV = ENV_PREFIX + "SERVING_WORKER_COUNT"
 EXIT_CRASH_LOOP = 3  # the supervisor gave up: too many crashes within the window
 MODULE = daemon_state.SUPERVISOR_MODULE
 
@@ -216,6 +218,7 @@ class DaemonSupervisor:
             listen.LISTEN_FD_ENV: str(fd),
             listen.TOKEN_ENV: secrets.token_urlsafe(32),
             listen.SUPERVISOR_ENV: str(os.getpid()),
+            WORKER_COUNT_ENV: str(len(self.slots)),
         }
         try:
             return self._supervise()

@@ -36,6 +36,7 @@ from ..core.models import DeploymentState, RuntimeStatus
 from . import daemon_file
 from .listen import INDEX_ENV, LISTEN_FD_ENV, SUPERVISOR_ENV, TOKEN_ENV
 from .runtime import DeploymentRuntime, DesiredDeployment
+from .supervisor import WORKER_COUNT_ENV
 
 log = logging.getLogger(__name__)
 
@@ -56,18 +57,24 @@ class Seat(BaseModel):
     supervisor_pid: int | None = None
     listen_fd: int | None = None
     token: str | None = None
+    workers: int = 1  # serving workers of this daemon: each holds 1/workers of the memory budget
 
     @classmethod
     def from_env(cls) -> Seat:
         """This process's seat, taken out of the environment (models and child processes never see the token)."""
         fd = os.environ.pop(LISTEN_FD_ENV, None)
         supervisor = os.environ.pop(SUPERVISOR_ENV, None)
+        try:
+            workers = max(1, int(os.environ.pop(WORKER_COUNT_ENV, "1") or 1))
+        except ValueError:
+            workers = 1
         return cls(
             index=int(os.environ.pop(INDEX_ENV, "0") or 0),
             pid=os.getpid(),
             supervisor_pid=int(supervisor) if supervisor else None,
             listen_fd=int(fd) if fd else None,
             token=os.environ.pop(TOKEN_ENV, None) or None,
+            workers=workers,
         )
 
     @property

@@ -54,7 +54,10 @@ def numeric_record(i: int, rows: int = 3) -> RequestRecord:
 def test_records_cross_the_pipe_as_fixed_fields_and_raw_arrays() -> None:
     numeric = numeric_record(1)
     item = pickle.loads(encode(numeric)[4:])
-    assert isinstance(item[8], tuple) and item[8][0] == ("a", "b")  # (columns, ndarray), not a pickled DataFrame
+    # (columns, (dtype, shape, raw bytes)): neither a pickled DataFrame nor a pickled ndarray (4x the cost)
+    assert isinstance(item[8], tuple) and item[8][0] == ("a", "b")
+    assert item[8][1] == ("<f8", (3, 2), numeric.inputs.to_numpy().tobytes())
+    assert item[9][1] == (np.arange(3).dtype.str, (3,), np.arange(3).tobytes())  # numeric outputs: raw bytes too
     back = decode(item)
     assert isinstance(back.inputs, Rows)  # the writer stacks the arrays; no DataFrame per request
     pd.testing.assert_frame_equal(back.inputs.frame(), numeric.inputs)
@@ -62,6 +65,10 @@ def test_records_cross_the_pipe_as_fixed_fields_and_raw_arrays() -> None:
 
     mixed = record(2)  # a float and a text column: two blocks, sent as a DataFrame
     pd.testing.assert_frame_equal(decode(pickle.loads(encode(mixed)[4:])).inputs, mixed.inputs)
+
+    strings = RequestRecord("s", "d1", "primary", "1", 0.0, 1.0, 200, inputs=numeric.inputs,
+                            outputs=np.array(["x", "y", "z"], dtype=object))  # fmt: skip
+    assert decode(pickle.loads(encode(strings)[4:])).outputs.tolist() == ["x", "y", "z"]  # non-numeric: as it is
 
     unpicklable = RequestRecord("u", "d1", "primary", "1", 0.0, 1.0, 200, inputs=numeric.inputs, outputs=lambda: None)
     kept = decode(pickle.loads(encode(unpicklable)[4:]))

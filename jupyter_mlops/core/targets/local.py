@@ -97,7 +97,9 @@ class LocalTarget(Target):
 
     def ensure_daemon(self) -> DaemonInfo:
         """The running daemon, started first if there is none (idempotent, safe across processes)."""
-        info = self.running_daemon()
+        # The known daemon when its file still names it (no request): asking /admin/status on every deploy costs
+        # O(deployments) each, O(N^2) to deploy N. A daemon gone wrong fails the next admin call, which forgets it.
+        info = self._current() if self._info is not None else self.running_daemon()
         if info is not None:
             return info
         with self._start_lock():
