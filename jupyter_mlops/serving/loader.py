@@ -114,6 +114,30 @@ class MLflowLoader:
             return mlflow.pyfunc.load_model(model_uri)
         return self._from_snapshot(local)
 
+    def local_copy(self, model_uri: str) -> str:
+        """A local folder holding ``model_uri``'s artifacts, for a worker that may not reach the registry itself.
+
+        Registered versions come from the model cache (downloaded once); any other URI is downloaded into the cache
+        under a key of its own. Raises what MLflow raises when the registry or the artifact store fails."""
+        self.prepare()
+        local = self._cached(model_uri) if self.cache_dir else None
+        if local is not None:
+            return local
+        import mlflow.artifacts
+
+        cache = self.cache_dir or tempfile.mkdtemp(prefix="mlops-model-")
+        os.makedirs(cache, mode=0o700, exist_ok=True)
+        # Not a version (an alias moves): downloaded again each time, into the same place.
+        target = os.path.join(cache, "uri-" + hashlib.sha256(model_uri.encode()).hexdigest()[:32])
+        staging = tempfile.mkdtemp(prefix=".uri-", dir=cache)
+        try:
+            path = mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=staging)
+            shutil.rmtree(target, ignore_errors=True)
+            os.replace(path, target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return target
+
     def _from_snapshot(self, local: str) -> Any:
         """The pyfunc model of the cached artifacts at ``local``, unpickled from a snapshot taken at its first load
         (milliseconds instead of MLflow's ~0.1 s load for a small model: what a reload after eviction or a restart
@@ -186,3 +210,33 @@ def _registry_initialised(uri: str) -> bool:
             return connection.execute("SELECT version_num FROM alembic_version").fetchone() is not None
     except sqlite3.Error:
         return False
+
+
+class LocalLoader:
+    """Loads models from folders its daemon downloaded: the loader of an isolated worker, which holds no registry
+    or store credential and never contacts either (``paths`` maps each model URI to its local copy)."""
+
+    def __init__(self) -> None:
+        self.paths: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self._ready = False
+
+    def prepare(self) -> None:
+        """Import MLflow's pyfunc loader (and scikit-learn, the most common flavor) once, off the event loop."""
+        with self._lock:
+            if self._ready:
+                return
+            import mlflow.pyfunc  # noqa: F401
+
+            with contextlib.suppress(ImportError):
+                import sklearn.base  # noqa: F401
+            self._ready = True
+
+    def __call__(self, model_uri: str) -> Any:
+        self.prepare()
+        import mlflow.pyfunc
+
+        path = self.paths.get(model_uri)
+        if path is None:
+            raise LookupError(f"No local copy of {model_uri} was handed to this worker by its daemon.")
+        return mlflow.pyfunc.load_model(path)
