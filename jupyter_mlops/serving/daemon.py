@@ -27,11 +27,11 @@ from . import daemon_file
 from .app import DEFAULT_MAX_REQUEST_BYTES, ServingContext, create_app
 from .host import ModelHost
 from .isolated import (
-    WORKER_TOKEN_ENV,
     WorkerHost,
     WorkerLaunch,
     announce_port,
     assign_routes,
+    read_token,
     require_bearer,
     watch_parent,
 )
@@ -100,9 +100,9 @@ def run(settings: DaemonSettings) -> int:
     check_host(settings.host, settings.allow_remote)
     worker = settings.worker_for
     parent = os.getppid()  # a worker's daemon: it exits when that process is gone
-    worker_token = os.environ.pop(WORKER_TOKEN_ENV, None) if worker is not None else None  # hidden from models
+    worker_token = read_token() if worker is not None else None  # from the daemon's pipe: never argv or environ
     if worker is not None and not worker_token:
-        raise DaemonError(f"A worker needs its token in ${WORKER_TOKEN_ENV} (workers are started by the daemon).")
+        raise DaemonError("A worker reads its token from stdin (workers are started by the daemon).")
     seat = Seat.from_env() if worker is None else Seat(pid=os.getpid())
     private: socket.socket | None = None
     if worker is not None:

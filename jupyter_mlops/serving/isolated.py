@@ -54,7 +54,8 @@ from .worker_log import MAX_FRAME_BYTES, BadRecord, decode_record
 
 log = logging.getLogger(__name__)
 
-WORKER_TOKEN_ENV = ENV_PREFIX + "WORKER_TOKEN"  # the environment, not argv: other local users can read argv
+# The worker's bearer token travels on its stdin (one line, then end of input): never argv (/proc/PID/cmdline is
+# readable by every local user) nor the environment (/proc/PID/environ keeps the initial environment for good).
 START_TIMEOUT = 60.0  # seconds for a worker to bind and announce its port
 STOP_TIMEOUT = 10.0  # seconds between SIGTERM and SIGKILL when a worker is stopped
 PARENT_CHECK_INTERVAL = 1.0
@@ -227,10 +228,15 @@ class IsolatedRuntime(DeploymentRuntime):
             try:
                 process = await asyncio.create_subprocess_exec(
                     *self.launch.command(self.name),
-                    stdin=asyncio.subprocess.DEVNULL,
-                    stdout=asyncio.subprocess.PIPE,  # one line: the port; then the worker logs to stderr
-                    env={**worker_environment(), WORKER_TOKEN_ENV: self.token},
+                    stdin=asyncio.subprocess.PIPE,  # its token, then end of input
+                    stdout=asyncio.subprocess.PIPE,  # one line: the port; then its inference records
+                    env=worker_environment(),
                 )
+                assert process.stdin is not None
+                process.stdin.write(self.token.encode() + b"\n")
+                with contextlib.suppress(ConnectionError):
+                    await process.stdin.drain()
+                process.stdin.close()
             except OSError as exc:
                 log.error("Cannot start the worker of %s: %s", self.name, exc)
                 code = -1
@@ -368,14 +374,20 @@ WORKER_ENV_ALLOWED = frozenset(
     {
         "PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "USER", "LOGNAME", "PYTHONPATH", "PYTHONHASHSEED",
         "VIRTUAL_ENV", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "CUDA_VISIBLE_DEVICES",
-        "MLFLOW_ENABLE_ASYNC_LOGGING", "MLOPS_HUB_TEST", ENV_PREFIX + "SERVING_ALLOWED_HOSTS",
+        "MLFLOW_ENABLE_ASYNC_LOGGING", "MLOPS_HUB_TEST",
     }
 )  # fmt: skip
 # Prefixes never passed even if a name above matched a pattern one day (belt and braces for the review).
 WORKER_ENV_REFUSED = ("JUPYTERHUB_", "MLFLOW_TRACKING_", "AWS_", "AZURE_", "GOOGLE_", "PG")
 
 
-# Our own settings reach the worker (serving tunables), except those naming a credential or a private file.
+# Our own settings a worker reads (serving tunables); none other reaches it (the data dir, roles, grants, ... are
+# the daemon's business).
+WORKER_SETTINGS_ALLOWED = frozenset(
+    ENV_PREFIX + name
+    for name in ("SERVING_ALLOWED_HOSTS", "SERVING_MAX_REQUEST_BYTES", "PARITY_TOLERANCE", "PARITY_SAMPLE_ROWS")
+)
+# Never, even if a name above matched one day (belt and braces for the review).
 WORKER_SETTINGS_REFUSED = frozenset(
     ENV_PREFIX + name for name in ("STORE_URL", "AUDIT_KEY_FILE", "AUDIT_CHECKPOINT_DIR", "TRACKING_URI",
                                    "REGISTRY_URI", "HUB_MAX_UPLOAD_MB")
@@ -389,7 +401,7 @@ def _passes(name: str) -> bool:
     if name.startswith(WORKER_ENV_REFUSED) or name in WORKER_SETTINGS_REFUSED:
         return False
     if name.startswith(ENV_PREFIX):
-        return not any(word in name[len(ENV_PREFIX) :] for word in SECRET_WORDS)
+        return name in WORKER_SETTINGS_ALLOWED and not any(word in name[len(ENV_PREFIX) :] for word in SECRET_WORDS)
     return name in WORKER_ENV_ALLOWED
 
 
@@ -458,6 +470,16 @@ async def _reap(process: asyncio.subprocess.Process) -> None:
 
 
 # --- the worker's side -----------------------------------------------------------------------------------------
+
+
+def read_token() -> str:
+    """The worker's bearer token, from the first line of stdin (its daemon writes it there and closes the pipe)."""
+    token = sys.stdin.readline().strip()
+    with contextlib.suppress(OSError):
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, sys.stdin.fileno())  # nothing else comes from the daemon this way
+        os.close(devnull)
+    return token
 
 
 def announce_port(port: int) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import json
 import logging
 import os
 import re
@@ -20,7 +21,11 @@ import tempfile
 import threading
 from typing import Any
 
+from .parity import SAMPLE_ATTRIBUTE
+
 log = logging.getLogger(__name__)
+
+PARITY_SUFFIX = ".parity.json"  # beside a local copy in the model cache: its run's parity sample
 
 MiB = 1024 * 1024
 # What a loaded model holds besides its estimator (PyFuncModel, metadata, signature, ScoringModel), measured with
@@ -121,8 +126,36 @@ class MLflowLoader:
         under a key of its own. Raises what MLflow raises when the registry or the artifact store fails."""
         self.prepare()
         local = self._cached(model_uri) if self.cache_dir else None
-        if local is not None:
-            return local
+        if local is None:
+            local = self._download(model_uri)
+        self._fetch_parity_sample(local)
+        return local
+
+    def _fetch_parity_sample(self, local: str) -> None:
+        """Beside a local copy, the parity sample of its run (``{"sample": ...}``, null when it has none), which a
+        worker cannot fetch itself; fetched once."""
+        path = local + PARITY_SUFFIX
+        if os.path.exists(path):
+            return
+        import mlflow.artifacts
+        from mlflow.models import Model
+
+        from ..core.monitoring.baseline import PARITY_SAMPLE_ARTIFACT
+
+        document = None
+        run_id = Model.load(local).run_id
+        if run_id:
+            try:
+                document = mlflow.artifacts.load_dict(f"runs:/{run_id}/{PARITY_SAMPLE_ARTIFACT}")
+            except Exception as exc:  # most often: registered without X, so there is no sample
+                log.debug("no parity sample for run %s: %s", run_id, describe_error(exc))
+        fd, staging = tempfile.mkstemp(prefix=".parity-", dir=os.path.dirname(local))
+        with os.fdopen(fd, "w") as file:
+            json.dump({"sample": document}, file, allow_nan=True)
+        os.replace(staging, path)
+
+    def _download(self, model_uri: str) -> str:
+        """A fresh local copy of any model URI (not a registered version), kept at one place in the cache."""
         import mlflow.artifacts
 
         cache = self.cache_dir or tempfile.mkdtemp(prefix="mlops-model-")
@@ -239,4 +272,9 @@ class LocalLoader:
         path = self.paths.get(model_uri)
         if path is None:
             raise LookupError(f"No local copy of {model_uri} was handed to this worker by its daemon.")
-        return mlflow.pyfunc.load_model(path)
+        pyfunc = mlflow.pyfunc.load_model(path)
+        sample = None
+        with contextlib.suppress(OSError, ValueError), open(path + PARITY_SUFFIX) as file:
+            sample = json.load(file).get("sample")
+        setattr(pyfunc, SAMPLE_ATTRIBUTE, sample)  # the parity gate reads it instead of the registry
+        return pyfunc
