@@ -89,6 +89,15 @@ class Probe(mlflow.pyfunc.PythonModel):
         return [json.dumps(found, sort_keys=True)] * len(model_input)
 
 
+class FailsOnNegative(Probe):
+    """A canary that fails on negative inputs (its input example is positive, so it loads and warms)."""
+
+    def predict(self, context, model_input, params=None):  # noqa: ANN001, ANN201 - pyfunc's signature
+        if (model_input["x"] < 0).any():
+            raise ValueError("negative input")
+        return super().predict(context, model_input, params)
+
+
 @dataclass(frozen=True)
 class Installation:
     mlops: MLOps
@@ -207,18 +216,21 @@ def test_the_workers_requests_are_logged_and_monitored(installation: Installatio
     with httpx.Client(timeout=30, trust_env=False) as http:
         for _ in range(5):
             assert http.post(f"{base}/deployments/{deployed}/invocations", json=body).status_code == 200
-        assert http.post(f"{base}/deployments/{deployed}/invocations", content=b"{bad", headers=JSON_CT).status_code == 400
+        assert (
+            http.post(f"{base}/deployments/{deployed}/invocations", content=b"{bad", headers=JSON_CT).status_code == 400
+        )
     # Then the daemon records the worker's requests: the inference log holds their inputs and outputs
-    monitoring = MonitoringStore(Store(installation.config.store_url).engine)
+    store = Store(installation.config.store_url)
+    monitoring = MonitoringStore(store.engine)
     deadline = time.monotonic() + 30
-    while True:
-        logged = monitoring.requests(deployed, start, time.time() + 1)
-        if len(logged) >= 6:
-            break
-        assert time.monotonic() < deadline, logged
-        time.sleep(0.2)
+    try:
+        while len(logged := monitoring.requests(deployed, start, time.time() + 1)) < 6:
+            assert time.monotonic() < deadline, logged
+            time.sleep(0.2)
+        data = monitoring.data(deployed, start, time.time() + 1)
+    finally:
+        store.close()
     assert sorted(logged["status"].tolist()).count(200) == 5 and 400 in logged["status"].tolist()
-    data = monitoring.data(deployed, start, time.time() + 1)
     assert len(data) == 20 and "in.x" in data.columns
     assert sorted(set(data["in.x"].tolist())) == [0.0, 1.0, 2.0, 3.0]
     # and monitoring counts them
@@ -231,9 +243,36 @@ def test_the_workers_requests_are_logged_and_monitored(installation: Installatio
     assert f'deployment="{deployed}"' in text
 
 
-def test_on_one_uid_the_os_still_lets_a_model_read_the_daemons_files(
-    installation: Installation, deployed: str
-) -> None:
+def test_a_failing_canary_in_a_worker_is_rolled_back_by_the_daemon(installation: Installation) -> None:
+    # Given an isolated deployment whose canary fails where its primary answers (the worker has no store: the daemon
+    # judges the canary on the records the worker hands back, and writes the rollback)
+    mlops = installation.mlops
+    name = f"iso-canary-{uuid.uuid4().hex[:6]}"
+    X = pd.DataFrame({"x": [1.0, 2.0, 3.0]})
+    version = mlops.register(FailsOnNegative("v3"), installation.name, X).version
+    assert mlops.deploy(f"{installation.name}/1", name=name, isolated=True).state == DeploymentState.ready
+    try:
+        assert mlops.deploy(f"{installation.name}/{version}", name=name, canary=50).state == DeploymentState.ready
+        url = f"{daemon_url(local(installation))}/deployments/{name}/invocations"
+        body = {"dataframe_split": {"columns": ["x"], "data": [[-1.0]]}}
+        statuses = []
+        deadline = time.monotonic() + 60
+        with httpx.Client(timeout=30, trust_env=False) as http:
+            # When requests keep coming, the canary's errors roll it back (weight 0), and then every answer is 200
+            while True:
+                canary = next(v for v in mlops.deployment(name).variants if v.model_version == version)
+                if canary.weight == 0:
+                    break
+                assert time.monotonic() < deadline, statuses[-40:]
+                statuses += [http.post(url, json=body).status_code for _ in range(10)]
+            assert 200 in statuses and any(code >= 400 for code in statuses)
+            after = [http.post(url, json=body).status_code for _ in range(10)]
+        assert after == [200] * 10
+    finally:
+        mlops.undeploy(name)
+
+
+def test_on_one_uid_the_os_still_lets_a_model_read_the_daemons_files(installation: Installation, deployed: str) -> None:
     """The residual, stated: the worker holds no credential, but it runs as the daemon's user, so the OS lets its
     code read what that user can: the daemon's initial environment (which names the store) and the store file
     itself. Closing this needs the worker to run as another uid (or in a sandbox); until then, see the report."""
