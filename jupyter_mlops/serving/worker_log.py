@@ -252,6 +252,8 @@ def decode_record(body: bytes, deployment: str) -> RequestRecord:
         offset = 4 + size
         inputs, offset = _payload(header.get("inputs"), data, offset)
         outputs, offset = _payload(header.get("outputs"), data, offset)
+    except BadRecord:
+        raise
     except (orjson.JSONDecodeError, ValueError, TypeError, OSError) as exc:
         raise BadRecord(f"unreadable payload ({type(exc).__name__})") from None
     status = header.get("status")
