@@ -279,3 +279,14 @@ def test_on_one_uid_the_os_still_lets_a_model_read_the_daemons_files(installatio
     seen = probe(installation, deployed)
     assert seen["parent_environ_has_store"] is True
     assert seen["store_file_header"] == "SQLite format 3"
+
+
+def test_a_worker_refuses_store_and_registry_flags(tmp_path: Path) -> None:
+    """A worker takes no store, registry or data dir, even when asked: it never opens one."""
+    import subprocess
+
+    command = [sys.executable, "-m", "jupyter_mlops.serving", "--worker", "x", "--store-url", "sqlite:///x.db"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=tmp_path, stdin=subprocess.DEVNULL)
+    assert done.returncode == 2
+    assert "--worker takes no --store-url" in done.stderr
+    assert not list(tmp_path.iterdir())  # and created nothing
