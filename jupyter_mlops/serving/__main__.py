@@ -61,6 +61,8 @@ def parse_args(argv: Sequence[str] | None = None) -> DaemonSettings:
         "--standby", action="store_true", help="Internal: import everything, then wait on stdin for a worker seat."
     )
     args = parser.parse_args(argv)
+    if args.worker is not None:
+        return _worker_settings(parser, args)
     # Settings given on the command line win; the rest follow MLOpsConfig's defaults, which derive from them
     # (a --data-dir moves the SQLite files along with it, the registry follows the tracking URI).
     given = {
@@ -84,6 +86,31 @@ def parse_args(argv: Sequence[str] | None = None) -> DaemonSettings:
         memory_budget_mb=(config.serving_memory_budget_mb if args.memory_budget_mb is None else args.memory_budget_mb)
         or None,
         standby=args.standby,
+    )
+
+
+def _worker_settings(parser: argparse.ArgumentParser, args: argparse.Namespace) -> DaemonSettings:
+    """An isolated worker's settings: its deployment and listening limits only. It runs user code, so it takes no
+    store, registry or data dir (nor reads MLOpsConfig, whose store URL may carry a password): the daemon hands it
+    the model's local copy over its authenticated admin API."""
+    given = [flag for flag, value in (("--data-dir", args.data_dir), ("--store-url", args.store_url),
+                                      ("--tracking-uri", args.tracking_uri), ("--registry-uri", args.registry_uri),
+                                      ("--owner", args.owner)) if value]  # fmt: skip
+    if given:
+        parser.error(
+            f"--worker takes no {', '.join(given)}: a worker opens no store or registry (its daemon hands it "
+            "what to serve)."
+        )
+    return DaemonSettings(
+        data_dir=Path(os.devnull),  # never read or written by a worker
+        store_url="",
+        tracking_uri="",
+        registry_uri="",
+        host=args.host or "127.0.0.1",
+        port=args.port or 0,
+        max_request_bytes=args.max_request_bytes,
+        worker_for=args.worker,
+        memory_budget_mb=args.memory_budget_mb or None,
     )
 
 

@@ -26,12 +26,21 @@ from ..core.store import Store
 from . import daemon_file
 from .app import DEFAULT_MAX_REQUEST_BYTES, ServingContext, create_app
 from .host import ModelHost
-from .isolated import WORKER_TOKEN_ENV, WorkerLaunch, announce_port, require_bearer, watch_parent
+from .isolated import (
+    WorkerHost,
+    WorkerLaunch,
+    announce_port,
+    assign_routes,
+    read_token,
+    require_bearer,
+    watch_parent,
+)
 from .listen import BIND_RETRY, DaemonError, bind, bind_persisted, check_host, is_loopback, port_holder
-from .loader import MLflowLoader
-from .log_writer import start_for_daemon
+from .loader import LocalLoader, MLflowLoader
+from .log_writer import WriterProcessLog, start_for_daemon
 from .runtime import DeploymentRuntime, DesiredDeployment
 from .supervisor import RestartPolicy
+from .worker_log import RecordPipe
 from .workers import ForwardedRuntime, Seat, Siblings, record
 
 __all__ = ["BIND_RETRY", "DaemonError", "DaemonSettings", "bind", "bind_persisted", "is_loopback", "port_holder", "run"]
@@ -91,9 +100,9 @@ def run(settings: DaemonSettings) -> int:
     check_host(settings.host, settings.allow_remote)
     worker = settings.worker_for
     parent = os.getppid()  # a worker's daemon: it exits when that process is gone
-    worker_token = os.environ.pop(WORKER_TOKEN_ENV, None) if worker is not None else None  # hidden from models
+    worker_token = read_token() if worker is not None else None  # from the daemon's pipe: never argv or environ
     if worker is not None and not worker_token:
-        raise DaemonError(f"A worker needs its token in ${WORKER_TOKEN_ENV} (workers are started by the daemon).")
+        raise DaemonError("A worker reads its token from stdin (workers are started by the daemon).")
     seat = Seat.from_env() if worker is None else Seat(pid=os.getpid())
     private: socket.socket | None = None
     if worker is not None:
@@ -107,35 +116,37 @@ def run(settings: DaemonSettings) -> int:
     else:
         sock = bind_persisted(settings.host, settings.data_dir, settings.port)
     host, port, url = _url(sock)
+    # An isolated deployment's worker runs user code: no store, no registry, no credential (see isolated.py). It
+    # serves what its daemon hands it and sends its inference records back on the pipe that announced its port.
+    records_fd = announce_port(port) if worker is not None else None
+    store: Store | None = None
+    model_host: ModelHost
+    launch: WorkerLaunch | None = None
     if worker is not None:
-        # Now, before any child process (the inference log writer) could inherit the pipe to the daemon.
-        announce_port(port)
-    # Child processes and lazily imported MLflow code read these, so every part of the daemon agrees.
-    os.environ["MLFLOW_TRACKING_URI"] = settings.tracking_uri
-    os.environ["MLFLOW_REGISTRY_URI"] = settings.registry_uri
-
-    store = Store(settings.store_url)
-    launch = WorkerLaunch(
-        str(settings.data_dir), settings.store_url, settings.tracking_uri, settings.registry_uri,
-        settings.max_request_bytes, RestartPolicy.from_env(),
-    )  # fmt: skip
-
-    def forwarded(desired: DesiredDeployment, endpoint: str) -> DeploymentRuntime:
-        """An isolated deployment in a worker other than 0: worker 0 runs its one process; this one forwards."""
-        return ForwardedRuntime(desired, endpoint, settings.data_dir, seat.supervisor_pid)
-
-    model_host = ModelHost(
-        store,
-        url,
-        loader=MLflowLoader(
+        model_host = WorkerHost(worker, url, LocalLoader(), memory_budget_mb=settings.memory_budget_mb)
+    else:
+        # Child processes and lazily imported MLflow code read these, so every part of the daemon agrees.
+        os.environ["MLFLOW_TRACKING_URI"] = settings.tracking_uri
+        os.environ["MLFLOW_REGISTRY_URI"] = settings.registry_uri
+        store = Store(settings.store_url)
+        loader = MLflowLoader(
             settings.tracking_uri, settings.registry_uri, str(settings.data_dir / "serving" / "model-cache")
-        ),
-        only=worker,
-        spawner=(launch.runtime if seat.primary else forwarded) if worker is None else None,
-        owner=settings.owner,
-        memory_budget_mb=settings.memory_budget_mb,
-        workers=seat.workers,  # the budget is the daemon's: each serving worker keeps its share
-    )
+        )
+        launch = WorkerLaunch(settings.max_request_bytes, RestartPolicy.from_env(), fetch=loader.local_copy)
+
+        def forwarded(desired: DesiredDeployment, endpoint: str) -> DeploymentRuntime:
+            """An isolated deployment in a worker other than 0: worker 0 runs its one process; this one forwards."""
+            return ForwardedRuntime(desired, endpoint, settings.data_dir, seat.supervisor_pid)
+
+        model_host = ModelHost(
+            store,
+            url,
+            loader=loader,
+            spawner=launch.runtime if seat.primary else forwarded,
+            owner=settings.owner,
+            memory_budget_mb=settings.memory_budget_mb,
+            workers=seat.workers,  # the budget is the daemon's: each serving worker keeps its share
+        )
     info = daemon_file.DaemonInfo(
         pid=os.getpid(),
         host=host,
@@ -173,8 +184,16 @@ def run(settings: DaemonSettings) -> int:
         daemon_pid=daemon_pid,
     )
     # monitoring: completed requests -> bounded buffer -> writer process -> store; the daemon's writer also runs
-    # the alert scheduler (only worker 0's; an isolated deployment's worker leaves that to its daemon)
-    inference_log = start_for_daemon(store.engine, alerts=worker is None and seat.primary)
+    # the alert scheduler (only worker 0's). An isolated deployment's worker hands its records to its daemon, which
+    # records them as its own requests (metrics, rollout windows, inference log).
+    inference_log: RecordPipe | WriterProcessLog
+    if records_fd is not None:
+        inference_log = RecordPipe(records_fd).start()
+    else:
+        assert store is not None
+        inference_log = start_for_daemon(store.engine, alerts=seat.primary)
+    if launch is not None:
+        launch.observers.append(ctx.completed)
     ctx.on_request.append(inference_log)
     model_host.metrics.log_lost.set_function(lambda: float(getattr(inference_log, "lost", 0)))
 
@@ -197,25 +216,26 @@ def run(settings: DaemonSettings) -> int:
         # a deployment still loading waits for it): a worker that replaces a killed one must not answer 404 for
         # deployments it has not read yet while its siblings could have answered.
         await _restore(model_host)
-        tasks = [
-            asyncio.create_task(watch),
-            asyncio.create_task(_watch_rollouts(model_host, siblings)),
-        ]
+        tasks = [asyncio.create_task(watch)]
+        if store is not None:  # a worker has no store: its daemon rolls canaries back
+            tasks.append(asyncio.create_task(_watch_rollouts(model_host, siblings)))
         try:
             yield
         finally:
             for task in tasks:
                 task.cancel()
-            if seat.primary:
+            if seat.primary and worker is None:
                 daemon_file.remove_if_owned(info_path, info.pid)
             if siblings is not None:
                 await siblings.close()
             model_host.close()
             await asyncio.to_thread(inference_log.close)
-            store.close()
+            if store is not None:
+                store.close()
             log.info("Stopped")
 
-    app = create_app(ctx, lifespan=lifespan, allowed_hosts=allowed_hosts(settings))
+    extra = assign_routes(model_host) if isinstance(model_host, WorkerHost) else []
+    app = create_app(ctx, lifespan=lifespan, allowed_hosts=allowed_hosts(settings), extra_routes=extra)
     config = uvicorn.Config(
         app if worker_token is None else require_bearer(app, worker_token),
         loop="auto",  # uvloop when installed

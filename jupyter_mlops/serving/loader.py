@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import json
 import logging
 import os
 import re
@@ -20,7 +21,11 @@ import tempfile
 import threading
 from typing import Any
 
+from .parity import SAMPLE_ATTRIBUTE
+
 log = logging.getLogger(__name__)
+
+PARITY_SUFFIX = ".parity.json"  # beside a local copy in the model cache: its run's parity sample
 
 MiB = 1024 * 1024
 # What a loaded model holds besides its estimator (PyFuncModel, metadata, signature, ScoringModel), measured with
@@ -114,6 +119,58 @@ class MLflowLoader:
             return mlflow.pyfunc.load_model(model_uri)
         return self._from_snapshot(local)
 
+    def local_copy(self, model_uri: str) -> str:
+        """A local folder holding ``model_uri``'s artifacts, for a worker that may not reach the registry itself.
+
+        Registered versions come from the model cache (downloaded once); any other URI is downloaded into the cache
+        under a key of its own. Raises what MLflow raises when the registry or the artifact store fails."""
+        self.prepare()
+        local = self._cached(model_uri) if self.cache_dir else None
+        if local is None:
+            local = self._download(model_uri)
+        self._fetch_parity_sample(local)
+        return local
+
+    def _fetch_parity_sample(self, local: str) -> None:
+        """Beside a local copy, the parity sample of its run (``{"sample": ...}``, null when it has none), which a
+        worker cannot fetch itself; fetched once."""
+        path = local + PARITY_SUFFIX
+        if os.path.exists(path):
+            return
+        import mlflow.artifacts
+        from mlflow.models import Model
+
+        from ..core.monitoring.baseline import PARITY_SAMPLE_ARTIFACT
+
+        document = None
+        run_id = Model.load(local).run_id
+        if run_id:
+            try:
+                document = mlflow.artifacts.load_dict(f"runs:/{run_id}/{PARITY_SAMPLE_ARTIFACT}")
+            except Exception as exc:  # most often: registered without X, so there is no sample
+                log.debug("no parity sample for run %s: %s", run_id, describe_error(exc))
+        fd, staging = tempfile.mkstemp(prefix=".parity-", dir=os.path.dirname(local))
+        with os.fdopen(fd, "w") as file:
+            json.dump({"sample": document}, file, allow_nan=True)
+        os.replace(staging, path)
+
+    def _download(self, model_uri: str) -> str:
+        """A fresh local copy of any model URI (not a registered version), kept at one place in the cache."""
+        import mlflow.artifacts
+
+        cache = self.cache_dir or tempfile.mkdtemp(prefix="mlops-model-")
+        os.makedirs(cache, mode=0o700, exist_ok=True)
+        # Not a version (an alias moves): downloaded again each time, into the same place.
+        target = os.path.join(cache, "uri-" + hashlib.sha256(model_uri.encode()).hexdigest()[:32])
+        staging = tempfile.mkdtemp(prefix=".uri-", dir=cache)
+        try:
+            path = mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=staging)
+            shutil.rmtree(target, ignore_errors=True)
+            os.replace(path, target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return target
+
     def _from_snapshot(self, local: str) -> Any:
         """The pyfunc model of the cached artifacts at ``local``, unpickled from a snapshot taken at its first load
         (milliseconds instead of MLflow's ~0.1 s load for a small model: what a reload after eviction or a restart
@@ -186,3 +243,38 @@ def _registry_initialised(uri: str) -> bool:
             return connection.execute("SELECT version_num FROM alembic_version").fetchone() is not None
     except sqlite3.Error:
         return False
+
+
+class LocalLoader:
+    """Loads models from folders its daemon downloaded: the loader of an isolated worker, which holds no registry
+    or store credential and never contacts either (``paths`` maps each model URI to its local copy)."""
+
+    def __init__(self) -> None:
+        self.paths: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self._ready = False
+
+    def prepare(self) -> None:
+        """Import MLflow's pyfunc loader (and scikit-learn, the most common flavor) once, off the event loop."""
+        with self._lock:
+            if self._ready:
+                return
+            import mlflow.pyfunc  # noqa: F401
+
+            with contextlib.suppress(ImportError):
+                import sklearn.base  # noqa: F401
+            self._ready = True
+
+    def __call__(self, model_uri: str) -> Any:
+        self.prepare()
+        import mlflow.pyfunc
+
+        path = self.paths.get(model_uri)
+        if path is None:
+            raise LookupError(f"No local copy of {model_uri} was handed to this worker by its daemon.")
+        pyfunc = mlflow.pyfunc.load_model(path)
+        sample = None
+        with contextlib.suppress(OSError, ValueError), open(path + PARITY_SUFFIX) as file:
+            sample = json.load(file).get("sample")
+        setattr(pyfunc, SAMPLE_ATTRIBUTE, sample)  # the parity gate reads it instead of the registry
+        return pyfunc

@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 DEFAULT_TOLERANCE = 1e-6
 MAX_SHOWN = 3
 MAX_VALUE_LENGTH = 40
+# Set by an isolated worker's loader on the models it loads: the sample its daemon fetched (None: there is none).
+SAMPLE_ATTRIBUTE = "mlops_parity_sample"
 
 
 class ParityMismatch(MLOpsError):
@@ -104,6 +106,9 @@ def _served(model: ScoringModel, body: bytes) -> Any:
 
 def load_sample(pyfunc: Any) -> dict[str, Any] | None:
     """The parity sample stored with the model's run, or None (no run, no sample, or the store is unreachable)."""
+    if hasattr(pyfunc, SAMPLE_ATTRIBUTE):  # an isolated worker: no registry here, its daemon fetched the sample
+        document = getattr(pyfunc, SAMPLE_ATTRIBUTE)
+        return document if isinstance(document, dict) and document.get("data") else None
     run_id = getattr(getattr(pyfunc, "metadata", None), "run_id", None)
     if not run_id:
         return None

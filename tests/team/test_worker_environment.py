@@ -33,8 +33,9 @@ SECRETS = {
     "PGPASSWORD": "s3cret",
     "AWS_SECRET_ACCESS_KEY": "aws-secret",
 }
-# MLFLOW_TRACKING_URI is not among them: the worker sets it itself from its command line (see README, the residual).
-WORDS = ("PASSWORD", "TOKEN", "SECRET", "STORE_URL", "KEY", "PG", "JUPYTERHUB", "USERNAME", "AUDIT")
+# The daemon also has MLFLOW_TRACKING_URI and MLFLOW_REGISTRY_URI (it sets them itself); the worker has neither: it
+# never reaches MLflow (its daemon hands it a local copy of the model).
+WORDS = ("PASSWORD", "TOKEN", "SECRET", "STORE_URL", "KEY", "PG", "JUPYTERHUB", "USERNAME", "AUDIT", "_URI")
 
 
 class ReportsCredentials(mlflow.pyfunc.PythonModel):

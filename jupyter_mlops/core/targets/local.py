@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from ...config import MLOpsConfig
+from ...config import ENV_PREFIX, MLOpsConfig
 from ..errors import DeploymentFailed, NotFound, Unavailable
 from ..models import DeploymentState, RuntimeStatus, StepStatus
 from ..store import Store
@@ -54,6 +54,15 @@ def pid_alive(pid: int) -> bool:
     except OSError:
         return True  # no procfs (macOS): trust kill(0)
     return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+def _store_env(config: MLOpsConfig) -> dict[str, str]:
+    """The daemon's store and MLflow settings as the environment variables its ``MLOpsConfig`` reads."""
+    return {
+        ENV_PREFIX + "STORE_URL": config.store_url,
+        ENV_PREFIX + "TRACKING_URI": config.tracking_uri,
+        ENV_PREFIX + "REGISTRY_URI": config.registry_uri,
+    }
 
 
 class LocalTarget(Target):
@@ -166,9 +175,6 @@ class LocalTarget(Target):
         command = [
             sys.executable, "-m", daemon_state.SUPERVISOR_MODULE,
             "--data-dir", str(config.data_dir),
-            "--store-url", config.store_url,
-            "--tracking-uri", config.tracking_uri,
-            "--registry-uri", config.registry_uri,
             "--host", config.serving_host,
             "--port", str(config.serving_port),
             "--memory-budget-mb", str(config.serving_memory_budget_mb),
@@ -188,7 +194,9 @@ class LocalTarget(Target):
                 stdin=subprocess.DEVNULL,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
-                env={**os.environ, **config.to_env()},
+                # The store and MLflow URIs (a PostgreSQL URL carries its password) in the environment, which only
+                # this user can read, never on argv (/proc/PID/cmdline is readable by every local user).
+                env={**os.environ, **config.to_env(), **_store_env(config)},
                 cwd=str(self.serving_dir),
                 start_new_session=True,  # outlives the Jupyter server and kernels; not hit by their Ctrl-C
                 close_fds=True,
