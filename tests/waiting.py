@@ -51,10 +51,10 @@ def wait_until(
     while True:
         try:
             value = condition()
+            if value:
+                return value
         except ignore:
-            value = None  # type: ignore[assignment]
-        if value:
-            return value
+            pass  # not yet: poll again
         if time.monotonic() >= deadline:
             raise AssertionError(f"{_text(message)}: not met within {timeout:g} s")
         time.sleep(interval)
