@@ -99,7 +99,7 @@ async def test_deploy_predict_through_proxy_and_undeploy(api, iris_version, trai
         _, current, _ = await api("GET", "deployments", "iris-rest")
         return current if current["state"] in ("ready", "failed") else None
 
-    deployment = await await_until(settled, 30, "the deployment ready or failed")
+    deployment = await await_until(settled, 120, "the deployment ready or failed")
     assert deployment["state"] == "ready", deployment
     assert [s["name"] for s in deployment["steps"]] == ["resolving", "loading", "warming", "ready"]
     assert deployment["url"].startswith("http://127.0.0.1:")
