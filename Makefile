@@ -68,9 +68,14 @@ lint-ts:
 test: env browser lint test-py test-ray test-js test-ui test-binder test-hub test-team test-fleet
 	@echo "make test: all suites passed"
 
-# pytest exits 5 when it collects nothing: that is a failure here, never a silent pass.
+# pytest exits 5 when it collects nothing: that is a failure here, never a silent pass. The slowest tests are listed
+# (--durations) so a CI log shows where the time goes.
+# PYTEST_WORKERS=2 runs the suite in two pytest processes (pytest-xdist, whole files to each: a file's module fixtures
+# are built once); each process has its own session fixtures (MLflow store, daemon, PostgreSQL) in its own temp
+# folder on free ports. Off by default until it has passed twice on a quiet machine (see the speed notes).
+PYTEST_WORKERS ?=
 test-py: services mlserver-env pdf-tools
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q --durations=25 $(if $(PYTEST_WORKERS),-n $(PYTEST_WORKERS) --dist loadfile) tests
 
 # MLServer's MLflow runtime for the V2 parity test (tests/targets/test_mlserver_parity.py), in its own venv: it pins
 # a fastapi that conflicts with ray[serve], and needs uvloop<0.22 to start. MLflow, scikit-learn and skops match the
@@ -97,7 +102,7 @@ services:
 # Ray Serve on a real local Ray cluster (about 2.5 GB, one per session): its own line, still part of `make test`.
 # The Ray cases of the target contract suite run here too (skipped in test-py).
 test-ray:
-	MLOPS_TEST_RAY=1 $(PY) -m pytest -q tests/targets/test_ray.py tests/targets/test_contract.py -k ray
+	MLOPS_TEST_RAY=1 $(PY) -m pytest -q --durations=10 tests/targets/test_ray.py tests/targets/test_contract.py -k ray
 
 test-js:
 	$(BIN)/jlpm test

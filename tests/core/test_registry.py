@@ -116,6 +116,7 @@ def test_registering_leaves_mlflow_global_state_as_it_was(mlops, monkeypatch) ->
     import os
 
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)  # an earlier test may have left it
     before = mlflow.get_tracking_uri()
     X = pd.DataFrame({"x": [0.0, 1.0]})
     mlops.register(LinearRegression().fit(X, [0.0, 1.0]), "leak-check", X)

@@ -17,7 +17,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -25,6 +24,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -75,9 +76,8 @@ def _end(pids: list[int]) -> None:
     for pid in pids:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() for p in pids):
-        time.sleep(0.2)
+    with contextlib.suppress(AssertionError):  # those still alive after 10 s are killed
+        wait_until(lambda: not any(Path(f"/proc/{p}").exists() for p in pids), 10, "tagged processes ending", 0.2)
     for pid in pids:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
@@ -202,17 +202,18 @@ def _ready(hub: Hub, user: str) -> bool:
 
 
 def _wait(check, seconds: float, process: subprocess.Popen, log: Path, what: str) -> None:  # type: ignore[type-arg]
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    def met() -> object:
         if process.poll() is not None:
             pytest.fail(f"The hub exited while waiting for {what}:\n{log.read_text()[-4000:]}")
-        try:
-            if check():
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    pytest.fail(f"Timed out waiting for {what}:\n{log.read_text()[-4000:]}")
+        return check()
+
+    wait_until(
+        met,
+        seconds,
+        lambda: f"Timed out waiting for {what}:\n{log.read_text()[-4000:]}",
+        0.3,
+        ignore=(httpx.HTTPError,),
+    )
 
 
 def _stop(process: subprocess.Popen, marker: str, data_dir: Path) -> None:  # type: ignore[type-arg]

@@ -11,7 +11,6 @@ import secrets
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +18,8 @@ import httpx
 import nbformat
 import pytest
 from nbclient import NotebookClient
+
+from ..waiting import wait_until
 
 CELLS = [
     "%load_ext jupyter_mlops",
@@ -117,18 +118,18 @@ def jupyter_server_process(notebook_env: Path, tmp_path: Path, monkeypatch) -> I
     )
     url = f"http://127.0.0.1:{port}/"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert time.monotonic() < deadline, (
-                "jupyter server did not serve /mlops/api: " + (tmp_path / "server.log").read_text()[-3000:]
-            )
-            try:
-                if httpx.get(url + "mlops/api/version", headers={"Authorization": f"token {token}"}).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
+
+        def serving() -> bool:
             assert proc.poll() is None, (tmp_path / "server.log").read_text()[-3000:]
-            time.sleep(0.2)
+            return httpx.get(url + "mlops/api/version", headers={"Authorization": f"token {token}"}).status_code == 200
+
+        wait_until(
+            serving,
+            60,
+            lambda: "jupyter server did not serve /mlops/api: " + (tmp_path / "server.log").read_text()[-3000:],
+            0.2,
+            ignore=(httpx.TransportError,),
+        )
         monkeypatch.setenv("TEST_JUPYTER_URL", url)
         monkeypatch.setenv("TEST_JUPYTER_TOKEN", token)
         yield url, token

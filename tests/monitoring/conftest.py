@@ -3,7 +3,6 @@ deployed once on a real serving daemon that logs every request; the daemon is st
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,8 @@ from sklearn.linear_model import LogisticRegression
 
 from jupyter_mlops.config import MLOpsConfig
 from jupyter_mlops.core.service import MLOps
+
+from ..waiting import wait_until
 
 FEATURES = ["a", "b", "c", "d"]
 DEPLOYMENT = "shop"
@@ -61,10 +62,12 @@ class Monitored:
         return ids
 
     def wait_logged(self, ids: list[str], name: str, timeout: float = 15.0) -> None:
-        deadline = time.monotonic() + timeout
-        while len(self.mlops.monitoring.store.known_requests(name, ids)) < len(ids):
-            assert time.monotonic() < deadline, "the inference log did not record the requests in time"
-            time.sleep(0.1)
+        wait_until(
+            lambda: len(self.mlops.monitoring.store.known_requests(name, ids)) >= len(ids),
+            timeout,
+            "the inference log recording the requests",
+            0.1,
+        )
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
@@ -14,6 +13,7 @@ from jupyter_mlops.core.errors import InvalidRequest, NotFound
 from jupyter_mlops.core.monitoring.alerts import check_webhook
 from jupyter_mlops.core.principal import Principal
 
+from ..waiting import wait_until
 from .conftest import make_rows
 
 
@@ -86,16 +86,18 @@ def test_a_firing_alert_is_delivered_to_the_webhook(monitored) -> None:
         )
         fired = mlops.monitoring.evaluate(mlops.deployment(name))
         traffic = next(a for a in fired if a["rule"] == "traffic")
-        deadline = time.monotonic() + 10
-        while not _Receiver.received and time.monotonic() < deadline:
-            time.sleep(0.05)
-        received = next(r for r in _Receiver.received if r["rule"] == "traffic")
+        received = wait_until(
+            lambda: next((r for r in _Receiver.received if r["rule"] == "traffic"), None),
+            10,
+            "the webhook receiving the traffic alert",
+        )
         assert received["id"] == traffic["id"] and received["state"] == "firing"
-        while time.monotonic() < deadline:  # the outcome is recorded with the alert
-            delivery = next(a for a in mlops.alerts(name) if a["id"] == traffic["id"])["delivery"]
-            if delivery:
-                break
-            time.sleep(0.05)
+        # the outcome is recorded with the alert
+        delivery = wait_until(
+            lambda: next(a for a in mlops.alerts(name) if a["id"] == traffic["id"])["delivery"],
+            10,
+            "the delivery outcome recorded with the alert",
+        )
         assert delivery == "delivered: HTTP 204"
         # Firing once: a second evaluation while the condition holds fires nothing new for the rule
         assert "traffic" not in [a["rule"] for a in mlops.monitoring.evaluate(mlops.deployment(name))]

@@ -17,6 +17,8 @@ from jupyter_mlops.core.service import MLOps
 from jupyter_mlops.serving import daemon_file
 from jupyter_mlops.serving.log_writer import SEND_INTERVAL
 
+from ..waiting import wait_until
+
 # The daemon hands its buffer to the writer every SEND_INTERVAL (20 ms); allow ten of them for a busy machine.
 # The writer thread in the daemon that this replaced lost up to a flush interval (0.5 s) plus a write: more.
 HANDOVER_MARGIN = 10 * SEND_INTERVAL
@@ -62,10 +64,7 @@ def test_kill_9_loses_at_most_what_the_daemon_had_not_handed_over(tmp_path) -> N
         stored_at_kill = len(mlops.monitoring.store.known_requests("durable", ids))
 
         # Then its writer process writes everything it was handed, and exits
-        deadline = time.monotonic() + 30
-        while running(writer):
-            assert time.monotonic() < deadline, "the log writer outlived its daemon"
-            time.sleep(0.05)
+        wait_until(lambda: not running(writer), 30, "the log writer exiting after its daemon")
         stored = mlops.monitoring.store.known_requests("durable", ids)
         lost = [rid for rid in ids if rid not in stored]
         old = [rid for rid, at in answered if at < killed_at - HANDOVER_MARGIN]

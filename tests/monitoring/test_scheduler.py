@@ -17,6 +17,7 @@ from jupyter_mlops.core.monitoring.storage import MonitoringStore
 from jupyter_mlops.core.service import MLOps
 from jupyter_mlops.core.store import Store
 
+from ..waiting import wait_until
 from .conftest import make_rows, true_labels
 from .test_alerts import _Receiver
 
@@ -46,11 +47,17 @@ def test_rules_fire_and_webhooks_are_called_when_no_one_reads(tmp_path) -> None:
             assert mlops.invoke("quiet", body)[0] == 200
 
         # When no one reads alerts, health or a report: the daemon's writer process evaluates on its own
-        deadline = time.monotonic() + 60  # the writer imports MLflow before its first round (seconds here)
-        while not _SchedulerReceiver.received:
-            assert time.monotonic() < deadline, "the scheduled evaluation never called the webhook"
-            time.sleep(0.1)
-        time.sleep(3 * INTERVAL)  # more rounds while the condition still holds
+        # (the writer imports MLflow before its first round: seconds here)
+        wait_until(lambda: _SchedulerReceiver.received, 60, "the scheduled evaluation calling the webhook", 0.1)
+        # and three more rounds while the condition still holds: each adds a rule that fires in a later round,
+        # which re-evaluates "traffic" too (the rounds run in the writer process: their webhooks are what we see)
+        rules = [rule]
+        for round_ in range(1, 4):
+            marker = f"round-{round_}"
+            rules.append({**rule, "name": marker})
+            mlops.alert_rules("quiet", rules)
+            fired = lambda marker=marker: any(r["rule"] == marker for r in _SchedulerReceiver.received)  # noqa: E731
+            wait_until(fired, 30, f"scheduled round {round_} after the first firing", 0.1)
 
         # Then the webhook got the alert once, and it is listed once (also after an on-read evaluation)
         posts = [r for r in _SchedulerReceiver.received if r["rule"] == "traffic"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import time
 import uuid
 
 import numpy as np
@@ -16,6 +15,7 @@ from jupyter_mlops.core import api
 from jupyter_mlops.magics.commands import MLOpsMagics
 from jupyter_mlops.widgets.monitoring import MonitorDashboard, quality_flags
 
+from ..waiting import wait_until
 from .conftest import make_rows
 
 PNG = b"\x89PNG"
@@ -38,10 +38,7 @@ def test_monitor_magic_shows_a_refreshing_dashboard(shell, monitored) -> None:
         assert bytes(dashboard.ops_chart.value).startswith(PNG) and bytes(dashboard.drift_chart.value).startswith(PNG)
         assert "<table" in dashboard.drift_table.value
         first = dashboard.refreshes
-        deadline = time.monotonic() + 10
-        while dashboard.refreshes == first and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert dashboard.refreshes > first  # the timer refreshed it
+        wait_until(lambda: dashboard.refreshes > first, 10, "the timer refreshing the dashboard", 0.1)
         assert "application/vnd.jupyter.widget-view+json" in dashboard._repr_mimebundle_()
     finally:
         dashboard.close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,8 @@ from typing import Any
 import pytest
 
 from jupyter_mlops.core.errors import Forbidden, InvalidRequest
+
+from ..waiting import wait_until
 
 
 def _ledger(mlops: Any, target: str, action: str) -> list[Any]:
@@ -185,10 +186,7 @@ def test_logging_evidence_matches_the_store_and_renders_pdf(risk_mlops, credit, 
                      InferenceRequestRow.time >= start.timestamp())  # fmt: skip
             return int(s.scalar(select(func.count()).where(*where)) or 0)
 
-    deadline = time.monotonic() + 30
-    while logged() < 3 and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert logged() >= 3
+    wait_until(lambda: logged() >= 3, 30, "three requests in the inference log", 0.2)
     import json
 
     evidence = json.loads(risk_mlops.logging_evidence("credit-validated", start, end))

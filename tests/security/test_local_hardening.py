@@ -10,7 +10,7 @@ import socket
 import stat
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
@@ -26,15 +26,7 @@ from jupyter_mlops.core.store import Store
 from jupyter_mlops.serving.log_writer import WriterProcessLog
 from jupyter_mlops.serving.records import RequestRecord
 
-
-def wait_until(condition: Callable[[], object], timeout: float = 20.0) -> object:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
+from ..waiting import wait_until
 
 
 def record(i: int) -> RequestRecord:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
 
 import orjson
 
@@ -12,21 +11,12 @@ from jupyter_mlops.core.governance.tokens import DeploymentTokens
 from jupyter_mlops.core.monitoring.storage import MonitoringStore
 from jupyter_mlops.core.store import Store
 
+from ..waiting import wait_until
 from .conftest import Protected
 
 BODY = orjson.dumps({"dataframe_split": {"columns": ["sepal_length", "sepal_width", "petal_length", "petal_width"],
                                          "data": [[5.1, 3.5, 1.4, 0.2]]}})  # fmt: skip
 JSON_CT = {"Content-Type": "application/json"}
-
-
-def wait_until(condition: Callable[[], object], timeout: float = 20.0) -> object:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
 
 
 def series(text: str, name: str, **labels: str) -> float:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from jupyter_mlops import __version__
+
+from ..waiting import await_until
 
 
 async def test_version(api) -> None:
@@ -95,11 +95,11 @@ async def test_deploy_predict_through_proxy_and_undeploy(api, iris_version, trai
     assert response.headers["Location"].endswith("/mlops/api/deployments/iris-rest")
     assert created["model_version"] == iris_version.version
 
-    for _ in range(600):
-        code, deployment, _ = await api("GET", "deployments", "iris-rest")
-        if deployment["state"] in ("ready", "failed"):
-            break
-        await asyncio.sleep(0.05)
+    async def settled() -> dict | None:
+        _, current, _ = await api("GET", "deployments", "iris-rest")
+        return current if current["state"] in ("ready", "failed") else None
+
+    deployment = await await_until(settled, 120, "the deployment ready or failed")
     assert deployment["state"] == "ready", deployment
     assert [s["name"] for s in deployment["steps"]] == ["resolving", "loading", "warming", "ready"]
     assert deployment["url"].startswith("http://127.0.0.1:")

@@ -26,6 +26,8 @@ from jupyter_mlops.core.store import Store
 from jupyter_mlops.core.targets.local import LocalTarget
 from jupyter_mlops.serving import daemon_file
 
+from ..waiting import wait_until as wait_until  # re-exported: test_density imports it from here
+
 MODEL_NAME = "iris-gb"
 
 
@@ -196,16 +198,3 @@ def metrics_text(http: httpx.Client, target: LocalTarget) -> str:
     response = http.get(f"{info.url}/metrics", headers={"Authorization": f"Bearer {info.token}"})
     assert response.status_code == 200, response.text
     return response.text
-
-
-def wait_until(condition: Callable[[], object], timeout: float = 30.0, what: str = "condition") -> object:
-    """Poll ``condition`` until it returns a truthy value (returned) or ``timeout`` seconds pass (fail)."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"{what} not met within {timeout} s"
-        time.sleep(0.02)

@@ -14,7 +14,8 @@ from jupyter_mlops.core.deployments import rollout
 from jupyter_mlops.core.deployments.config import DeploymentConfig
 from jupyter_mlops.serving.workers import read_seats
 
-from .conftest import MODEL_NAME, daemon_url, metrics_text, put_deployment, undeploy, wait_until
+from ..waiting import wait_until
+from .conftest import MODEL_NAME, daemon_url, metrics_text, put_deployment, undeploy
 from .pyfunc_models import Slow, register_pyfunc
 
 COLUMNS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import stat
 import threading
-import time
 
 import orjson
 import psutil
@@ -16,6 +15,7 @@ from jupyter_mlops.core.store import Store
 from jupyter_mlops.core.targets.local import LocalTarget, pid_alive
 from jupyter_mlops.serving import daemon_file
 
+from ..waiting import wait_until
 from .conftest import daemon_url, serving_config_for
 
 
@@ -142,10 +142,7 @@ def test_a_daemon_whose_discovery_file_is_gone_exits(tmp_path) -> None:
         # Then it shuts itself down rather than holding a port nobody can find
         # (within its graceful shutdown: its inference log writer may still be starting on a busy machine, and
         # the daemon waits up to 10 s for it to write what it was handed)
-        deadline = time.monotonic() + 30
-        while pid_alive(info.pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not pid_alive(info.pid)
+        wait_until(lambda: not pid_alive(info.pid), 30, "the daemon without a discovery file exits")
     finally:
         target.stop_daemon()
         target.close()

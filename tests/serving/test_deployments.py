@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 from urllib.parse import urlsplit
 
 import httpx
@@ -14,6 +13,7 @@ import pytest
 from jupyter_mlops.core.errors import DeploymentFailed
 from jupyter_mlops.core.models import DEPLOY_STEPS, DeploymentState, StepStatus
 
+from ..waiting import wait_until
 from .conftest import MODEL_NAME, daemon_url, put_deployment, undeploy
 
 MARKER = 5.123456789  # a value that must never come back in an error message
@@ -260,11 +260,12 @@ def test_a_new_generation_swaps_in_without_downtime(
     worker = threading.Thread(target=hammer)
     worker.start()
     try:
-        time.sleep(0.2)
+        wait_until(lambda: len(answers) >= 5, 30, "the old generation answering under load")
         put_deployment(store, "swap", constant_model.version)
         local_target.apply("swap")
         second = local_target.wait_ready("swap", 60)
-        time.sleep(0.2)
+        ready_at = len(answers)
+        wait_until(lambda: len(answers) >= ready_at + 5, 30, "answers after the swap")
     finally:
         stop.set()
         worker.join()

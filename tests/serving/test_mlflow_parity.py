@@ -8,7 +8,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import httpx
 import orjson
 import pytest
 
+from ..waiting import wait_until
 from .conftest import MODEL_NAME, daemon_url, put_deployment, undeploy
 
 COLUMNS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
@@ -59,16 +59,14 @@ def mlflow_server(serving_config, registered_model, tmp_path_factory) -> Iterato
     process = subprocess.Popen(command, env=env, stdout=log_file, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(f"{url}/ping", timeout=1, trust_env=False).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"mlflow models serve did not start:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.1)
+
+        def started() -> bool:
+            if process.poll() is not None:
+                pytest.fail(f"mlflow models serve exited:\n{log_path.read_text()[-3000:]}")
+            return httpx.get(f"{url}/ping", timeout=1, trust_env=False).status_code == 200
+
+        wait_until(started, 90, lambda: f"mlflow models serve did not start:\n{log_path.read_text()[-3000:]}",
+                   0.1, ignore=(httpx.HTTPError,))  # fmt: skip
         yield f"{url}/invocations"
     finally:
         process.terminate()

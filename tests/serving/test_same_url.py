@@ -22,15 +22,8 @@ from jupyter_mlops.core.targets.local import LocalTarget, pid_alive
 from jupyter_mlops.serving import daemon_file
 from jupyter_mlops.serving.runtime import read_desired
 
+from ..waiting import wait_until
 from .conftest import MODEL_NAME, serving_config_for
-
-
-def wait_until(condition, timeout: float = 60.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
-    return value
 
 
 class Load:
@@ -53,7 +46,7 @@ class Load:
                     answered = False
                 self.outcomes.append((sent, time.monotonic(), answered))
                 if not answered:
-                    time.sleep(0.005)  # pacing of the load generator, not synchronisation
+                    self.stop.wait(0.005)  # pacing of the load generator while the port is down
 
     def answered_since(self, since: float) -> float | None:
         """When the first request sent after ``since`` was answered with 200 (None: not yet)."""
@@ -72,19 +65,23 @@ def test_kill_9_under_load_the_deployment_answers_again_on_the_url_deploy_return
     load.thread.start()
     downtimes = []
     try:
-        wait_until(lambda: load.answered_since(0))
+        wait_until(lambda: load.answered_since(0), 60, "the first answer under load")
         previous = None
         for _ in range(3):
             # (the daemon restarted after the previous kill: daemon.json names its new, live worker 0)
             info = wait_until(
-                lambda: (i := daemon_file.read(local_target.info_path)) and i.pid != previous and pid_alive(i.pid) and i
+                lambda: (
+                    (i := daemon_file.read(local_target.info_path)) and i.pid != previous and pid_alive(i.pid) and i
+                ),
+                60,
+                "a new live daemon named in daemon.json",
             )
             previous = info.pid
             # When the daemon is killed without warning
             killed = time.monotonic()
             os.kill(info.pid, signal.SIGKILL)
             # Then the same URL answers again (the supervisor restarts it on the same port)
-            back = wait_until(lambda: load.answered_since(killed))
+            back = wait_until(lambda: load.answered_since(killed), 60, "an answer on the same URL after kill -9", 0.01)
             downtimes.append(back - killed)
             assert daemon_file.read(local_target.info_path).url == info.url  # type: ignore[union-attr]
     finally:
@@ -146,7 +143,7 @@ def test_a_hub_users_daemon_loads_only_that_users_deployments(tmp_path, monkeypa
     target = LocalTarget(config, store)
     try:
         info = target.ensure_daemon()
-        names = wait_until(lambda: target.statuses() or None)
+        names = wait_until(lambda: target.statuses() or None, 60, "the daemon loaded its deployments")
         assert set(names) == {"alices"}
         target.apply("bobs")  # even asked by name, another user's deployment is not loaded
         status = httpx.get(f"{info.url}/admin/status", headers={"Authorization": f"Bearer {info.token}"}).json()

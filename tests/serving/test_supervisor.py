@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 
 import orjson
 import pytest
@@ -19,6 +18,7 @@ from jupyter_mlops.serving import daemon_file
 from jupyter_mlops.serving.__main__ import MAX_REQUEST_ENV
 from jupyter_mlops.serving.supervisor import POLICY_ENV, Backoff, RestartPolicy
 
+from ..waiting import wait_until
 from .conftest import daemon_url, put_deployment, serving_config_for
 
 
@@ -100,10 +100,7 @@ def test_a_killed_daemon_is_restarted_and_its_deployments_come_back(
 
     # and the same supervisor starts a new daemon (ensure_daemon waits for it rather than starting another; a
     # SIGKILL is delivered asynchronously, and while the process tears down another worker still names it)
-    deadline = time.monotonic() + 10
-    while pid_alive(old.pid):
-        assert time.monotonic() < deadline, "the killed daemon did not exit"
-        time.sleep(0.01)
+    wait_until(lambda: not pid_alive(old.pid), 10, "the killed daemon exits", 0.01)
     info = local_target.ensure_daemon()
     assert info.pid != old.pid
     after = local_target.supervisor_status(live=True)

@@ -16,7 +16,8 @@ from jupyter_mlops.core.errors import Conflict, InvalidRequest, NotFound
 from jupyter_mlops.core.models import DeploymentState, VariantRole
 from jupyter_mlops.core.service import MLOps
 
-from .conftest import MODEL_NAME, daemon_url, metrics_text, mlflow_at, wait_until
+from ..waiting import wait_until
+from .conftest import MODEL_NAME, daemon_url, metrics_text, mlflow_at
 from .pyfunc_models import Faulty, Slow, register_pyfunc
 
 ROWS = {"dataframe_split": {"columns": ["sepal_length", "sepal_width", "petal_length", "petal_width"],
@@ -230,10 +231,11 @@ def test_failing_canary_is_rolled_back_automatically(
     assert event.kind == "auto_rollback" and event.variant == "canary"
     assert "error rate" in event.message and "primary" in event.message
     # and the audit ledger has it too, with its reason (written by the daemon right after the change)
-    deadline = time.monotonic() + 10
-    while not (entries := [e for e in mlops.audit.events(f"deployment/{rollout}") if e.action == "auto_rollback"]):
-        assert time.monotonic() < deadline, "no auto_rollback entry in the audit ledger"
-        time.sleep(0.1)
+    entries = wait_until(
+        lambda: [e for e in mlops.audit.events(f"deployment/{rollout}") if e.action == "auto_rollback"],
+        10,
+        "an auto_rollback entry in the audit ledger",
+    )
     assert entries[-1].actor == "auto-rollback" and "error rate" in (entries[-1].detail or "")
     assert failures >= 10
     local_target.wait_ready(rollout, 30)

@@ -15,7 +15,8 @@ import orjson
 from jupyter_mlops.core.targets.local import LocalTarget, pid_alive
 from jupyter_mlops.serving.workers import WORKER_HEADER, read_seats
 
-from .conftest import metrics_text, wait_until
+from ..waiting import wait_until
+from .conftest import metrics_text
 
 
 def post_fresh(url: str, body: bytes) -> httpx.Response:

@@ -52,7 +52,7 @@ def _no_leaked_settings() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def ray_cluster() -> Iterator[dict[str, object]]:
+def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
     """The cluster-wide Ray target options every installation of the session shares (one Ray cluster and one
     Serve proxy per session: Ray starts on first use and is shut down here, never with `ray stop`)."""
     if not RAY_ENABLED:
@@ -61,14 +61,39 @@ def ray_cluster() -> Iterator[dict[str, object]]:
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     ray = pytest.importorskip("ray", reason="Ray Serve is not installed: pip install -e '.[test]'")
+    options: dict[str, object] = {"num_cpus": 2, "http_port": free_port()}
     try:
-        yield {"num_cpus": 2, "http_port": free_port()}
+        _start_cluster(options, tmp_path_factory.mktemp("ray-start"))
+        yield options
     finally:
         if ray.is_initialized():
             from ray import serve
 
             serve.shutdown()
             ray.shutdown()
+
+
+def _start_cluster(options: dict[str, object], data_dir: Path) -> None:
+    """Start the session's cluster and Serve once, through the target's own ``connect``, with a second try.
+
+    On a busy machine the raylet can miss its fixed time to register ("The current node timed out during
+    startup"); the target reports that as Unavailable, and a second ``connect`` starts the cluster.
+    """
+    from jupyter_mlops.core.errors import Unavailable
+    from jupyter_mlops.core.store import Store
+    from jupyter_mlops.core.targets.ray import RayServeTarget
+
+    config = MLOpsConfig(data_dir=str(data_dir), targets={"ray": "ray"}, target_options={"ray": options})
+    store = Store(config.store_url)
+    target = RayServeTarget(config, store)
+    try:
+        try:
+            target.connect()
+        except Unavailable:
+            target.connect()
+    finally:
+        target.close()
+        store.close()
 
 
 @dataclass

@@ -6,6 +6,7 @@ cluster, one per session; only with MLOPS_TEST_RAY=1, the `make test-ray` line).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import pytest
 
@@ -25,13 +26,36 @@ def target_name(request) -> str:
     return request.param
 
 
+@pytest.fixture(scope="module")
+def _endpoints(installation) -> Iterator[dict[str, str]]:
+    """One deployment per target for the module (a Ray Serve application costs seconds of replica start-up per
+    deploy); removed at the end of the module."""
+    deployed: dict[str, str] = {}
+    yield deployed
+    for name in deployed.values():
+        installation.mlops.undeploy(name)
+
+
 @pytest.fixture
-def endpoint(installation, target_name):
-    """A deployment of iris v1 on the target under test, removed after the test."""
-    name = f"contract-{target_name}"
-    installation.mlops.deploy("iris/1", name, target=target_name)
-    yield name
-    installation.mlops.undeploy(name)
+def endpoint(installation, target_name, _endpoints) -> str:
+    """A deployment of iris v1 alone on the target under test, ready: the module's one for the target, deployed
+    again from scratch when a test left it in any other state."""
+    mlops = installation.mlops
+    name = _endpoints.setdefault(target_name, f"contract-{target_name}")
+    try:
+        current = mlops.deployment(name)
+    except NotFound:
+        current = None
+    as_new = (
+        current is not None
+        and current.state == DeploymentState.ready
+        and [(v.role.value, v.model_version, v.weight) for v in current.variants] == [("primary", "1", 100)]
+    )
+    if not as_new:
+        if current is not None:
+            mlops.undeploy(name)
+        mlops.deploy("iris/1", name, target=target_name)
+    return name
 
 
 def _predict(mlops, name, X) -> list:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from jupyter_mlops.core.service import MLOps
 from jupyter_mlops.core.targets.local import LocalTarget
 
 from ..team.services import free_port
+from ..waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -116,17 +116,18 @@ def _model_repository(root: Path, model_dir: Path, version: str, port: int) -> P
 
 def _wait_model_ready(address: str, process: subprocess.Popen[bytes], log_path: Path, timeout: float = 120) -> None:
     # /v2/health/ready answers 200 before the model is loaded (RECIPES): wait for the model itself.
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def ready() -> bool:
         if process.poll() is not None:
             pytest.fail(f"MLServer exited with {process.returncode}:\n{log_path.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"http://{address}/v2/models/{NAME}/ready", timeout=2, trust_env=False).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    pytest.fail(f"MLServer did not load the model in {timeout:.0f} s:\n{log_path.read_text()[-3000:]}")
+        return httpx.get(f"http://{address}/v2/models/{NAME}/ready", timeout=2, trust_env=False).status_code == 200
+
+    wait_until(
+        ready,
+        timeout,
+        lambda: f"MLServer did not load the model:\n{log_path.read_text()[-3000:]}",
+        0.2,
+        ignore=(httpx.HTTPError,),
+    )
 
 
 def _client(address: str) -> triton.InferenceServerClient:

@@ -17,6 +17,7 @@ from jupyter_mlops.core.models import DeploymentState, VariantRole
 from jupyter_mlops.core.service import MLOps
 from jupyter_mlops.core.targets.local import LocalTarget
 
+from ..waiting import wait_until
 from .conftest import NO_RAY, RAY_ENABLED
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not RAY_ENABLED, reason=NO_RAY)]
@@ -111,23 +112,24 @@ def test_killed_replica_recovers_under_load(ray_mlops, iris) -> None:
         workers = [threading.Thread(target=load) for _ in range(2)]
         for worker in workers:
             worker.start()
-        time.sleep(1.0)
+        wait_until(lambda: results["ok"] >= 20, 30, "the load answered before the kill", 0.1)
         replicas = _replicas("iris-kill")
         assert len(replicas) == 2
         victim = replicas[0]
         ray.kill(ray.get_actor(victim, namespace="serve"), no_restart=True)
         killed_at = time.monotonic()
+
         # Serve notices the dead replica and starts a new one; the other keeps serving meanwhile.
-        deadline = killed_at + 60
-        while True:
+        def replaced() -> bool:
             alive = _replicas("iris-kill")
             app = serve.status().applications["iris-kill"]
-            if len(alive) == 2 and victim not in alive and str(app.status).endswith("RUNNING"):
-                break
-            assert time.monotonic() < deadline, f"replica not replaced: {alive}"
-            time.sleep(0.5)
+            return len(alive) == 2 and victim not in alive and str(app.status).endswith("RUNNING")
+
+        wait_until(replaced, 60, lambda: f"replica not replaced: {_replicas('iris-kill')}", 0.5)
         recovered_in = time.monotonic() - killed_at
-        time.sleep(1.0)
+        # and the load goes on being answered with the new replica in place
+        ok_at_recovery = results["ok"]
+        wait_until(lambda: results["ok"] >= ok_at_recovery + 20, 30, "answers after the replacement", 0.1)
         stop.set()
         for worker in workers:
             worker.join()
@@ -159,7 +161,12 @@ def test_monitoring_and_audit_on_ray(ray_mlops, iris) -> None:
         status, _, _ = ray_mlops.invoke(name, b'{"no_such_format": 1}')
         assert status == 400
         _wait_logged(ray_mlops, name, ids)
-        _wait_until(lambda: len(ray_mlops.monitoring.store.requests(name, 0, time.time() + 1)) >= 11)
+        wait_until(
+            lambda: len(ray_mlops.monitoring.store.requests(name, 0, time.time() + 1)) >= 11,
+            20,
+            "11 requests in the inference log",
+            0.2,
+        )
         logged = ray_mlops.monitoring.store.requests(name, 0, time.time() + 1)
         assert set(logged["variant"]) == {"primary"} and set(logged["model_version"]) == {"1"}
         assert sorted(logged["status"].tolist()) == [200] * 10 + [400]
@@ -194,7 +201,7 @@ def test_shadow_gets_a_mirrored_copy_and_never_answers_on_ray(ray_mlops, iris, t
             assert headers["x-mlops-variant"] == "primary" and headers["x-mlops-model-version"] == "1"
             assert json.loads(body)["predictions"] == trained_model.predict(rows).tolist()
             ids.append(headers["x-mlops-request-id"])
-        _wait_until(lambda: len(_shadow_records(ray_mlops, name)) >= 8)
+        wait_until(lambda: len(_shadow_records(ray_mlops, name)) >= 8, 20, "8 shadow copies in the log", 0.2)
         mirrored = _shadow_records(ray_mlops, name)
         assert set(mirrored["variant"]) == {shadow.name} and set(mirrored["model_version"]) == {"2"}
         assert set(mirrored["status"]) == {200}
@@ -220,14 +227,12 @@ def _send(mlops, name, rows) -> tuple[bytes, dict[str, str]]:
 
 
 def _wait_logged(mlops, name, ids, timeout: float = 20.0) -> None:
-    _wait_until(lambda: len(mlops.monitoring.store.known_requests(name, ids)) == len(ids), timeout)
-
-
-def _wait_until(condition, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "the inference log did not record the requests in time"
-        time.sleep(0.2)
+    wait_until(
+        lambda: len(mlops.monitoring.store.known_requests(name, ids)) == len(ids),
+        timeout,
+        "the inference log recording the requests",
+        0.2,
+    )
 
 
 def _json(rows) -> bytes:

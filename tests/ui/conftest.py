@@ -16,6 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.waiting import wait_until
+
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -126,19 +128,19 @@ def lab(data_dir: Path, tmp_path_factory: pytest.TempPathFactory, mlops) -> Iter
     )
     base = f"http://127.0.0.1:{port}/"
     try:
-        deadline = time.monotonic() + 90
-        while True:
+
+        def serving() -> bool:
             assert proc.poll() is None, log.read_text()[-3000:]
-            assert time.monotonic() < deadline, "JupyterLab did not start: " + log.read_text()[-3000:]
-            try:
-                if (
-                    httpx.get(base + "mlops/api/version", headers={"Authorization": f"token {token}"}).status_code
-                    == 200
-                ):
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.3)
+            answer = httpx.get(base + "mlops/api/version", headers={"Authorization": f"token {token}"})
+            return answer.status_code == 200
+
+        wait_until(
+            serving,
+            90,
+            lambda: "JupyterLab did not start: " + log.read_text()[-3000:],
+            0.3,
+            ignore=(httpx.TransportError,),
+        )
         yield f"{base}lab?token={token}"
     finally:
         proc.terminate()

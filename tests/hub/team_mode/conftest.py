@@ -18,7 +18,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ import pytest
 
 from tests.hub.conftest import CHP, VENV_BIN, _end, _marked_pids, free_port
 from tests.team.services import Postgres, postgres_available
+from tests.waiting import wait_until
 
 USERS = ("alice", "bob", "carol", "erin")
 SERVICE = "mlops"
@@ -117,15 +117,19 @@ class ServiceProcess:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
+
+        def answering() -> bool:
+            if self.process is None or self.process.poll() is not None:
                 pytest.fail(f"The MLOps service exited:\n{self.log.read_text()[-4000:]}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.url}api/v1/ping", timeout=2, trust_env=False).status_code == 200:
-                    return
-            time.sleep(0.2)
-        pytest.fail(f"The MLOps service did not answer:\n{self.log.read_text()[-4000:]}")
+            return httpx.get(f"{self.url}api/v1/ping", timeout=2, trust_env=False).status_code == 200
+
+        wait_until(
+            answering,
+            90,
+            lambda: f"The MLOps service did not answer:\n{self.log.read_text()[-4000:]}",
+            0.2,
+            ignore=(httpx.HTTPError,),
+        )
 
     def kill(self) -> None:
         """SIGKILL, as a crash would (its serving daemon runs in its own session and keeps serving)."""
@@ -359,12 +363,15 @@ def _ready(hub: TeamHub, user: str) -> bool:
 
 
 def _wait(check: Any, seconds: float, process: subprocess.Popen[bytes], log: Path, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    def met() -> object:
         if process.poll() is not None:
             pytest.fail(f"The hub exited while waiting for {what}:\n{log.read_text()[-4000:]}")
-        with contextlib.suppress(httpx.HTTPError):
-            if check():
-                return
-        time.sleep(0.3)
-    pytest.fail(f"Timed out waiting for {what}:\n{log.read_text()[-4000:]}")
+        return check()
+
+    wait_until(
+        met,
+        seconds,
+        lambda: f"Timed out waiting for {what}:\n{log.read_text()[-4000:]}",
+        0.3,
+        ignore=(httpx.HTTPError,),
+    )

@@ -12,13 +12,19 @@ import httpx
 import psycopg
 import pytest
 
+from tests.waiting import wait_until
+
 from .conftest import TeamHub
 
 pytestmark = pytest.mark.slow
 
 STATE: dict[str, Any] = {}
-ROWS = {"dataframe_split": {"columns": ["sepal_length", "sepal_width", "petal_length", "petal_width"],
-                            "data": [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]}}  # fmt: skip
+ROWS = {
+    "dataframe_split": {
+        "columns": ["sepal_length", "sepal_width", "petal_length", "petal_width"],
+        "data": [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]],
+    }
+}
 
 
 def test_kernels_hold_no_store_credentials_and_cannot_reach_the_store(team_hub: TeamHub) -> None:
@@ -47,9 +53,13 @@ def test_kernels_hold_no_store_credentials_and_cannot_reach_the_store(team_hub: 
             "                  'mlops': sorted(k for k in os.environ if k.startswith('JUPYTER_MLOPS_'))}))\n"
         )
     assert found["leaks"] == [], found
-    assert found["mlops"] == ["JUPYTER_MLOPS_DEFAULT_TARGET", "JUPYTER_MLOPS_EXPERIMENT_NAME",
-                              "JUPYTER_MLOPS_MLFLOW_UI_URL", "JUPYTER_MLOPS_SERVICE_TIMEOUT",
-                              "JUPYTER_MLOPS_SERVICE_URL"], found  # fmt: skip
+    assert found["mlops"] == [
+        "JUPYTER_MLOPS_DEFAULT_TARGET",
+        "JUPYTER_MLOPS_EXPERIMENT_NAME",
+        "JUPYTER_MLOPS_MLFLOW_UI_URL",
+        "JUPYTER_MLOPS_SERVICE_TIMEOUT",
+        "JUPYTER_MLOPS_SERVICE_URL",
+    ], found
     assert "password" in found["store"] and "password" in found["superuser"], found
     assert found["service"] == team_hub.service_url and found["token"]
 
@@ -133,10 +143,12 @@ def test_bad_tokens_are_refused_with_a_message(team_hub: TeamHub) -> None:
     assert foreign.status_code == 403 and "access:services" in foreign.json()["message"], foreign.text
     expiring = team_hub.hub_api("POST", "/users/bob/tokens", json={"expires_in": 1, "note": "short"})
     token = expiring.json()["token"]
-    deadline = time.monotonic() + 15
-    while (answer := team_hub.call(token, "deployments")).status_code == 200:
-        assert time.monotonic() < deadline, "an expired token still works"
-        time.sleep(0.5)
+    answer = wait_until(
+        lambda: (a := team_hub.call(token, "deployments")).status_code != 200 and a,
+        15,
+        "the expired token refused",
+        0.5,
+    )
     assert answer.status_code == 401, answer.text
     # acting for another user is refused and recorded
     spoof = team_hub.call(team_hub.tokens["bob"], "grant", STATE["approval"], actor="erin")
@@ -148,10 +160,9 @@ def test_bad_tokens_are_refused_with_a_message(team_hub: TeamHub) -> None:
 
 def test_stopping_alices_server_leaves_her_deployment_answering(team_hub: TeamHub) -> None:
     assert team_hub.hub_api("DELETE", "/users/alice/server").status_code in (202, 204)
-    deadline = time.monotonic() + 60
-    while team_hub.hub_api("GET", "/users/alice").json().get("servers"):
-        assert time.monotonic() < deadline, "alice's server did not stop"
-        time.sleep(0.3)
+    wait_until(
+        lambda: not team_hub.hub_api("GET", "/users/alice").json().get("servers"), 60, "alice's server stopped", 0.3
+    )
     answer = httpx.post(
         STATE["url"], json=ROWS, headers={"Authorization": f"Bearer {STATE['token']}"}, trust_env=False, timeout=30
     )
