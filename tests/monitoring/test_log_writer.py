@@ -19,6 +19,7 @@ from jupyter_mlops.core.store import Store
 from jupyter_mlops.serving.log_writer import WriterProcessLog, decode, encode
 from jupyter_mlops.serving.records import RequestRecord
 
+from ..waiting import wait_until
 from .test_inference_log import record
 
 
@@ -37,13 +38,6 @@ def monitoring(store_url: str) -> Iterator[MonitoringStore]:
     store = Store(store_url)
     yield MonitoringStore(store.engine)
     store.close()
-
-
-def wait_until(condition, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def numeric_record(i: int, rows: int = 3) -> RequestRecord:

@@ -35,6 +35,7 @@ from jupyter_mlops.core.service import MLOps
 from jupyter_mlops.core.store import Store
 from jupyter_mlops.core.targets.local import LocalTarget
 from tests.serving.conftest import daemon_url, serving_config_for
+from tests.waiting import wait_until
 
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
@@ -222,11 +223,9 @@ def test_the_workers_requests_are_logged_and_monitored(installation: Installatio
     # Then the daemon records the worker's requests: the inference log holds their inputs and outputs
     store = Store(installation.config.store_url)
     monitoring = MonitoringStore(store.engine)
-    deadline = time.monotonic() + 30
     try:
-        while len(logged := monitoring.requests(deployed, start, time.time() + 1)) < 6:
-            assert time.monotonic() < deadline, logged
-            time.sleep(0.2)
+        wait_until(lambda: len(monitoring.requests(deployed, start, time.time() + 1)) >= 6, 30, "6 logged requests")
+        logged = monitoring.requests(deployed, start, time.time() + 1)
         data = monitoring.data(deployed, start, time.time() + 1)
     finally:
         store.close()
@@ -266,8 +265,12 @@ def test_a_failing_canary_in_a_worker_is_rolled_back_by_the_daemon(installation:
                 assert time.monotonic() < deadline, statuses[-40:]
                 statuses += [http.post(url, json=body).status_code for _ in range(10)]
             assert 200 in statuses and any(code >= 400 for code in statuses)
-            after = [http.post(url, json=body).status_code for _ in range(10)]
-        assert after == [200] * 10
+            # the daemon hands the worker its new traffic split right after recording it: within seconds, every
+            # answer comes from the primary
+            wait_until(
+                lambda: [http.post(url, json=body).status_code for _ in range(10)] == [200] * 10, 10,
+                "ten answers in a row from the primary after the rollback",
+            )  # fmt: skip
     finally:
         mlops.undeploy(name)
 

@@ -28,6 +28,7 @@ from jupyter_mlops.core.service import MLOps
 from jupyter_mlops.core.targets.local import LocalTarget, pid_alive
 from jupyter_mlops.serving.supervisor import POLICY_ENV
 
+from ..waiting import holds_for, wait_until
 from .conftest import MODEL_NAME, RegisteredVersion, daemon_url, mlflow_at, register, serving_config_for
 
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
@@ -172,10 +173,10 @@ def test_a_killed_worker_fails_fast_then_is_restarted(mlops, isolated, iso_model
         assert mlops.deployment(isolated).state != DeploymentState.ready
 
         # and the worker is restarted, and answers again
-        deadline = time.monotonic() + 60
-        while (answer := http.post(url, content=body, headers=JSON)).status_code == 503:
-            assert time.monotonic() < deadline, answer.json()
-            time.sleep(0.2)
+        answer = wait_until(
+            lambda: (a := http.post(url, content=body, headers=JSON)).status_code != 503 and a,
+            60, "the restarted worker to answer", interval=0.2,
+        )  # fmt: skip
     assert answer.status_code == 200
     assert answer.json() == {"predictions": iso_model.expected(iso_model.X.head(2))}
     assert worker_of(mlops, isolated).pid != worker.pid
@@ -198,10 +199,13 @@ def test_a_worker_crashing_on_load_is_a_crash_loop_and_the_daemon_survives(mlops
                 f"{base}/deployments/shared/invocations", content=split_body(iso_model.X.head(2)), headers=JSON
             )
             assert ok.status_code == 200
-        time.sleep(1)  # and it is no longer restarted
         info = local(mlops).running_daemon()
         assert info is not None
-        assert not [p for p in psutil.Process(info.pid).children() if serves(p, "doomed")]
+        # and it is no longer restarted
+        holds_for(
+            lambda: not [p for p in psutil.Process(info.pid).children() if serves(p, "doomed")], 1.0,
+            "no worker for the given-up deployment",
+        )  # fmt: skip
     finally:
         mlops.undeploy("doomed")
 
@@ -215,10 +219,7 @@ def test_a_killed_daemon_leaves_no_orphan_worker_and_brings_it_back(mlops, isola
     os.kill(old.pid, signal.SIGKILL)
 
     # Then the worker notices and exits (nobody could reach it any more)
-    deadline = time.monotonic() + 15
-    while pid_alive(old_worker.pid):
-        assert time.monotonic() < deadline, "the worker outlived its daemon"
-        time.sleep(0.05)
+    wait_until(lambda: not pid_alive(old_worker.pid), 15, "the worker to exit after its daemon")
 
     # and the supervisor's new daemon starts a new worker for the deployment, which answers as before
     assert target.ensure_daemon().pid != old.pid
@@ -230,10 +231,7 @@ def test_a_killed_daemon_leaves_no_orphan_worker_and_brings_it_back(mlops, isola
 def test_undeploy_stops_the_worker(mlops, isolated) -> None:
     worker = worker_of(mlops, isolated)
     assert mlops.undeploy(isolated)
-    deadline = time.monotonic() + 15
-    while pid_alive(worker.pid):
-        assert time.monotonic() < deadline, "the worker outlived its deployment"
-        time.sleep(0.05)
+    wait_until(lambda: not pid_alive(worker.pid), 15, "the worker to exit after its deployment")
     with httpx.Client(timeout=10, trust_env=False) as http:
         gone = http.post(f"{daemon_url(local(mlops))}/deployments/{isolated}/invocations", content=b"{}", headers=JSON)
     assert gone.status_code == 404
