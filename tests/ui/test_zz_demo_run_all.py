@@ -24,10 +24,12 @@ COPY = "demo-run-all.ipynb"
 DEPLOYMENT = "cancer-prod"
 RUN_ALL_SECONDS = 420  # about 3 minutes on a busy 2-core machine; the deadline leaves room, the wait ends at once
 
-# Settled when every code cell shows an execution count, or when one shows an error (Run All stops there).
+# Settled when every code cell of the shown notebook has an execution count, or one shows an error (Run All stops
+# there).
 _SETTLED = """() => {
-  const cells = [...document.querySelectorAll('.jp-NotebookPanel .jp-CodeCell')];
-  const failed = [...document.querySelectorAll('.jp-NotebookPanel .jp-OutputArea-output')]
+  const panel = '.jp-NotebookPanel:not(.lm-mod-hidden)';
+  const cells = [...document.querySelectorAll(`${panel} .jp-CodeCell`)];
+  const failed = [...document.querySelectorAll(`${panel} .jp-OutputArea-output`)]
     .some(o => o.getAttribute('data-mime-type') === 'application/vnd.jupyter.stderr'
                && /Traceback|Error/.test(o.textContent));
   const counted = cells.length > 0 && cells.every(c =>
@@ -68,7 +70,9 @@ def test_the_demo_runs_with_run_all_and_tells_its_story(page: Page, lab: str, ml
     ).raise_for_status()
     try:
         # Given the demo open in JupyterLab with its kernel ready
-        page.goto(f"{base}/lab/tree/{COPY}?token={token}")
+        # in a workspace of its own: the default one restores the notebooks earlier tests left open, whose cells
+        # never run here and would keep "every cell ran" from ever being true
+        page.goto(f"{base}/lab/workspaces/demo-run-all/tree/{COPY}?token={token}")
         notebook = page.locator(".jp-NotebookPanel:visible")
         code_cells = notebook.locator(".jp-CodeCell")
         expect(code_cells.first).to_be_visible(timeout=60_000)
