@@ -33,6 +33,20 @@ MiB = 1024 * 1024
 MODEL_OVERHEAD_BYTES = 1 * MiB
 MAX_ERROR_LENGTH = 500
 
+# CPython 3.11 builds ``ast`` objects with interpreter-wide state (python/cpython#106905), and numpy parses every
+# saved array's header with ``ast.literal_eval``: two models deserialised by two threads at once can fail with
+# "SystemError: AST constructor recursion depth mismatch". Deserialising is CPU-bound under the GIL anyway, so one
+# at a time per process costs little; downloads stay parallel.
+_DESERIALIZING = threading.Lock()
+
+
+def load_pyfunc(path_or_uri: str) -> Any:
+    """``mlflow.pyfunc.load_model``, one model at a time in this process (see ``_DESERIALIZING``)."""
+    import mlflow.pyfunc
+
+    with _DESERIALIZING:
+        return mlflow.pyfunc.load_model(path_or_uri)
+
 
 def model_size_bytes(pyfunc: Any) -> int:
     """Estimated memory of a loaded pyfunc model: its estimator's pickled size plus a fixed overhead.
@@ -112,11 +126,9 @@ class MLflowLoader:
 
     def __call__(self, model_uri: str) -> Any:
         self.prepare()
-        import mlflow.pyfunc
-
         local = self._cached(model_uri) if self.cache_dir else None
         if local is None:
-            return mlflow.pyfunc.load_model(model_uri)
+            return load_pyfunc(model_uri)
         return self._from_snapshot(local)
 
     def local_copy(self, model_uri: str) -> str:
@@ -178,17 +190,17 @@ class MLflowLoader:
         and MLflow versions; any failure falls back to MLflow's loader."""
         import cloudpickle
         import mlflow
-        import mlflow.pyfunc
 
         snapshot = f"{local}.{sys.version_info[0]}{sys.version_info[1]}-{mlflow.__version__}.pyfunc"
         with contextlib.suppress(OSError):
             with open(snapshot, "rb") as file:
                 data = file.read()
             try:
-                return cloudpickle.loads(data)
+                with _DESERIALIZING:
+                    return cloudpickle.loads(data)
             except Exception as exc:
                 log.warning("Model snapshot %s unreadable (%s); loading with MLflow", snapshot, describe_error(exc))
-        pyfunc = mlflow.pyfunc.load_model(local)
+        pyfunc = load_pyfunc(local)
         try:
             data = cloudpickle.dumps(pyfunc)
             fd, staging = tempfile.mkstemp(prefix=".snapshot-", dir=os.path.dirname(local))
@@ -267,12 +279,10 @@ class LocalLoader:
 
     def __call__(self, model_uri: str) -> Any:
         self.prepare()
-        import mlflow.pyfunc
-
         path = self.paths.get(model_uri)
         if path is None:
             raise LookupError(f"No local copy of {model_uri} was handed to this worker by its daemon.")
-        pyfunc = mlflow.pyfunc.load_model(path)
+        pyfunc = load_pyfunc(path)
         sample = None
         with contextlib.suppress(OSError, ValueError), open(path + PARITY_SUFFIX) as file:
             sample = json.load(file).get("sample")

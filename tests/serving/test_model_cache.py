@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -65,3 +66,58 @@ def test_workers_loading_one_version_at_once_all_get_it_and_leave_one_copy(
         copies = [entry for entry in os.listdir(cache) if not entry.endswith(".pyfunc")]
         assert len(copies) == 1, copies  # one complete copy, no staging directories left behind
         assert (cache / copies[0] / "MLmodel").is_file()
+
+
+def test_models_are_deserialised_one_at_a_time_in_a_process(
+    mlops: object, iris_version: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """numpy parses each saved array's header with ``ast``, and CPython 3.11 builds ``ast`` objects with
+    interpreter-wide state: two load threads parsing at once once failed a deploy with "SystemError: AST
+    constructor recursion depth mismatch". Every ``ast.parse`` a load makes is widened with a short sleep (which
+    lets the other loaders run), so any overlap between loads shows; none may."""
+    import ast
+
+    real_parse = ast.parse
+    guard = threading.Lock()
+    inside = 0
+    most = 0
+    calls = 0
+
+    def parse_slowly(*args: object, **kwargs: object) -> object:
+        nonlocal inside, most, calls
+        with guard:
+            inside += 1
+            calls += 1
+            most = max(most, inside)
+        try:
+            time.sleep(0.002)
+            return real_parse(*args, **kwargs)  # type: ignore[arg-type]
+        finally:
+            with guard:
+                inside -= 1
+
+    config = mlops.config  # type: ignore[attr-defined]
+    uri = f"models:/iris/{iris_version.version}"  # type: ignore[attr-defined]
+    loaders = [MLflowLoader(config.tracking_uri, config.registry_uri, str(tmp_path / f"cache-{i}")) for i in range(4)]
+    for loader in loaders:
+        loader.prepare()
+        loader.local_copy(uri)  # downloaded beforehand: what runs at once below is the deserialising
+    monkeypatch.setattr(ast, "parse", parse_slowly)
+    start = threading.Barrier(len(loaders))
+    errors: list[BaseException] = []
+
+    def load(loader: MLflowLoader) -> None:
+        start.wait()
+        try:
+            loader(uri)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=load, args=(loader,)) for loader in loaders]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    assert calls > 0, "the model's load parsed nothing with ast: this test no longer sees what it checks"
+    assert most == 1
