@@ -6,11 +6,33 @@ import os
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
 
 from jupyter_mlops.serving.loader import MLflowLoader
+
+
+def load_at_once(loaders: list[MLflowLoader], uri: str) -> tuple[list[object], list[BaseException]]:
+    """Every loader loads ``uri`` in a thread of its own, all released at once; the models and the errors."""
+    start = threading.Barrier(len(loaders))
+    results: list[object] = []
+    errors: list[BaseException] = []
+
+    def load(loader: MLflowLoader) -> None:
+        start.wait()
+        try:
+            results.append(loader(uri))
+        except BaseException as exc:  # reported by the caller with the others
+            errors.append(exc)
+
+    threads = [threading.Thread(target=load, args=(loader,)) for loader in loaders]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return results, errors
 
 
 def test_workers_loading_one_version_at_once_all_get_it_and_leave_one_copy(
@@ -44,22 +66,7 @@ def test_workers_loading_one_version_at_once_all_get_it_and_leave_one_copy(
         for loader in loaders:
             loader.prepare()
         arrived.reset()
-        start = threading.Barrier(len(loaders))
-        results: list[object] = []
-        errors: list[BaseException] = []
-
-        def load(loader: MLflowLoader) -> None:
-            start.wait()
-            try:
-                results.append(loader(uri))
-            except BaseException as exc:  # reported below with the others
-                errors.append(exc)
-
-        threads = [threading.Thread(target=load, args=(loader,)) for loader in loaders]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=120)
+        results, errors = load_at_once(loaders, uri)
         assert errors == []
         assert len(results) == len(loaders)
         assert all(list(model.predict(X.head(3))) == list(results[0].predict(X.head(3))) for model in results)  # type: ignore[attr-defined]
@@ -83,7 +90,7 @@ def test_models_are_deserialised_one_at_a_time_in_a_process(
     most = 0
     calls = 0
 
-    def parse_slowly(*args: object, **kwargs: object) -> object:
+    def parse_slowly(*args: Any, **kwargs: Any) -> Any:
         nonlocal inside, most, calls
         with guard:
             inside += 1
@@ -91,7 +98,7 @@ def test_models_are_deserialised_one_at_a_time_in_a_process(
             most = max(most, inside)
         try:
             time.sleep(0.002)
-            return real_parse(*args, **kwargs)  # type: ignore[arg-type]
+            return real_parse(*args, **kwargs)
         finally:
             with guard:
                 inside -= 1
@@ -103,21 +110,7 @@ def test_models_are_deserialised_one_at_a_time_in_a_process(
         loader.prepare()
         loader.local_copy(uri)  # downloaded beforehand: what runs at once below is the deserialising
     monkeypatch.setattr(ast, "parse", parse_slowly)
-    start = threading.Barrier(len(loaders))
-    errors: list[BaseException] = []
-
-    def load(loader: MLflowLoader) -> None:
-        start.wait()
-        try:
-            loader(uri)
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=load, args=(loader,)) for loader in loaders]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    _, errors = load_at_once(loaders, uri)
     assert errors == []
     assert calls > 0, "the model's load parsed nothing with ast: this test no longer sees what it checks"
     assert most == 1
