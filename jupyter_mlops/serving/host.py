@@ -27,7 +27,7 @@ from ..core.models import (
     VariantRole,
 )
 from ..core.store import Store
-from . import parity
+from . import heap, parity
 from .batching import MicroBatcher
 from .loader import describe_error, model_size_bytes, release_memory
 from .metrics import ServingMetrics
@@ -214,6 +214,8 @@ class ModelHost:
                 share = self.memory_budget / MiB
                 log.info("Evicted idle deployment %s (this worker's budget share: %.1f MiB)", runtime.name, share)
             self.metrics.loaded_bytes.set(total)
+        if evicted:
+            heap.thaw()  # the evicted models' reference cycles, if any, are for the collector to free
         now = time.monotonic()
         if evicted and now - self._trimmed_at >= TRIM_INTERVAL:
             self._trimmed_at = now
@@ -308,6 +310,8 @@ class ModelHost:
         runtime = self._deployments.pop(name)
         runtime.removed = True  # in-flight loads see this and discard their result
         runtime.close()
+        if runtime.active is not None:
+            heap.thaw()  # its models' reference cycles, if any, are for the collector to free
         log.info("Unloaded deployment %s", name)
 
     def canaries_to_roll_back(self) -> list[tuple[str, str, str]]:
@@ -431,7 +435,10 @@ class ModelHost:
             if runtime.activate(serving):
                 runtime.size_bytes = sum(sizes.values())
                 log.info("Deployment %s generation %s is ready", runtime.name, generation)
-                self.enforce_budget(keep=runtime)
+                if current is not None and {v.variant.model_uri for v in current.variants} - loaded.keys():
+                    heap.thaw()  # a model was replaced: its reference cycles, if any, are for the collector to free
+                if not self.enforce_budget(keep=runtime):
+                    heap.settle()  # the model (and what its flavor imported) lives until it is replaced or evicted
         except Exception as exc:
             message = describe_error(exc)
             log.warning("Deployment %s generation %s failed while %s: %s", runtime.name, generation, step, message)

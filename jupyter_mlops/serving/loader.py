@@ -21,6 +21,7 @@ import tempfile
 import threading
 from typing import Any
 
+from . import heap
 from .parity import SAMPLE_ATTRIBUTE
 
 log = logging.getLogger(__name__)
@@ -106,6 +107,7 @@ class MLflowLoader:
             if self.registry_uri:
                 mlflow.set_registry_uri(self.registry_uri)
             self._warm_caches()
+            heap.settle()  # MLflow, pandas and scikit-learn's objects live as long as the process
             self._ready = True
 
     def _warm_caches(self) -> None:
@@ -275,6 +277,7 @@ class LocalLoader:
 
             with contextlib.suppress(ImportError):
                 import sklearn.base  # noqa: F401
+            heap.settle()
             self._ready = True
 
     def __call__(self, model_uri: str) -> Any:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
+from . import heap
+
 # Sub-millisecond to seconds: the fast path answers in about a millisecond, large batches take longer.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 1024, 4096)
@@ -107,6 +109,13 @@ class ServingMetrics:
             "Estimated memory of the models loaded in the daemon's process (counted against its memory budget).",
             registry=self.registry,
         )
+        self.frozen_objects = Gauge(
+            "mlops_gc_frozen_objects",
+            "Long-lived objects (modules, loaded models) kept out of the garbage collector's full collections, "
+            "which would otherwise pause every request in flight (see serving/heap.py).",
+            registry=self.registry,
+        )
+        self.frozen_objects.set_function(lambda: float(heap.frozen()))
 
     def observe_stages(self, deployment: str, timings: dict[str, float]) -> None:
         for stage, seconds in timings.items():

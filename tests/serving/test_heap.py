@@ -1,0 +1,53 @@
+"""The serving process keeps long-lived objects out of the collector's full runs (serving/heap.py)."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+from collections.abc import Iterator
+
+import pytest
+
+from jupyter_mlops.serving import heap
+
+
+@pytest.fixture
+def clean_heap() -> Iterator[None]:
+    """Each test starts and ends with nothing frozen (the test process is not a serving process)."""
+    gc.unfreeze()
+    yield
+    heap._thawed = False
+    gc.unfreeze()
+
+
+def test_settling_moves_what_is_alive_out_of_full_collections(clean_heap: None) -> None:
+    assert gc.get_freeze_count() == 0
+    heap.settle()
+    assert heap.frozen() == gc.get_freeze_count() > 10_000  # every module this process imported
+
+
+def test_a_departed_models_cycles_are_collected_before_the_heap_is_frozen_again(clean_heap: None) -> None:
+    """A model's reference cycle frozen with it would never be freed; after ``thaw`` nothing is frozen again until
+    a full collection has run, and that collection frees the cycle."""
+
+    class Model:
+        def __init__(self) -> None:
+            self.me = self  # a reference cycle: only the collector frees it
+
+    model = Model()
+    heap.settle()
+    assert gc.get_freeze_count() > 0
+    gone = weakref.ref(model)
+    del model
+    gc.collect()
+    assert gone() is not None, "a frozen cycle should survive a full collection (else this test sees nothing)"
+
+    heap.thaw()
+    assert gc.get_freeze_count() == 0
+    heap.settle()  # a load finishing before any full collection ran: must not freeze the cycle again
+    assert gc.get_freeze_count() == 0
+    gc.collect()  # the next full collection frees the cycle, then the survivors are frozen again
+    assert gone() is None
+    assert gc.get_freeze_count() > 10_000
+    heap.settle()
+    assert gc.get_freeze_count() > 10_000
