@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import gc
+import re
 import weakref
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
+from jupyter_mlops.core.targets.local import LocalTarget
 from jupyter_mlops.serving import heap
+
+from .conftest import Deploy, metrics_text
 
 
 @pytest.fixture
@@ -51,3 +56,15 @@ def test_a_departed_models_cycles_are_collected_before_the_heap_is_frozen_again(
     assert gc.get_freeze_count() > 10_000
     heap.settle()
     assert gc.get_freeze_count() > 10_000
+
+
+def test_a_serving_daemon_keeps_its_imports_and_models_out_of_full_collections(
+    deploy: Deploy, http: httpx.Client, local_target: LocalTarget, registered_model: object
+) -> None:
+    """In the real daemon: once a model is loaded, its workers report their long-lived objects frozen (each has
+    MLflow, pandas and scikit-learn imported: hundreds of thousands of objects a full collection would walk)."""
+    deploy("frozen-heap")
+    text = metrics_text(http, local_target)
+    match = re.search(r"^mlops_gc_frozen_objects (\S+)$", text, re.M)
+    assert match, "mlops_gc_frozen_objects missing from /metrics"
+    assert float(match.group(1)) > 100_000
