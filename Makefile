@@ -46,8 +46,9 @@ pdf-tools:
 bench-tools:
 	@command -v wrk >/dev/null || { apt-get update -q && apt-get install -y -q --no-install-recommends wrk; }
 
+# serving_prestart: the demo deploys, so its serving daemon starts with Jupyter and the first deploy is quick.
 demo: env
-	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) $(ROOT_FLAG) examples/demo.ipynb
+	JUPYTER_MLOPS_SERVING_PRESTART=true $(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) $(ROOT_FLAG) examples/demo.ipynb
 
 lint: env lint-py lint-ts
 

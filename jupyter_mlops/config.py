@@ -101,6 +101,12 @@ class MLOpsConfig(Configurable):
         help="Serving worker processes of the local daemon, sharing its port (0 = one per core). Each loads every "
         "deployment, so memory grows with the count.",
     ).tag(config=True)
+    serving_prestart = Bool(
+        False,
+        help="Start the local serving daemon when Jupyter starts, so the first deploy finds its workers running "
+        "with MLflow imported (about 0.3 s instead of 5-8 s on 2 cores). It then uses its memory while nothing is "
+        "deployed (about 1.1 GiB idle with 2 workers: workers, their log writers and the standby interpreter).",
+    ).tag(config=True)
     deploy_timeout = Float(120.0, help="Seconds a deploy may take to become ready before it fails.").tag(config=True)
     # Monitoring (jupyter_mlops.core.monitoring; the inference log writer in the serving daemon reads these too).
     inference_log_enabled = Bool(True, help="Log every scoring request of the serving daemon (monitoring).").tag(

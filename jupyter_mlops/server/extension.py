@@ -51,9 +51,15 @@ class MLOpsExtension(ExtensionApp):
 
     def _reconcile(self) -> None:
         try:
-            count = self.service().reconcile()
+            mlops = self.service()
+            count = mlops.reconcile()
             if count:
                 self.log.info("jupyter_mlops: reconciled %d deployment(s)", count)
+            if self.mlops_config.serving_prestart:
+                # The local daemon now, not at the first deploy: that deploy then skips the daemon's start and
+                # MLflow's import (seconds), at the cost of the daemon's memory while nothing is deployed.
+                mlops.target("local").ensure_daemon()
+                self.log.info("jupyter_mlops: serving daemon started ahead of the first deploy (serving_prestart)")
         except Exception as exc:
             self.log.warning("jupyter_mlops: could not reconcile deployments at start-up: %s", exc)
 
