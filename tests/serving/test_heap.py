@@ -8,12 +8,15 @@ import weakref
 from collections.abc import Iterator
 
 import httpx
+import orjson
+import pandas as pd
 import pytest
 
 from jupyter_mlops.core.targets.local import LocalTarget
 from jupyter_mlops.serving import heap
 
-from .conftest import Deploy, metrics_text
+from ..waiting import wait_until
+from .conftest import Deploy, daemon_url, metrics_text
 
 
 @pytest.fixture
@@ -59,12 +62,29 @@ def test_a_departed_models_cycles_are_collected_before_the_heap_is_frozen_again(
 
 
 def test_a_serving_daemon_keeps_its_imports_and_models_out_of_full_collections(
-    deploy: Deploy, http: httpx.Client, local_target: LocalTarget, registered_model: object
+    deploy: Deploy,
+    http: httpx.Client,
+    local_target: LocalTarget,
+    registered_model: object,
+    iris: tuple[pd.DataFrame, pd.Series],
 ) -> None:
-    """In the real daemon: once a model is loaded, its workers report their long-lived objects frozen (each has
-    MLflow, pandas and scikit-learn imported: hundreds of thousands of objects a full collection would walk)."""
+    """In the real daemon: its workers keep their long-lived objects frozen (each has MLflow, pandas and
+    scikit-learn imported: hundreds of thousands of objects a full collection would walk).
+
+    The session's daemon may be thawed when this runs (an earlier test undeployed a model): then it freezes again
+    after its next full collection, which requests bring about, so requests are sent until the metric shows it."""
     deploy("frozen-heap")
-    text = metrics_text(http, local_target)
-    match = re.search(r"^mlops_gc_frozen_objects (\S+)$", text, re.M)
-    assert match, "mlops_gc_frozen_objects missing from /metrics"
-    assert float(match.group(1)) > 100_000
+    url = f"{daemon_url(local_target)}/deployments/frozen-heap/invocations"
+    body = orjson.dumps({"dataframe_split": iris[0].head(2).to_dict(orient="split")})
+
+    def frozen_after_traffic() -> float | None:
+        match = re.search(r"^mlops_gc_frozen_objects (\S+)$", metrics_text(http, local_target), re.M)
+        assert match, "mlops_gc_frozen_objects missing from /metrics"
+        if float(match.group(1)) > 100_000:
+            return float(match.group(1))
+        for _ in range(100):
+            response = http.post(url, content=body, headers={"Content-Type": "application/json"})
+            assert response.status_code == 200, response.text
+        return None
+
+    wait_until(frozen_after_traffic, 120, "the daemon's long-lived objects frozen")
