@@ -88,3 +88,23 @@ def test_a_serving_daemon_keeps_its_imports_and_models_out_of_full_collections(
         return None
 
     wait_until(frozen_after_traffic, 120, "the daemon's long-lived objects frozen")
+
+
+def test_garbage_left_in_cycles_is_freed_before_freezing(clean_heap: None) -> None:
+    """What a load leaves behind in reference cycles (no longer reachable, not yet collected) is collected by
+    ``settle``, not frozen with the live objects."""
+
+    class Leftover:
+        def __init__(self) -> None:
+            self.me = self
+
+    gc.disable()  # so that nothing but settle collects it
+    try:
+        leftover = Leftover()
+        gone = weakref.ref(leftover)
+        del leftover
+        assert gone() is not None
+        heap.settle()
+        assert gone() is None
+    finally:
+        gc.enable()
