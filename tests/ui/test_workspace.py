@@ -116,7 +116,8 @@ def test_canary_traffic_promote_and_rollback_from_the_sidebar(page: Page, mlops)
     history = view.get_by_role("list", name="Rollout history")
     for kind in ("canary", "traffic", "promote", "rollback"):
         expect(history.locator(f'[data-kind="{kind}"]').first).to_be_visible()
-    expect(view.locator(".jp-MLOps-health")).to_have_count(1)
+    # One health dot in the view's header (the data-quality table, once its rows are in, has a dot per feature).
+    expect(view.locator(".jp-MLOps-detail-header .jp-MLOps-health")).to_have_count(1)
     # Requests reach the monitor asynchronously: refresh until the traffic chart is drawn.
     chart = view.get_by_role("img", name="Requests and errors over time")
     for _ in range(20):
