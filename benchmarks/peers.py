@@ -2,7 +2,9 @@
 
 The same registered model (GradientBoosting, 100 trees, 20 features: ``benchmarks/serving.py``'s) is served by:
 
-* ``ours``: our daemon, through the local target (``/deployments/<name>/invocations``, MLflow's protocol);
+* ``ours``: our daemon, through the local target (``/deployments/<name>/invocations``, MLflow's protocol),
+  measured once its compiled predictor (serving/compiled.py) has passed its gate in every worker;
+* ``ours-sklearn``: the same daemon with ``serving_compiled_trees`` off (scikit-learn's own ``predict``);
 * ``mlflow-w1`` / ``mlflow-w2``: ``mlflow models serve --env-manager local --workers 1|2``;
 * ``mlserver``: MLServer 1.7 with its MLflow runtime and adaptive batching on (``max_batch_size`` 32,
   ``max_batch_time`` 5 ms), one inference worker per core, called with its V2 ``infer`` (the path that batches; the
@@ -27,6 +29,7 @@ import argparse
 import functools
 import json
 import os
+import re
 import shutil
 import signal
 import statistics
@@ -109,7 +112,9 @@ def _spawn(
     return process, stop
 
 
-def start_ours(config: MLOpsConfig, bodies: dict[int, Path]) -> Peer:
+def start_ours(config: MLOpsConfig, bodies: dict[int, Path], name: str = "ours") -> Peer:
+    """Our daemon on ``config``; with ``serving_compiled_trees`` on, measured once every worker has its compiled
+    predictor (it is built in the background after the deploy)."""
     store = Store(config.store_url)
     target = LocalTarget(config, store)
 
@@ -120,12 +125,29 @@ def start_ours(config: MLOpsConfig, bodies: dict[int, Path]) -> Peer:
             target.close()
             store.close()
 
-    peer = Peer("ours", stop=stop)
+    peer = Peer(name, stop=stop)
     info = target.ensure_daemon()
     deploy(store, target, "peers-ours")
     url = f"{info.url}/deployments/peers-ours/invocations"
+    if config.serving_compiled_trees:
+        httpx.post(url, content=bodies[1].read_bytes(), timeout=30, trust_env=False)
+        print(f"{name}: {_compiled_outcome(info.url, info.token, config.serving_workers or CORES)}", flush=True)
     peer.urls = dict.fromkeys(bodies, url)
     return peer
+
+
+def _compiled_outcome(url: str, token: str, workers: int) -> str:
+    """Wait until every serving worker has settled its compiled predictor (``mlops_compiled_models_total``)."""
+    deadline = time.monotonic() + START_TIMEOUT
+    counts: dict[str, float] = {}
+    while time.monotonic() < deadline:
+        text = httpx.get(f"{url}/metrics", headers={"Authorization": f"Bearer {token}"}, trust_env=False).text
+        counts = {m[0]: float(m[1]) for m in re.findall(r'^mlops_compiled_models_total\{outcome="(\w+)"\} (\S+)$',
+                                                          text, re.M)}  # fmt: skip
+        if sum(counts.values()) >= workers:
+            break
+        time.sleep(0.2)
+    return "compiled predictor " + (", ".join(f"{k} {v:.0f}" for k, v in sorted(counts.items())) or "not settled")
 
 
 def start_mlflow(config: MLOpsConfig, folder: Path, workers: int, bodies: dict[int, Path]) -> Peer:
@@ -319,7 +341,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (medians over them)")
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run")
     parser.add_argument("--quick", action="store_true", help="smoke run: 1 round of 2 s")
-    parser.add_argument("--peers", default="ours,mlflow-w1,mlflow-w2,mlserver,ray,floor", help="comma-separated")
+    parser.add_argument("--peers", default="ours,ours-sklearn,mlflow-w1,mlflow-w2,mlserver,ray,floor",
+                        help="comma-separated")  # fmt: skip
     parser.add_argument("--steps", action="store_true", help="only time our request steps in-process (µs)")
     args = parser.parse_args()
     if args.quick:
@@ -343,8 +366,13 @@ def main() -> None:
                 print(f"{rows:>3} row(s): " + ", ".join(f"{k} {v:,.0f} µs" for k, v in figures.items()))
             return
         model_dir = Path(mlflow.artifacts.download_artifacts(f"models:/{MODEL}/1", dst_path=str(folder / "model")))
+        sklearn_config = MLOpsConfig(
+            data_dir=str(folder / "sklearn"), tracking_uri=config.tracking_uri, serving_compiled_trees=False
+        )
         starters: dict[str, Callable[[], Peer]] = {
             "ours": lambda: start_ours(config, bodies),
+            # The same daemon answering with scikit-learn's predict (the compiled predictor off): what it adds.
+            "ours-sklearn": lambda: start_ours(sklearn_config, bodies, "ours-sklearn"),
             "mlflow-w1": lambda: start_mlflow(config, folder, 1, bodies),
             "mlflow-w2": lambda: start_mlflow(config, folder, 2, bodies),
             "mlserver": lambda: start_mlserver(model_dir, folder, X, bodies),

@@ -107,6 +107,12 @@ class MLOpsConfig(Configurable):
         "with MLflow imported (about 0.3 s instead of 5-8 s on 2 cores). It then uses its memory while nothing is "
         "deployed (about 1.1 GiB idle with 2 workers: workers, their log writers and the standby interpreter).",
     ).tag(config=True)
+    serving_compiled_trees = Bool(
+        True,
+        help="Serve scikit-learn tree ensembles (forests, gradient boosting) with a compiled predictor once it has "
+        "given the same answers as scikit-learn on the input example and the stored training rows (needs the "
+        "'compiled' extra and a C compiler; compiled in the background after the deploy).",
+    ).tag(config=True)
     deploy_timeout = Float(120.0, help="Seconds a deploy may take to become ready before it fails.").tag(config=True)
     # Monitoring (jupyter_mlops.core.monitoring; the inference log writer in the serving daemon reads these too).
     inference_log_enabled = Bool(True, help="Log every scoring request of the serving daemon (monitoring).").tag(

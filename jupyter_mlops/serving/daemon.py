@@ -146,6 +146,7 @@ def run(settings: DaemonSettings) -> int:
             owner=settings.owner,
             memory_budget_mb=settings.memory_budget_mb,
             workers=seat.workers,  # the budget is the daemon's: each serving worker keeps its share
+            compiled_dir=str(settings.data_dir / "serving" / "compiled"),
         )
     info = daemon_file.DaemonInfo(
         pid=os.getpid(),

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from ..core.deployments.config import DeploymentConfig
@@ -26,12 +27,14 @@ from ..core.models import (
     Variant,
     VariantRole,
 )
+from ..core.monitoring import baseline
 from ..core.store import Store
-from . import heap, parity
+from . import compiled, heap, parity
 from .batching import MicroBatcher
 from .loader import describe_error, model_size_bytes, release_memory
 from .metrics import ServingMetrics
 from .protocol import (
+    ArrayPredict,
     Scored,
     ScoringInput,
     ScoringModel,
@@ -93,8 +96,11 @@ class ModelHost:
         owner: str | None = None,
         memory_budget_mb: int | None = None,
         workers: int = 1,
+        compiled_dir: str | None = None,
     ) -> None:
         self.metrics = metrics or ServingMetrics()
+        # Where compiled tree ensembles are cached (compiled.py); None: this host serves scikit-learn's predict only.
+        self.compiled_dir = compiled_dir if compiled_dir and compiled.enabled() else None
         # The budget is the daemon's: each of its ``workers`` serving processes (every one loads every deployment)
         # keeps its models within an equal share, so together they stay within it. Beyond its share a worker evicts
         # the least recently used idle ones (None: no limit). Isolated deployments are outside it: their own
@@ -439,6 +445,9 @@ class ModelHost:
                     heap.thaw()  # a model was replaced: its reference cycles, if any, are for the collector to free
                 if not self.enforce_budget(keep=runtime):
                     heap.settle()  # the model (and what its flavor imported) lives until it is replaced or evicted
+                for uri, (model, pyfunc) in loaded.items():
+                    if pyfunc is not None and self.compiled_dir is not None:
+                        self._load_pool.submit(self._compile, runtime.name, uri, model, pyfunc)
         except Exception as exc:
             message = describe_error(exc)
             log.warning("Deployment %s generation %s failed while %s: %s", runtime.name, generation, step, message)
@@ -448,6 +457,45 @@ class ModelHost:
             if loop is not None and not loop.is_closed():
                 with contextlib.suppress(RuntimeError):  # the loop closed meanwhile (shutdown)
                     loop.call_soon_threadsafe(runtime.notify)
+
+    def _compile(self, deployment: str, uri: str, model: ScoringModel, pyfunc: Any) -> None:
+        """Swap a compiled predictor into ``model``'s fast path once it has passed the compiled parity gate (in the
+        background: the deployment answers with scikit-learn meanwhile, and keeps doing so if it fails)."""
+        fast = model.fast_predict
+        if not isinstance(fast, ArrayPredict) or fast.compiled is not None or self.compiled_dir is None:
+            return
+        try:
+            rows = gate_rows(pyfunc, model.fast_columns or ())
+            outcome = compiled.compile_model(fast.estimator, Path(self.compiled_dir), rows)
+        except Exception as exc:  # never let the background job take anything down
+            outcome = compiled.Outcome(None, f"failed: {describe_error(exc)}")
+        if outcome.model is not None:
+            fast.compiled = outcome.model
+            self.metrics.compiled.labels("served").inc()
+            log.info("Deployment %s: %s answers with a compiled predictor (%s)", deployment, uri, outcome.detail)
+        else:
+            self.metrics.compiled.labels("kept").inc()
+            log.info("Deployment %s: %s keeps scikit-learn's predict: %s", deployment, uri, outcome.detail)
+
+
+def gate_rows(pyfunc: Any, columns: tuple[str, ...]) -> list[Any]:
+    """The rows the compiled parity gate replays, as the fast path's float arrays: the input example and the
+    stored training rows (the deployment's parity gate replays the same ones)."""
+    import numpy as np
+
+    rows = []
+    sources = [getattr(pyfunc, "input_example", None)]
+    sample = parity.load_sample(pyfunc)
+    if sample is not None:
+        sources.append(baseline.sample_input(sample))
+    for frame in sources:
+        if frame is None or not hasattr(frame, "columns") or not set(columns) <= set(frame.columns):
+            continue
+        try:
+            rows.append(np.ascontiguousarray(frame[list(columns)].to_numpy(dtype=np.float64)))
+        except (TypeError, ValueError):  # not all numbers: the fast path never sees such rows either
+            continue
+    return rows
 
 
 def warm_up(model: ScoringModel, input_example: Any) -> str:

@@ -51,6 +51,13 @@ class ServingMetrics:
             buckets=SIZE_BUCKETS,
             registry=self.registry,
         )
+        self.compiled = Counter(
+            "mlops_compiled_models",
+            "Loaded tree ensembles by what the compiled predictor became: served (it passed the compiled parity "
+            "gate) or kept (scikit-learn's predict stays: unsupported, too large, no compiler, or refused).",
+            ("outcome",),
+            registry=self.registry,
+        )
         self.queue_depth = Gauge(
             "mlops_queue_depth",
             "Scoring requests admitted and not yet answered.",

@@ -149,12 +149,27 @@ def _array_predict(model: Any, columns: tuple[str, ...]) -> Callable[[Any], Any]
     import warnings
 
     warnings.filterwarnings("ignore", message=_NO_NAMES_WARNING, category=UserWarning, module=r"sklearn\.")
-    predict = estimator.predict
+    return ArrayPredict(estimator)
 
-    def array_predict(frame: Any) -> Any:
-        return predict(frame.to_numpy())
 
-    return array_predict
+class ArrayPredict:
+    """The fast path's call: ``estimator.predict`` on the frame's float array, or, once ``compiled`` is set (after
+    the compiled parity gate, see compiled.py), the compiled model's; input the compiled model refuses goes to
+    scikit-learn, which answers or raises as it always did."""
+
+    def __init__(self, estimator: Any) -> None:
+        self.estimator = estimator
+        self.compiled: Any | None = None  # a compiled.CompiledModel, swapped in by one reference assignment
+
+    def __call__(self, frame: Any) -> Any:
+        values = frame.to_numpy()
+        compiled = self.compiled
+        if compiled is not None:
+            try:
+                return compiled.predict(values)
+            except ValueError:
+                pass
+        return self.estimator.predict(values)
 
 
 _NUMBERS = frozenset((float, int))  # bool, None, str, nested: the general path decides
