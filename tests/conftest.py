@@ -13,38 +13,27 @@ from sklearn.ensemble import GradientBoostingClassifier
 
 from jupyter_mlops.config import MLOpsConfig
 
+from .global_settings import global_settings_kept
+
 # Settings of the developer's machine must not leak into tests.
 for _var in [v for v in os.environ if v.startswith(("JUPYTER_MLOPS_", "MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"))]:
     del os.environ[_var]
 os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
 
 
-_GLOBAL_ENV = ("JUPYTER_MLOPS_", "MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
-
-
 @pytest.fixture(autouse=True)
 def _isolated_global_settings() -> Iterator[None]:
-    """Each test starts and ends with the process's MLflow URIs and JUPYTER_MLOPS_* settings as they were.
+    """Each test starts and ends with the process's MLflow URIs and JUPYTER_MLOPS_* settings as they were."""
+    with global_settings_kept():
+        yield
 
-    In-process code under test legitimately sets them (the server extension exports its settings for kernels;
-    the serving host points MLflow at its stores); left behind, they would silently redirect later tests.
-    """
-    import mlflow
-    from mlflow.tracking._model_registry import utils as registry_state
-    from mlflow.tracking._tracking_service import utils as tracking_state
 
-    saved_env = {k: v for k, v in os.environ.items() if k.startswith(_GLOBAL_ENV)}
-    saved_uris = (tracking_state._tracking_uri, registry_state._registry_uri)
-    yield
-    for key in [k for k in os.environ if k.startswith(_GLOBAL_ENV)]:
-        del os.environ[key]
-    os.environ.update(saved_env)
-    if (tracking_state._tracking_uri, registry_state._registry_uri) != saved_uris:
-        mlflow.set_tracking_uri(saved_uris[0])  # type: ignore[arg-type]
-        registry_state._registry_uri = saved_uris[1]
-        for key in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
-            if key not in saved_env:
-                os.environ.pop(key, None)
+@pytest.fixture(autouse=True, scope="module")
+def _isolated_module_settings() -> Iterator[None]:
+    """The same for a module's fixtures (set up before any test's own guard): with pytest-xdist a worker runs
+    another subset of files after each module than a serial run does, so a module's leak would reach other files."""
+    with global_settings_kept():
+        yield
 
 
 @pytest.fixture(scope="session")

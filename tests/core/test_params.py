@@ -30,11 +30,14 @@ def thresholded(mlops, tmp_path_factory):
     X = pd.DataFrame({"x": [0.1, 0.4, 0.6, 0.9]})
     signature = infer_signature(X, np.array([0, 0, 1, 1]), params={"threshold": 0.5})
     assert signature.params is not None and len(signature.params.params) == 1
-    mlflow.set_tracking_uri(mlops.config.tracking_uri)
     artifacts = tmp_path_factory.mktemp("params-artifacts").as_uri()
-    experiment = mlflow.create_experiment("params-e2e", artifact_location=artifacts)
-    with mlflow.start_run(experiment_id=experiment) as run:
-        mlflow.pyfunc.log_model(name="model", python_model=Threshold(), signature=signature, input_example=X)
+    # MLflow's fluent API on this installation's stores for the block only: mlflow.set_tracking_uri here would
+    # also set MLFLOW_TRACKING_URI for every later test file of this pytest process (before, with xdist, it
+    # redirected the CLI, registry and monitoring tests that a worker ran after this module).
+    with mlops.registry.fluent():
+        experiment = mlflow.create_experiment("params-e2e", artifact_location=artifacts)
+        with mlflow.start_run(experiment_id=experiment) as run:
+            mlflow.pyfunc.log_model(name="model", python_model=Threshold(), signature=signature, input_example=X)
     version = mlops.register(f"runs:/{run.info.run_id}/model", "thresholded")
     mlops.deploy(f"thresholded/{version.version}", "thresholded")
     yield "thresholded", X

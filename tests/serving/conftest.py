@@ -26,6 +26,7 @@ from jupyter_mlops.core.store import Store
 from jupyter_mlops.core.targets.local import LocalTarget
 from jupyter_mlops.serving import daemon_file
 
+from ..global_settings import global_settings_kept
 from ..waiting import wait_until as wait_until  # re-exported: test_density imports it from here
 
 MODEL_NAME = "iris-gb"
@@ -60,15 +61,13 @@ def serving_config(tmp_path_factory: pytest.TempPathFactory) -> MLOpsConfig:
 
 @contextlib.contextmanager
 def mlflow_at(config: MLOpsConfig) -> Iterator[None]:
-    """Point this process's MLflow client at ``config`` for the duration, then restore it."""
-    previous = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
-    mlflow.set_tracking_uri(config.tracking_uri)
-    mlflow.set_registry_uri(config.registry_uri)
-    try:
+    """Point this process's MLflow client at ``config`` for the duration, then restore it exactly (restoring
+    ``mlflow.get_tracking_uri()`` instead would set MLFLOW_TRACKING_URI to MLflow's default for every later test
+    file of the process: with pytest-xdist, the monitoring tests a worker ran after these)."""
+    with global_settings_kept():
+        mlflow.set_tracking_uri(config.tracking_uri)
+        mlflow.set_registry_uri(config.registry_uri)
         yield
-    finally:
-        mlflow.set_tracking_uri(previous[0])
-        mlflow.set_registry_uri(previous[1])
 
 
 @pytest.fixture(scope="session")
