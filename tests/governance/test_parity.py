@@ -91,8 +91,14 @@ def test_a_model_that_differs_only_on_training_rows_fails_naming_the_baseline_ro
     assert X.loc[shown, "petal_length"] >= 2.5  # the row it names is a real training row with a large petal
 
 
-def test_a_deterministic_model_passes_the_gate_on_the_example_and_the_baseline_rows(gov_mlops, gov_iris) -> None:
-    deployment = gov_mlops.deploy("iris/1", "gov-parity-ok")
+def test_a_deterministic_model_passes_the_gate_on_the_example_and_the_baseline_rows(
+    gov_mlops, trained_model, iris
+) -> None:
+    X, y = iris
+    # A version of its own: a serving worker checks each version once, and test_lineage_links deploys iris/1
+    # earlier in this package's daemon (the warming step then says "passed when first loaded").
+    version = gov_mlops.register(trained_model, "gov-parity-ok", X, y)
+    deployment = gov_mlops.deploy(f"gov-parity-ok/{version.version}", "gov-parity-ok")
     try:
         warming = next(s for s in deployment.steps if s.name == "warming")
         assert "parity with in-process predictions: ok (input example, 100 baseline rows)" in (warming.message or "")
