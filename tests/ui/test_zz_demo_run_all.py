@@ -115,9 +115,9 @@ def test_the_demo_runs_with_run_all_and_tells_its_story(page: Page, lab: str, ml
         expect(report).to_contain_text("Monitoring of cancer-prod")
         expect(report).to_contain_text("Health")
         expect(report.locator("table")).to_be_visible()
-        # the drift alert: shown as a quiet notice, and listed firing
-        notice = notebook.locator(".jp-MLOps-notice", has_text="Alert fired")
-        expect(notice.first).to_be_visible()
+        # the drift alert, listed firing. Its quiet "Alert fired" notice shows only when the kernel's evaluation fires
+        # it; the daemon's alert scheduler may fire it first (a race), so the notice is tested in
+        # tests/magics/test_magic_outputs.py instead.
         assert "data-drift" in _cell_text(page, "deadline = time.monotonic() + 60")
 
         # and the sidebar lists the demo's deployment, ready
