@@ -33,6 +33,7 @@ from starlette.responses import Response
 
 from ..core.deployments.config import DeploymentConfig
 from ..core.models import DeploymentState, RuntimeStatus
+from ..core.targets.daemon_state import pid_alive
 from . import daemon_file
 from .listen import INDEX_ENV, LISTEN_FD_ENV, SUPERVISOR_ENV, TOKEN_ENV
 from .runtime import DeploymentRuntime, DesiredDeployment
@@ -94,16 +95,6 @@ def record(data_dir: str | Path, seat: Seat) -> Path:
     return path
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def read_seats(data_dir: str | Path, supervisor_pid: int | None = None) -> list[Seat]:
     """The live workers' seats (of ``supervisor_pid``'s daemon when given), by index."""
     seats = []
@@ -116,7 +107,7 @@ def read_seats(data_dir: str | Path, supervisor_pid: int | None = None) -> list[
                 continue
             if supervisor_pid is not None and seat.supervisor_pid != supervisor_pid:
                 continue
-            if _alive(seat.pid):
+            if pid_alive(seat.pid):
                 seats.append(seat)
     return sorted(seats, key=lambda s: s.index)
 

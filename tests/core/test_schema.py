@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
@@ -81,3 +82,29 @@ def test_concurrent_processes_opening_a_new_store_all_succeed(tmp_path: Path) ->
     )
     assert [d.name for d in store.list_deployments()] == ["d"]
     store.close()
+
+
+def test_threads_opening_different_new_stores_at_once_all_succeed(tmp_path: Path) -> None:
+    """Alembic's ``op``/``context`` are process-global: without the process-wide lock, stores migrated by two threads
+    at once ran each other's steps (``table ... already exists``, ``NoSuchTableError``, ``KeyError: 'config'``)."""
+    for attempt in range(5):
+        urls = [_url(tmp_path, f"s{attempt}-{i}.db") for i in range(3)]
+        failures: list[str] = []
+
+        def open_store(url: str) -> None:
+            try:
+                Store(url).close()
+            except Exception as error:  # noqa: BLE001 - the test reports whatever a thread met
+                failures.append(repr(error))
+
+        threads = [threading.Thread(target=open_store, args=(url,)) for url in urls]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert failures == []
+        for url in urls:
+            store = Store(url)
+            with store.engine.connect() as connection:
+                assert schema.current(connection) == schema.head()
+            store.close()

@@ -12,7 +12,6 @@ from __future__ import annotations
 import shutil
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ import pytest
 from jupyter_mlops.config import MLOpsConfig
 from jupyter_mlops.core.store import Store
 from tests.hub.conftest import Hub, free_port, running_hub
+from tests.waiting import wait_until
 
 from .seed import seed
 
@@ -77,17 +77,15 @@ def fleet() -> Iterator[Fleet]:
     text = fleet_config(store_url, free_port(), data_dir=folder)
     with running_hub(lambda marker: text.replace("@MARKER@", marker), spawn=False) as hub:
         fleet = Fleet(hub, store, f"{hub.url}/services/{SERVICE}/fleet/")
-        deadline = time.monotonic() + 60
-        while True:  # the managed service starts with the hub; wait for its first rollup run
-            try:
-                response = fleet.get("carol", "api/summary")
-                if response.status_code == 200 and response.json()["deployments"]:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"The fleet service did not come up:\n{hub.log.read_text()[-4000:]}")
-            time.sleep(0.3)
+
+        def first_rollup() -> bool:  # the managed service starts with the hub; wait for its first rollup run
+            response = fleet.get("carol", "api/summary")
+            return response.status_code == 200 and bool(response.json()["deployments"])
+
+        wait_until(
+            first_rollup, 60, lambda: f"The fleet service did not come up:\n{hub.log.read_text()[-4000:]}", 0.3,
+            ignore=(httpx.HTTPError,),
+        )  # fmt: skip
         yield fleet
     store.close()
     shutil.rmtree(folder, ignore_errors=True)

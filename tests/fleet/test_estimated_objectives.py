@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
 from sklearn.linear_model import LogisticRegression
 
 from jupyter_mlops.config import MLOpsConfig
 from jupyter_mlops.core.service import MLOps
 from jupyter_mlops.fleet.queries import FleetView
 from jupyter_mlops.fleet.rollups import FleetRollups
+from tests.waiting import wait_until
 
 FEATURES = ["a", "b", "c"]
 
@@ -66,13 +66,13 @@ def test_fleet_counts_deployments_whose_estimate_fell_below_their_objective(tmp_
 
 def _estimate(mlops: MLOps, name: str) -> float:
     """The window's estimated accuracy once the logged rows reach the monitor (logging is asynchronous)."""
-    import time
+    seen: list[object] = []
 
-    deadline = time.monotonic() + 30
-    while True:
+    def estimated() -> float | None:
         status = mlops.monitor(name, "1h").estimation
+        seen[:] = [status]
         if status.available and "accuracy" in status.summary and status.rows >= 300:
-            return status.summary["accuracy"].estimate
-        if time.monotonic() > deadline:
-            pytest.fail(f"no estimate for {name}: {status.reason or status.rows}")
-        time.sleep(0.2)
+            return float(status.summary["accuracy"].estimate)
+        return None
+
+    return wait_until(estimated, 30, lambda: f"an estimate for {name} (last status: {seen[0] if seen else None})", 0.2)

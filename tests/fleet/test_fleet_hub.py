@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 from jupyter_mlops.core.monitoring.storage import MonitoringStore
+from tests.waiting import wait_until
 
 from .conftest import Fleet
 from .seed import DEPLOYMENTS, EXPECTED_COLOURS, requests
@@ -71,13 +72,11 @@ def test_the_service_job_folds_new_log_rows_into_the_counts(fleet: Fleet) -> Non
         requests("alice-churn", 100, latency_ms=5, server_errors=100, end=time.time(), spread=60)
     )
     # then within a few runs of the service's job, the rollups count them and alice's colour changes
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        after = fleet.get("carol", "api/deployments/alice-churn").json()
-        if after["requests"] == 300:
-            break
-        time.sleep(0.5)
-    assert after["requests"] == 300 and after["errors"] == 100
+    after = wait_until(
+        lambda: (a := fleet.get("carol", "api/deployments/alice-churn").json())["requests"] == 300 and a,
+        30, "the service's job to count the new rows", 0.5,
+    )  # fmt: skip
+    assert after["errors"] == 100
     # availability 2/3, errors over budget: 100 x (0.3 x 0.667 + 0.2) / 0.7 = 57.1, amber
     assert after["health_colour"] == "amber" and abs(after["health_score"] - 57.1) < 0.1
     summary = fleet.get("carol", "api/summary").json()

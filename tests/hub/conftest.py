@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -196,12 +197,13 @@ def running_hub(extra_config: Callable[[str], str] | None = None, spawn: bool = 
         _stop(process, marker, data_dir)
 
 
-def _ready(hub: Hub, user: str) -> bool:
+def _ready(hub: Any, user: str) -> bool:
+    """Whether ``user``'s default server is ready (``hub``: anything with ``hub_api``, as Hub and TeamHub)."""
     model = hub.hub_api("GET", f"/users/{user}").json()
     return bool((model.get("servers") or {}).get("", {}).get("ready"))
 
 
-def _wait(check, seconds: float, process: subprocess.Popen, log: Path, what: str) -> None:  # type: ignore[type-arg]
+def _wait(check: Callable[[], object], seconds: float, process: subprocess.Popen[bytes], log: Path, what: str) -> None:
     def met() -> object:
         if process.poll() is not None:
             pytest.fail(f"The hub exited while waiting for {what}:\n{log.read_text()[-4000:]}")

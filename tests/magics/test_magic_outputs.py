@@ -17,10 +17,10 @@ import httpx
 import mistune
 import pytest
 from IPython.core.error import UsageError
-from IPython.core.getipython import get_ipython
-from IPython.testing.globalipapp import start_ipython
 
 from jupyter_mlops.magics.display import ChangeView, DeploymentView, Notice
+
+from ..shell import ipython_shell
 
 MODEL = "magic-iris"
 ATTACK = '<img src=x onerror="alert(1)">'
@@ -32,9 +32,7 @@ def shell(mlops: Any) -> Iterator[Any]:
     """An IPython shell with the extension loaded, whose magics use the session's facade."""
     from jupyter_mlops.core import api
 
-    start_ipython()  # the process-wide test shell: started once, shared with other modules
-    ip = get_ipython()
-    ip.run_line_magic("load_ext", "jupyter_mlops")
+    ip = ipython_shell()
     previous, api._default = api._default, mlops
     yield ip
     api._default = previous  # the session fixture closes the facade

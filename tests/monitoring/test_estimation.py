@@ -19,8 +19,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from IPython.core.error import UsageError
-from IPython.core.getipython import get_ipython
-from IPython.testing.globalipapp import start_ipython
 from sklearn.datasets import load_breast_cancer, make_classification
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.metrics import accuracy_score, mean_absolute_error
@@ -31,6 +29,7 @@ from jupyter_mlops.core.errors import InvalidRequest
 from jupyter_mlops.core.monitoring.estimation import MIN_ADAPT_ROWS, ClassifierEstimator, estimate_window
 from jupyter_mlops.core.monitoring.reference import REFERENCE_ARTIFACT, Reference, load_reference
 
+from ..shell import ipython_shell
 from .conftest import Monitored
 
 FEATURES = [f"f{i}" for i in range(6)]
@@ -366,9 +365,7 @@ async def test_rest_report_carries_estimates(classifier: Scenario, api: Any) -> 
 def test_magic_register_with_reference(monitored: Monitored) -> None:
     from jupyter_mlops.core import api
 
-    start_ipython()  # the process-wide test shell, shared with other modules
-    shell = get_ipython()
-    shell.run_line_magic("load_ext", "jupyter_mlops")
+    shell = ipython_shell()
     previous, api._default = api._default, monitored.mlops
     try:
         rng = np.random.default_rng(8)

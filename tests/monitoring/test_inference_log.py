@@ -3,6 +3,7 @@ retention. No daemon: the writer is fed RequestRecords directly, as the serving 
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -42,10 +43,15 @@ def record(
 
 def test_a_full_queue_drops_and_counts_without_blocking(store) -> None:
     log = InferenceLog(store, capacity=5, flush_interval=0.05)
-    started = time.perf_counter()
-    for i in range(8):
-        log(record(i))  # the writer is not started: the queue fills up
-    assert time.perf_counter() - started < 0.05
+
+    def fill() -> None:
+        for i in range(8):
+            log(record(i))  # the writer is not started: the queue fills up
+
+    caller = threading.Thread(target=fill, daemon=True)
+    caller.start()
+    caller.join(timeout=30)  # a call that waited for room would wait forever: nothing drains the queue yet
+    assert not caller.is_alive(), "logging into a full queue blocked the caller"
     assert (log.accepted, log.dropped) == (5, 3)
 
     log.start()

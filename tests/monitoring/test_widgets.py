@@ -8,13 +8,12 @@ import uuid
 import numpy as np
 import pytest
 from IPython.core.error import UsageError
-from IPython.core.interactiveshell import InteractiveShell
 from sklearn.linear_model import LogisticRegression
 
 from jupyter_mlops.core import api
-from jupyter_mlops.magics.commands import MLOpsMagics
 from jupyter_mlops.widgets.monitoring import MonitorDashboard, quality_flags
 
+from ..shell import ipython_shell
 from ..waiting import wait_until
 from .conftest import make_rows
 
@@ -24,8 +23,7 @@ PNG = b"\x89PNG"
 @pytest.fixture
 def shell(monitored, monkeypatch):
     monkeypatch.setattr(api, "_default", monitored.mlops)  # the magics use the process-wide facade
-    shell = InteractiveShell.instance()
-    shell.register_magics(MLOpsMagics)
+    shell = ipython_shell()
     return shell
 
 

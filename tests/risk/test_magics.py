@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import pytest
 from IPython.core.error import UsageError
-from IPython.core.getipython import get_ipython
-from IPython.testing.globalipapp import start_ipython
+
+from ..shell import ipython_shell
 
 
 @pytest.fixture(scope="module")
 def shell(risk_mlops):
     from jupyter_mlops.core import api
 
-    start_ipython()  # the process-wide test shell: started once (None after that), shared with other modules
-    ip = get_ipython()
-    ip.run_line_magic("load_ext", "jupyter_mlops")
+    ip = ipython_shell()
     api.reset_client(risk_mlops)
     yield ip
     api._default = None  # the package fixture closes the facade

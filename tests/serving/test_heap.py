@@ -21,7 +21,9 @@ from .conftest import Deploy, daemon_url, metrics_text
 
 @pytest.fixture
 def clean_heap() -> Iterator[None]:
-    """Each test starts and ends with nothing frozen (the test process is not a serving process)."""
+    """Each test starts and ends with nothing frozen and no thaw pending (the test process is not a serving process,
+    but an in-process ModelHost another test ran may have thawed the heap: settle would then freeze nothing)."""
+    heap._thawed = False
     gc.unfreeze()
     yield
     heap._thawed = False
@@ -31,7 +33,7 @@ def clean_heap() -> Iterator[None]:
 def test_settling_moves_what_is_alive_out_of_full_collections(clean_heap: None) -> None:
     assert gc.get_freeze_count() == 0
     heap.settle()
-    assert heap.frozen() == gc.get_freeze_count() > 10_000  # every module this process imported
+    assert heap.frozen() > 10_000  # every module this process imported (a background thread may freeze more)
 
 
 def test_a_departed_models_cycles_are_collected_before_the_heap_is_frozen_again(clean_heap: None) -> None:

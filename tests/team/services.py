@@ -15,12 +15,13 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
+from tests.waiting import wait_until
 
 
 def _pg_bin() -> Path:
@@ -189,15 +190,15 @@ class MlflowServer:
             server.stop()
 
     def _wait_up(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def healthy() -> bool:
             if self.process.poll() is not None:
                 raise RuntimeError(f"mlflow server exited ({self.process.returncode}):\n{self.log_path.read_text()}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.url}/health", timeout=2.0, trust_env=False).status_code == 200:
-                    return
-            time.sleep(0.2)
-        raise RuntimeError(f"mlflow server not up after {timeout:.0f} s:\n{self.log_path.read_text()[-3000:]}")
+            return httpx.get(f"{self.url}/health", timeout=2.0, trust_env=False).status_code == 200
+
+        wait_until(
+            healthy, timeout, lambda: f"mlflow server up:\n{self.log_path.read_text()[-3000:]}", 0.2,
+            ignore=(httpx.HTTPError,),
+        )  # fmt: skip
 
     def stop(self) -> None:
         if self.process.poll() is None:

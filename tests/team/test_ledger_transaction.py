@@ -10,7 +10,6 @@ entry in one transaction; a deploy, which also drives the serving target, is und
 from __future__ import annotations
 
 import contextlib
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -21,6 +20,7 @@ from sqlalchemy import select
 from jupyter_mlops.core.errors import NotFound, Unavailable
 from jupyter_mlops.core.principal import Principal
 from jupyter_mlops.core.store.governance_tables import ApprovalRow, DeploymentTokenRow
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -64,10 +64,7 @@ def test_a_deploy_the_ledger_cannot_record_does_not_stand(mlops: Any, iris_versi
     assert not mlops.tokens.has_token(name)
     # the daemon stopped serving it
     target = mlops.target("local")
-    deadline = time.monotonic() + 30
-    while name in target.statuses() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert name not in target.statuses()
+    wait_until(lambda: name not in target.statuses(), 30, f"the daemon to stop serving {name}", 0.1)
     status, _headers, _body = target.invoke(name, ROWS, "application/json")
     assert status == 404
     assert _ledger_size(mlops) == entries

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import httpx
@@ -13,6 +12,7 @@ import pytest
 from jupyter_mlops.config import MLOpsConfig
 from jupyter_mlops.core import payloads
 from jupyter_mlops.core.models import DeploymentState
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -56,10 +56,10 @@ def test_register_deploy_predict_observe(team_mlops, team_services, iris, traine
         status, headers, _ = team_mlops.invoke("team-iris", payloads.scoring_request(rows))
         assert status == 200
         request_id = {k.lower(): v for k, v in headers.items()}["x-mlops-request-id"]
-        deadline = time.monotonic() + 20
-        while not team_mlops.monitoring.store.known_requests("team-iris", [request_id]):
-            assert time.monotonic() < deadline, "the inference log did not reach the PostgreSQL store"
-            time.sleep(0.2)
+        wait_until(
+            lambda: team_mlops.monitoring.store.known_requests("team-iris", [request_id]),
+            20, "the inference log to reach the PostgreSQL store", 0.2,
+        )  # fmt: skip
         report = team_mlops.monitor("team-iris", "1h")
         assert report.data["summary"]["requests"] >= 1
         # Audit: the deploy is in the ledger, by alice

@@ -2,13 +2,17 @@
 
 Every process that opens the store (Jupyter, kernels, the serving daemon, the fleet service) calls ``upgrade``:
 one ``SELECT`` when the store is at the head revision; otherwise the migrations run under a lock (a file lock
-beside a SQLite database, an advisory lock on PostgreSQL) so two processes never migrate at once. The version
-table is ours (``mlops_alembic_version``), so a store inside MLflow's own database never meets MLflow's.
+beside a SQLite database, an advisory lock on PostgreSQL) so two processes never migrate at once, and under one
+process-wide lock so two threads never do: Alembic's ``op`` and ``context`` are module-level proxies to the
+running migration, so two stores migrated at once in one process (a server opening its store while a facade opens
+another) would run each other's steps on the wrong connection. The version table is ours
+(``mlops_alembic_version``), so a store inside MLflow's own database never meets MLflow's.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -24,6 +28,7 @@ log = logging.getLogger(__name__)
 VERSION_TABLE = "mlops_alembic_version"
 MIGRATIONS = Path(__file__).with_name("migrations")
 _PG_LOCK_KEY = 0x6D6C6F7073  # "mlops": one advisory lock for our migrations in the database
+_ALEMBIC = threading.Lock()  # one migration at a time in this process (Alembic's proxies are process-global)
 
 
 def metadata() -> MetaData:
@@ -56,7 +61,7 @@ def upgrade(engine: Engine) -> None:
     with engine.connect() as connection:
         if current(connection) == head():
             return
-    with _migration_lock(engine), engine.begin() as connection:
+    with _ALEMBIC, _migration_lock(engine), engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
         if current(connection) == head():  # another process migrated while we waited

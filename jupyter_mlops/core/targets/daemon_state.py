@@ -124,6 +124,21 @@ def read_status(path: Path) -> SupervisorStatus | None:
         return None
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether ``pid`` is a running process (a zombie, exited but not yet reaped, counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no procfs (macOS): trust kill(0)
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
 def is_supervisor(pid: int) -> bool:
     """Whether ``pid`` runs the supervisor module (guards signals against a recycled pid)."""
     try:

@@ -19,7 +19,6 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -30,7 +29,7 @@ from ..models import DeploymentState, RuntimeStatus, StepStatus
 from ..store import Store
 from . import daemon_state
 from .base import ProgressCallback, Target
-from .daemon_state import DaemonInfo, SupervisorStatus
+from .daemon_state import DaemonInfo, SupervisorStatus, pid_alive
 
 log = logging.getLogger(__name__)
 
@@ -39,21 +38,6 @@ STOP_TIMEOUT = 15.0
 POLL_INTERVAL = 0.05
 LOG_TAIL_LINES = 20
 MAX_LOG_BYTES = 10 * 1024 * 1024
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether ``pid`` is a running process (a zombie, exited but not yet reaped, counts as gone)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True  # no procfs (macOS): trust kill(0)
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 def _store_env(config: MLOpsConfig) -> dict[str, str]:
@@ -130,7 +114,9 @@ class LocalTarget(Target):
                 os.kill(watcher.supervisor_pid, signal.SIGTERM)
         stopped = self._stop_process(timeout)
         if watcher is not None:
-            if not self._wait_exit(watcher.supervisor_pid, 5.0):
+            # It gives its workers (and a standby still importing) up to its own STOP_TIMEOUT (15 s) to stop
+            # gracefully before SIGKILL: waiting less called a busy machine's orderly stop a failure.
+            if not self._wait_exit(watcher.supervisor_pid, max(timeout, STOP_TIMEOUT) + 5.0):
                 pid = watcher.supervisor_pid
                 raise Unavailable(f"The serving supervisor (pid {pid}) does not stop; end it with kill {pid}.")
             stopped = True

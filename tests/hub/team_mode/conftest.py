@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.hub.conftest import CHP, VENV_BIN, _end, _marked_pids, free_port
+from tests.hub.conftest import CHP, VENV_BIN, _end, _marked_pids, _ready, _wait, free_port
 from tests.team.services import Postgres, postgres_available
 from tests.waiting import wait_until
 
@@ -250,6 +250,16 @@ def team_hub(trained_model: Any, iris: Any) -> Iterator[TeamHub]:
         pytest.skip(reason)
     if not CHP.exists():
         pytest.fail(f"{CHP} is missing: run `make hub-tools`.")
+    with running_team_hub(trained_model, iris) as hub:
+        yield hub
+
+
+@contextlib.contextmanager
+def running_team_hub(trained_model: Any, iris: Any) -> Iterator[TeamHub]:
+    """The whole installation, with ``iris`` version 1 registered; ended (by PID) on exit.
+
+    Also what ``benchmarks/team_mode.py`` runs, so its figures come from the installation these tests check.
+    """
     folder = Path(tempfile.mkdtemp(prefix="mlteam-"))
     marker = uuid.uuid4().hex
     ports = {k: free_port() for k in ("public", "hub", "proxy_api", "service")}
@@ -355,23 +365,3 @@ def _stop_daemon(service_config: dict[str, str]) -> None:
         LocalTarget(config, store).stop_daemon()
     finally:
         store.close()
-
-
-def _ready(hub: TeamHub, user: str) -> bool:
-    model = hub.hub_api("GET", f"/users/{user}").json()
-    return bool((model.get("servers") or {}).get("", {}).get("ready"))
-
-
-def _wait(check: Any, seconds: float, process: subprocess.Popen[bytes], log: Path, what: str) -> None:
-    def met() -> object:
-        if process.poll() is not None:
-            pytest.fail(f"The hub exited while waiting for {what}:\n{log.read_text()[-4000:]}")
-        return check()
-
-    wait_until(
-        met,
-        seconds,
-        lambda: f"Timed out waiting for {what}:\n{log.read_text()[-4000:]}",
-        0.3,
-        ignore=(httpx.HTTPError,),
-    )
