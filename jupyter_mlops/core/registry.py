@@ -497,9 +497,12 @@ def mlflow_store_lock(*uris: str | None) -> Iterator[None]:
     """Hold the creation lock of every SQLite store among ``uris`` (each once, in a fixed order).
 
     Every process of ours (Jupyter, kernels, the serving daemon) opens MLflow's embedded stores under it, since
-    MLflow's schema creation is not safe to run concurrently on one SQLite file.
+    MLflow's schema creation is not safe to run concurrently on one SQLite file; and, within a process, under
+    ``locks.MIGRATION_LOCK``, since MLflow migrates with Alembic as our store does.
     """
-    with contextlib.ExitStack() as stack:
+    from .locks import MIGRATION_LOCK
+
+    with MIGRATION_LOCK, contextlib.ExitStack() as stack:
         for uri in sorted({u for u in uris if u}):
             stack.enter_context(_sqlite_creation_lock(uri))
         yield

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
@@ -108,3 +109,40 @@ def test_threads_opening_different_new_stores_at_once_all_succeed(tmp_path: Path
             with store.engine.connect() as connection:
                 assert schema.current(connection) == schema.head()
             store.close()
+
+
+def test_our_store_and_mlflows_opened_at_once_by_two_threads_both_succeed(tmp_path: Path) -> None:
+    """MLflow migrates its store with Alembic too: a server's start-up thread creating MLflow's store while another
+    thread opens ours ran MLflow's steps on our connection (``NoSuchTableError: mlops_approvals``) without the one
+    migration lock both take."""
+    from jupyter_mlops.core.registry import Registry
+
+    for attempt in range(4):
+        folder = tmp_path / f"install-{attempt}"
+        folder.mkdir()
+        failures: list[str] = []
+
+        def guarded(what: str, open_store: Callable[[], None]) -> Callable[[], None]:
+            def run() -> None:
+                try:
+                    open_store()
+                except Exception as error:  # noqa: BLE001 - the test reports whatever a thread met
+                    failures.append(f"{what}: {error!r}")
+
+            return run
+
+        ours = guarded("ours", lambda: Store(_url(folder, "mlops.db")).close())
+        mlflow = guarded(
+            "mlflow", lambda: Registry(_url(folder, "mlflow.db"), artifact_root=str(folder / "artifacts")).prepare()
+        )
+        threads = [threading.Thread(target=mlflow), threading.Thread(target=ours)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+        assert failures == []
+        store = Store(_url(folder, "mlops.db"))
+        with store.engine.connect() as connection:
+            assert schema.current(connection) == schema.head()
+        store.close()
+        assert Registry(_url(folder, "mlflow.db")).client.search_experiments() is not None

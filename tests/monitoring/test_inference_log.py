@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from jupyter_mlops.core.monitoring.storage import MonitoringStore
+from jupyter_mlops.core.monitoring.storage import MonitoringStore, Rows
 from jupyter_mlops.core.store import Store
 from jupyter_mlops.serving.inference_log import InferenceLog, load_redactor
 from jupyter_mlops.serving.records import RequestRecord
@@ -119,3 +119,67 @@ def test_data_can_be_sampled_in_the_store(store) -> None:
     sampled = store.data("d1", 0, time.time() + 1, sample=30)
     assert len(sampled) == 30 and sampled.attrs["rows"] == 100
     assert sampled["time"].is_monotonic_increasing  # a sample keeps the log's order
+
+
+@pytest.mark.parametrize(
+    ("dtype", "outputs"),
+    [
+        ("float64", lambda rng, n: rng.integers(0, 3, size=n)),  # labels
+        ("float32", lambda rng, n: rng.random((n, 3))),  # probabilities: out.prediction, _1, _2
+        ("int64", lambda rng, n: rng.normal(size=n)),  # a regression
+        ("bool", lambda rng, n: rng.random(n) > 0.5),
+    ],
+)
+def test_the_columnar_path_stores_what_the_dataframe_path_stores(store, dtype, outputs) -> None:
+    """Requests of numeric Rows (the serving fast path's case) skip the DataFrame; the stored batch is the same
+    Arrow table (names, types, NaN as null), the request offsets too, and reading the log gives the same rows."""
+    from jupyter_mlops.core.monitoring import storage
+
+    rng = np.random.default_rng(4)
+    columns = ("a", "b", "c", "d")
+    records = []
+    for i, n in enumerate((1, 5, 2, 9)):
+        values = (rng.normal(size=(n, 4)) * 10).astype(dtype)
+        if dtype.startswith("float"):
+            values[0, 1] = np.nan
+        records.append(
+            RequestRecord(
+                request_id=f"q{i}", deployment="cols", variant="primary", model_version="1", time=1000.0 + i,
+                latency_ms=1.0, status=200, inputs=Rows(columns, values), outputs=outputs(rng, n),
+            )
+        )  # fmt: skip
+    fast = storage._numeric_columns(records)
+    assert fast is not None
+    frame, offsets = storage._batch_frame(records)
+    assert fast[1] == offsets == {"q0": 0, "q1": 1, "q2": 6, "q3": 8}
+    expected = storage.decode_table(storage.encode_table(frame))
+    assert storage.decode_table(storage.encode_arrays(fast[0])).equals(expected)
+    if dtype.startswith("float"):
+        assert expected.column("in.b").null_count == 4  # NaN is null either way
+
+    store.write_batch(records)
+    logged = store.data("cols", 0, 2000)
+    pd.testing.assert_frame_equal(logged.reset_index(drop=True), expected.to_pandas(), check_like=True)
+
+
+def test_requests_the_columnar_path_cannot_take_are_stored_as_before(store) -> None:
+    """Different columns, a text column or outputs that do not align: the DataFrame path stores them."""
+    from jupyter_mlops.core.monitoring import storage
+
+    base = {"deployment": "mixed", "variant": "primary", "model_version": "1", "latency_ms": 1.0, "status": 200}
+    cases = [
+        [Rows(("a",), np.ones((2, 1))), Rows(("b",), np.ones((2, 1)))],  # different columns
+        [Rows(("a",), np.ones((2, 1))), Rows(("a",), np.ones((2, 1), dtype=np.float32))],  # different dtypes
+    ]
+    for k, inputs in enumerate(cases):
+        records = [
+            RequestRecord(request_id=f"m{k}-{i}", time=1000.0 + i, inputs=rows, outputs=np.zeros(2), **base)
+            for i, rows in enumerate(inputs)
+        ]
+        assert storage._numeric_columns(records) is None
+    unaligned = [RequestRecord(request_id="u", time=1.0, inputs=Rows(("a",), np.ones((2, 1))), outputs=np.zeros(3),
+                               **base)]  # fmt: skip
+    assert storage._numeric_columns(unaligned) is None
+    assert store.write_batch(unaligned) == 1
+    logged = store.data("mixed", 0, 10)
+    assert list(logged.columns) == ["time", "in.a"] and len(logged) == 2  # no outputs column: they did not align

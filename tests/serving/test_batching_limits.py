@@ -84,13 +84,16 @@ def test_timeout_queue_bound_and_row_limit(
     version = register_pyfunc(serving_config, mlflow_store, MODEL_NAME, Slow(slow_above=100, sleep_s=1.5),
                               registered_model.X)  # fmt: skip
     deploy_with("slow", version, timeout_ms=300, max_queue=2, max_rows=5, batching={"enabled": False})
+    # The queue is checked on a deployment whose timeout outlasts the model (1.5 s): a full queue then stays full
+    # until the slow calls finish, not only for the 300 ms a loaded machine may spend before the next request.
+    deploy_with("slow-queue", version, timeout_ms=10_000, max_queue=2, batching={"enabled": False})
     # The queue bound holds per serving worker (each has its own requests in progress): talk to one worker, on its
     # private port, so which worker accepts a connection does not matter here.
     worker = read_seats(local_target.config.data_dir)[0]
-    url = f"http://127.0.0.1:{worker.port}/deployments/slow/invocations"
     slow, fast = body([[500.0, 1.0, 1.0, 1.0]]), body([[1.0, 1.0, 1.0, 1.0]])
 
-    def post(payload: bytes) -> httpx.Response:
+    def post(payload: bytes, name: str = "slow") -> httpx.Response:
+        url = f"http://127.0.0.1:{worker.port}/deployments/{name}/invocations"
         with httpx.Client(timeout=10, trust_env=False) as client:
             return client.post(url, content=payload, headers={"Content-Type": "application/json"})
 
@@ -101,14 +104,18 @@ def test_timeout_queue_bound_and_row_limit(
     assert "X-MLOps-Request-Id" in response.headers
     # Two slow requests in progress fill the queue: the next one is refused at once with Retry-After
     with concurrent.futures.ThreadPoolExecutor(3) as pool:
-        first = [pool.submit(post, slow) for _ in range(2)]
+        first = [pool.submit(post, slow, "slow-queue") for _ in range(2)]
         with httpx.Client(timeout=10, trust_env=False) as watcher:  # both admitted: the queue is full
-            wait_until(lambda: scrape(watcher, local_target, "mlops_queue_depth", "slow") >= 2, 10, "a full queue")
-        refused = post(fast)
-        [f.result() for f in first]
-    assert refused.status_code == 503 and refused.headers["Retry-After"] == "1"
+            wait_until(
+                lambda: scrape(watcher, local_target, "mlops_queue_depth", "slow-queue") >= 2, 10, "a full queue"
+            )
+        refused = post(fast, "slow-queue")
+        answered = [f.result() for f in first]
+    assert refused.status_code == 503 and refused.headers["Retry-After"] == "1", refused.text
     assert refused.json()["error_code"] == "OVERLOADED"
-    assert refused.elapsed.total_seconds() < 0.5
+    assert refused.elapsed.total_seconds() < 1.0  # at once: not after the 1.5 s the admitted calls take
+    assert [a.status_code for a in answered] == [200, 200]
+    assert post(fast, "slow-queue").status_code == 200  # room again
     # Too many rows: 400 naming the limit
     too_many = post(body([[1.0, 1.0, 1.0, 1.0]] * 6))
     assert too_many.status_code == 400 and "at most 5" in too_many.json()["message"]

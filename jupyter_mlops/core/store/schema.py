@@ -3,16 +3,14 @@
 Every process that opens the store (Jupyter, kernels, the serving daemon, the fleet service) calls ``upgrade``:
 one ``SELECT`` when the store is at the head revision; otherwise the migrations run under a lock (a file lock
 beside a SQLite database, an advisory lock on PostgreSQL) so two processes never migrate at once, and under one
-process-wide lock so two threads never do: Alembic's ``op`` and ``context`` are module-level proxies to the
-running migration, so two stores migrated at once in one process (a server opening its store while a facade opens
-another) would run each other's steps on the wrong connection. The version table is ours
+process-wide lock (``locks.MIGRATION_LOCK``, which MLflow's store creation holds too) so two threads never do:
+Alembic's proxies are process-global. The version table is ours
 (``mlops_alembic_version``), so a store inside MLflow's own database never meets MLflow's.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -21,14 +19,13 @@ from pathlib import Path
 from sqlalchemy import MetaData, inspect, text
 from sqlalchemy.engine import Connection, Engine
 
-from ..locks import file_lock
+from ..locks import MIGRATION_LOCK, file_lock
 
 log = logging.getLogger(__name__)
 
 VERSION_TABLE = "mlops_alembic_version"
 MIGRATIONS = Path(__file__).with_name("migrations")
 _PG_LOCK_KEY = 0x6D6C6F7073  # "mlops": one advisory lock for our migrations in the database
-_ALEMBIC = threading.Lock()  # one migration at a time in this process (Alembic's proxies are process-global)
 
 
 def metadata() -> MetaData:
@@ -58,13 +55,15 @@ def current(connection: Connection) -> str | None:
 
 def upgrade(engine: Engine) -> None:
     """Bring the store to the head revision; cheap when it is there already."""
+    with MIGRATION_LOCK:  # the first call imports Alembic: not while another thread's MLflow store imports it
+        newest = head()
     with engine.connect() as connection:
-        if current(connection) == head():
+        if current(connection) == newest:
             return
-    with _ALEMBIC, _migration_lock(engine), engine.begin() as connection:
+    with MIGRATION_LOCK, _migration_lock(engine), engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
-        if current(connection) == head():  # another process migrated while we waited
+        if current(connection) == newest:  # another process migrated while we waited
             return
         from alembic import command
         from alembic.config import Config
