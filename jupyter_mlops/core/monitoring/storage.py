@@ -84,19 +84,32 @@ def encode_table(frame: pd.DataFrame) -> bytes:
     return _ipc_bytes(pa.table(columns))
 
 
-def encode_arrays(columns: dict[str, np.ndarray]) -> bytes:
+def encode_arrays(columns: dict[str, np.ndarray]) -> memoryview:
     """Numeric numpy columns as the same Arrow IPC stream ``encode_table`` makes of them (NaN stored as null).
 
-    Contiguous numeric columns become Arrow arrays without a copy: the writer's cheap path (no DataFrame).
+    Contiguous numeric columns become Arrow arrays without a copy, and the stream is written once into a buffer of
+    its final size and handed to the database driver as is: the writer's cheap path (no DataFrame, no bytes copy).
     """
-    return _ipc_bytes(pa.table({name: pa.array(values, from_pandas=True) for name, values in columns.items()}))
+    table = pa.table({name: pa.array(values, from_pandas=True) for name, values in columns.items()})
+    return memoryview(_ipc_buffer(table))
 
 
 def _ipc_bytes(table: pa.Table) -> bytes:
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
+    return _ipc_buffer(table).to_pybytes()
+
+
+def _ipc_buffer(table: pa.Table) -> pa.Buffer:
+    """``table`` as an Arrow IPC stream in one buffer allocated at its size (measured first).
+
+    Growing a stream buffer, then copying it to bytes, cost 27 us per 100-row request of a flush, against 2-10 us.
+    """
+    size = pa.MockOutputStream()
+    with pa.ipc.new_stream(size, table.schema) as writer:
         writer.write_table(table)
-    return bytes(sink.getvalue().to_pybytes())
+    buffer = pa.allocate_buffer(size.size())
+    with pa.ipc.new_stream(pa.FixedSizeBufferWriter(buffer), table.schema) as writer:
+        writer.write_table(table)
+    return buffer
 
 
 def decode_table(blob: bytes) -> pa.Table:
@@ -502,7 +515,7 @@ def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
         yield items[start : start + size]
 
 
-def _encode_flush(records: Sequence[LoggedRequest]) -> tuple[bytes, np.ndarray, dict[str, int]]:
+def _encode_flush(records: Sequence[LoggedRequest]) -> tuple[bytes | memoryview, np.ndarray, dict[str, int]]:
     """One flush's sampled rows as a payload blob, with the rows' times and each request's first row offset."""
     columns = _numeric_columns(records)
     if columns is not None:
@@ -537,8 +550,11 @@ def _numeric_columns(records: Sequence[LoggedRequest]) -> tuple[dict[str, np.nda
     outputs = _numeric_outputs([r.outputs for r in records], sizes)
     if outputs is None:
         return None
-    by_column = np.empty((len(names), int(sizes.sum())), dtype=dtype)
-    np.concatenate(blocks, out=by_column.T)  # one pass, straight into column-major order
+    # One pass, straight into column-major order, in memory from Arrow's pool: a flush's block is megabytes, which
+    # malloc maps fresh (and the kernel zeroes) each time, where Arrow's pool reuses what the last flush freed.
+    shape = (len(names), int(sizes.sum()))
+    by_column = np.frombuffer(pa.allocate_buffer(shape[0] * shape[1] * dtype.itemsize), dtype=dtype).reshape(shape)
+    np.concatenate(blocks, out=by_column.T)
     columns = {"time": np.repeat(np.fromiter((r.time for r in records), dtype=float, count=len(records)), sizes)}
     columns.update({INPUT_PREFIX + name: by_column[i] for i, name in enumerate(names)})
     columns.update(outputs)
