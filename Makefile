@@ -71,10 +71,11 @@ test: env browser lint test-py test-ray test-js test-ui test-binder test-hub tes
 
 # pytest exits 5 when it collects nothing: that is a failure here, never a silent pass. The slowest tests are listed
 # (--durations) so a CI log shows where the time goes.
-# PYTEST_WORKERS=2 runs the suite in two pytest processes (pytest-xdist, whole files to each: a file's module fixtures
-# are built once); each process has its own session fixtures (MLflow store, daemon, PostgreSQL) in its own temp
-# folder on free ports. Off by default until it has passed twice on a quiet machine (see the speed notes).
-PYTEST_WORKERS ?=
+# The suite runs in PYTEST_WORKERS pytest processes (pytest-xdist, whole files to each: a file's module fixtures are
+# built once); each has its own session fixtures (MLflow store, daemon, PostgreSQL) in its own temp folder on free
+# ports. Most of a test's time is waiting on processes and HTTP, so two share two cores well (11 min instead of 16
+# here). PYTEST_WORKERS= (empty) runs it in one process.
+PYTEST_WORKERS ?= 2
 test-py: services mlserver-env pdf-tools
 	$(PY) -m pytest -q --durations=25 $(if $(PYTEST_WORKERS),-n $(PYTEST_WORKERS) --dist loadfile) tests
 
