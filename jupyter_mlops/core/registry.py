@@ -498,11 +498,13 @@ def mlflow_store_lock(*uris: str | None) -> Iterator[None]:
 
     Every process of ours (Jupyter, kernels, the serving daemon) opens MLflow's embedded stores under it, since
     MLflow's schema creation is not safe to run concurrently on one SQLite file; and, within a process, under
-    ``locks.MIGRATION_LOCK``, since MLflow migrates with Alembic as our store does.
+    ``locks.MIGRATION_LOCK`` when a store is a database MLflow migrates here with Alembic, as our store does (not a
+    tracking server, whose first call may take long and migrates nothing here).
     """
     from .locks import MIGRATION_LOCK
 
-    with MIGRATION_LOCK, contextlib.ExitStack() as stack:
+    remote = all(not u or u.startswith(("http://", "https://", "databricks")) for u in uris)
+    with contextlib.nullcontext() if remote else MIGRATION_LOCK, contextlib.ExitStack() as stack:
         for uri in sorted({u for u in uris if u}):
             stack.enter_context(_sqlite_creation_lock(uri))
         yield
