@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -80,8 +79,8 @@ def test_models_are_deserialised_one_at_a_time_in_a_process(
 ) -> None:
     """numpy parses each saved array's header with ``ast``, and CPython 3.11 builds ``ast`` objects with
     interpreter-wide state: two load threads parsing at once once failed a deploy with "SystemError: AST
-    constructor recursion depth mismatch". Every ``ast.parse`` a load makes is widened with a short sleep (which
-    lets the other loaders run), so any overlap between loads shows; none may."""
+    constructor recursion depth mismatch". Every ``ast.parse`` a load makes is held open until another parse
+    begins (or 2 ms pass, letting the other loaders run), so any overlap between loads shows; none may."""
     import ast
 
     real_parse = ast.parse
@@ -90,14 +89,18 @@ def test_models_are_deserialised_one_at_a_time_in_a_process(
     most = 0
     calls = 0
 
+    overlapped = threading.Event()
+
     def parse_slowly(*args: Any, **kwargs: Any) -> Any:
         nonlocal inside, most, calls
         with guard:
             inside += 1
             calls += 1
             most = max(most, inside)
+            if inside > 1:
+                overlapped.set()
         try:
-            time.sleep(0.002)
+            overlapped.wait(0.002)  # until a second parse begins, at most 2 ms
             return real_parse(*args, **kwargs)
         finally:
             with guard:

@@ -563,18 +563,30 @@ def _numeric_columns(records: Sequence[LoggedRequest]) -> tuple[dict[str, np.nda
 
 
 def _numeric_outputs(outputs: list[Any], sizes: np.ndarray) -> dict[str, np.ndarray] | None:
-    """Numeric outputs aligned with the input rows, as ``_stack_outputs`` names them (``out.prediction[_k]``).
+    """Numeric outputs aligned with the input rows as ``out.`` columns; None when they are not (or not numeric)."""
+    block = _aligned_outputs(outputs, sizes)
+    if block is None or block.dtype.kind not in "fiub":
+        return None
+    return _output_columns(block)
 
-    None when any request's outputs are missing, not numeric, or not aligned.
+
+def _aligned_outputs(outputs: list[Any], sizes: np.ndarray) -> np.ndarray | None:
+    """A group's outputs as one 1-D or 2-D block, or None when they do not stack.
+
+    They stack when each request's are an array (or list) with a row per input row, all of one shape past it.
     """
-    if not all(isinstance(o, np.ndarray) for o in outputs):
+    if not all(isinstance(o, (np.ndarray, list)) for o in outputs):
         return None
-    arrays: list[np.ndarray] = outputs
-    if len({(a.ndim, a.shape[1:], a.dtype) for a in arrays}) != 1 or arrays[0].ndim not in (1, 2):
+    arrays = [np.asarray(o) for o in outputs]
+    if not all(a.ndim in (1, 2) and a.shape[0] == n for a, n in zip(arrays, sizes, strict=True)):
         return None
-    if arrays[0].dtype.kind not in "fiub" or any(a.shape[0] != n for a, n in zip(arrays, sizes, strict=True)):
+    if len({a.ndim for a in arrays}) != 1 or len({a.shape[1] for a in arrays if a.ndim == 2}) > 1:
         return None
-    block = np.concatenate(arrays)
+    return np.concatenate(arrays)
+
+
+def _output_columns(block: np.ndarray) -> dict[str, np.ndarray]:
+    """``out.prediction`` (and ``out.prediction_<k>`` for further columns) of an outputs block, each contiguous."""
     if block.ndim == 1:
         return {OUTPUT_PREFIX + "prediction": block}
     names = ["prediction"] + [f"prediction_{k}" for k in range(1, block.shape[1])]
@@ -635,17 +647,9 @@ def _stack_outputs(outputs: list[Any], sizes: np.ndarray) -> pd.DataFrame | None
     """Outputs of a group aligned with its input rows; None when any request's outputs do not align."""
     if any(o is None for o in outputs):
         return None
-    if all(isinstance(o, (np.ndarray, list)) for o in outputs):
-        arrays = [np.asarray(o) for o in outputs]
-        if all(a.ndim in (1, 2) and a.shape[0] == n for a, n in zip(arrays, sizes, strict=True)):
-            ndims = {a.ndim for a in arrays}
-            widths = {a.shape[1] for a in arrays if a.ndim == 2}
-            if len(ndims) == 1 and len(widths) <= 1:
-                block = np.concatenate(arrays)
-                if block.ndim == 1:
-                    return pd.DataFrame({OUTPUT_PREFIX + "prediction": block})
-                names = ["prediction"] + [f"prediction_{k}" for k in range(1, block.shape[1])]
-                return pd.DataFrame(block, columns=[OUTPUT_PREFIX + n for n in names])
+    block = _aligned_outputs(outputs, sizes)
+    if block is not None:
+        return pd.DataFrame(_output_columns(block))
     frames = [outputs_frame(o, int(n)) for o, n in zip(outputs, sizes, strict=True)]
     if any(f is None for f in frames):
         return None
