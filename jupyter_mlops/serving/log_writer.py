@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import functools
 import logging
 import os
 import pickle
@@ -76,9 +77,12 @@ def _raw(array: Any) -> tuple[str, tuple[int, ...], bytes] | None:
     return None
 
 
+_dtype = functools.lru_cache(maxsize=64)(np.dtype)  # parsing a dtype string costs more than the frombuffer
+
+
 def _array(raw: tuple[str, tuple[int, ...], bytes]) -> np.ndarray:
     dtype, shape, data = raw
-    return np.frombuffer(data, dtype=np.dtype(dtype)).reshape(shape)
+    return np.frombuffer(data, dtype=_dtype(dtype)).reshape(shape)
 
 
 def encode(record: RequestRecord) -> bytes:

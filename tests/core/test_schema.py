@@ -146,3 +146,32 @@ def test_our_store_and_mlflows_opened_at_once_by_two_threads_both_succeed(tmp_pa
             assert schema.current(connection) == schema.head()
         store.close()
         assert Registry(_url(folder, "mlflow.db")).client.search_experiments() is not None
+
+
+def test_a_new_sqlite_store_has_large_pages_and_an_old_one_keeps_its_own(tmp_path: Path) -> None:
+    """New stores get 64 KiB pages (the inference log's blobs); a store made with SQLite's default 4 KiB pages
+    opens, migrates and takes writes without a change of page size (that would need a VACUUM out of WAL)."""
+    import sqlite3
+
+    from jupyter_mlops.core.store.database import SQLITE_PAGE_SIZE
+
+    new = Store(_url(tmp_path, "new.db"))
+    with new.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA page_size").scalar() == SQLITE_PAGE_SIZE == 65536
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    new.close()
+
+    old_path = tmp_path / "old.db"
+    made = sqlite3.connect(old_path)
+    made.execute("PRAGMA journal_mode=WAL")  # the file now exists with the default page size
+    made.execute("CREATE TABLE unrelated (x INTEGER)")
+    made.commit()
+    made.close()
+    old = Store(_url(tmp_path, "old.db"))
+    old.create_deployment("kept", owner="alice", target="local", model_ref="m/1",
+                          variants=[Variant(model_name="m", model_version="1")])  # fmt: skip
+    with old.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA page_size").scalar() == 4096
+        assert schema.current(connection) == schema.head()
+    assert old.get_deployment("kept").owner == "alice"
+    old.close()

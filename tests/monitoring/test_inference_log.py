@@ -162,6 +162,27 @@ def test_the_columnar_path_stores_what_the_dataframe_path_stores(store, dtype, o
     pd.testing.assert_frame_equal(logged.reset_index(drop=True), expected.to_pandas(), check_like=True)
 
 
+def test_flushes_one_after_another_each_keep_their_own_rows(store, monkeypatch) -> None:
+    """The writer encodes every flush into the same per-thread buffers; each stored batch must still hold its own
+    rows once later flushes reused them, and a flush larger than the buffers keep encodes all the same."""
+    from jupyter_mlops.core.monitoring import storage
+
+    def flush(k: int, rows: int) -> list[RequestRecord]:
+        values = np.full((rows, 3), float(k))
+        return [RequestRecord(request_id=f"f{k}-{i}", deployment="reuse", variant="primary", model_version="1",
+                              time=100.0 * k + i, latency_ms=1.0, status=200, inputs=Rows(("a", "b", "c"), values),
+                              outputs=np.full(rows, k)) for i in range(4)]  # fmt: skip
+
+    monkeypatch.setattr(storage, "SCRATCH_LIMIT", 4096)  # flush 3 (6,144 bytes of inputs) is past it
+    sizes = {1: 50, 2: 20, 3: 256}
+    for k, rows in sizes.items():
+        assert store.write_batch(flush(k, rows)) == 4
+    for k, rows in sizes.items():
+        logged = store.data("reuse", 100.0 * k, 100.0 * k + 50)
+        assert len(logged) == 4 * rows
+        assert (logged[["in.a", "in.b", "in.c", "out.prediction"]].to_numpy() == k).all(), f"flush {k} was overwritten"
+
+
 def test_requests_the_columnar_path_cannot_take_are_stored_as_before(store) -> None:
     """Different columns, a text column or outputs that do not align: the DataFrame path stores them."""
     from jupyter_mlops.core.monitoring import storage

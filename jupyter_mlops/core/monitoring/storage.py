@@ -8,6 +8,7 @@ thousand blob reads and a concatenation, which keeps drift over large windows wi
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -91,25 +92,52 @@ def encode_arrays(columns: dict[str, np.ndarray]) -> memoryview:
     its final size and handed to the database driver as is: the writer's cheap path (no DataFrame, no bytes copy).
     """
     table = pa.table({name: pa.array(values, from_pandas=True) for name, values in columns.items()})
-    return memoryview(_ipc_buffer(table))
+    return memoryview(_ipc_buffer(table, scratch=True))
 
 
 def _ipc_bytes(table: pa.Table) -> bytes:
     return _ipc_buffer(table).to_pybytes()
 
 
-def _ipc_buffer(table: pa.Table) -> pa.Buffer:
-    """``table`` as an Arrow IPC stream in one buffer allocated at its size (measured first).
+def _ipc_buffer(table: pa.Table, *, scratch: bool = False) -> pa.Buffer:
+    """``table`` as an Arrow IPC stream in one buffer of its size (measured first).
 
+    With ``scratch`` the buffer is the calling thread's reusable one, valid until that thread's next encode.
     Growing a stream buffer, then copying it to bytes, cost 27 us per 100-row request of a flush, against 2-10 us.
     """
     size = pa.MockOutputStream()
     with pa.ipc.new_stream(size, table.schema) as writer:
         writer.write_table(table)
-    buffer = pa.allocate_buffer(size.size())
+    buffer = _scratch.take("ipc", size.size()) if scratch else pa.allocate_buffer(size.size())
     with pa.ipc.new_stream(pa.FixedSizeBufferWriter(buffer), table.schema) as writer:
         writer.write_table(table)
     return buffer
+
+
+class _Scratch(threading.local):
+    """Per-thread buffers the writer reuses flush after flush.
+
+    A flush's column block and IPC stream are megabytes; allocated afresh, the allocator maps new pages each time
+    and the kernel faults and zeroes them (7 page faults per logged 100-row request, measured in the writer
+    process): reused, they stay mapped. Up to ``SCRATCH_LIMIT`` bytes each are kept; larger flushes allocate.
+    """
+
+    def __init__(self) -> None:
+        self.buffers: dict[str, np.ndarray] = {}
+
+    def take(self, name: str, size: int) -> pa.Buffer:
+        """A writable buffer of ``size`` bytes (the thread's ``name`` buffer, grown when needed)."""
+        if size > SCRATCH_LIMIT:
+            return pa.allocate_buffer(size)
+        held = self.buffers.get(name)
+        if held is None or held.size < size:
+            grown = min(SCRATCH_LIMIT, max(size, 2 * (held.size if held is not None else 0)))
+            held = self.buffers[name] = np.empty(grown, dtype=np.uint8)
+        return pa.py_buffer(held[:size])  # a writable view: nothing copied
+
+
+SCRATCH_LIMIT = 64 << 20
+_scratch = _Scratch()
 
 
 def decode_table(blob: bytes) -> pa.Table:
@@ -520,7 +548,7 @@ def _encode_flush(records: Sequence[LoggedRequest]) -> tuple[bytes | memoryview,
     columns = _numeric_columns(records)
     if columns is not None:
         arrays, offsets = columns
-        return encode_arrays(arrays), arrays["time"], offsets
+        return encode_arrays(arrays), arrays["time"], offsets  # the thread's scratch: stored before the next flush
     frame, offsets = _batch_frame(records)
     return encode_table(frame), frame["time"].to_numpy(dtype=float), offsets
 
@@ -550,10 +578,10 @@ def _numeric_columns(records: Sequence[LoggedRequest]) -> tuple[dict[str, np.nda
     outputs = _numeric_outputs([r.outputs for r in records], sizes)
     if outputs is None:
         return None
-    # One pass, straight into column-major order, in memory from Arrow's pool: a flush's block is megabytes, which
-    # malloc maps fresh (and the kernel zeroes) each time, where Arrow's pool reuses what the last flush freed.
+    # One pass, straight into column-major order, into the thread's scratch block (used until the stream is
+    # encoded: encode_arrays copies nothing out of it but into the IPC stream).
     shape = (len(names), int(sizes.sum()))
-    by_column = np.frombuffer(pa.allocate_buffer(shape[0] * shape[1] * dtype.itemsize), dtype=dtype).reshape(shape)
+    by_column = np.frombuffer(_scratch.take("block", shape[0] * shape[1] * dtype.itemsize), dtype=dtype).reshape(shape)
     np.concatenate(blocks, out=by_column.T)
     columns = {"time": np.repeat(np.fromiter((r.time for r in records), dtype=float, count=len(records)), sizes)}
     columns.update({INPUT_PREFIX + name: by_column[i] for i, name in enumerate(names)})

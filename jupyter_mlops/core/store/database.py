@@ -25,8 +25,16 @@ from .tables import DeploymentRow, VariantRow, utcnow
 log = logging.getLogger(__name__)
 
 
+# Page size of a new SQLite store (an existing one keeps its own: SQLite changes it only by a VACUUM out of WAL).
+# The inference log writes a blob of ~16 KB per logged 100-row request; at 4 KiB a page SQLite builds, journals
+# and checkpoints it as a chain of overflow pages, a page at a time: 90 us of the writer's CPU per such request,
+# against 40 us at 64 KiB. A one-row transaction costs ~140 us instead of ~30: nothing at the control plane's rates.
+SQLITE_PAGE_SIZE = 65536
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA page_size={SQLITE_PAGE_SIZE}")  # before WAL mode creates the file; else a no-op
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA foreign_keys=ON")
