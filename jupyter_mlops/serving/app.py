@@ -536,10 +536,12 @@ def admin_routes(ctx: ServingContext) -> list[BaseRoute]:
             if answer.status_code == 200:
                 items = answer.json().get("deployments", [])
                 theirs.append({item["name"]: RuntimeStatus.model_validate(item) for item in items})
+        absent = siblings.absent(len(theirs))
         combined = []
         for status in own:
             found = [other.get(status.name) for other in theirs]
             pool = [status, *(s if s is not None else missing_in_sibling(status) for s in found)]
+            pool += [missing_in_sibling(status)] * min(absent, 1)  # a worker still starting serves nothing yet
             combined.append(least_advanced(sorted(pool, key=lambda s: 0 if s is status else 1)))
         return combined
 
@@ -589,6 +591,8 @@ def admin_routes(ctx: ServingContext) -> list[BaseRoute]:
                     pool.append(RuntimeStatus.model_validate(answer.json()))
                 elif answer.status_code == 404:
                     pool.append(missing_in_sibling(own))
+            if siblings.absent(len(pool) - 1):
+                pool.append(missing_in_sibling(own))  # a worker still starting (or restarting) serves nothing yet
             own = least_advanced(pool)
         return json_response(own.model_dump(mode="json"))
 

@@ -144,6 +144,12 @@ class Siblings:
     def others(self) -> list[Seat]:
         return [s for s in read_seats(self.data_dir, self.seat.supervisor_pid) if s.index != self.seat.index]
 
+    def absent(self, answered: int) -> int:
+        """How many of this daemon's other workers gave no status: not started yet (a daemon's workers start one
+        after the other), restarting, or not answering. A deployment is ready only once every worker serves it:
+        a deploy that returned while worker 1 was still importing showed "loading" to the next reader."""
+        return max(0, self.seat.workers - 1 - answered)
+
     async def call(self, method: str, path: str, *, content: bytes | None = None,
                    headers: dict[str, str] | None = None) -> list[tuple[Seat, httpx.Response]]:  # fmt: skip
         """The same request sent to every sibling at once; those that do not answer are left out (logged)."""

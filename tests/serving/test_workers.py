@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -123,3 +124,42 @@ def test_killing_a_worker_loses_only_its_requests_in_flight_and_it_is_replaced(
     failed = [o for o in load.outcomes if not o[2]]
     assert len(failed) <= len(load.threads), failed
     assert replaced.pid != victim.pid
+
+
+def test_a_deployment_is_ready_only_while_every_worker_gives_its_status(
+    deploy, local_target: LocalTarget, registered_model
+) -> None:
+    """Workers start one after the other: a deploy that returned ready while worker 1 was still starting showed
+    "loading" to the next reader. A worker that gives no status (starting, stopped, not answering) now keeps the
+    deployment pending, in both status routes, until it answers again."""
+    deploy("every-worker")
+    data_dir = local_target.config.data_dir
+    seats = wait_until(lambda: len(read_seats(data_dir)) == 2 and read_seats(data_dir), 60, "two workers")
+    info = local_target.running_daemon()
+    assert info is not None
+    worker_0, worker_1 = sorted(seats, key=lambda s: s.index)
+    admin = {"Authorization": f"Bearer {info.token}"}
+
+    def states() -> tuple[str, str, str]:
+        """The deployment's state from worker 0's two status routes (its private port: a pooled connection to the
+        shared one could be held by worker 1), and its message."""
+        with httpx.Client(base_url=f"http://127.0.0.1:{worker_0.port}", headers=admin, timeout=30.0,
+                          trust_env=False) as client:  # fmt: skip
+            one = client.get("/admin/deployments/every-worker").json()
+            every = {d["name"]: d for d in client.get("/admin/status").json()["deployments"]}
+        return one["state"], every["every-worker"]["state"], one.get("message") or ""
+
+    assert states()[:2] == ("ready", "ready")  # deploy waited for both
+
+    # When worker 1 stops answering (stopped, as a worker stuck or not started yet would be)
+    os.kill(worker_1.pid, signal.SIGSTOP)
+    try:
+        one, every, message = states()
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(worker_1.pid, signal.SIGCONT)
+    assert (one, every) == ("pending", "pending")
+    assert "not yet applied by every serving worker" in message
+
+    # Then it is ready again once worker 1 answers
+    wait_until(lambda: states()[:2] == ("ready", "ready"), 30, "ready again")
