@@ -541,7 +541,8 @@ def admin_routes(ctx: ServingContext) -> list[BaseRoute]:
         for status in own:
             found = [other.get(status.name) for other in theirs]
             pool = [status, *(s if s is not None else missing_in_sibling(status) for s in found)]
-            pool += [missing_in_sibling(status)] * min(absent, 1)  # a worker still starting serves nothing yet
+            if absent:
+                pool.append(missing_in_sibling(status))  # a worker still starting (or restarting) serves nothing yet
             combined.append(least_advanced(sorted(pool, key=lambda s: 0 if s is status else 1)))
         return combined
 
