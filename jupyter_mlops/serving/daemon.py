@@ -37,7 +37,7 @@ from .isolated import (
 )
 from .listen import BIND_RETRY, DaemonError, bind, bind_persisted, check_host, is_loopback, port_holder
 from .loader import LocalLoader, MLflowLoader
-from .log_writer import WriterProcessLog, start_for_daemon
+from .log_writer import WriterProcessLog, for_daemon, start_after
 from .runtime import DeploymentRuntime, DesiredDeployment
 from .supervisor import RestartPolicy
 from .worker_log import RecordPipe
@@ -192,7 +192,7 @@ def run(settings: DaemonSettings) -> int:
         inference_log = RecordPipe(records_fd).start()
     else:
         assert store is not None
-        inference_log = start_for_daemon(store.engine, alerts=seat.primary)
+        inference_log = for_daemon(store.engine, alerts=seat.primary)  # started once MLflow is imported
     if launch is not None:
         launch.observers.append(ctx.completed)
     ctx.on_request.append(inference_log)
@@ -200,7 +200,11 @@ def run(settings: DaemonSettings) -> int:
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        model_host.preload()
+        prepared = model_host.preload()
+        if isinstance(inference_log, WriterProcessLog):
+            # The writer's imports would take a core from this worker's (and its siblings') MLflow import on a
+            # cold start; no request is answered (so none logged) before a model loads, which needs that import.
+            start_after(prepared, inference_log)
         if private is not None:
             record(settings.data_dir, seat.model_copy(update={"port": private.getsockname()[1]}))
         if worker is not None:

@@ -15,7 +15,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -357,11 +357,13 @@ class ModelHost:
                 found.append((name, variant.name, reason))
         return found
 
-    def preload(self) -> None:
-        """Import MLflow in the background now, so the first deployment does not wait for it."""
+    def preload(self) -> Future[Any] | None:
+        """Import MLflow in the background now, so the first deployment does not wait for it; the import's future
+        (None when the loader has nothing to prepare)."""
         prepare = getattr(self._loader, "prepare", None)
         if callable(prepare):
-            self._load_pool.submit(prepare)
+            return self._load_pool.submit(prepare)
+        return None
 
     def close(self) -> None:
         for runtime in self._deployments.values():

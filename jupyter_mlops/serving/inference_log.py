@@ -7,7 +7,7 @@ and writes them in one transaction (SQLite in WAL mode, or PostgreSQL). A kill -
 yet committed: the queue and the batch being built.
 
 The serving daemon does not run this writer in its own interpreter (building Arrow blobs and writing holds the
-GIL its event loop needs): ``log_writer.start_for_daemon`` hands records to a writer process that runs an
+GIL its event loop needs): ``log_writer.for_daemon`` hands records to a writer process that runs an
 ``InferenceLog`` there (log_writer imports this module, never the reverse). In-process use stays possible where a
 separate process is not (e.g. Ray replicas).
 """

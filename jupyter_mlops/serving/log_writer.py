@@ -28,6 +28,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import Future
 from typing import IO, Any
 
 import numpy as np
@@ -45,6 +46,7 @@ SEND_CHUNK = 1000  # records (and at most PIPE_SIZE bytes) per pipe write: bound
 RESTART_DELAY = 1.0  # seconds between two starts of the writer when it keeps dying
 PIPE_SIZE = 1 << 20  # bytes of pipe buffer (Linux F_SETPIPE_SZ): the writer may lag without the sender waiting
 WRITER_NICENESS = 5  # background work: lower CPU priority than the daemon (CFS weight about a third)
+START_AFTER_TIMEOUT = 30.0  # seconds a daemon's writer waits for MLflow's import before it starts anyway
 ORPHAN_GRACE = 5.0  # seconds without input after the daemon died before the writer gives up waiting for EOF
 _F_SETPIPE_SZ = 1031
 
@@ -143,15 +145,33 @@ def decode(item: tuple[Any, ...]) -> RequestRecord:
 # --- the daemon's side -------------------------------------------------------------------------------------------
 
 
-def start_for_daemon(engine: Any, *, alerts: bool = True) -> WriterProcessLog:
-    """The daemon's inference log (and, with ``alerts``, the alert scheduler), configured from ``MLOpsConfig``,
-    started: a writer process fed by a bounded buffer, so none of the work runs in the serving interpreter."""
+def for_daemon(engine: Any, *, alerts: bool = True) -> WriterProcessLog:
+    """The daemon's inference log (and, with ``alerts``, the alert scheduler), configured from ``MLOpsConfig``, not
+    started yet: a writer process fed by a bounded buffer, so none of the work runs in the serving interpreter."""
     from ..config import MLOpsConfig
 
     config = MLOpsConfig()
     if not alerts:
         config.alert_interval = 0.0
-    return WriterProcessLog.from_config(engine.url.render_as_string(hide_password=False), config).start()
+    return WriterProcessLog.from_config(engine.url.render_as_string(hide_password=False), config)
+
+
+def start_after(prepared: Future[Any] | None, log: WriterProcessLog, timeout: float = START_AFTER_TIMEOUT) -> None:
+    """Start ``log``'s writer once ``prepared`` is done (whether it succeeded or not), or after ``timeout`` seconds
+    if it is still running (a registry that does not answer must not keep the alert scheduler from starting); at
+    once without one. Records that come meanwhile wait in the buffer."""
+    if prepared is None:
+        log.start()
+        return
+    timer = threading.Timer(timeout, log.start)
+    timer.daemon = True
+    timer.start()
+
+    def done(_future: Future[Any]) -> None:
+        timer.cancel()
+        log.start()
+
+    prepared.add_done_callback(done)
 
 
 class WriterProcessLog:
@@ -184,6 +204,7 @@ class WriterProcessLog:
         self._dropped: dict[str, int] = {}
         self._dropped_lock = threading.Lock()
         self._stop = threading.Event()
+        self._lifecycle = threading.Lock()
         self._thread: threading.Thread | None = None
         self._child: subprocess.Popen[bytes] | None = None
         self._progress: threading.Thread | None = None
@@ -227,16 +248,19 @@ class WriterProcessLog:
     # --- the sender thread ----------------------------------------------------------------------------------
 
     def start(self) -> WriterProcessLog:
-        """Start the writer process and the sender (nothing when logging and the alert scheduler are both off)."""
-        if self._thread is None and (self.enabled or self.alert_interval > 0):
-            self._spawn()
-            self._thread = threading.Thread(target=self._run, name="mlops-inference-log-sender", daemon=True)
-            self._thread.start()
+        """Start the writer process and the sender (nothing when logging and the alert scheduler are both off, or
+        once closed). Records buffered before the start are handed over with the first send."""
+        with self._lifecycle:
+            if self._thread is None and not self._stop.is_set() and (self.enabled or self.alert_interval > 0):
+                self._spawn()
+                self._thread = threading.Thread(target=self._run, name="mlops-inference-log-sender", daemon=True)
+                self._thread.start()
         return self
 
     def close(self, timeout: float = 10.0) -> None:
         """Hand over everything buffered, then let the writer write it and exit (killed after ``timeout``)."""
-        self._stop.set()
+        with self._lifecycle:  # a start running in another thread finishes first; none starts afterwards
+            self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None

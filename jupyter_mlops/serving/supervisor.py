@@ -147,7 +147,6 @@ is_supervisor = daemon_state.is_supervisor
 
 STOP_TIMEOUT = 15.0  # seconds the workers get to stop gracefully before SIGKILL
 POLL_INTERVAL = 0.01  # seconds between two looks at the children (a crash is noticed within this)
-SECONDARY_DELAY = 30.0  # seconds after which the other workers start even if worker 0 is not serving yet
 STANDBY_RETRIES = 3  # standbys that died unused in a row before the supervisor stops preparing one
 
 
@@ -158,7 +157,6 @@ class _Slot:
     index: int
     process: subprocess.Popen[bytes] | None = None
     restart_at: float | None = None
-    started: bool = False  # a first process was started in it
     backoff: Backoff | None = None  # this slot's own crash series: killing one healthy worker is not a crash loop
 
 
@@ -227,19 +225,15 @@ class DaemonSupervisor:
             self._sock.close()
 
     def _supervise(self) -> int:
-        # Worker 0 first, alone: a cold start (and the first deploy waiting on it) gets the cores to itself; the
-        # others start once it serves and load the deployments on their own.
-        self._start(self.slots[0], fresh=True)
+        # Every worker at once: a deploy is ready when every worker serves it (a worker that gives no status keeps
+        # it pending), so a cold start waits for the last worker; started together they import and load in
+        # parallel, one core each, instead of one after the other.
+        for slot in self.slots:
+            self._start(slot, fresh=True)
         self._write("running", self._running_message())
-        primary_since = time.monotonic()
         while not self.stopping.is_set():
             self.stopping.wait(POLL_INTERVAL)
             now = time.monotonic()
-            waiting = [slot for slot in self.slots if not slot.started]
-            if waiting and (self._primary_up() or now - primary_since > SECONDARY_DELAY):
-                for slot in waiting:
-                    self._start(slot, fresh=True)
-                self._write("running", self._running_message())
             for slot in self.slots:
                 process = slot.process
                 if process is not None and (code := process.poll()) is not None:
@@ -288,7 +282,7 @@ class DaemonSupervisor:
 
     def _start(self, slot: _Slot, *, fresh: bool = False) -> None:
         """Put a worker in ``slot``: the standby (imports done, it only binds nothing and loads) or a new process."""
-        slot.restart_at, slot.started = None, True
+        slot.restart_at = None
         standby, self.standby = self.standby, None
         if not fresh and standby is not None and standby.poll() is None and standby.stdin is not None:
             try:

@@ -8,6 +8,7 @@ import pickle
 import signal
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ import pytest
 
 from jupyter_mlops.core.monitoring.storage import MonitoringStore, Rows
 from jupyter_mlops.core.store import Store
-from jupyter_mlops.serving.log_writer import WriterProcessLog, decode, encode
+from jupyter_mlops.serving.log_writer import WriterProcessLog, decode, encode, start_after
 from jupyter_mlops.serving.records import RequestRecord
 
 from ..waiting import wait_until
@@ -85,6 +86,36 @@ def test_the_writer_process_writes_and_counts_what_the_full_buffer_dropped(store
     assert len(monitoring.data("d1", 0, time.time() + 1)) == 15
     assert (log.sent, log.written, log.lost) == (5, 5, 0)
     assert not Path(f"/proc/{writer_pid}").exists()  # close() waited for the writer to exit
+
+
+def test_a_daemons_writer_starts_once_mlflow_is_imported_or_after_its_timeout(store_url, monitoring) -> None:
+    # The daemon starts its writer when its MLflow import (a future) is done: on a cold start the two would
+    # compete for the cores. Records that come meanwhile wait in the buffer and are written after the start.
+    prepared: Future[None] = Future()
+    log = WriterProcessLog(store_url)
+    start_after(prepared, log, timeout=60)
+    log(numeric_record(1))
+    assert log.pid is None and log.accepted == 1  # buffered, no writer yet
+    prepared.set_exception(ImportError("a failed import starts it too"))
+    wait_until(lambda: log.pid is not None)
+    log.close()
+    assert monitoring.known_requests("d1", ["n1"]) == {"n1": 3} and log.written == 1
+
+    # an import that never finishes does not keep the writer (and the alert scheduler) from starting
+    late = WriterProcessLog(store_url)
+    start_after(Future(), late, timeout=0.2)
+    wait_until(lambda: late.pid is not None)
+    late(numeric_record(2))
+    late.close()
+    assert monitoring.known_requests("d1", ["n2"]) == {"n2": 3}
+
+    # and a log closed before its start never starts a writer
+    closed = WriterProcessLog(store_url)
+    prepared = Future()
+    start_after(prepared, closed, timeout=60)
+    closed.close()
+    prepared.set_result(None)
+    assert closed.pid is None
 
 
 def test_sampling_and_the_redaction_hook_run_in_the_writer_process(store_url, monitoring) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 
 import orjson
 import pytest
@@ -16,6 +18,7 @@ from jupyter_mlops.core.store import Store
 from jupyter_mlops.core.targets.local import LocalTarget, pid_alive
 from jupyter_mlops.serving import daemon_file
 from jupyter_mlops.serving.__main__ import MAX_REQUEST_ENV
+from jupyter_mlops.serving.listen import INDEX_ENV
 from jupyter_mlops.serving.supervisor import POLICY_ENV, Backoff, RestartPolicy
 
 from ..waiting import wait_until
@@ -136,7 +139,9 @@ def test_a_daemon_crashing_on_start_ends_in_a_crash_loop_shown_as_status(
         assert "ValueError" in refused.value.message  # the log's tail names the cause
         state = target.supervisor_status()
         assert state is not None and state.state == "crash_loop"
-        assert state.restarts == 2 and state.last_exit_code == 1
+        # each worker crashes the same way (they start together): 2 restarts of the one that looped, and the
+        # other's so far
+        assert 2 <= state.restarts <= 4 and state.last_exit_code == 1
         assert not pid_alive(state.supervisor_pid)  # nothing left running
         assert target.supervisor_status(live=True) is None
 
@@ -163,3 +168,34 @@ def test_a_daemon_crashing_on_start_ends_in_a_crash_loop_shown_as_status(
         target.stop_daemon()
         target.close()
         store.close()
+
+
+# A serving worker stand-in: it says it started (its index and PID) and never serves, as a worker still importing.
+_STARTS_AND_WAITS = (
+    "import os, pathlib, signal, sys; "
+    f"index = os.environ['{INDEX_ENV}']; "
+    "pathlib.Path(sys.argv[1], f'started-{index}').write_text(str(os.getpid())); "
+    "signal.pause()"
+)
+
+
+def test_every_worker_starts_at_once_without_waiting_for_worker_0(tmp_path) -> None:
+    # A deploy is ready once every worker serves it, so the supervisor starts them together (they import in
+    # parallel, a core each); it does not wait for worker 0 to serve first, which here it never does.
+    script = (
+        "import sys; from pathlib import Path; "
+        "from jupyter_mlops.serving.supervisor import DaemonSupervisor, RestartPolicy; "
+        f"sys.exit(DaemonSupervisor([sys.executable, '-c', {_STARTS_AND_WAITS!r}, sys.argv[1]], Path(sys.argv[1]), "
+        "RestartPolicy(), workers=2, standby=False).run())"
+    )
+    supervisor = subprocess.Popen([sys.executable, "-c", script, str(tmp_path)])
+    workers: list[int] = []
+    try:
+        started = [tmp_path / "started-0", tmp_path / "started-1"]
+        wait_until(lambda: all(path.exists() for path in started), 20, "both workers start")
+        workers = [int(path.read_text()) for path in started]
+        assert all(pid_alive(pid) for pid in workers) and len(set(workers)) == 2
+    finally:
+        supervisor.terminate()  # stops every worker, then exits
+        assert supervisor.wait(30) == 0
+    wait_until(lambda: not any(pid_alive(pid) for pid in workers), 10, "the workers stop with the supervisor")

@@ -129,8 +129,8 @@ def test_killing_a_worker_loses_only_its_requests_in_flight_and_it_is_replaced(
 def test_a_deployment_is_ready_only_while_every_worker_gives_its_status(
     deploy, local_target: LocalTarget, registered_model
 ) -> None:
-    """Workers start one after the other: a deploy that returned ready while worker 1 was still starting showed
-    "loading" to the next reader. A worker that gives no status (starting, stopped, not answering) now keeps the
+    """A deploy that returned ready while worker 1 was still starting showed "loading" to the next reader (workers
+    then started one after the other). A worker that gives no status (starting, stopped, not answering) now keeps the
     deployment pending, in both status routes, until it answers again."""
     deploy("every-worker")
     data_dir = local_target.config.data_dir
