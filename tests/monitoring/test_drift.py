@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -208,3 +211,15 @@ def test_large_windows_are_judged_on_a_bounded_sample(training) -> None:
     result = dataset_drift(profile, live, DriftSettings(max_sample=1000))
     assert (result["rows"], result["sampled"]) == (5000, 1000)
     assert sum(result["features"][0]["live"]["counts"]) == 1000
+
+
+def test_the_serving_daemon_does_not_import_scipy_until_drift_is_computed() -> None:
+    # The workers read DriftSettings through the deployment config; SciPy's statistics are about a second of
+    # imports (and memory) that a worker serving a model which does not need SciPy would otherwise pay.
+    code = (
+        "import sys; import numpy as np; import jupyter_mlops.serving.daemon; before = 'scipy' in sys.modules; "
+        "from jupyter_mlops.core.monitoring.drift import _ks_pvalues; "
+        "p = _ks_pvalues([(0.5, 100)]); print(before, 'scipy.stats' in sys.modules, 0 < p[0] < 1e-9)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "True", "True"]  # imported on first use, and the statistic is computed

@@ -28,8 +28,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-from scipy.spatial import distance
 
 from ..errors import InvalidRequest
 from .baseline import OTHER
@@ -90,6 +88,21 @@ class DriftSettings:
         return float(self.thresholds.get(statistic, DEFAULT_THRESHOLDS[statistic]))
 
 
+def _stats() -> Any:
+    """``scipy.stats``, imported on first use."""
+    # About a second of imports that every process importing this module would pay otherwise: the serving workers
+    # read ``DriftSettings`` through the deployment config and never compute drift.
+    from scipy import stats
+
+    return stats
+
+
+def _jensenshannon(p: np.ndarray, q: np.ndarray, base: float) -> float:
+    from scipy.spatial import distance
+
+    return float(distance.jensenshannon(p, q, base=base))
+
+
 def _psi(expected: np.ndarray, actual: np.ndarray) -> float:
     p = expected / max(expected.sum(), 1) + EPS
     q = actual / max(actual.sum(), 1) + EPS
@@ -119,9 +132,9 @@ def _verdict(statistic: str, value: float | None, threshold: float) -> bool:
 
 def _ks_pvalue(sample: np.ndarray, values: np.ndarray, live_rows: int) -> float:
     """The two-sample KS p-value of ``values`` against ``sample``, counting ``live_rows`` independent live draws."""
-    d = float(stats.ks_2samp(sample, values).statistic)
+    d = float(_stats().ks_2samp(sample, values).statistic)
     m, n = sample.size, max(int(live_rows), 1)
-    return float(stats.kstwo.sf(d, max(round(m * n / (m + n)), 1)))
+    return float(_stats().kstwo.sf(d, max(round(m * n / (m + n)), 1)))
 
 
 def _effective_numeric_rows(sample: np.ndarray, values: np.ndarray, rows: int) -> int:
@@ -170,7 +183,7 @@ def numeric_drift(
     tested = values if distinct is None else distinct[np.isfinite(distinct)]
     result["effective_rows"] = _effective_numeric_rows(sample, tested, tested.size)
     result["ks"] = _ks_pvalue(sample, tested, result["effective_rows"]) if tested.size else None
-    result["wasserstein"] = float(stats.wasserstein_distance(sample, values) / scale)
+    result["wasserstein"] = float(_stats().wasserstein_distance(sample, values) / scale)
     result["psi"] = _psi(base_counts, live_counts.astype(float))
     return result
 
@@ -212,8 +225,8 @@ def categorical_drift(
     effective = live_counts / max(repeat, 1.0)
     result["effective_rows"] = round(float(effective.sum()))
     expected = p / p.sum() * effective.sum()
-    result["chisquare"] = float(stats.chisquare(effective, expected).pvalue) if len(categories) > 1 else 1.0
-    result["jensenshannon"] = float(distance.jensenshannon(p, q, base=2))
+    result["chisquare"] = float(_stats().chisquare(effective, expected).pvalue) if len(categories) > 1 else 1.0
+    result["jensenshannon"] = float(_jensenshannon(p, q, base=2))
     result["psi"] = _psi(base_counts, live_counts)
     return result
 
@@ -359,7 +372,7 @@ def _ks_pvalues(tests: list[tuple[float, int]]) -> list[float]:
     if not tests:
         return []
     d, n = np.array(tests, dtype=float).T
-    return [float(p) for p in np.atleast_1d(stats.kstwo.sf(d, n.astype(np.int64)))]
+    return [float(p) for p in np.atleast_1d(_stats().kstwo.sf(d, n.astype(np.int64)))]
 
 
 def _distinct_sorted(values: np.ndarray) -> int:
