@@ -175,6 +175,8 @@ class InferenceLog:
                     inputs = None
             if inputs is not None and inputs.shape[0]:
                 outputs = record.outputs  # aligned with the rows in the batch, in one step for the whole flush
+        if inputs is record.inputs and outputs is record.outputs:
+            return record  # logged as it came (the common case): replace() would cost more than the rest of this
         return dataclasses.replace(record, inputs=inputs, outputs=outputs)
 
     def _maybe_purge(self) -> None:
