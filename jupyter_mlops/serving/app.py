@@ -31,6 +31,7 @@ from ..core.errors import Forbidden, InvalidRequest, MLOpsError, NotFound, Unava
 from ..core.models import DeploymentState, RuntimeStatus
 from . import auth as deployment_auth
 from . import v2
+from .balance import ConnectionBalance
 from .headers import JSON, REQUEST_ID_HEADER, VARIANT_HEADER, VERSION_HEADER
 from .host import ModelHost
 from .hosts import HostAllowList
@@ -110,6 +111,8 @@ class ServingContext:
     worker_index: int = 0
     # The pid clients know the daemon by (worker 0's), whichever worker answers; None: this process's.
     daemon_pid: Callable[[], int] | None = None
+    # Keep-alive connections evened out over the workers (None: this process serves alone); see balance.py.
+    balance: ConnectionBalance | None = None
 
     def fan_out(self, request: Request) -> Siblings | None:
         """The siblings to ask as well, unless this request came from one (each worker answers for itself)."""
@@ -263,6 +266,8 @@ async def serve_request(
             )
             _background.add(task)  # keep a reference until done (the loop holds tasks weakly)
             task.add_done_callback(_background.discard)
+        if ctx.balance is not None and ctx.balance.let_go():
+            headers["Connection"] = "close"  # this worker holds more than its share: the client reconnects
         response = Response(scored.body, media_type=JSON, headers=headers)
     except MLOpsError as exc:
         response = _error_response(exc, headers, render_error)

@@ -25,6 +25,7 @@ from ..core.deployments.rollout import auto_rollback
 from ..core.store import Store
 from . import daemon_file
 from .app import DEFAULT_MAX_REQUEST_BYTES, ServingContext, create_app
+from .balance import ConnectionBalance
 from .host import ModelHost
 from .isolated import (
     WorkerHost,
@@ -41,7 +42,7 @@ from .log_writer import WriterProcessLog, for_daemon, start_after
 from .runtime import DeploymentRuntime, DesiredDeployment
 from .supervisor import RestartPolicy
 from .worker_log import RecordPipe
-from .workers import ForwardedRuntime, Seat, Siblings, record
+from .workers import ForwardedRuntime, Seat, Siblings, record, seats_dir
 
 __all__ = ["BIND_RETRY", "DaemonError", "DaemonSettings", "bind", "bind_persisted", "is_loopback", "port_holder", "run"]
 
@@ -184,6 +185,12 @@ def run(settings: DaemonSettings) -> int:
         worker_index=seat.index,
         daemon_pid=daemon_pid,
     )
+    if private is not None and seat.workers > 1:
+        ctx.balance = ConnectionBalance(
+            seats_dir(settings.data_dir), seat.index, seat.workers,
+            lambda: len(server.server_state.connections) if server is not None else 0,
+        )  # fmt: skip
+        model_host.metrics.rebalanced.set_function(lambda: float(ctx.balance.rebalanced if ctx.balance else 0))
     # monitoring: completed requests -> bounded buffer -> writer process -> store; the daemon's writer also runs
     # the alert scheduler (only worker 0's). An isolated deployment's worker hands its records to its daemon, which
     # records them as its own requests (metrics, rollout windows, inference log).
@@ -224,6 +231,8 @@ def run(settings: DaemonSettings) -> int:
         tasks = [asyncio.create_task(watch)]
         if store is not None:  # a worker has no store: its daemon rolls canaries back
             tasks.append(asyncio.create_task(_watch_rollouts(model_host, siblings)))
+        if ctx.balance is not None:
+            tasks.append(asyncio.create_task(ctx.balance.run()))
         try:
             yield
         finally:
@@ -233,6 +242,8 @@ def run(settings: DaemonSettings) -> int:
                 daemon_file.remove_if_owned(info_path, info.pid)
             if siblings is not None:
                 await siblings.close()
+            if ctx.balance is not None:
+                ctx.balance.close()
             model_host.close()
             await asyncio.to_thread(inference_log.close)
             if store is not None:

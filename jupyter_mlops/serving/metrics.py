@@ -92,6 +92,13 @@ class ServingMetrics:
             registry=self.registry,
         )
 
+        self.rebalanced = Gauge(
+            "mlops_rebalanced_connections",
+            "Keep-alive connections a serving worker closed after a complete response because it held more than "
+            "its share of the daemon's connections (the client reconnects to any worker).",
+            registry=self.registry,
+        )
+
         self.log_lost = Gauge(
             "mlops_inference_log_lost_records",
             "Records handed to an inference log writer that died before writing them (also counted as the "

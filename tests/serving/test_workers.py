@@ -17,7 +17,7 @@ from jupyter_mlops.core.targets.local import LocalTarget, pid_alive
 from jupyter_mlops.serving.workers import WORKER_HEADER, read_seats
 
 from ..waiting import wait_until
-from .conftest import metrics_text
+from .conftest import daemon_url, metrics_text
 
 
 def post_fresh(url: str, body: bytes) -> httpx.Response:
@@ -163,3 +163,50 @@ def test_a_deployment_is_ready_only_while_every_worker_gives_its_status(
 
     # Then it is ready again once worker 1 answers
     wait_until(lambda: states()[:2] == ("ready", "ready"), 30, "ready again")
+
+
+def test_connections_piled_on_one_worker_spread_over_both(
+    deploy, local_target: LocalTarget, registered_model, http
+) -> None:
+    """The workers accept from one socket, and the one awake takes every pending connection. A worker holding
+    more than its share answers some requests with ``Connection: close``; their clients reconnect, to any worker."""
+    deploy("spread")
+    data_dir = local_target.config.data_dir
+    seats = wait_until(lambda: len(read_seats(data_dir)) == 2 and read_seats(data_dir), 60, "two workers")
+    worker_1 = next(seat for seat in seats if seat.index == 1)
+    url = f"{daemon_url(local_target)}/deployments/spread/invocations"
+    rows = registered_model.X.head(2)
+    body = orjson.dumps({"dataframe_split": rows.to_dict(orient="split")})
+    clients = [httpx.Client(timeout=30.0, trust_env=False) for _ in range(12)]  # one keep-alive connection each
+    closed = 0
+
+    def round_of_requests() -> list[str]:
+        """One request on each client's connection; the workers that answered them."""
+        nonlocal closed
+        answered = []
+        for client in clients:
+            response = client.post(url, content=body, headers={"Content-Type": "application/json"})
+            assert response.status_code == 200 and response.json() == {"predictions": registered_model.expected(rows)}
+            closed += response.headers.get("connection") == "close"
+            answered.append(response.headers[WORKER_HEADER])
+        return answered
+
+    try:
+        # Given 12 connections all accepted by worker 0 (worker 1 stopped meanwhile)
+        os.kill(worker_1.pid, signal.SIGSTOP)
+        try:
+            assert set(round_of_requests()) == {"0"}
+        finally:
+            os.kill(worker_1.pid, signal.SIGCONT)
+
+        # When the clients go on sending on them, then worker 0 lets go of the connections over its share, and
+        # their clients' next connections spread the load over both workers (every answer complete meanwhile)
+        split = wait_until(
+            lambda: (answered := round_of_requests()).count("1") >= 4 and answered, 60, "connections on worker 1"
+        )
+        assert split.count("0") >= 4 and closed >= 4
+        let_go = re.search(r"^mlops_rebalanced_connections ([0-9.e+]+)$", metrics_text(http, local_target), re.M)
+        assert let_go is not None and float(let_go[1]) >= 4
+    finally:
+        for client in clients:
+            client.close()
